@@ -1,0 +1,146 @@
+"""The data a lint run produces: spans, edits, fixes, findings.
+
+Positions are stored the way libcst counts them: lines 1-based, columns
+0-based in characters. Reporters convert (1-based columns for people,
+UTF-16 for LSP) at the edge.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+    def __str__(self) -> str:  # so f-strings print "error", not "Severity.ERROR"
+        return self.value
+
+
+class Applicability(str, enum.Enum):
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    start_line: int
+    start_col: int
+    end_line: int
+    end_col: int
+
+    @classmethod
+    def point(cls, line: int, col: int) -> Span:
+        return cls(line, col, line, col)
+
+    def shifted(self, lines: int) -> Span:
+        return Span(self.start_line + lines, self.start_col, self.end_line + lines, self.end_col)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text in `span` with `replacement`."""
+
+    span: Span
+    replacement: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "line": self.span.start_line,
+            "column": self.span.start_col + 1,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_col + 1,
+            "replacement": self.replacement,
+        }
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+    title: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "applicability": str(self.applicability),
+            "title": self.title,
+            "edits": [edit.to_json() for edit in self.edits],
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the runtime probe concluded about one finding."""
+
+    verdict: str  # confirmed | confirmed_redundant | refuted | not_exercised | inconclusive
+    evidence: dict[str, Any] = field(default_factory=dict)
+    assumptions: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None  # for inconclusive: load_failed, timeout, ...
+    hint: str | None = None  # ready-to-paste pyproject snippet when inconclusive
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "verdict": self.verdict,
+            "evidence": self.evidence,
+            "assumptions": self.assumptions,
+        }
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.hint is not None:
+            data["hint"] = self.hint
+        return data
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    path: str  # as shown to the user
+    span: Span
+    fix: Fix | None = None
+    probe: ProbeResult | None = None
+    cell: int | None = None  # 1-based notebook cell; span lines are then within the cell
+    # Facts the probe needs to rebuild the experiment (class names, call sites, ...).
+    # Not part of the user-facing schema; JSON-safe values only.
+    context: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def line(self) -> int:
+        return self.span.start_line
+
+    @property
+    def column(self) -> int:
+        """1-based column, as printed."""
+        return self.span.start_col + 1
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.path, self.cell or 0, self.span, self.code, self.message)
+
+    def with_probe(self, probe: ProbeResult) -> Finding:
+        return replace(self, probe=probe)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "name": self.name,
+            "severity": str(self.severity),
+            "message": self.message,
+            "path": self.path,
+            "line": self.span.start_line,
+            "column": self.span.start_col + 1,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_col + 1,
+            "fix": self.fix.to_json() if self.fix else None,
+            "probe": self.probe.to_json() if self.probe else None,
+        }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        return data
