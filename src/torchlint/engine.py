@@ -1,0 +1,225 @@
+"""Linting one file: parse once, walk once, run every enabled rule on the facts.
+
+The engine knows no rule by name. It hands each rule a :class:`RuleContext`
+holding the file's semantic model, collects what the rule reports, drops what
+``# noqa`` silences, and turns a crash inside a rule into an error naming the
+rule while the other rules' findings are kept.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import libcst as cst
+
+from torchlint import suppressions
+from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
+from torchlint.locator import Locator
+from torchlint.registry import RuleSet
+from torchlint.rule import Rule
+from torchlint.semantic.model import SemanticModel
+from torchlint.semantic.project import Project
+from torchlint.semantic.walker import collect
+from torchlint.source import SourceFile
+
+# Deeply nested expressions recurse in the parser and the walker; Python's
+# default limit of 1,000 frames is too small for generated code.
+RECURSION_LIMIT = 20_000
+
+
+@dataclass
+class FileResult:
+    display: str
+    source: SourceFile | None
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # internal errors: exit code 2
+    # Local files whose content the findings depend on (for the cache and the editor).
+    dependencies: tuple[Path, ...] = ()
+
+
+class RuleContext:
+    """What a rule's check sees: the semantic model and a way to report."""
+
+    def __init__(self, rule: type[Rule], model: SemanticModel, locator: Locator,
+                 source: SourceFile) -> None:
+        self.rule = rule
+        self.model = model
+        self.source = source
+        self._locator = locator
+        self.reports: list[tuple[Finding, tuple[int, ...]]] = []
+
+    @property
+    def module(self) -> cst.Module:
+        return self.model.facts.module
+
+    def span(self, node: cst.CSTNode) -> Span:
+        return self._locator.span(node)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def report(self, node: cst.CSTNode, message: str, *, fix: Fix | None = None,
+               context: dict[str, Any] | None = None, severity: Severity | None = None) -> None:
+        span = self._locator.span(node)
+        statement = self._locator.statement_span(node)
+        noqa_lines = tuple(sorted({span.start_line, statement.start_line, statement.end_line}))
+        finding = Finding(
+            code=self.rule.code, name=self.rule.name, severity=severity or self.rule.severity,
+            message=message, path=self.source.display, span=span, fix=fix,
+            context=dict(context or {}),
+        )
+        self.reports.append((finding, noqa_lines))
+
+    # -- fixes ------------------------------------------------------------
+
+    def replace(self, node: cst.CSTNode, new: cst.CSTNode | str) -> Edit:
+        text = new if isinstance(new, str) else self.module.code_for_node(new)
+        return Edit(self._locator.span(node), text)
+
+    def fix(self, title: str, *edits: Edit, safe: bool = True) -> Fix:
+        applicability = Applicability.SAFE if safe else Applicability.UNSAFE
+        return Fix(applicability=applicability, edits=tuple(edits), title=title)
+
+
+def _syntax_rule(rules: RuleSet) -> type[Rule] | None:
+    for rule in rules.rules:
+        if getattr(rule, "reports_parse_errors", False):
+            return rule
+    return None
+
+
+def _parse_error(err: Exception, text: str = "") -> tuple[str, int, int]:
+    """(message, line, 0-based column) of a parse failure. Python's own parser
+    words syntax errors better than libcst ("expected ':'"), so ask it first."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as python_error:
+        line = python_error.lineno or 1
+        column = max((python_error.offset or 1) - 1, 0)
+        return python_error.msg, line, column
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    if isinstance(err, cst.ParserSyntaxError):
+        first = str(err.message).strip().splitlines()[0] if err.message else "invalid syntax"
+        return first, err.raw_line, err.raw_column
+    if isinstance(err, RecursionError):
+        return "too deeply nested for the parser", 1, 0
+    return f"{type(err).__name__}: {err}", 1, 0
+
+
+def _parse(text: str) -> cst.Module:
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
+    try:
+        return cst.parse_module(text)
+    finally:
+        sys.setrecursionlimit(previous)
+
+
+def _syntax_finding(rule: type[Rule], source: SourceFile, message: str, line: int,
+                    column: int) -> Finding:
+    return Finding(
+        code=rule.code, name=rule.name, severity=rule.severity,
+        message=f"the file does not parse: {message}", path=source.display,
+        span=Span(line, column, line, column),
+    )
+
+
+def _blank_broken_cells(source: SourceFile) -> tuple[SourceFile, list[tuple[int, str, int, int]]]:
+    """For a notebook whose joined cells do not parse: blank each cell that does
+    not parse alone, so the rest is still linted. Returns the cells' errors."""
+    assert source.cells is not None
+    lines = source.text.splitlines(keepends=True)
+    broken: list[tuple[int, str, int, int]] = []
+    for cell in source.cells:
+        start = cell.first_line - 1
+        text = "".join(lines[start:start + cell.line_count])
+        try:
+            _parse(text)
+        except Exception as err:  # noqa: BLE001 - any parser failure blanks the cell
+            message, line, column = _parse_error(err, text)
+            broken.append((cell.number, message, cell.first_line + line - 1, column))
+            for index in range(start, start + cell.line_count):
+                lines[index] = "\n"
+    blanked = SourceFile(display=source.display, text="".join(lines), path=source.path,
+                         encoding=source.encoding, bom=source.bom, cells=source.cells)
+    return blanked, broken
+
+
+def lint_source(source: SourceFile, rules: RuleSet, project: Project) -> FileResult:
+    result = FileResult(display=source.display, source=source)
+    syntax_rule = _syntax_rule(rules)
+    checks = [rule for rule in rules.rules if not getattr(rule, "reports_parse_errors", False)]
+    if not project.worth_parsing(source):
+        return result
+    try:
+        module = _parse(source.text)
+    except Exception as err:  # noqa: BLE001 - ParserSyntaxError, RecursionError, ...
+        broken: list[tuple[int, str, int, int]] = []
+        if source.is_notebook:
+            source, broken = _blank_broken_cells(source)
+            try:
+                module = _parse(source.text)
+            except Exception:  # noqa: BLE001
+                broken = []
+        if not broken:
+            if syntax_rule is not None:
+                message, line, column = _parse_error(err, source.text)
+                result.findings.append(_to_cells(source, _syntax_finding(
+                    syntax_rule, source, message, line, column)))
+            return result
+        if syntax_rule is not None:
+            for _cell, message, line, column in broken:
+                result.findings.append(_to_cells(source, _syntax_finding(
+                    syntax_rule, source, message, line, column)))
+
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
+    try:
+        facts = collect(module)
+        model = SemanticModel(facts=facts, project=project, path=source.path)
+        locator = Locator(source.text, facts)
+        noqa = suppressions.parse(source.text)
+        for rule in checks:
+            ctx = RuleContext(rule, model, locator, source)
+            try:
+                rule().check(ctx)
+            except Exception as err:  # noqa: BLE001 - a crashing rule must not hide the rest
+                where = traceback.extract_tb(err.__traceback__)[-1]
+                result.errors.append(
+                    f"{source.display}: rule {rule.code} ({rule.name}) crashed: "
+                    f"{type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno})"
+                )
+                continue
+            for finding, lines in ctx.reports:
+                if not noqa.silences(finding.code, lines):
+                    result.findings.append(_to_cells(source, finding))
+        result.dependencies = model.dependencies()
+    except RecursionError:
+        result.errors.append(f"{source.display}: too deeply nested to analyse")
+    finally:
+        sys.setrecursionlimit(previous)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _to_cells(source: SourceFile, finding: Finding) -> Finding:
+    """Re-express a finding of a notebook's joined module in cell coordinates."""
+    if not source.is_notebook:
+        return finding
+    cell, line = source.cell_position(finding.span.start_line)
+    shift = line - finding.span.start_line
+    fix = None  # edits in joined coordinates do not apply to the .ipynb file
+    return Finding(
+        code=finding.code, name=finding.name, severity=finding.severity,
+        message=finding.message, path=finding.path, span=finding.span.shifted(shift),
+        fix=fix, probe=finding.probe, cell=cell, context=finding.context,
+    )

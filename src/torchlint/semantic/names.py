@@ -1,0 +1,143 @@
+"""Torch names: what an expression refers to, from the file's import table.
+
+``import torch.nn as nn``, ``from torch import nn``, ``from torch.nn import
+BatchNorm1d as BN``, ``import torch.nn.functional as F`` and full paths such
+as ``torch.nn.modules.batchnorm.BatchNorm2d`` all resolve to one canonical
+name (``torch.nn.BatchNorm2d``), which is looked up in the symbol tables of
+``data/torch_symbols.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.walker import dotted_name
+
+_SUBMODULE_RE = re.compile(r"^torch\.nn\.modules(?:\.[a-z_]+)?\.(?=[A-Z])")
+_CANONICAL_PREFIXES = (
+    ("torch.utils.data.dataloader.", "torch.utils.data."),
+    ("torch.utils.data.dataset.", "torch.utils.data."),
+    ("torch.nn.parameter.", "torch.nn."),
+    ("torch.optim.optimizer.", "torch.optim."),
+    ("torch.autograd.grad_mode.", "torch.autograd."),
+    ("torch.random.", "torch."),
+    ("np.", "numpy."),
+)
+
+
+def canonical(name: str) -> str:
+    name = _SUBMODULE_RE.sub("torch.nn.", name)
+    for prefix, replacement in _CANONICAL_PREFIXES:
+        if name.startswith(prefix):
+            return replacement + name[len(prefix):]
+    return name
+
+
+@dataclass(frozen=True)
+class Symbols:
+    """The tables of ``torch_symbols.json``, indexed for lookup."""
+
+    layer_kinds: dict[str, str]
+    function_kinds: dict[str, str]
+    losses: dict[str, dict[str, Any]]
+    framework_eval_methods: frozenset[str]
+    framework_bases: frozenset[str]
+    framework_evaluators: frozenset[str]
+
+    def layer_kind(self, name: str | None) -> str | None:
+        return self.layer_kinds.get(name) if name else None
+
+    def function_kind(self, name: str | None) -> str | None:
+        return self.function_kinds.get(name) if name else None
+
+    def loss(self, name: str | None) -> dict[str, Any] | None:
+        return self.losses.get(name) if name else None
+
+
+@lru_cache(maxsize=1)
+def symbols() -> Symbols:
+    data = json.loads(resources.files("torchlint").joinpath("data/torch_symbols.json").read_text())
+    layer_kinds = {name: kind for kind, names in data["layers"].items() for name in names}
+    function_kinds = {name: kind for kind, names in data["functions"].items() for name in names}
+    return Symbols(
+        layer_kinds=layer_kinds,
+        function_kinds=function_kinds,
+        losses=data["losses"],
+        framework_eval_methods=frozenset(data["framework_eval_methods"]),
+        framework_bases=frozenset(data["framework_bases"]),
+        framework_evaluators=frozenset(data["framework_evaluators"]),
+    )
+
+
+def binding_before(scope: F.Scope, name: str, order: int | None) -> F.Binding | None:
+    """The last binding of `name` in `scope` before `order` (any, if order is None
+    or none precedes it: a function may use a global bound later in the file)."""
+    found = scope.bindings.get(name)
+    if not found:
+        return None
+    if order is not None:
+        earlier = [b for b in found if b.order < order]
+        if earlier:
+            return earlier[-1]
+    return found[-1] if scope.kind != "function" or order is None else found[0]
+
+
+def lookup(scope: F.Scope, name: str, order: int | None) -> tuple[F.Scope, F.Binding] | None:
+    """Resolve `name` as Python does: the scope, then enclosing functions, then the
+    module (class bodies are skipped for names used inside methods)."""
+    current: F.Scope | None = scope
+    first = True
+    while current is not None:
+        if first or current.kind != "class":
+            binding = binding_before(current, name, order if first else None)
+            if binding is not None:
+                return current, binding
+        first = False
+        current = current.parent
+    return None
+
+
+class Names:
+    """Resolves dotted expressions of one file to canonical qualified names."""
+
+    def __init__(self, facts: F.FileFacts) -> None:
+        self.facts = facts
+
+    def qualified(self, node: cst.CSTNode | None, scope: F.Scope | None = None,
+                  order: int | None = None) -> str | None:
+        """``nn.functional.softmax`` -> ``torch.nn.functional.softmax``; None when the
+        head of the chain is not an import (a local variable, ``self``, a call)."""
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        found = lookup(scope or self.facts.scope, head, order)
+        if found is None:
+            return None
+        _, binding = found
+        fact = binding.fact
+        if isinstance(fact, F.Import):
+            if fact.level or fact.name == "*":
+                base = fact.qualified
+            else:
+                base = fact.qualified
+            return canonical(f"{base}.{rest}" if rest else base)
+        if isinstance(fact, F.Assign) and fact.kind == "assign" and len(fact.targets) == 1 \
+                and isinstance(fact.targets[0], cst.Name) and fact.value is not None \
+                and dotted_name(fact.value) is not None and fact.value is not node:
+            # `nn = torch.nn`, `Dropout = nn.Dropout`: one alias hop.
+            base = self.qualified(fact.value, fact.scope, fact.order)
+            if base is not None:
+                return canonical(f"{base}.{rest}" if rest else base)
+        return None
+
+    def callee(self, call: F.Call) -> str | None:
+        return self.qualified(call.func, call.scope, call.order)

@@ -1,0 +1,137 @@
+"""The project: local modules found by following imports, each parsed once per run.
+
+``from model import Net`` in train.py reaches model.py, ``from .models import
+*`` reaches a package. Only the modules a linted file imports (transitively)
+are read, never the whole tree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.walker import collect
+from torchlint.source import SourceError, SourceFile, decode
+
+# Import statements, read with a regex before parsing to decide whether a file
+# that never says "torch" may still reach torch through a local module.
+_IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.M)
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+# Never resolved locally even when a file of that name exists beside the script.
+_EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext"})
+_MAX_UP = 4  # how many folders above a file are searched for absolute imports
+
+
+@dataclass
+class LocalModule:
+    path: Path
+    facts: F.FileFacts | None  # None when it does not parse
+    text: str = ""
+
+
+@dataclass
+class Project:
+    """Caches local modules for one run; shared by every file the run lints."""
+
+    root: Path | None = None
+    _modules: dict[Path, LocalModule | None] = field(default_factory=dict)
+    _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
+    #: Text the editor holds for files that differ from the disk.
+    overlays: dict[Path, str] = field(default_factory=dict)
+    files_read: int = 0
+
+    # -- which files -------------------------------------------------------
+
+    def worth_parsing(self, source: SourceFile) -> bool:
+        """A file that never mentions torch and imports no local module cannot
+        hold a torch training bug."""
+        text = source.text
+        if "torch" in text:
+            return True
+        folder = source.path.parent if source.path else Path.cwd()
+        for match in _IMPORT_RE.finditer(text):
+            dots, module, plain = match.group(1) or "", match.group(2) or "", match.group(3) or ""
+            name = plain or module
+            if self.resolve(folder, name, len(dots)) is not None:
+                return True
+            if dots and not name:
+                return True  # `from . import x`: a sibling module
+        return False
+
+    def resolve(self, folder: Path, module: str, level: int) -> Path | None:
+        """The file of local module `module` imported from a file in `folder`."""
+        key = (folder, module, level)
+        if key in self._resolved:
+            return self._resolved[key]
+        found = self._find(folder, module, level)
+        self._resolved[key] = found
+        return found
+
+    def _find(self, folder: Path, module: str, level: int) -> Path | None:
+        parts = [p for p in module.split(".") if p]
+        if level == 0:
+            if not parts or parts[0] in _EXTERNAL:
+                return None
+            bases = [folder, *list(folder.parents)[:_MAX_UP]]
+        else:
+            base = folder
+            for _ in range(level - 1):
+                base = base.parent
+            bases = [base]
+        for base in bases:
+            candidate = base.joinpath(*parts) if parts else base
+            for path in (candidate.with_suffix(".py") if parts else None, candidate / "__init__.py"):
+                if path is not None and path.is_file():
+                    return path
+            if level == 0 and any((base / marker).exists() for marker in _PROJECT_MARKERS):
+                break  # do not search above the project root
+        return None
+
+    # -- parsed modules ----------------------------------------------------
+
+    def module(self, path: Path) -> LocalModule | None:
+        path = path.resolve() if not path.is_absolute() else path
+        if path in self._modules:
+            return self._modules[path]
+        self._modules[path] = None  # guards against import cycles while parsing
+        text = self.overlays.get(path)
+        try:
+            if text is None:
+                self.files_read += 1
+                text, _, _ = decode(path.read_bytes(), str(path))
+            facts = collect(cst.parse_module(text))
+        except (OSError, SourceError, cst.ParserSyntaxError, RecursionError):
+            facts = None
+        found = LocalModule(path=path, facts=facts, text=text or "")
+        self._modules[path] = found
+        return found
+
+    def import_target(self, importer: Path | None, fact: F.Import) -> tuple[LocalModule, str | None] | None:
+        """For ``from m import name`` in `importer`: m's module and the name; for
+        ``from . import m`` the module m itself (name None)."""
+        folder = importer.parent if importer else Path.cwd()
+        if fact.name is not None:
+            path = self.resolve(folder, fact.module, fact.level)
+            if path is not None:
+                module = self.module(path)
+                return (module, fact.name) if module else None
+            # `from pkg import submodule`
+            sub = f"{fact.module}.{fact.name}" if fact.module else fact.name
+            path = self.resolve(folder, sub, fact.level)
+            if path is not None:
+                module = self.module(path)
+                return (module, None) if module else None
+            return None
+        path = self.resolve(folder, fact.module, fact.level)
+        if path is None:
+            return None
+        module = self.module(path)
+        return (module, None) if module else None
+
+    def forget(self, path: Path) -> None:
+        """Drop a module so it is read again (the editor changed it)."""
+        self._modules.pop(path.resolve(), None)
