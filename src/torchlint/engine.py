@@ -185,8 +185,8 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project) -> FileRes
     sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
     try:
         facts = collect(module)
-        model = SemanticModel(facts=facts, project=project, path=source.path)
-        locator = Locator(source.text, facts)
+        model = SemanticModel(facts=facts, project=project, path=source.path, text=source.text)
+        locator = model.locator
         noqa = suppressions.parse(source.text)
         for rule in checks:
             ctx = RuleContext(rule, model, locator, source)

@@ -1,23 +1,27 @@
 """Which files a run lints: paths given, folders walked.
 
-Folders are walked recursively, skipping version control, virtual
-environments, build output, caches and what ``exclude`` and ``.gitignore``
-name. Symbolic links to folders are not followed, so a link loop cannot
-trap the walk.
+Folders are walked recursively for ``.py``, ``.pyi`` and ``.ipynb`` files,
+skipping version control, virtual environments (any folder holding a
+``pyvenv.cfg``), build output, caches, and what ``exclude`` and
+``.gitignore`` name. Symbolic links to folders are not followed, so a link
+loop cannot trap the walk. A file named on the command line is linted
+whatever its suffix and whatever .gitignore says, unless ``exclude`` names it
+(so pre-commit, which passes file names, honours ``exclude``).
 """
 
 from __future__ import annotations
 
-import fnmatch
+import errno
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from torchlint.config import ConfigFinder
+from torchlint.config import ConfigFinder, compile_glob
 
 SKIPPED_FOLDERS = frozenset(
     {
-        ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", ".tox", ".nox", "build", "dist",
+        ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "build", "dist",
         "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
         ".torchlint_cache", ".ipynb_checkpoints", "site-packages", ".eggs",
     }
@@ -34,109 +38,170 @@ class Target:
 @dataclass
 class Discovery:
     targets: list[Target] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # paths that do not exist, loops
+    errors: list[str] = field(default_factory=list)  # paths that do not exist, link loops
 
 
-class _GitIgnore:
-    """The patterns of the .gitignore files met while walking (no negation)."""
+# -- .gitignore ----------------------------------------------------------------
 
-    def __init__(self) -> None:
-        self._patterns: dict[Path, list[str]] = {}
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    regex: re.Pattern[str]
+    negated: bool
+    directory_only: bool
+
+
+def parse_gitignore(text: str) -> list[IgnoreRule]:
+    """The rules of one .gitignore file, in order (the last match wins)."""
+    rules: list[IgnoreRule] = []
+    for line in text.splitlines():
+        stripped = line.rstrip(" \t")
+        if stripped.endswith("\\") and len(stripped) < len(line):
+            stripped += " "  # "\ " keeps one trailing space
+        if not stripped or stripped.startswith("#"):
+            continue
+        negated = stripped.startswith("!")
+        if negated:
+            stripped = stripped[1:]
+        directory_only = stripped.endswith("/")
+        if not stripped.strip("/"):
+            continue
+        rules.append(IgnoreRule(compile_glob(stripped, covers_contents=False), negated, directory_only))
+    return rules
+
+
+def _read_rules(file: Path) -> list[IgnoreRule]:
+    try:
+        return parse_gitignore(file.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return []
+
+
+class GitIgnore:
+    """The .gitignore files that apply to one walk: those met on the way down,
+    and those of the folders between the repository root and the walk's root.
+
+    Rules are matched against the path relative to the folder of their file;
+    deeper files come later, and the last matching rule decides, as in git.
+    A file inside an ignored folder is never reached, so (as in git) a ``!``
+    rule cannot bring it back.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._rules: dict[Path, list[IgnoreRule]] = {}
+        # .git/info/exclude: rules relative to the repository root, before its .gitignore
+        self._info_exclude: tuple[Path, list[IgnoreRule]] | None = None
+        root = Path(os.path.abspath(root))
+        repository = next((folder for folder in (root, *root.parents)
+                           if (folder / ".git").exists()), None)
+        if repository is not None:
+            self._info_exclude = (repository, _read_rules(repository / ".git" / "info" / "exclude"))
+            for folder in reversed(root.relative_to(repository).parents):
+                self.load(repository / folder)
 
     def load(self, folder: Path) -> None:
-        ignore = folder / ".gitignore"
-        patterns: list[str] = []
-        if ignore.is_file():
-            try:
-                for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines():
-                    line = line.strip()
-                    if line and not line.startswith(("#", "!")):
-                        patterns.append(line)
-            except OSError:
-                pass
-        self._patterns[folder] = patterns
+        folder = Path(os.path.abspath(folder))
+        if folder not in self._rules:
+            self._rules[folder] = _read_rules(folder / ".gitignore")
 
     def ignores(self, path: Path, is_dir: bool) -> bool:
-        for folder, patterns in self._patterns.items():
-            if not patterns:
+        path = Path(os.path.abspath(path))
+        layers = [(folder, self._rules.get(folder)) for folder in reversed(path.parents)]
+        if self._info_exclude is not None and self._info_exclude[0] in path.parents:
+            layers.insert(0, self._info_exclude)
+        verdict = False
+        for folder, rules in layers:
+            if not rules:
                 continue
-            try:
-                relative = path.relative_to(folder).as_posix()
-            except ValueError:
-                continue
-            for pattern in patterns:
-                directory_only = pattern.endswith("/")
-                pattern = pattern.rstrip("/")
-                if directory_only and not is_dir:
+            relative = path.relative_to(folder).as_posix()
+            for rule in rules:
+                if rule.directory_only and not is_dir:
                     continue
-                if pattern.startswith("/"):
-                    if fnmatch.fnmatch(relative, pattern[1:]):
-                        return True
-                elif "/" in pattern:
-                    if fnmatch.fnmatch(relative, pattern):
-                        return True
-                elif fnmatch.fnmatch(path.name, pattern):
-                    return True
-        return False
+                if rule.regex.match(relative):
+                    verdict = not rule.negated
+        return verdict
 
 
-def _is_linted_file(path: Path) -> bool:
-    return path.suffix in SUFFIXES
+# -- the walk ------------------------------------------------------------------
+
+
+def _link_problem(path: Path, given: str) -> str | None:
+    """Why a path that does not exist is unusable: a loop or a dangling link."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return f"{given}: symbolic link loop; nothing to lint"
+        if path.is_symlink():
+            return f"{given}: broken symbolic link (its target does not exist)"
+        if err.errno == errno.EACCES:
+            return f"{given}: permission denied"
+        return f"{given}: no such file or folder"
+    return None
+
+
+def _is_virtualenv(folder: Path) -> bool:
+    return (folder / "pyvenv.cfg").is_file()
 
 
 def discover(paths: list[str], configs: ConfigFinder, *, force: bool = False) -> Discovery:
-    """Expand `paths` into the files to lint. A file named explicitly is linted
-    even when a folder rule would skip it (as ruff does), unless excluded."""
+    """Expand `paths` into the files to lint. With `force`, ``exclude`` does not
+    apply to files named explicitly."""
     found = Discovery()
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for given in paths:
         path = Path(given)
-        if not path.exists():
-            if path.is_symlink():
-                found.errors.append(f"{given}: broken symbolic link")
-            else:
-                found.errors.append(f"{given}: no such file or folder")
+        problem = _link_problem(path, given)
+        if problem is not None:
+            found.errors.append(problem)
             continue
-        if path.is_file():
-            resolved = path.resolve()
-            if resolved not in seen and (force or not configs.for_file(path).excludes(path)):
-                seen.add(resolved)
+        if not path.is_dir():
+            real = os.path.realpath(path)
+            if real not in seen and (force or not configs.for_file(path).excludes(path)):
+                seen.add(real)
                 found.targets.append(Target(path, given))
             continue
-        ignore = _GitIgnore()
-        visited: set[tuple[int, int]] = set()
-        for folder, dirs, files in os.walk(path, followlinks=False):
-            here = Path(folder)
-            stat = here.stat()
-            key = (stat.st_dev, stat.st_ino)
-            if key in visited:
-                found.errors.append(f"{folder}: folder visited twice (symbolic link loop); skipped")
-                dirs[:] = []
-                continue
-            visited.add(key)
-            ignore.load(here)
-            config = configs.for_file(here / "__init__.py")
-            kept = []
-            for name in sorted(dirs):
-                sub = here / name
-                if name in SKIPPED_FOLDERS or name.endswith(".egg-info") or sub.is_symlink():
-                    continue
-                if (sub / "pyvenv.cfg").exists():  # a virtual environment of any name
-                    continue
-                if config.excludes(sub) or ignore.ignores(sub, True):
-                    continue
-                kept.append(name)
-            dirs[:] = kept
-            for name in sorted(files):
-                file = here / name
-                if not _is_linted_file(file) or ignore.ignores(file, False):
-                    continue
-                if config.excludes(file):
-                    continue
-                resolved = file.resolve()
-                if resolved in seen:
-                    continue
-                seen.add(resolved)
-                display = file.as_posix() if given not in (".", "./") else file.relative_to(".").as_posix()
-                found.targets.append(Target(file, display))
+        _walk(path, configs, found, seen)
     return found
+
+
+def _walk(root: Path, configs: ConfigFinder, found: Discovery, seen: set[str]) -> None:
+    ignore = GitIgnore(root)
+    visited: set[tuple[int, int]] = set()
+
+    def unreadable(err: OSError) -> None:
+        found.errors.append(f"{err.filename}: cannot read folder ({err.strerror})")
+
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=unreadable):
+        here = Path(folder)
+        stat = here.stat()
+        key = (stat.st_dev, stat.st_ino)
+        if key in visited:  # a bind mount or similar brought us back
+            dirs[:] = []
+            continue
+        visited.add(key)
+        ignore.load(here)
+        config = configs.for_file(here / "__init__.py")
+        kept = []
+        for name in sorted(dirs):
+            sub = here / name
+            if name in SKIPPED_FOLDERS or name.endswith(".egg-info") or sub.is_symlink():
+                continue
+            if _is_virtualenv(sub) or config.excludes(sub) or ignore.ignores(sub, True):
+                continue
+            kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            file = here / name
+            if file.suffix not in SUFFIXES or ignore.ignores(file, False) or config.excludes(file):
+                continue
+            if file.is_symlink():
+                problem = _link_problem(file, file.as_posix())
+                if problem is not None:
+                    found.errors.append(problem)
+                    continue
+            real = os.path.realpath(file)
+            if real in seen:
+                continue
+            seen.add(real)
+            found.targets.append(Target(file, file.as_posix()))

@@ -1,4 +1,11 @@
-"""``--format text``: ``path:line:col: CODE [name] message``, for people."""
+"""``--format text``: ``path:line:col: CODE [name] message``, for people.
+
+Columns are 1-based code points. Notebook findings name their cell
+(``nb.ipynb:cell 3:5:9: ...``). ``--show-source`` prints the line with carets
+under the span, ``--statistics`` a count per rule, and a summary line closes
+the output. Color is used only when the report asks for it (the CLI asks only
+when standard output is a terminal).
+"""
 
 from __future__ import annotations
 
@@ -8,84 +15,100 @@ import click
 
 from torchlint.findings import Applicability, Finding, Severity
 from torchlint.reporters import Report
+from torchlint.reporters.locations import Lines, caret_line, split_lines
+from torchlint.reporters.verdicts import describe
 
-
-def _location(finding: Finding) -> str:
-    if finding.cell is not None:
-        return f"{finding.path}:cell {finding.cell}:{finding.line}:{finding.column}"
-    return f"{finding.path}:{finding.line}:{finding.column}"
+_VERDICT_COLORS = {"confirmed": "red", "confirmed_redundant": "yellow", "refuted": "green"}
 
 
 def _style(text: str, report: Report, **style: object) -> str:
     return click.style(text, **style) if report.color else text  # type: ignore[arg-type]
 
 
-def _source_lines(finding: Finding, report: Report) -> list[str]:
-    text = report.sources.get(finding.path)
-    if text is None:
-        return []
-    lines = text.splitlines()
-    line_number = finding.line
+def location(finding: Finding) -> str:
     if finding.cell is not None:
-        return []  # the joined notebook text is not what the user sees
-    if not 1 <= line_number <= len(lines):
-        return []
-    line = lines[line_number - 1].expandtabs(1)
-    width = max(1, (finding.span.end_col - finding.span.start_col)
-                if finding.span.end_line == finding.span.start_line else len(line) - finding.span.start_col)
-    gutter = f"{line_number:>5} | "
-    caret = " " * (len(gutter) + finding.span.start_col) + "^" * width
-    return [gutter + line, _style(caret, report, fg="red")]
+        return f"{finding.path}:cell {finding.cell}:{finding.line}:{finding.column}"
+    return f"{finding.path}:{finding.line}:{finding.column}"
 
 
-def _probe_lines(finding: Finding) -> list[str]:
-    probe = finding.probe
-    if probe is None:
+def _source_lines(finding: Finding, lines: Lines, report: Report) -> list[str]:
+    span = finding.span
+    line = lines.line(finding, span.start_line)
+    if line is None:
         return []
-    summary = probe.evidence.get("summary") if isinstance(probe.evidence, dict) else None
-    verdict = probe.verdict if probe.reason is None else f"{probe.verdict} ({probe.reason})"
-    lines = [f"    probe: {verdict}" + (f": {summary}" if summary else "")]
-    if probe.hint:
-        lines.append("    to make the probe conclusive, add to pyproject.toml:")
-        lines.extend(f"      {line}" for line in probe.hint.splitlines())
-    return lines
+    end = span.end_col if span.end_line == span.start_line else None
+    indent, carets = caret_line(line, span.start_col, end)
+    gutter = f"{span.start_line:>5} | "
+    blank = " " * (len(gutter) - 2) + "| "
+    return [_style(gutter, report, fg="blue") + line,
+            _style(blank, report, fg="blue") + indent + _style(carets, report, fg="red", bold=True)]
+
+
+def _probe_lines(finding: Finding, report: Report) -> list[str]:
+    if finding.probe is None:
+        return []
+    described = describe(finding.probe)
+    color = _VERDICT_COLORS.get(finding.probe.verdict, "yellow")
+    first = _style(described[0], report, fg=color)
+    return ["    " + line for line in [first, *described[1:]]]
+
+
+def _statistics(findings: list[Finding]) -> list[str]:
+    counts = Counter((f.code, f.name) for f in findings)
+    fixable = Counter((f.code, f.name) for f in findings if f.fix is not None)
+    out = [""]
+    for (code, name), count in sorted(counts.items()):
+        line = f"{count:>5}  {code:<6} {name}"
+        if fixable[(code, name)]:
+            line += f" ({fixable[(code, name)]} fixable)"
+        out.append(line)
+    return out
 
 
 def render(report: Report) -> str:
     out: list[str] = []
-    for finding in report.findings:
+    lines = Lines(report)
+    findings = report.sorted_findings()
+    for finding in findings:
         severity_color = "red" if finding.severity is Severity.ERROR else "yellow"
         code = _style(finding.code, report, fg=severity_color, bold=True)
-        location = _style(_location(finding), report, bold=True)
-        out.append(f"{location}: {code} [{finding.name}] {finding.message}")
+        where = _style(location(finding) + ":", report, bold=True)
+        # A message of several lines keeps the one-line-per-finding shape: the
+        # lines after the first are indented under it.
+        message = "\n    ".join(split_lines(finding.message))
+        out.append(f"{where} {code} [{finding.name}] {message}")
         if report.show_source:
-            out.extend(_source_lines(finding, report))
-        out.extend(_probe_lines(finding))
-    if report.statistics and report.findings:
-        counts = Counter((f.code, f.name) for f in report.findings)
-        out.append("")
-        for (code, name), count in sorted(counts.items()):
-            out.append(f"{count:>5}  {code}  {name}")
-    out.append(_summary(report))
+            out.extend(_source_lines(finding, lines, report))
+        out.extend(_probe_lines(finding, report))
+    if report.statistics and findings:
+        out.extend(_statistics(findings))
+    out.append(summary(report))
     return "\n".join(out) + "\n"
 
 
-def _summary(report: Report) -> str:
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def summary(report: Report) -> str:
+    """``Found 3 findings (2 errors, 1 warning) in 2 files. 1 fixable with --fix.``"""
     findings = report.findings
     fixed = f" ({report.fixed} fixed)" if report.fixed else ""
-    files = f"{report.files_linted} file" + ("" if report.files_linted == 1 else "s")
+    files = _plural(report.files_linted, "file")
     if not findings:
         return f"No findings in {files}{fixed}."
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = len(findings) - errors
-    noun = "finding" if len(findings) == 1 else "findings"
-    parts = [f"{errors} error" + ("" if errors == 1 else "s"),
-             f"{warnings} warning" + ("" if warnings == 1 else "s")]
-    line = f"Found {len(findings)} {noun} ({', '.join(parts)}) in {files}{fixed}."
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    line = f"Found {_plural(len(findings), 'finding')} ({counts}) in {files}{fixed}."
     safe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.SAFE)
     unsafe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.UNSAFE)
-    if safe:
+    if report.unsafe_fixes and safe + unsafe:
+        line += f" {safe + unsafe} fixable with --fix --unsafe-fixes."
+    elif safe:
         line += f" {safe} fixable with --fix."
-    if unsafe and not report.unsafe_fixes:
-        line += f" {unsafe} more with --fix --unsafe-fixes."
+        if unsafe:
+            line += f" {unsafe} more with --fix --unsafe-fixes."
+    elif unsafe:
+        line += f" {unsafe} fixable with --fix --unsafe-fixes."
     return line

@@ -227,6 +227,7 @@ class FileFacts:
     statements: list[cst.CSTNode] = field(default_factory=list)
     statement_of: dict[int, cst.CSTNode] = field(default_factory=dict)
     indent_of: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    training_reads: list[tuple[Scope, cst.Attribute]] = field(default_factory=list)
     elifs: set[int] = field(default_factory=set)  # ids of `If` nodes written as `elif`
     # The fact whose node is a given node, for nodes that are facts.
     call_of: dict[int, Call] = field(default_factory=dict)

@@ -51,6 +51,9 @@ class Symbols:
     framework_eval_methods: frozenset[str]
     framework_bases: frozenset[str]
     framework_evaluators: frozenset[str]
+    model_factories: tuple[str, ...]
+    eval_function_names: dict[str, tuple[str, ...]]
+    eval_loader_words: frozenset[str]
 
     def layer_kind(self, name: str | None) -> str | None:
         return self.layer_kinds.get(name) if name else None
@@ -74,6 +77,10 @@ def symbols() -> Symbols:
         framework_eval_methods=frozenset(data["framework_eval_methods"]),
         framework_bases=frozenset(data["framework_bases"]),
         framework_evaluators=frozenset(data["framework_evaluators"]),
+        model_factories=tuple(data["model_factories"]),
+        eval_function_names={k: tuple(v) for k, v in data["eval_function_names"].items()
+                             if not k.startswith("_")},
+        eval_loader_words=frozenset(data["eval_loader_words"]),
     )
 
 

@@ -132,6 +132,10 @@ class Project:
         module = self.module(path)
         return (module, None) if module else None
 
+    def modules(self) -> list[LocalModule]:
+        """The local modules read so far."""
+        return [m for m in self._modules.values() if m is not None]
+
     def forget(self, path: Path) -> None:
         """Drop a module so it is read again (the editor changed it)."""
         self._modules.pop(path.resolve(), None)

@@ -92,6 +92,7 @@ class _Walker:
             cst.SimpleStatementLine: self.on_simple_line,
             cst.Lambda: self.on_lambda,
             cst.Match: self.on_match,
+            cst.Attribute: self.on_attribute,
             cst.NamedExpr: self.on_walrus,
             cst.ListComp: self.on_comprehension,
             cst.SetComp: self.on_comprehension,
@@ -263,6 +264,11 @@ class _Walker:
         self.body(node.body)
         fn.end_order = self.order
         self.scope, self.loop, self.with_, self.branch = outer
+
+    def on_attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "training":  # `self.training`: mode-dependent behaviour
+            self.facts.training_reads.append((self.scope, node))
+        self.children(node)
 
     def on_lambda(self, node: cst.Lambda) -> None:
         self.visit(node.body)

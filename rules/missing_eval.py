@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+
+
+class MissingEval(Rule):
+    """## What it does
+    Finds evaluation code (a loop over a validation or test loader, a function
+    such as `evaluate()`, a loop under `torch.no_grad()`) that runs a model
+    holding Dropout or BatchNorm layers while the model is still in train mode.
+
+    ## Why is this bad?
+    In train mode Dropout zeroes random activations and BatchNorm normalizes
+    with the statistics of the current batch and updates its running averages
+    from validation data. Validation loss and accuracy become noisy and
+    pessimistic, and the model you save is not the model you measured. This is
+    the classic cause of "training loss falls, validation loss rises".
+
+    ## Example
+    ```python
+    for epoch in range(epochs):
+        model.train()
+        for x, y in train_loader:
+            ...
+        with torch.no_grad():
+            for x, y in val_loader:
+                out = model(x)  # still in train mode
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        model.train()
+        for x, y in train_loader:
+            ...
+        model.eval()
+        with torch.no_grad():
+            for x, y in val_loader:
+                out = model(x)
+    ```
+
+    ## Fix safety
+    There is no automatic fix: where training resumes (and `model.train()`
+    must be called again) is a decision about your loop. The message says
+    where eval mode is missing.
+    """
+
+    code = "TL101"
+    name = "missing-eval"
+    severity = Severity.ERROR
+    summary = "An evaluation loop runs a model with Dropout or BatchNorm in train mode."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+val_loader = [(torch.randn(2, 4), torch.tensor([0, 1]))]
+model.train(False)
+with torch.no_grad():
+    for x, y in val_loader:
+        out = model(x)
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+val_loader = [(torch.randn(2, 4), torch.tensor([0, 1]))]
+with torch.no_grad():
+    for x, y in val_loader:
+        out = model(x)  # expect: TL101
+"""
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        phases = model.phases
+        reported: set[tuple[int, str]] = set()
+        for phase in phases.eval_phases:
+            for forward in phase.forwards:
+                target = forward.target
+                key = (id(phase.block), target)
+                if key in reported:
+                    continue
+                layers = _mode_layers(forward.models)
+                if not layers:
+                    continue
+                state = phases.mode_at(forward.call, target, forward.models)
+                if state.mode not in ("train", "default"):
+                    continue
+                reported.add(key)
+                ctx.report(
+                    forward.call.node,
+                    _message(model, target, layers, phase.reason, state),
+                    context={
+                        "model": target,
+                        "class": _class_name(forward.models),
+                        "layers": [name for name, _ in layers],
+                        "phase": phase.reason,
+                    },
+                )
+
+
+def _mode_layers(models) -> list[tuple[str, str]]:
+    """(attribute path, description) of the mode-dependent layers of the models."""
+    found: list[tuple[str, str]] = []
+    for value in models:
+        if value.module is not None:
+            if value.module.is_framework_module:
+                return []
+            found.extend((path, layer.describe()) for path, layer in value.module.mode_layers())
+            if not found and value.module.uses_training_flag:
+                found.append(("forward", "code that reads self.training"))
+        elif value.layer is not None:
+            found.extend((layer.attr or layer.short_name, layer.describe())
+                         for layer in value.layer.walk() if layer.mode_dependent)
+            for layer in value.layer.walk():
+                if layer.local is not None:
+                    found.extend((f"{layer.attr}.{p}", inner.describe())
+                                 for p, inner in layer.local.mode_layers())
+        elif value.qualname is not None:
+            found.append(("", f"the layers of {value.qualname.rsplit('.', 1)[-1]}"))
+    unique: dict[str, tuple[str, str]] = {}
+    for path, description in found:
+        unique.setdefault(description + path, (path, description))
+    return list(unique.values())
+
+
+def _class_name(models) -> str | None:
+    for value in models:
+        if value.module is not None:
+            return value.module.name
+        if value.qualname is not None:
+            return value.qualname
+    return None
+
+
+def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state) -> str:
+    descriptions = sorted({description for _, description in layers})
+    shown = ", ".join(descriptions[:3]) + (f" and {len(descriptions) - 3} more" if len(descriptions) > 3 else "")
+    if state.event is not None:
+        why = f"`{state.event.target}.train()` at {model.where(state.event.call.node)} is still in force"
+    else:
+        why = "it is never switched to eval mode"
+    return (
+        f"`{target}` runs in train mode in this evaluation code ({reason}): {why}. "
+        f"Its {shown} behave differently in training, so validation results are noisy and "
+        f"BatchNorm statistics absorb validation data. Call `{target}.eval()` before evaluating "
+        f"and `{target}.train()` when training resumes."
+    )

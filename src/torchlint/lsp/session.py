@@ -1,0 +1,567 @@
+"""The server's state and work: open documents, linting them, publishing.
+
+Lints run one at a time on a worker thread, through the CLI's
+:class:`~torchlint.runner.Run`, so the event loop keeps reading messages: an
+edit that arrives while a lint runs makes that lint stale, and its result is
+dropped. Each document's lint waits for a debounce after an edit; a newer
+edit cancels the waiting one. Everything that touches the shared
+:class:`~torchlint.semantic.project.Project` (its caches of other files, the
+editor's texts of them) also runs on that thread, in order, so a lint never
+sees half of a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from torchlint.engine import FileResult
+from torchlint.findings import ProbeResult, Span
+from torchlint.lsp import actions, noqa
+from torchlint.lsp.configs import EditorConfigs
+from torchlint.lsp.diagnostics import Verdicts, finding_key, to_diagnostic
+from torchlint.lsp.documents import OpenDocument, Snapshot, notebook_snapshot, text_snapshot
+from torchlint.lsp.hover import prefix_markdown, rule_markdown
+from torchlint.lsp.positions import Lines
+from torchlint.lsp.probe import ProbeProcesses
+from torchlint.lsp.settings import Settings, parse
+from torchlint.registry import RuleSet, UnknownRuleError
+from torchlint.runner import Run
+from torchlint.semantic.project import Project
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+def _key(uri: str) -> str:
+    return unquote(uri)
+
+
+def _path(uri: str) -> Path | None:
+    path = to_fs_path(uri) if uri.startswith("file:") else None
+    return Path(path) if path else None
+
+
+class Session:
+    def __init__(self, server: LanguageServer) -> None:
+        self.server = server
+        self.settings = Settings()
+        self.configs = EditorConfigs()
+        self.project = Project()
+        self.documents: dict[str, OpenDocument] = {}  # by unquoted document URI
+        self.folders: list[Path] = []
+        self.push = True  # False when the client pulls diagnostics itself
+        self.refresh_support = False
+        self.reported: set[str] = set()  # messages already shown (bad config, settings)
+        self.probes = ProbeProcesses()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchlint-lint")
+        self._closed = False
+
+    # -- setup and teardown ---------------------------------------------------
+
+    def initialize(self, params: types.InitializeParams) -> None:
+        capabilities = params.capabilities
+        text = capabilities.text_document
+        self.push = not (text is not None and text.diagnostic is not None)
+        workspace = capabilities.workspace
+        diagnostics = workspace.diagnostics if workspace is not None else None
+        self.refresh_support = bool(diagnostics and diagnostics.refresh_support)
+        for folder in params.workspace_folders or []:
+            path = _path(folder.uri)
+            if path is not None:
+                self.folders.append(path)
+        if not self.folders and params.root_uri and _path(params.root_uri):
+            self.folders.append(_path(params.root_uri))  # type: ignore[arg-type]
+        self.apply_settings(params.initialization_options)
+
+    def close(self) -> None:
+        """End everything the session started: probe processes, pending lints."""
+        if self._closed:
+            return
+        self._closed = True
+        for doc in self.documents.values():
+            for task in (doc.pending, doc.probe):
+                if task is not None:
+                    task.cancel()
+        self.probes.kill_all()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- messages to the client -----------------------------------------------
+
+    def show_once(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        if message in self.reported:
+            return
+        self.reported.add(message)
+        self.server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.server.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    # -- settings and configuration -------------------------------------------
+
+    def apply_settings(self, raw: Any) -> None:
+        settings, problems = parse(raw)
+        for problem in problems:
+            self.show_once(problem, types.MessageType.Warning)
+        if settings == self.settings:
+            return
+        self.settings = settings
+        self.relint_all(reason="settings")
+
+    def reload_configuration(self) -> None:
+        self.configs = EditorConfigs()
+        self.reported = {m for m in self.reported if m.startswith("torchlint settings:")}
+        self.relint_all(reason="configuration")
+
+    def _report_config_problems(self) -> None:
+        for problem in list(self.configs.problems):
+            self.show_once(f"torchlint: {problem}")
+
+    # -- documents --------------------------------------------------------------
+
+    def display(self, path: Path | None, uri: str) -> str:
+        if path is None:
+            return uri
+        for folder in self.folders:
+            try:
+                return path.relative_to(folder).as_posix()
+            except ValueError:
+                continue
+        return str(path)
+
+    def _new_document(self, uri: str, version: int | None, notebook: bool) -> OpenDocument:
+        path = _path(uri)
+        doc = OpenDocument(uri=uri, path=path, display=self.display(path, uri),
+                           notebook=notebook, version=version)
+        self.documents[_key(uri)] = doc
+        return doc
+
+    def open_text(self, item: types.TextDocumentItem) -> None:
+        if self.notebook_of_cell(item.uri) is not None:
+            return  # a notebook cell: linted with its notebook
+        if item.language_id != "python" and not item.uri.endswith(PYTHON_SUFFIXES):
+            return
+        doc = self._new_document(item.uri, item.version, notebook=False)
+        self._set_overlay(doc.path, item.text)
+        self.schedule(doc, 0)
+        if doc.path is not None:
+            self.relint_dependents(doc.path, 0)
+
+    def change_text(self, identifier: types.VersionedTextDocumentIdentifier) -> None:
+        doc = self.documents.get(_key(identifier.uri))
+        if doc is None:
+            notebook = self.notebook_of_cell(identifier.uri)
+            if notebook is not None:
+                self.change_notebook(notebook.uri, notebook.version)
+            return
+        doc.version = identifier.version
+        doc.invalidate()
+        self._set_overlay(doc.path, self._text(doc.uri))
+        self.schedule(doc, self.settings.debounce)
+        if doc.path is not None:
+            self.relint_dependents(doc.path, self.settings.debounce)
+
+    def save(self, uri: str) -> None:
+        doc = self.documents.get(_key(uri))
+        if doc is None:
+            return
+        doc.invalidate()
+        self.schedule(doc, 0)
+        if self.settings.probe_on_save:
+            self.start_probe(doc)
+
+    def close_document(self, uri: str) -> None:
+        doc = self.documents.pop(_key(uri), None)
+        if doc is None:
+            return
+        for task in (doc.pending, doc.probe):
+            if task is not None:
+                task.cancel()
+        if self.push:
+            for target_uri in doc.shown:
+                self._publish(target_uri, [], None)
+        if doc.path is not None and not doc.notebook:
+            self._drop_overlay(doc.path)
+            self.relint_dependents(doc.path, 0)
+
+    def open_notebook(self, notebook: types.NotebookDocument) -> None:
+        doc = self._new_document(notebook.uri, notebook.version, notebook=True)
+        self.schedule(doc, 0)
+
+    def change_notebook(self, uri: str, version: int | None) -> None:
+        doc = self.documents.get(_key(uri))
+        if doc is None:
+            return
+        doc.version = version
+        doc.invalidate()
+        self.schedule(doc, self.settings.debounce)
+
+    def notebook_of_cell(self, cell_uri: str) -> types.NotebookDocument | None:
+        return self.server.workspace.get_notebook_document(cell_uri=cell_uri)
+
+    def _text(self, uri: str) -> str:
+        document = self.server.workspace.text_documents.get(_key(uri))
+        return document.source if document is not None else ""
+
+    def snapshot(self, doc: OpenDocument) -> Snapshot | None:
+        if not doc.notebook:
+            return text_snapshot(doc, self._text(doc.uri))
+        notebook = self.server.workspace.get_notebook_document(notebook_uri=doc.uri)
+        if notebook is None:
+            return None
+        texts = {}
+        for cell in notebook.cells:
+            document = self.server.workspace.text_documents.get(_key(cell.document))
+            if document is not None:
+                texts[cell.document] = document.source
+        return notebook_snapshot(doc, notebook, texts)
+
+    # -- the project: other files as the editor holds them -------------------------
+
+    def _set_overlay(self, path: Path | None, text: str) -> None:
+        if path is not None:
+            self._executor.submit(self._overlay_job, path, text)
+
+    def _drop_overlay(self, path: Path) -> None:
+        self._executor.submit(self._overlay_job, path, None)
+
+    def _overlay_job(self, path: Path, text: str | None) -> None:
+        # Runs on the lint thread; reads self.project then, so a project replaced
+        # meanwhile gets the change too.
+        for key in {path, path.resolve()}:
+            if text is None:
+                self.project.overlays.pop(key, None)
+            else:
+                self.project.overlays[key] = text
+        self.project.forget(path)
+
+    def files_changed_on_disk(self, changes: list[types.FileEvent]) -> None:
+        """workspace/didChangeWatchedFiles: pyproject.toml, or Python files
+        that open documents may import."""
+        reload = False
+        renewed = False
+        changed: list[Path] = []
+        open_paths = {doc.path.resolve() for doc in self.documents.values()
+                      if doc.path is not None and not doc.notebook}
+        for change in changes:
+            path = _path(change.uri)
+            if path is None:
+                continue
+            if path.name == "pyproject.toml":
+                reload = True
+            elif path.suffix in PYTHON_SUFFIXES and path.resolve() not in open_paths:
+                if change.type in (types.FileChangeType.Created, types.FileChangeType.Deleted):
+                    renewed = True  # where imports resolve may change for any file
+                changed.append(path)
+        if renewed:
+            self._executor.submit(self._renew_project_job)
+            self.relint_all(reason="files")
+        for path in changed:
+            self._executor.submit(self.project_forget_job, path)
+            self.relint_dependents(path, 0)
+        if reload:
+            self.reload_configuration()
+
+    def project_forget_job(self, path: Path) -> None:
+        self.project.forget(path)
+
+    def _renew_project_job(self) -> None:
+        self.project = Project(overlays=dict(self.project.overlays))
+
+    def relint_dependents(self, path: Path, delay: float) -> None:
+        resolved = path.resolve()
+        for doc in list(self.documents.values()):
+            if doc.path is not None and doc.path.resolve() == resolved:
+                continue
+            if resolved in doc.dependencies():
+                doc.invalidate()
+                self.schedule(doc, delay, refresh=True)
+
+    def relint_all(self, reason: str) -> None:
+        for doc in list(self.documents.values()):
+            doc.invalidate()
+            self.schedule(doc, 0, refresh=True)
+
+    # -- linting ------------------------------------------------------------------
+
+    def schedule(self, doc: OpenDocument, delay: float, refresh: bool = False) -> None:
+        """Lint `doc` after `delay` seconds, replacing a lint still waiting."""
+        if self._closed:
+            return
+        if doc.pending is not None and not doc.pending.done():
+            doc.pending.cancel()
+        doc.pending = asyncio.get_running_loop().create_task(self._lint_later(doc, delay, refresh))
+
+    async def _lint_later(self, doc: OpenDocument, delay: float, refresh: bool) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if await self.lint(doc) and refresh and not self.push:
+            self._request_refresh()
+
+    async def lint(self, doc: OpenDocument) -> bool:
+        """Bring `doc`'s diagnostics up to date; False when a newer change made
+        this lint stale (a later one will publish)."""
+        if doc.current:
+            return True
+        snapshot = self.snapshot(doc)
+        if snapshot is None:
+            return False
+        run = Run(configs=self.configs, selection=self.settings.selection, project=self.project)
+        future = self._executor.submit(self._lint_job, run, snapshot)
+        try:
+            result = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception:  # noqa: BLE001 - a bug in torchlint must not end the server
+            self.log(f"torchlint: internal error linting {doc.display}:\n{traceback.format_exc()}",
+                     types.MessageType.Error)
+            return False
+        self._report_config_problems()
+        if self.documents.get(_key(doc.uri)) is not doc or doc.generation != snapshot.generation:
+            return False  # stale: the document changed (or closed) while this ran
+        doc.linted, doc.result = snapshot, result
+        self._log_rule_errors(doc, result)
+        self.show(doc)
+        return True
+
+    def _lint_job(self, run: Run, snapshot: Snapshot) -> FileResult:
+        path = snapshot.source.path
+        if path is not None and self.configs.for_file(path).excludes(path):
+            return FileResult(display=snapshot.source.display, source=snapshot.source)
+        try:
+            return run.lint(snapshot.source)
+        except UnknownRuleError as err:  # settings were checked; keep the server alive anyway
+            return FileResult(display=snapshot.source.display, source=snapshot.source,
+                              errors=[str(err)])
+
+    def _log_rule_errors(self, doc: OpenDocument, result: FileResult) -> None:
+        errors = frozenset(result.errors)
+        for message in sorted(errors - doc.logged):
+            self.log(f"torchlint: {message}", types.MessageType.Error)
+        doc.logged = errors
+
+    def show(self, doc: OpenDocument) -> None:
+        """Turn `doc`'s last result into diagnostics (with probe verdicts), and
+        publish them when the client takes pushed diagnostics."""
+        snapshot, result = doc.linted, doc.result
+        if snapshot is None or result is None:
+            return
+        rules = RuleSet.all()
+        codec = self.server.workspace.position_codec
+        lines = {t.uri: Lines(t.text, codec) for t in snapshot.targets}
+        shown: dict[str, list] = {t.uri: [] for t in snapshot.targets}
+        refuted = self.settings.refuted or self.configs.for_file(doc.path).probe.refuted
+        for finding in result.findings:
+            target = snapshot.target_of(finding)
+            if target is None:
+                continue
+            probe = doc.verdicts.for_finding(finding, snapshot.source.text) if doc.verdicts else None
+            diagnostic = to_diagnostic(finding, lines[target.uri], rules, snapshot.version,
+                                       probe, refuted)
+            if diagnostic is not None:
+                shown[target.uri].append((finding, diagnostic))
+        removed = [uri for uri in doc.shown if uri not in shown]
+        doc.shown = shown
+        if self.push:
+            for uri in removed:
+                self._publish(uri, [], None)
+            for uri, pairs in shown.items():
+                self._publish(uri, [d for _, d in pairs], snapshot.version)
+
+    def _publish(self, uri: str, diagnostics: list[types.Diagnostic], version: int | None) -> None:
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
+
+    def _request_refresh(self) -> None:
+        if self.refresh_support:
+            self.server.workspace_diagnostic_refresh(None)
+
+    # -- pull diagnostics ---------------------------------------------------------
+
+    def document_for(self, uri: str) -> OpenDocument | None:
+        """The open document that `uri` is, or whose notebook cell it is."""
+        doc = self.documents.get(_key(uri))
+        if doc is None:
+            notebook = self.notebook_of_cell(uri)
+            if notebook is not None:
+                doc = self.documents.get(_key(notebook.uri))
+        return doc
+
+    async def pull(self, uri: str) -> list[types.Diagnostic]:
+        doc = self.document_for(uri)
+        if doc is None:
+            return []
+        for _ in range(3):  # an edit may land meanwhile; then lint its text
+            if await self.lint(doc):
+                break
+        return [d for _, d in doc.shown.get(_key(uri), doc.shown.get(uri, []))]
+
+    def shown_at(self, uri: str) -> list[tuple[Any, types.Diagnostic]]:
+        doc = self.document_for(uri)
+        if doc is None:
+            return []
+        return doc.shown.get(uri) or doc.shown.get(_key(uri)) or []
+
+    # -- hover --------------------------------------------------------------------
+
+    def hover(self, uri: str, position: types.Position) -> types.Hover | None:
+        rules = RuleSet.all()
+        pages: list[str] = []
+        doc = self.document_for(uri)
+        for finding, diagnostic in self.shown_at(uri):
+            if _contains(diagnostic.range, position):
+                rule = rules.by_code(finding.code)
+                if rule is not None:
+                    probe = doc.verdicts.for_finding(finding, doc.linted.source.text) \
+                        if doc and doc.verdicts and doc.linted else None
+                    pages.append(rule_markdown(rule, probe))
+        if not pages:
+            text = self._text(uri)
+            line, column = Lines(text, self.server.workspace.position_codec).character(position)
+            code = noqa.code_at(text, line, column)
+            if code is None:
+                return None
+            rule = rules.by_code(code)
+            if rule is not None:
+                pages.append(rule_markdown(rule))
+            else:
+                try:
+                    pages.append(prefix_markdown(code, rules.matching(code)))
+                except UnknownRuleError:
+                    return None
+        return types.Hover(contents=types.MarkupContent(
+            kind=types.MarkupKind.Markdown, value="\n\n---\n\n".join(pages)))
+
+    # -- code actions ---------------------------------------------------------------
+
+    async def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        uri = params.text_document.uri
+        doc = self.document_for(uri)
+        if doc is None:
+            return []
+        only = list(params.context.only) if params.context.only else None
+        text = self._text(uri)
+        lines = Lines(text, self.server.workspace.position_codec)
+        found: list[types.CodeAction] = []
+        version = self._version(uri, doc)
+        if actions.wanted(only, types.CodeActionKind.QuickFix):
+            fixes, disables = [], []
+            for diagnostic in params.context.diagnostics:
+                fix = actions.quick_fix(uri, diagnostic, version, self.settings.unsafe_fixes)
+                if fix is not None:
+                    fixes.append(fix)
+                disable = actions.disable_for_line(uri, diagnostic, text, lines)
+                if disable is not None:
+                    disables.append(disable)
+            found += fixes + disables
+        if actions.wanted(only, actions.FIX_ALL_KIND) and not doc.notebook:
+            fix_all = await self._fix_all(doc, uri, text, lines)
+            if fix_all is not None:
+                found.append(fix_all)
+        return found
+
+    def _version(self, uri: str, doc: OpenDocument) -> int | None:
+        document = self.server.workspace.text_documents.get(_key(uri))
+        return document.version if document is not None else doc.version
+
+    async def _fix_all(self, doc: OpenDocument, uri: str, text: str,
+                       lines: Lines) -> types.CodeAction | None:
+        if not await self.lint(doc) or doc.result is None or doc.linted is None:
+            return None
+        if doc.linted.source.text != text:
+            return None
+        run = Run(configs=self.configs, selection=self.settings.selection, project=self.project)
+        result = doc.result
+        _, outcome = await asyncio.wrap_future(self._executor.submit(run.fix, result, False))
+        if outcome is None or outcome.parse_error is not None or outcome.new_text == text:
+            return None
+        return actions.fix_all(uri, text, outcome.new_text, lines, outcome.fixed)
+
+    # -- probe on save ----------------------------------------------------------------
+
+    def start_probe(self, doc: OpenDocument) -> None:
+        if doc.path is None:
+            return
+        if doc.probe is not None and not doc.probe.done():
+            doc.probe.cancel()  # the next save replaces a probe still running
+        snapshot = self.snapshot(doc)
+        if snapshot is None:
+            return
+        doc.probe = asyncio.get_running_loop().create_task(self._probe(doc, snapshot))
+
+    def _probe_request(self, doc: OpenDocument, snapshot: Snapshot) -> dict[str, Any]:
+        selection = self.settings.selection
+        request: dict[str, Any] = {
+            "path": str(doc.path), "display": doc.display,
+            "select": list(selection.select) if selection.select is not None else None,
+            "ignore": list(selection.ignore), "extend_select": list(selection.extend_select),
+        }
+        if doc.notebook:
+            notebook = self.server.workspace.get_notebook_document(notebook_uri=doc.uri)
+            texts = {t.uri: t.text for t in snapshot.targets}
+            request["cells"] = [
+                {"cell_type": "code" if cell.document in texts else "markdown",
+                 "source": texts.get(cell.document, "")}
+                for cell in (notebook.cells if notebook else [])
+            ]
+        else:
+            request["text"] = snapshot.source.text
+        return request
+
+    async def _probe(self, doc: OpenDocument, snapshot: Snapshot) -> None:
+        self.log(f"torchlint: probing {doc.display}")
+        outcome = await self.probes.run(self._probe_request(doc, snapshot))
+        if outcome.status == "unavailable":
+            self.show_once(f"torchlint: probe on save is unavailable ({outcome.message}); "
+                           "install the probe with pip install 'torchlint[probe]'",
+                           types.MessageType.Warning)
+            return
+        if outcome.status != "ok":
+            self.log(f"torchlint: probe of {doc.display} failed: {outcome.message}",
+                     types.MessageType.Error)
+            return
+        verdicts: dict[tuple[Any, ...], ProbeResult] = {}
+        for data in outcome.findings:
+            probe = data.get("probe")
+            if not probe:
+                continue
+            verdicts[_json_key(data)] = ProbeResult(
+                verdict=probe["verdict"], evidence=probe.get("evidence") or {},
+                assumptions=probe.get("assumptions") or {}, reason=probe.get("reason"),
+                hint=probe.get("hint"))
+        doc.verdicts = Verdicts(text=snapshot.source.text, by_finding=verdicts)
+        counts: dict[str, int] = {}
+        for probe in verdicts.values():
+            counts[probe.verdict] = counts.get(probe.verdict, 0) + 1
+        summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "no findings"
+        self.log(f"torchlint: probe of {doc.display}: {summary}")
+        if self.documents.get(_key(doc.uri)) is doc and doc.linted is not None \
+                and doc.linted.source.text == snapshot.source.text:
+            self.show(doc)
+            if not self.push:
+                self._request_refresh()
+
+
+def _json_key(data: dict[str, Any]) -> tuple[Any, ...]:
+    span = Span(data["line"], data["column"] - 1, data["end_line"], data["end_column"] - 1)
+    return (data["code"], data.get("cell"), span, data["message"])
+
+
+def _contains(area: types.Range, position: types.Position) -> bool:
+    start, end = area.start, area.end
+    after_start = (position.line, position.character) >= (start.line, start.character)
+    before_end = (position.line, position.character) <= (end.line, end.character)
+    return after_start and before_end
+
+
+__all__ = ["Session", "finding_key", "Callable"]

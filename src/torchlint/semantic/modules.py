@@ -1,0 +1,381 @@
+"""The nn.Module index: every ``nn.Module`` subclass of the project and what it holds.
+
+For each class: its layers (``self.x = nn.Dropout(0.5)``, the contents of
+``nn.Sequential``/``ModuleList``/``ModuleDict``, layers built in helper
+methods), which of them behave differently in train and eval mode, and the
+classes it inherits from, followed across local imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.names import lookup
+from torchlint.semantic.walker import dotted_name
+
+if TYPE_CHECKING:
+    from torchlint.semantic.model import SemanticModel
+
+# Layer kinds whose train() and eval() behaviour differ (subject to arguments).
+MODE_DEPENDENT_KINDS = frozenset(
+    {"dropout", "batchnorm", "instancenorm", "rrelu", "recurrent", "transformer", "attention"}
+)
+
+
+def literal_number(node: cst.BaseExpression | None) -> float | None:
+    """The value of a numeric or boolean literal (``0.5``, ``-1``, ``False``)."""
+    if isinstance(node, cst.Integer):
+        return float(int(node.value.replace("_", ""), 0))
+    if isinstance(node, cst.Float):
+        return float(node.value.replace("_", ""))
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return 1.0 if node.value == "True" else 0.0
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = literal_number(node.expression)
+        return -inner if inner is not None else None
+    return None
+
+
+@dataclass(eq=False)
+class Layer:
+    """A submodule a class holds."""
+
+    attr: str  # "dropout", "layers[2]", "blocks.conv"
+    call: F.Call | None  # the constructor call, when known
+    qualname: str | None = None  # torch.nn.Dropout
+    kind: str | None = None  # symbol category: dropout, batchnorm, ...
+    local: ModuleClass | None = None  # a project class
+    facts: F.FileFacts | None = None
+    children: list[Layer] = field(default_factory=list)  # container contents
+
+    @property
+    def short_name(self) -> str:
+        if self.local is not None:
+            return self.local.name
+        return (self.qualname or "?").rsplit(".", 1)[-1]
+
+    def describe(self) -> str:
+        """``Dropout(p=0.5)`` as written, for messages."""
+        if self.call is None or self.facts is None:
+            return self.short_name
+        args = self.facts.module.code_for_node(self.call.node).partition("(")[2].rstrip(")")
+        args = " ".join(args.split())
+        if len(args) > 40:
+            args = args[:37] + "..."
+        return f"{self.short_name}({args})"
+
+    def argument(self, index: int, name: str) -> cst.BaseExpression | None:
+        return self.call.argument(index, name) if self.call else None
+
+    @property
+    def mode_dependent(self) -> bool:
+        """Whether this layer itself behaves differently in train and eval mode.
+        Unknown argument values count as mode-dependent; literal zeros do not."""
+        kind = self.kind
+        if kind not in MODE_DEPENDENT_KINDS:
+            return False
+        if kind == "dropout":
+            p = literal_number(self.argument(0, "p"))
+            return p is None or p > 0 or self.argument(0, "p") is None
+        if kind == "batchnorm":
+            tracked = literal_number(self.argument(4, "track_running_stats"))
+            return tracked is None or tracked != 0
+        if kind == "instancenorm":
+            tracked = literal_number(self.argument(4, "track_running_stats"))
+            return tracked is not None and tracked != 0
+        if kind == "recurrent":
+            dropout = self.argument(4, "dropout")
+            layers = literal_number(self.argument(2, "num_layers"))
+            p = literal_number(dropout)
+            if dropout is None or (p is not None and p == 0):
+                return False
+            return layers is None or layers > 1
+        if kind == "transformer":
+            p = literal_number(self.call.keyword("dropout") if self.call else None)
+            return p is None or p > 0
+        if kind == "attention":
+            dropout = self.argument(2, "dropout")
+            p = literal_number(dropout)
+            return dropout is not None and (p is None or p > 0)
+        return True  # rrelu
+
+    def walk(self) -> list[Layer]:
+        """This layer and every layer inside it (containers)."""
+        found = [self]
+        for child in self.children:
+            found.extend(child.walk())
+        return found
+
+
+@dataclass(eq=False)
+class ModuleClass:
+    """A project class that subclasses nn.Module (directly or through others)."""
+
+    name: str
+    cls: F.Class
+    facts: F.FileFacts
+    path: Path | None
+    bases: list[ModuleClass] = field(default_factory=list)
+    external_bases: list[str] = field(default_factory=list)  # torch.nn.Module, ...
+    layers: list[Layer] = field(default_factory=list)
+    uses_training_flag: bool = False  # reads self.training (custom train/eval behaviour)
+
+    def method(self, name: str) -> tuple[F.Function, ModuleClass] | None:
+        """A method, looked up through the local base classes."""
+        if name in self.cls.methods:
+            return self.cls.methods[name], self
+        for base in self.bases:
+            found = base.method(name)
+            if found is not None:
+                return found
+        return None
+
+    def all_layers(self, seen: set[int] | None = None) -> list[Layer]:
+        """Own and inherited layers, containers expanded (not nested classes)."""
+        seen = seen if seen is not None else set()
+        if id(self) in seen:
+            return []
+        seen.add(id(self))
+        found = [inner for layer in self.layers for inner in layer.walk()]
+        for base in self.bases:
+            found.extend(base.all_layers(seen))
+        return found
+
+    def layer(self, attr: str) -> Layer | None:
+        for layer in self.layers:
+            if layer.attr == attr:
+                return layer
+        for base in self.bases:
+            found = base.layer(attr)
+            if found is not None:
+                return found
+        return None
+
+    def mode_layers(self, seen: set[int] | None = None) -> list[tuple[str, Layer]]:
+        """(path, layer) for every mode-dependent layer, nested classes included."""
+        seen = seen if seen is not None else set()
+        if id(self) in seen:
+            return []
+        seen.add(id(self))
+        found: list[tuple[str, Layer]] = []
+        for layer in self.all_layers():
+            if layer.mode_dependent:
+                found.append((layer.attr, layer))
+            if layer.local is not None:
+                for path, inner in layer.local.mode_layers(seen):
+                    found.append((f"{layer.attr}.{path}", inner))
+        for base in self.bases:
+            for path, inner in base.mode_layers(seen):
+                if all(inner is not other for _, other in found):
+                    found.append((path, inner))
+        return found
+
+    @property
+    def is_framework_module(self) -> bool:
+        """A Lightning module, which sets train/eval mode itself."""
+        from torchlint.semantic.names import symbols
+
+        bases = symbols().framework_bases
+        return any(b in bases for b in self.external_bases) or any(
+            b.is_framework_module for b in self.bases)
+
+    def mode_dependent(self) -> bool:
+        return bool(self.mode_layers()) or self.uses_training_flag
+
+
+class ModuleIndex:
+    """Finds ModuleClass objects for classes of this file and the files it imports."""
+
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self._by_class: dict[int, ModuleClass | None] = {}
+
+    def of_class(self, cls: F.Class, facts: F.FileFacts, path: Path | None) -> ModuleClass | None:
+        key = id(cls)
+        if key in self._by_class:
+            return self._by_class[key]
+        self._by_class[key] = None  # guard against cycles (class A(B), class B(A))
+        module = self._build(cls, facts, path)
+        self._by_class[key] = module
+        return module
+
+    def _build(self, cls: F.Class, facts: F.FileFacts, path: Path | None) -> ModuleClass | None:
+        names = self.model.names_for(facts)
+        local_bases: list[ModuleClass] = []
+        external: list[str] = []
+        is_module = False
+        for base in cls.bases:
+            qualified = names.qualified(base, cls.parent, cls.order)
+            if qualified is not None and qualified.startswith("torch.nn."):
+                external.append(qualified)
+                is_module = True
+                continue
+            if qualified is not None and qualified in self.model.symbols.framework_bases:
+                external.append(qualified)
+                is_module = True
+                continue
+            found = self.resolve_class(base, cls.parent or facts.scope, cls.order, facts, path)
+            if found is not None:
+                local_bases.append(found)
+                is_module = True
+        if not is_module:
+            return None
+        module = ModuleClass(name=cls.name, cls=cls, facts=facts, path=path,
+                             bases=local_bases, external_bases=external)
+        self._collect_layers(module)
+        return module
+
+    def resolve_class(self, node: cst.BaseExpression, scope: F.Scope, order: int | None,
+                      facts: F.FileFacts, path: Path | None) -> ModuleClass | None:
+        """The project nn.Module class `node` names (``Net``, ``models.Net``)."""
+        found = self.model.resolver.definition(node, scope, order, facts, path)
+        if found is None or not isinstance(found.fact, F.Class):
+            return None
+        return self.of_class(found.fact, found.facts, found.path)
+
+    # -- layers -------------------------------------------------------------
+
+    def _collect_layers(self, module: ModuleClass) -> None:
+        cls, facts = module.cls, module.facts
+        for attr, assigns in cls.self_assigns.items():
+            for assign in assigns:
+                if assign.value is None:
+                    continue
+                layer = self.layer_of(assign.value, assign.scope, assign.order, facts, module.path, attr)
+                if layer is not None:
+                    # A later assignment of the same attribute replaces the earlier.
+                    module.layers = [l for l in module.layers if l.attr != attr]
+                    module.layers.append(layer)
+        for method in cls.methods.values():
+            for call in method.calls:
+                if call.method == "add_module" and dotted_name(call.receiver) == _self_name(method):
+                    name_node, value = call.positional(0), call.positional(1)
+                    if isinstance(name_node, cst.SimpleString) and value is not None:
+                        attr = name_node.evaluated_value if isinstance(name_node.evaluated_value, str) else "?"
+                        layer = self.layer_of(value, method, call.order, facts, module.path, attr)
+                        if layer is not None:
+                            module.layers.append(layer)
+            if not module.uses_training_flag and _reads_training_flag(method, facts):
+                module.uses_training_flag = True
+
+    def layer_of(self, value: cst.BaseExpression, scope: F.Scope, order: int,
+                 facts: F.FileFacts, path: Path | None, attr: str, depth: int = 0) -> Layer | None:
+        """The layer an expression builds (``nn.Dropout(0.5)``, ``Block()``,
+        ``nn.Sequential(...)``, a local variable holding one, a helper's return)."""
+        if depth > 4:
+            return None
+        if isinstance(value, cst.Name):
+            found = lookup(scope, value.value, order)
+            if found is not None and isinstance(found[1].fact, F.Assign) and found[1].fact.value is not None \
+                    and found[1].fact.kind == "assign":
+                fact = found[1].fact
+                return self.layer_of(fact.value, fact.scope, fact.order, facts, path, attr, depth + 1)
+            return None
+        if not isinstance(value, cst.Call):
+            return None
+        call = facts.call_of.get(id(value))
+        if call is None:
+            return None
+        names = self.model.names_for(facts)
+        qualified = names.qualified(value.func, scope, order)
+        kind = self.model.symbols.layer_kind(qualified)
+        if qualified in ("torch.nn.Embedding.from_pretrained", "torch.nn.EmbeddingBag.from_pretrained"):
+            return Layer(attr=attr, call=call, qualname=qualified.rsplit(".", 1)[0], kind="embedding",
+                         facts=facts)
+        if kind == "containers":
+            layer = Layer(attr=attr, call=call, qualname=qualified, kind=kind, facts=facts)
+            for index, element in enumerate(self._container_elements(call, scope, facts)):
+                child = self.layer_of(element, scope, order, facts, path, f"{attr}[{index}]", depth + 1)
+                if child is not None:
+                    layer.children.append(child)
+            return layer
+        if kind is not None or (qualified and qualified.startswith("torch.nn.") and qualified[9:10].isupper()):
+            return Layer(attr=attr, call=call, qualname=qualified, kind=kind, facts=facts)
+        local = self.resolve_class(value.func, scope, order, facts, path)
+        if local is not None:
+            return Layer(attr=attr, call=call, local=local, facts=facts)
+        # A helper method that builds the layer: `self._make_block(...)`.
+        if isinstance(value.func, cst.Attribute) and isinstance(scope, F.Scope):
+            function = scope.function
+            if function is not None and function.class_ is not None \
+                    and dotted_name(value.func.value) == _self_name(function):
+                helper = function.class_.methods.get(value.func.attr.value)
+                if helper is not None:
+                    for ret in helper.returns:
+                        if ret.value is not None:
+                            built = self.layer_of(ret.value, helper, ret.order, facts, path, attr, depth + 1)
+                            if built is not None:
+                                return built
+        return None
+
+    def _container_elements(self, call: F.Call, scope: F.Scope,
+                            facts: F.FileFacts) -> list[cst.BaseExpression]:
+        elements: list[cst.BaseExpression] = []
+        for arg in call.args:
+            value = arg.value
+            if arg.star == "*":
+                elements.extend(self._list_items(value, scope, call.order))
+            elif isinstance(value, (cst.List, cst.Tuple)):
+                elements.extend(e.value for e in value.elements)
+            elif isinstance(value, cst.Dict):
+                elements.extend(e.value for e in value.elements if isinstance(e, cst.DictElement))
+            elif isinstance(value, (cst.ListComp, cst.GeneratorExp)):
+                elements.append(value.elt)
+            elif isinstance(value, cst.Call) and dotted_name(value.func) in ("OrderedDict", "collections.OrderedDict"):
+                for inner in value.args:
+                    if isinstance(inner.value, (cst.List, cst.Tuple)):
+                        for pair in inner.value.elements:
+                            if isinstance(pair.value, cst.Tuple) and len(pair.value.elements) == 2:
+                                elements.append(pair.value.elements[1].value)
+            elif isinstance(value, cst.Name):
+                elements.extend(self._list_items(value, scope, call.order))
+            else:
+                elements.append(value)
+        return elements
+
+    def _list_items(self, node: cst.BaseExpression, scope: F.Scope, order: int) -> list[cst.BaseExpression]:
+        """Items of a list built in the same function: ``layers = [...]``,
+        ``layers.append(x)``, ``layers += [...]``."""
+        if not isinstance(node, cst.Name):
+            return []
+        name = node.value
+        items: list[cst.BaseExpression] = []
+        for assign in scope.assigns:
+            if assign.order < order and any(isinstance(t, cst.Name) and t.value == name for t in assign.targets):
+                if isinstance(assign.value, (cst.List, cst.Tuple)):
+                    items = [e.value for e in assign.value.elements]
+                elif isinstance(assign.value, cst.ListComp):
+                    items = [assign.value.elt]
+        for call in scope.calls:
+            if call.order < order and call.method in ("append", "extend") and dotted_name(call.receiver) == name:
+                arg = call.positional(0)
+                if arg is None:
+                    continue
+                if call.method == "append":
+                    items.append(arg)
+                elif isinstance(arg, (cst.List, cst.Tuple)):
+                    items.extend(e.value for e in arg.elements)
+        for aug in scope.aug_assigns:
+            if aug.order < order and dotted_name(aug.target) == name and isinstance(aug.value, (cst.List, cst.Tuple)):
+                items.extend(e.value for e in aug.value.elements)
+        return items
+
+
+def _self_name(function: F.Function) -> str | None:
+    return function.params[0].name if function.params else None
+
+
+def _reads_training_flag(method: F.Function, facts: F.FileFacts) -> bool:
+    """Whether a method branches on ``self.training`` (custom train/eval behaviour),
+    or passes it on (``F.dropout(x, training=self.training)``)."""
+    self_name = _self_name(method)
+    return any(
+        method.contains(attribute_scope) or attribute_scope is method
+        for attribute_scope, node in facts.training_reads
+        if dotted_name(node.value) == self_name
+    )

@@ -1,0 +1,417 @@
+"""Training and evaluation phases, the models they run, and the mode in force.
+
+A phase is a loop or a function. It *trains* when it calls ``backward`` or
+``optimizer.step()`` (itself or through project functions it calls). It
+*evaluates* when it does not train and runs a model while looping over a
+validation/test loader, inside a function named like ``evaluate``, or under
+``torch.no_grad()``. For each forward pass the module answers which mode the
+model is in (``model.eval()``, ``model.train(False)``, a project helper that
+calls eval, a caller that did it) and whether autograd is off.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Iterable
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.modules import literal_number
+from torchlint.semantic.values import Value
+from torchlint.semantic.walker import dotted_name
+
+if TYPE_CHECKING:
+    from torchlint.semantic.model import SemanticModel
+
+MAX_CALL_DEPTH = 3
+_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def words(text: str) -> set[str]:
+    """``val_loader`` -> {"val", "loader"}; ``testDL`` -> {"test", "dl"}."""
+    return {w.lower() for w in _WORD_RE.findall(text)}
+
+
+@dataclass(frozen=True)
+class ModeEvent:
+    call: F.Call
+    mode: str  # "eval" | "train" | "unknown"
+    target: str  # the expression whose mode is set, as written at the call site
+
+
+@dataclass(eq=False)
+class Forward:
+    """A forward pass: a call of a model instance."""
+
+    call: F.Call
+    models: frozenset[Value]
+
+    @property
+    def target(self) -> str:
+        return dotted_name(self.call.func) or ""
+
+
+@dataclass(eq=False)
+class Phase:
+    kind: str  # "train" | "eval"
+    block: F.Loop | F.Function
+    scope: F.Scope  # the scope the forwards are in
+    reason: str  # why it is an evaluation phase, for messages
+    forwards: list[Forward] = field(default_factory=list)
+
+    @property
+    def node(self) -> cst.CSTNode:
+        return self.block.node
+
+
+@dataclass(frozen=True)
+class ModeState:
+    mode: str  # "eval" | "train" | "default" (never set: train) | "unknown"
+    event: ModeEvent | None = None  # the event that decided it, when one did
+
+
+class Phases:
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self.facts = model.facts
+        self._trains: dict[int, bool] = {}
+
+    # -- what trains ----------------------------------------------------------
+
+    def is_backward(self, call: F.Call) -> bool:
+        if call.method == "backward":
+            return True
+        return self.model.function_kind(call) == "autograd_grad"
+
+    def is_optimizer_step(self, call: F.Call) -> bool:
+        if call.method != "step" or call.receiver is None:
+            return False
+        values = self.model.values.at(call.receiver, call)
+        if any(v.kind == "optimizer" for v in values):
+            return True
+        if any(v.kind == "scheduler" for v in values):
+            return False
+        name = (dotted_name(call.receiver) or "").lower()
+        parts = words(name)
+        return ("optim" in name or "opt" in parts or "optimizer" in parts) and "sched" not in name
+
+    def is_zero_grad(self, call: F.Call) -> bool:
+        return call.method == "zero_grad"
+
+    def calls_in(self, block: F.Block, scope: F.Scope) -> list[F.Call]:
+        """Calls inside `block` that belong to `scope` (not to nested functions)."""
+        return [c for c in scope.calls if block.order < c.order <= block.end_order] \
+            if block is not scope else list(scope.calls)
+
+    def trains(self, block: F.Block, scope: F.Scope, depth: int = 0) -> bool:
+        key = id(block)
+        if key in self._trains:
+            return self._trains[key]
+        self._trains[key] = False
+        result = False
+        for call in self.calls_in(block, scope):
+            if self.is_backward(call) or self.is_optimizer_step(call):
+                result = True
+                break
+            if depth < MAX_CALL_DEPTH:
+                function = self.model.local_function(call)
+                if function is not None and function.facts is self.facts and \
+                        self.trains(function.fact, function.fact, depth + 1):
+                    result = True
+                    break
+        self._trains[key] = result
+        return result
+
+    # -- forward passes ---------------------------------------------------------
+
+    def forwards_in(self, block: F.Block, scope: F.Scope) -> list[Forward]:
+        found = []
+        for call in self.calls_in(block, scope):
+            if isinstance(call.func, cst.Attribute) and call.method not in ("forward", "__call__"):
+                # `self.model(x)` has a Name/Attribute callee; `x.view(...)` is a method.
+                if call.method is not None and not self._callee_is_model(call):
+                    continue
+            models = frozenset(v for v in self.model.values.at(call.func, call) if v.kind == "module")
+            if call.method == "forward" and call.receiver is not None:
+                models = frozenset(v for v in self.model.values.at(call.receiver, call) if v.kind == "module")
+            if models:
+                found.append(Forward(call, models))
+        return found
+
+    def _callee_is_model(self, call: F.Call) -> bool:
+        return any(v.kind == "module" for v in self.model.values.at(call.func, call))
+
+    # -- evaluation phases ------------------------------------------------------
+
+    def eval_reason_of_function(self, function: F.Function) -> str | None:
+        names = self.model.symbols.eval_function_names
+        name = function.name.lower()
+        if name in names["exact"] or name.startswith(names["prefixes"]) or name.endswith(names["suffixes"]):
+            if name.startswith("test_") and name not in names["exact"]:
+                return None  # pytest-style unit tests are not evaluation loops
+            return f"function {function.name}()"
+        return None
+
+    def eval_reason_of_loop(self, loop: F.Loop) -> str | None:
+        if loop.iter is None:
+            return None
+        text = self.facts.module.code_for_node(loop.iter) if loop.kind != "while" else ""
+        if words(text) & self.model.symbols.eval_loader_words:
+            return f"loop over {' '.join(text.split())[:40]}"
+        return None
+
+    @cached_property
+    def eval_phases(self) -> list[Phase]:
+        phases: list[Phase] = []
+        claimed: set[int] = set()
+        framework_methods = self.model.symbols.framework_eval_methods
+        for function in self.facts.functions:
+            if function.name in framework_methods and function.class_ is not None:
+                continue  # Lightning sets the mode itself
+            if self.model.is_framework_managed(function):
+                continue
+            function_reason = self.eval_reason_of_function(function)
+            for loop in function.loops:
+                if loop.kind == "while":
+                    continue
+                reason = self.eval_reason_of_loop(loop) or function_reason or self._no_grad_reason(loop)
+                if reason is None or self.trains(loop, function):
+                    continue
+                forwards = self.forwards_in(loop, function)
+                if forwards:
+                    phases.append(Phase("eval", loop, function, reason, forwards))
+                    claimed.update(id(f.call) for f in forwards)
+            if function_reason is not None and not self.trains(function, function):
+                forwards = [f for f in self.forwards_in(function, function) if id(f.call) not in claimed]
+                if forwards and function.loops:
+                    phases.append(Phase("eval", function, function, function_reason, forwards))
+        module_scope = self.facts.scope
+        for loop in module_scope.loops:
+            if loop.kind == "while":
+                continue
+            reason = self.eval_reason_of_loop(loop) or self._no_grad_reason(loop)
+            if reason is None or self.trains(loop, module_scope):
+                continue
+            forwards = self.forwards_in(loop, module_scope)
+            if forwards:
+                phases.append(Phase("eval", loop, module_scope, reason, forwards))
+        return phases
+
+    def _no_grad_reason(self, loop: F.Loop) -> str | None:
+        with_ = loop.with_
+        while with_ is not None:
+            if self._disables_grad(with_):
+                return "loop under torch.no_grad()"
+            with_ = with_.parent
+        return None
+
+    @cached_property
+    def train_loops(self) -> list[tuple[F.Loop, F.Scope]]:
+        """Innermost loops that train, with their scope."""
+        found = []
+        scopes: list[F.Scope] = [self.facts.scope, *self.facts.functions]
+        for scope in scopes:
+            for loop in scope.loops:
+                if loop.kind != "while" and self.trains(loop, scope) or \
+                        loop.kind == "while" and self.trains(loop, scope):
+                    found.append((loop, scope))
+        return found
+
+    # -- mode -------------------------------------------------------------------
+
+    def mode_events(self, scope: F.Scope, depth: int = 0) -> list[ModeEvent]:
+        """Every place `scope` sets a train/eval mode, helpers followed."""
+        events: list[ModeEvent] = []
+        for call in scope.calls:
+            event = self._direct_mode_event(call)
+            if event is not None:
+                events.append(event)
+                continue
+            if depth < MAX_CALL_DEPTH:
+                events.extend(self._helper_events(call, depth))
+        return events
+
+    def _direct_mode_event(self, call: F.Call) -> ModeEvent | None:
+        if call.method not in ("eval", "train") or call.receiver is None:
+            return None
+        target = dotted_name(call.receiver) or self.facts.module.code_for_node(call.receiver)
+        if call.method == "eval":
+            return ModeEvent(call, "eval", target) if not call.args else None
+        flag = call.argument(0, "mode")
+        if flag is None:
+            return ModeEvent(call, "train", target)
+        value = literal_number(flag)
+        if value is None:
+            return ModeEvent(call, "unknown", target)
+        return ModeEvent(call, "train" if value else "eval", target)
+
+    def _helper_events(self, call: F.Call, depth: int) -> list[ModeEvent]:
+        """A project function that sets the mode of one of its parameters (or of
+        ``self.<attr>``) sets it on what the call passes."""
+        definition = self.model.local_function(call)
+        if definition is None or definition.facts is not self.facts:
+            return []
+        function = definition.fact
+        events = []
+        for inner in self.mode_events(function, depth + 1):
+            head, _, rest = inner.target.partition(".")
+            param = function.param(head)
+            if param is None:
+                continue
+            if function.class_ is not None and param.index == 0:
+                # self.<attr> in the helper is <receiver>.<attr> at the call site
+                receiver = dotted_name(call.receiver) if call.receiver is not None else None
+                if receiver is None:
+                    continue
+                target = f"{receiver}.{rest}" if rest else receiver
+            else:
+                offset = 1 if function.class_ is not None and call.receiver is not None else 0
+                argument = call.argument(param.index - offset, param.name)
+                if argument is None:
+                    continue
+                text = dotted_name(argument) or self.facts.module.code_for_node(argument)
+                target = f"{text}.{rest}" if rest else text
+            events.append(ModeEvent(call, inner.mode, target))
+        return events
+
+    def _same_model(self, event: ModeEvent, target: str, models: frozenset[Value]) -> bool:
+        if event.target == target:
+            return True
+        receiver = event.call.receiver
+        if receiver is None or event.call.method not in ("eval", "train"):
+            return False
+        event_models = {id(v) for v in self.model.values.at(receiver, event.call) if v.kind == "module"}
+        return bool(event_models & {id(v) for v in models})
+
+    def mode_at(self, call: F.Call, target: str, models: frozenset[Value], depth: int = 0) -> ModeState:
+        """The mode of the model `target` (holding `models`) when `call` runs."""
+        scope = call.scope
+        before = [e for e in self.mode_events(scope) if e.call.order < call.order
+                  and self._same_model(e, target, models)]
+        if before:
+            unconditional = [e for e in before if _dominates(e.call, call)]
+            start = unconditional[-1].call.order if unconditional else -1
+            considered = [e for e in before if e.call.order >= start]
+            for event in reversed(considered):
+                if event.mode in ("eval", "unknown"):
+                    return ModeState("unknown" if event.mode == "unknown" else "eval", event)
+            if unconditional:
+                return ModeState("train", unconditional[-1])
+            return ModeState("unknown")
+        if self._created_here(models, scope, call):
+            return ModeState("default")
+        function = scope if isinstance(scope, F.Function) else None
+        if function is None:
+            return ModeState("default") if self._created_in_file(models) else ModeState("unknown")
+        if depth >= MAX_CALL_DEPTH:
+            return ModeState("unknown")
+        states = []
+        for site in self.model.call_sites(function):
+            site_target = self._target_at_site(target, function, site)
+            if site_target is None:
+                states.append(ModeState("unknown"))
+                continue
+            states.append(self.mode_at(site, site_target, models, depth + 1))
+        if not states:
+            return ModeState("unknown")
+        if any(s.mode in ("eval", "unknown") for s in states):
+            return next(s for s in states if s.mode in ("eval", "unknown"))
+        return next((s for s in states if s.mode == "train"), states[0])
+
+    def _target_at_site(self, target: str, function: F.Function, site: F.Call) -> str | None:
+        head, _, rest = target.partition(".")
+        param = function.param(head)
+        if param is None:
+            return target  # a global or an attribute of a global: the same name
+        if function.class_ is not None and param.index == 0:
+            receiver = dotted_name(site.receiver) if site.receiver is not None else None
+            return (f"{receiver}.{rest}" if rest else receiver) if receiver else None
+        offset = 1 if function.class_ is not None and site.receiver is not None else 0
+        argument = site.argument(param.index - offset, param.name)
+        text = dotted_name(argument)
+        if text is None:
+            return None
+        return f"{text}.{rest}" if rest else text
+
+    def _created_here(self, models: frozenset[Value], scope: F.Scope, call: F.Call) -> bool:
+        """Whether the model was constructed in `scope` before `call` (so it starts
+        in train mode and nothing else could have switched it)."""
+        for value in models:
+            origin = value.origin
+            fact = self.facts.call_of.get(id(origin)) if origin is not None else None
+            if fact is not None and fact.scope is scope and fact.order < call.order:
+                return True
+        return False
+
+    def _created_in_file(self, models: frozenset[Value]) -> bool:
+        return any(v.origin is not None and id(v.origin) in self.facts.call_of for v in models)
+
+    # -- autograd ---------------------------------------------------------------
+
+    def _disables_grad(self, with_: F.With) -> bool:
+        for item in with_.items:
+            expr = item.item
+            callee = expr.func if isinstance(expr, cst.Call) else expr
+            qualified = self.model.names.qualified(callee, with_.scope, with_.order)
+            kind = self.model.symbols.function_kind(qualified)
+            if kind == "no_grad":
+                return True
+            if kind == "set_grad_enabled":
+                return True  # set_grad_enabled(phase == "train") manages it on purpose
+            text = dotted_name(callee) or ""
+            if text.endswith(("no_grad", "inference_mode", "autocast_no_grad")):
+                return True
+        return False
+
+    def grad_disabled_at(self, call: F.Call, depth: int = 0) -> bool:
+        with_ = call.with_
+        while with_ is not None:
+            if self._disables_grad(with_):
+                return True
+            with_ = with_.parent
+        scope = call.scope
+        function = scope.function
+        while function is not None:
+            for decorator in function.decorators:
+                callee = decorator.func if isinstance(decorator, cst.Call) else decorator
+                qualified = self.model.names.qualified(callee, function.parent or self.facts.scope,
+                                                       function.order)
+                if self.model.symbols.function_kind(qualified) in ("no_grad", "set_grad_enabled") or \
+                        (dotted_name(callee) or "").endswith(("no_grad", "inference_mode")):
+                    return True
+            parent = function.parent
+            function = parent.function if parent is not None else None
+        for earlier in scope.calls:
+            if earlier.order >= call.order:
+                break
+            kind = self.model.function_kind(earlier)
+            if kind == "set_grad_enabled":
+                flag = literal_number(earlier.positional(0))
+                if flag == 0:
+                    return True
+            if earlier.method == "requires_grad_" and literal_number(earlier.positional(0)) == 0:
+                return True
+        function = scope if isinstance(scope, F.Function) else None
+        if function is None or depth >= MAX_CALL_DEPTH:
+            return False
+        sites = self.model.call_sites(function)
+        return any(self.grad_disabled_at(site, depth + 1) for site in sites)
+
+
+def _dominates(event: F.Call, call: F.Call) -> bool:
+    """Whether `event` runs whenever `call` runs: every branch around the event
+    also surrounds the call."""
+    branch = event.branch
+    while branch is not None:
+        if not branch.contains(call):
+            return False
+        branch = branch.parent
+    return True
+
+
+def iter_calls(scopes: Iterable[F.Scope]) -> Iterable[F.Call]:
+    for scope in scopes:
+        yield from scope.calls
