@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
 
 MAX_DEPTH = 8
+# Calls that wrap an iterable without changing its batches.
+_ITER_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "zip", "trange", "progress_bar", "track"})
 _TENSOR_FACTORIES = frozenset(
     {"torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.full",
      "torch.randint", "torch.arange", "torch.tensor", "torch.linspace", "torch.Tensor",
@@ -321,6 +323,27 @@ class DataFacts:
         return Known(max(hi - lower.value, 0), upper.how)
 
     # -- loaders -----------------------------------------------------------------
+
+    def iterated(self, loop: F.Loop) -> cst.BaseExpression | None:
+        """What a loop really iterates: the X of ``enumerate(X)``, ``tqdm(X)``, ``iter(X)``."""
+        node = loop.iter
+        for _ in range(4):
+            if not isinstance(node, cst.Call) or not node.args:
+                break
+            name = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
+            if name not in _ITER_WRAPPERS:
+                break
+            node = node.args[0].value
+        return node
+
+    def loaders_iterated(self, loop: F.Loop) -> list[Loader]:
+        """The DataLoaders (made in this file) a loop iterates."""
+        node = self.iterated(loop)
+        if node is None or loop.scope is None:
+            return []
+        values = self.model.values.infer(node, loop.scope, loop.order)
+        return [self.loader(v.call) for v in values
+                if v.kind == "loader" and v.call is not None and v.facts is self.facts]
 
     def loader(self, call: F.Call) -> Loader:
         key = id(call)

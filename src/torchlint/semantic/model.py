@@ -15,13 +15,14 @@ import libcst as cst
 from torchlint.locator import Locator
 from torchlint.semantic import facts as F
 from torchlint.semantic.data import DataFacts
+from torchlint.semantic.losses import Losses
 from torchlint.semantic.modules import ModuleClass, ModuleIndex
 from torchlint.semantic.names import Names, Symbols, symbols
 from torchlint.semantic.phases import Phases
 from torchlint.semantic.project import Project
 from torchlint.semantic.resolve import Definition, Resolver
 from torchlint.semantic.values import Values
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 
 class SemanticModel:
@@ -35,6 +36,8 @@ class SemanticModel:
         self._dependencies: set[Path] = set()
         self._names: dict[int, Names] = {}
         self._sites: dict[int, list[F.Call]] = {}
+        self._reads: dict[int, dict[str, list[cst.Name]]] = {}
+        self._instance_calls: set[int] = set()  # calls of a model instance (its forward)
 
     # -- the shared analyses --------------------------------------------------
 
@@ -71,6 +74,22 @@ class SemanticModel:
     @cached_property
     def data(self) -> DataFacts:
         return DataFacts(self)
+
+    @cached_property
+    def losses(self) -> Losses:
+        return Losses(self)
+
+    def name_reads(self, scope: F.Scope) -> dict[str, list[cst.Name]]:
+        """Every Name read in `scope`'s code (nested scopes included), by name."""
+        key = id(scope)
+        found = self._reads.get(key)
+        if found is None:
+            found = {}
+            for node in iter_nodes(scope.node):
+                if isinstance(node, cst.Name):
+                    found.setdefault(node.value, []).append(node)
+            self._reads[key] = found
+        return found
 
     # -- convenience ------------------------------------------------------------
 
@@ -164,20 +183,26 @@ class SemanticModel:
         return None
 
     def call_sites(self, function: F.Function) -> list[F.Call]:
-        """Calls of `function` in this file."""
+        """Calls of `function` in this file (for ``forward``, calls of the model)."""
         key = id(function)
         if key in self._sites:
             return self._sites[key]
         self._sites[key] = []
         sites = []
+        module = None
+        if function.name == "forward" and function.class_ is not None:
+            module = self.modules.of_class(function.class_, self.facts, self.path)
         for call in self.facts.calls:
-            if call.node is None:
-                continue
             name = call.method if isinstance(call.func, cst.Attribute) else dotted_name(call.func)
-            if name != function.name:
-                continue
-            found = self.local_function(call)
-            if found is not None and found.fact is function:
+            if name == function.name:
+                found = self.local_function(call)
+                if found is not None and found.fact is function:
+                    sites.append(call)
+                    continue
+            if module is not None and isinstance(call.func, (cst.Name, cst.Attribute)) and any(
+                    value.kind == "module" and value.module is module
+                    for value in self.values.at(call.func, call)):
+                self._instance_calls.add(id(call))
                 sites.append(call)
         self._sites[key] = sites
         return sites
@@ -189,8 +214,9 @@ class SemanticModel:
             return []
         found = []
         for site in self.call_sites(function):
-            offset = 1 if function.class_ is not None and site.receiver is not None else 0
-            argument = site.argument(param.index - offset, param.name)
+            bound = function.class_ is not None and (
+                site.receiver is not None or id(site) in self._instance_calls)
+            argument = site.argument(param.index - (1 if bound else 0), param.name)
             if argument is not None:
                 found.append((site, argument))
         return found

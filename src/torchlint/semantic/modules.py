@@ -366,6 +366,70 @@ class ModuleIndex:
         return items
 
 
+_FLATTENING_METHODS = frozenset({"view", "reshape", "flatten", "mean", "sum", "squeeze", "max", "amax"})
+
+
+def _flattens(node: cst.BaseExpression, values, scope: F.Scope, order: int, facts: F.FileFacts,
+              path: Path | None, depth: int = 0) -> bool:
+    """Whether `node` evaluates to (B, C) features: a time step picked by an integer
+    index, a Linear layer's output, or a flattened/pooled tensor."""
+    if depth > 4:
+        return False
+    if isinstance(node, cst.Subscript):
+        return any(isinstance(e.slice, cst.Index) and literal_number(e.slice.value) is not None
+                   for e in node.slice)
+    if isinstance(node, cst.Name):
+        found = lookup(scope, node.value, order)
+        if found is not None and isinstance(found[1].fact, F.Assign) and found[1].fact.value is not None \
+                and not found[1].path:
+            fact = found[1].fact
+            return _flattens(fact.value, values, fact.scope, fact.order, facts, path, depth + 1)
+        return False
+    if isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in _FLATTENING_METHODS:
+            return True
+        name = dotted_name(node.func) or ""
+        if name.endswith(("flatten", ".mean", ".sum")):
+            return True
+        for value in values.infer(node.func, scope, order, facts, path):
+            if value.kind == "module" and value.layer is not None and value.layer.kind == "linear":
+                return True
+    return False
+
+
+def flat_batchnorms(module: ModuleClass, model: SemanticModel,
+                    seen: set[int] | None = None) -> list[Layer]:
+    """BatchNorm1d layers of `module` that receive (B, C) features, which PyTorch
+    refuses in train mode for a batch of one."""
+    seen = seen if seen is not None else set()
+    if id(module) in seen:
+        return []
+    seen.add(id(module))
+    found: list[Layer] = []
+    for layer in module.all_layers():
+        # nn.Sequential(..., nn.Linear(...), nn.BatchNorm1d(...))
+        for previous, current in zip(layer.children, layer.children[1:]):
+            if current.qualname == "torch.nn.BatchNorm1d" and previous.kind == "linear":
+                found.append(current)
+    forward = module.method("forward")
+    if forward is None:
+        return found
+    function, owner = forward
+    values = model.values
+    for call in function.calls:
+        if not call.args:
+            continue
+        for value in values.infer(call.func, call.scope, call.order, owner.facts, owner.path):
+            layer = value.layer
+            if value.kind == "module" and layer is not None and layer.qualname == "torch.nn.BatchNorm1d" \
+                    and _flattens(call.args[0].value, values, call.scope, call.order, owner.facts, owner.path):
+                found.append(layer)
+    for layer in module.all_layers():
+        if layer.local is not None:
+            found.extend(flat_batchnorms(layer.local, model, seen))
+    return found
+
+
 def _self_name(function: F.Function) -> str | None:
     return function.params[0].name if function.params else None
 

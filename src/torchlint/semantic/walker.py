@@ -57,6 +57,25 @@ def dotted_name(node: cst.CSTNode | None) -> str | None:
     return None
 
 
+def iter_nodes(node: cst.CSTNode):
+    """``node`` and every node below it that is not whitespace or punctuation, in
+    source order. For the few questions asked of one small subtree (a statement,
+    one function); the file-wide facts come from :func:`collect`."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        children = []
+        for name in _child_fields(type(current)):
+            value = getattr(current, name)
+            if isinstance(value, cst.CSTNode):
+                if not isinstance(value, _LEAF_TYPES):
+                    children.append(value)
+            elif isinstance(value, (tuple, list)):
+                children.extend(c for c in value if isinstance(c, cst.CSTNode) and not isinstance(c, _LEAF_TYPES))
+        stack.extend(reversed(children))
+
+
 def _module_text(node: cst.BaseExpression | None) -> str:
     return dotted_name(node) or ""
 

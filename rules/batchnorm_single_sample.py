@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.edits import add_keyword_argument
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+from torchlint.semantic.modules import flat_batchnorms, literal_number
+
+
+class BatchNormSingleSample(Rule):
+    """## What it does
+    Finds BatchNorm layers that run in train mode on a batch that can hold a
+    single sample: `batch_size=1` (the DataLoader default) for a model with
+    BatchNorm, a training DataLoader without `drop_last=True` whose dataset
+    length leaves a last batch of one (`len(dataset) % batch_size == 1`), or of
+    unknown length when the model feeds (batch, features) tensors to
+    `BatchNorm1d`, and a single sample `unsqueeze(0)`-ed into a training
+    forward pass.
+
+    ## Why is this bad?
+    In train mode BatchNorm normalizes with the mean and variance of the
+    batch. For (B, C) inputs and a batch of one PyTorch raises
+    `ValueError: Expected more than 1 value per channel when training`, which
+    crashes the run at the end of an epoch, hours in. For larger inputs the
+    statistics of one sample are degenerate and the running averages used in
+    evaluation are corrupted.
+
+    ## Example
+    ```python
+    loader = DataLoader(dataset, batch_size=32, shuffle=True)  # len(dataset) == 1025
+    ```
+
+    ## Use instead
+    ```python
+    loader = DataLoader(dataset, batch_size=32, shuffle=True, drop_last=True)
+    ```
+
+    ## Fix safety
+    Adding `drop_last=True` is offered as an unsafe fix: it stops the crash,
+    but each epoch then skips the last few samples, which changes training.
+    """
+
+    code = "TL301"
+    name = "batchnorm-single-sample"
+    severity = Severity.ERROR
+    summary = "BatchNorm runs in train mode on a batch that can hold one sample."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 2))
+data = TensorDataset(torch.randn(1024, 8), torch.randint(0, 2, (1024,)))
+loader = DataLoader(data, batch_size=32, shuffle=True)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for x, y in loader:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 2))
+data = TensorDataset(torch.randn(1025, 8), torch.randint(0, 2, (1025,)))
+loader = DataLoader(data, batch_size=32, shuffle=True)  # expect: TL301
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for x, y in loader:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+"""
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        phases = model.phases
+        reported: set[int] = set()
+        for loop, scope in phases.train_loops:
+            forwards = phases.forwards_in(loop, scope)
+            batchnorm = _batchnorm_models(model, forwards)
+            if not batchnorm:
+                continue
+            target, layers, flat = batchnorm
+            for forward in forwards:
+                single = _single_sample_argument(model, forward.call)
+                if single is not None and id(forward.call) not in reported:
+                    reported.add(id(forward.call))
+                    ctx.report(forward.call.node, _single_sample_message(model, target, layers, single),
+                               context=_context(target, layers, 1))
+            for loader in model.data.loaders_iterated(loop):
+                if id(loader.call) in reported or loader.batch_sampler:
+                    continue
+                finding = _loader_problem(model, loader, flat)
+                if finding is None:
+                    continue
+                reported.add(id(loader.call))
+                node, reason, fixable, batch = finding
+                fix = None
+                if fixable:
+                    fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
+                ctx.report(node, _message(target, layers, reason, flat), fix=fix,
+                           context=_context(target, layers, batch))
+
+
+def _batchnorm_models(model, forwards):
+    """(model name, BatchNorm layer descriptions, (B, C)-fed BatchNorm1d layers)."""
+    for forward in forwards:
+        for value in forward.models:
+            layers = []
+            flat = []
+            if value.module is not None:
+                layers = [layer for _, layer in value.module.mode_layers() if layer.kind == "batchnorm"]
+                layers += [layer for layer in value.module.all_layers()
+                           if layer.kind == "batchnorm" and layer not in layers]
+                flat = flat_batchnorms(value.module, model)
+            elif value.layer is not None:
+                layers = [layer for layer in value.layer.walk() if layer.kind == "batchnorm"]
+                for previous, current in zip(value.layer.children, value.layer.children[1:]):
+                    if current.qualname == "torch.nn.BatchNorm1d" and previous.kind == "linear":
+                        flat.append(current)
+            if layers:
+                return forward.target, sorted({layer.describe() for layer in layers}), bool(flat)
+    return None
+
+
+def _single_sample_argument(model, call) -> str | None:
+    """``model(x.unsqueeze(0))``, ``model(x[None])``, ``model(x.view(1, -1))``."""
+    if not call.args:
+        return None
+    argument = call.args[0].value
+    if isinstance(argument, cst.Call) and isinstance(argument.func, cst.Attribute):
+        method = argument.func.attr.value
+        first = argument.args[0].value if argument.args else None
+        if method == "unsqueeze" and literal_number(first) == 0:
+            return model.code(argument)
+        if method in ("view", "reshape") and literal_number(first) == 1:
+            return model.code(argument)
+    if isinstance(argument, cst.Subscript) and argument.slice and \
+            isinstance(argument.slice[0].slice, cst.Index) and \
+            isinstance(argument.slice[0].slice.value, cst.Name) and argument.slice[0].slice.value.value == "None":
+        return model.code(argument)
+    return None
+
+
+def _loader_problem(model, loader, flat: bool):
+    """(node, reason, fix with drop_last, batch size) when the loader can yield one sample."""
+    if loader.drop_last is None or loader.drop_last:
+        size = loader.batch_size.value if loader.batch_size else None
+        if size == 1 and loader.batch_size_node is not None:
+            return loader.batch_size_node, "`batch_size=1`: every batch holds one sample", False, 1
+        return None
+    size = loader.batch_size.value if loader.batch_size else None
+    if size == 1:
+        node = loader.batch_size_node if loader.batch_size_node is not None else loader.call.node
+        how = "" if loader.batch_size.how == "literal" else f" ({loader.batch_size.how})"
+        reason = f"`batch_size` is 1{how}: every batch holds one sample"
+        return node, reason, False, 1
+    if not isinstance(size, int) or size < 2:
+        return None
+    length = loader.dataset_length
+    if length is not None:
+        if isinstance(length.value, int) and length.value % size == 1:
+            reason = (f"the last batch of every epoch holds one sample: "
+                      f"len(dataset) {length.value} % batch_size {size} == 1")
+            return loader.call.node, reason, True, 1
+        return None
+    if flat:
+        reason = (f"the dataset length is not known statically, so the last batch (len(dataset) % "
+                  f"{size}) can hold one sample, and the model feeds (batch, features) tensors to "
+                  f"BatchNorm1d")
+        return loader.call.node, reason, True, 1
+    return None
+
+
+def _message(target, layers, reason, flat) -> str:
+    shown = ", ".join(layers[:3])
+    crash = ("PyTorch raises \"Expected more than 1 value per channel when training\" for (batch, "
+             "features) inputs" if flat else
+             "PyTorch raises \"Expected more than 1 value per channel when training\" for (batch, "
+             "features) inputs, and otherwise the statistics of one sample are degenerate")
+    return (f"`{target}` trains with {shown} and {reason}. In train mode BatchNorm normalizes "
+            f"with batch statistics: {crash}. Pass `drop_last=True` to the DataLoader (or use a "
+            f"batch size that leaves no batch of one).")
+
+
+def _single_sample_message(model, target, layers, argument) -> str:
+    return (f"`{target}` trains on a single sample (`{argument}`) but holds {', '.join(layers[:3])}: "
+            f"in train mode BatchNorm needs more than one value per channel (PyTorch raises "
+            f"\"Expected more than 1 value per channel when training\" for (batch, features) inputs) "
+            f"and the statistics of one sample are degenerate. Train on batches, or freeze "
+            f"BatchNorm with `.eval()` on its layers.")
+
+
+def _context(target, layers, batch) -> dict:
+    return {"model": target, "layers": layers, "batch_size": batch}
+
+
+def _add_drop_last(ctx, call):
+    return ctx.replace(call.node, add_keyword_argument(call.node, "drop_last", cst.Name("True")))

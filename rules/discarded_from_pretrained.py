@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+from torchlint.semantic.walker import dotted_name
+
+
+class DiscardedFromPretrained(Rule):
+    """## What it does
+    Finds `nn.Embedding.from_pretrained(...)` and
+    `nn.EmbeddingBag.from_pretrained(...)` whose result never reaches the
+    model: not stored at all, stored in a local variable that is never used,
+    or stored in an attribute that is then replaced by a fresh `nn.Embedding`.
+
+    ## Why is this bad?
+    `from_pretrained` is a class method that builds a *new* layer; it does not
+    load weights into an existing one. When its result is dropped, the
+    model's embedding keeps its random initialization, the pretrained vectors
+    are never used, and the model trains from scratch while you believe it
+    starts from GloVe or word2vec.
+
+    ## Example
+    ```python
+    self.embed = nn.Embedding(vocab_size, dim)
+    if pretrained is not None:
+        nn.Embedding.from_pretrained(torch.from_numpy(pretrained))
+    ```
+
+    ## Use instead
+    ```python
+    self.embed = nn.Embedding(vocab_size, dim)
+    if pretrained is not None:
+        self.embed = nn.Embedding.from_pretrained(torch.from_numpy(pretrained), freeze=False)
+    ```
+
+    ## Fix safety
+    When the result is not stored and the class holds exactly one embedding
+    attribute, the fix assigns the result to it. It is unsafe:
+    `from_pretrained` freezes the weights by default (`freeze=True`), which
+    the old trainable layer was not.
+    """
+
+    code = "TL401"
+    name = "discarded-from-pretrained"
+    severity = Severity.ERROR
+    summary = "The pretrained embedding built by from_pretrained never reaches the model."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, vectors):
+        super().__init__()
+        self.embed = nn.Embedding.from_pretrained(vectors, freeze=False)
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, vocab_size, dim, vectors=None):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, dim)
+        if vectors is not None:
+            nn.Embedding.from_pretrained(vectors)  # expect: TL401
+""",
+            fixed="""
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, vocab_size, dim, vectors=None):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, dim)
+        if vectors is not None:
+            self.embed = nn.Embedding.from_pretrained(vectors)  # expect: TL401
+""",
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        for call in model.facts.calls:
+            if model.function_kind(call) != "from_pretrained":
+                continue
+            statement = model.facts.statement_of.get(id(call.node))
+            layer = (dotted_name(call.func) or "nn.Embedding.from_pretrained").rsplit(".", 1)[0]
+            source = model.code(call.args[0].value) if call.args else "the vectors"
+            if isinstance(statement, cst.Expr) and statement.value is call.node:
+                ctx.report(call.node, _discarded(model, call, layer, source),
+                           fix=_assign_fix(ctx, model, call), context=_context(call, model))
+                continue
+            unused = _unused_local(model, call, statement)
+            if unused is not None:
+                ctx.report(call.node,
+                           f"`{unused}` receives the pretrained {layer} but is never used afterwards, "
+                           f"so {source} never reaches the model, whose embedding keeps its random "
+                           f"initialization. Assign the layer to the module attribute the model uses "
+                           f"(e.g. `self.embedding = {layer}.from_pretrained(...)`).",
+                           context=_context(call, model))
+                continue
+            replaced = _replaced_later(model, call, statement)
+            if replaced is not None:
+                attr, where = replaced
+                ctx.report(call.node,
+                           f"`self.{attr}` receives the pretrained {layer} here but is replaced by a "
+                           f"fresh randomly initialized layer at {where}, so {source} never reaches "
+                           f"the model. Build the plain layer only when no pretrained vectors are "
+                           f"given.",
+                           context=_context(call, model))
+
+
+def _discarded(model, call, layer: str, source: str) -> str:
+    return (f"The result of `{layer}.from_pretrained(...)` is thrown away: from_pretrained builds a "
+            f"new layer and does not load weights into an existing one, so {source} never reaches "
+            f"the model and its embedding keeps its random initialization. Assign it, e.g. "
+            f"`self.embedding = {layer}.from_pretrained(..., freeze=False)`.")
+
+
+def _context(call, model) -> dict:
+    module = model.enclosing_module(call.scope)
+    return {"class": module.name if module else None}
+
+
+def _embedding_attributes(model, call) -> list[str]:
+    module = model.enclosing_module(call.scope)
+    if module is None:
+        return []
+    return [layer.attr for layer in module.layers if layer.kind == "embedding" and layer.attr]
+
+
+def _assign_fix(ctx, model, call):
+    attributes = _embedding_attributes(model, call)
+    function = call.scope.function
+    if len(attributes) != 1 or function is None or not function.params:
+        return None
+    target = f"{function.params[0].name}.{attributes[0]}"
+    return ctx.fix(f"Assign it to `{target}`", ctx.replace(call.node, f"{target} = {model.code(call.node)}"),
+                   safe=False)
+
+
+def _unused_local(model, call, statement) -> str | None:
+    if not isinstance(statement, cst.Assign) or statement.value is not call.node:
+        return None
+    if len(statement.targets) != 1 or not isinstance(statement.targets[0].target, cst.Name):
+        return None
+    name = statement.targets[0].target.value
+    reads = model.name_reads(call.scope).get(name, [])
+    others = [node for node in reads if node is not statement.targets[0].target]
+    return name if not others else None
+
+
+def _replaced_later(model, call, statement) -> tuple[str, str] | None:
+    if not isinstance(statement, cst.Assign) or statement.value is not call.node:
+        return None
+    target = statement.targets[0].target if len(statement.targets) == 1 else None
+    function = call.scope.function
+    if not isinstance(target, cst.Attribute) or function is None or function.class_ is None:
+        return None
+    attr = target.attr.value
+    for assign in function.class_.self_assigns.get(attr, []):
+        if assign.order <= call.order or assign.scope is not call.scope or assign.value is None:
+            continue
+        if not isinstance(assign.value, cst.Call):
+            continue
+        if assign.branch is not None and not assign.branch.contains(call) and call.branch is not None:
+            continue  # `if pretrained: ... else: self.embed = nn.Embedding(...)`
+        later = model.facts.call_of.get(id(assign.value))
+        if later is not None and model.symbols.layer_kind(model.callee(later)) == "embedding":
+            return attr, model.where(assign.node)
+    return None

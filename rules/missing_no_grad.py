@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+
+
+class MissingNoGrad(Rule):
+    """## What it does
+    Finds evaluation loops (over a validation or test loader, or inside a
+    function such as `evaluate()`) that run forward passes with autograd on:
+    no `torch.no_grad()`, `torch.inference_mode()` or
+    `torch.set_grad_enabled(False)` around them or up their call chain, and no
+    `@torch.no_grad()` decorator.
+
+    ## Why is this bad?
+    With autograd on, every forward pass records its graph and keeps the
+    activations it needs for a backward pass that never comes. Evaluation
+    uses several times the memory it needs (large validation batches run out
+    of GPU memory) and runs slower.
+
+    ## Example
+    ```python
+    model.eval()
+    for x, y in val_loader:
+        loss = criterion(model(x), y)
+    ```
+
+    ## Use instead
+    ```python
+    model.eval()
+    with torch.no_grad():
+        for x, y in val_loader:
+            loss = criterion(model(x), y)
+    ```
+
+    ## Fix safety
+    There is no automatic fix: wrapping a loop changes its indentation, and a
+    loop that needs gradients on purpose (saliency maps, adversarial examples)
+    calls `backward` or `torch.autograd.grad`, which this rule respects.
+    """
+
+    code = "TL102"
+    name = "missing-no-grad"
+    severity = Severity.WARNING
+    summary = "An evaluation loop runs forward passes with autograd on."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 2)
+model.eval()
+val_loader = [torch.randn(2, 4)]
+
+
+@torch.no_grad()
+def evaluate():
+    for x in val_loader:
+        model(x)
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 2)
+model.eval()
+val_loader = [torch.randn(2, 4)]
+for x in val_loader:
+    out = model(x)  # expect: TL102
+"""
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        phases = model.phases
+        for phase in phases.eval_phases:
+            if _needs_gradients(model, phase):
+                continue
+            for forward in phase.forwards:
+                if phases.grad_disabled_at(forward.call) or _detached_at_once(model, forward.call):
+                    continue
+                ctx.report(
+                    forward.call.node,
+                    f"`{forward.target}` runs with autograd on in this evaluation code "
+                    f"({phase.reason}): each batch records a graph and keeps activations for a "
+                    f"backward pass that never comes, wasting memory and time. Wrap the "
+                    f"evaluation in `with torch.no_grad():` (or decorate the function with "
+                    f"`@torch.no_grad()`).",
+                    context={"model": forward.target, "phase": phase.reason},
+                )
+                break  # one finding per phase
+
+
+def _needs_gradients(model, phase) -> bool:
+    """Saliency maps and adversarial examples call backward or autograd.grad on purpose."""
+    scope = phase.scope
+    block = phase.block
+    for call in model.phases.calls_in(block, scope):
+        if model.phases.is_backward(call) or call.method in ("requires_grad_",):
+            return True
+        if call.method == "grad" and model.function_kind(call) == "autograd_grad":
+            return True
+    return False
+
+
+def _detached_at_once(model, call) -> bool:
+    """``model(x).detach()`` or ``model(x).item()``: no graph outlives the line."""
+    statement = model.facts.statement_of.get(id(call.node))
+    for other in model.facts.calls:
+        if other.method in ("detach", "item", "detach_") and other.receiver is call.node:
+            return True
+        if other.order > call.order + 50:
+            break
+    return isinstance(statement, cst.Expr) and statement.value is call.node

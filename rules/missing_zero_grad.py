@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+from torchlint.semantic.walker import dotted_name
+
+MAX_DEPTH = 3
+
+
+class MissingZeroGrad(Rule):
+    """## What it does
+    Finds training loops that call `optimizer.step()` on every iteration but
+    never clear the gradients (`optimizer.zero_grad()`, `model.zero_grad()`,
+    or setting `p.grad = None`) inside the loop or in a helper it calls.
+
+    ## Why is this bad?
+    `backward()` adds into `.grad`; it does not overwrite it. Without
+    `zero_grad()` each step applies the sum of all gradients so far: the
+    effective learning rate grows every step, the loss oscillates or
+    explodes, and the model may still "train" just badly enough to hide it.
+
+    ## Example
+    ```python
+    optimizer.zero_grad()
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+    ```
+
+    ## Use instead
+    ```python
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+    ```
+
+    ## Fix safety
+    There is no automatic fix. Gradient accumulation (`zero_grad()` under the
+    same `if (i + 1) % k == 0:` as `step()`) is recognized and not reported.
+    """
+
+    code = "TL503"
+    name = "missing-zero-grad"
+    severity = Severity.ERROR
+    summary = "A training loop steps the optimizer without clearing gradients."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for i in range(100):
+    loss = model(torch.randn(8, 4)).pow(2).mean() / 4
+    loss.backward()
+    if (i + 1) % 4 == 0:
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+optimizer.zero_grad()
+for i in range(100):
+    loss = model(torch.randn(8, 4)).pow(2).mean()
+    loss.backward()
+    optimizer.step()  # expect: TL503
+"""
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        phases = model.phases
+        for call in model.facts.calls:
+            if not phases.is_optimizer_step(call) or call.args:
+                continue  # step(closure) runs its own zero_grad
+            function = call.scope.function
+            if function is not None and model.is_framework_managed(function):
+                continue
+            loop = call.loop
+            if loop is None:
+                if not _clears(model, call.scope, call.scope, 0) and _called_in_loops_without_clear(model, call.scope):
+                    self._report(ctx, model, call)
+                continue
+            if not phases.trains(loop, call.scope):
+                continue
+            if not _clears(model, loop, call.scope, 0):
+                self._report(ctx, model, call)
+
+    def _report(self, ctx, model, call) -> None:
+        optimizer = dotted_name(call.receiver) or "optimizer"
+        ctx.report(
+            call.node,
+            f"`{optimizer}.step()` runs on every iteration but no `zero_grad()` clears the "
+            f"gradients in this loop: `backward()` adds into `.grad`, so each step applies the sum of "
+            f"all gradients so far and training diverges. Call `{optimizer}.zero_grad()` at the start "
+            f"of each iteration (or right after `step()`).",
+            context={"optimizer": optimizer},
+        )
+
+
+def _clears(model, block, scope, depth: int) -> bool:
+    for call in model.phases.calls_in(block, scope):
+        if call.method == "zero_grad":
+            return True
+        if call.method in ("zero_", "fill_") and (dotted_name(call.receiver) or "").endswith(("grad", "grad.data")):
+            return True
+        if depth < MAX_DEPTH:
+            definition = model.local_function(call)
+            if definition is not None and definition.facts is model.facts and \
+                    _clears(model, definition.fact, definition.fact, depth + 1):
+                return True
+    for assign in scope.assigns:
+        if block is not scope and not block.contains(assign):
+            continue
+        for target in assign.targets:
+            if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+                return True
+    return False
+
+
+def _called_in_loops_without_clear(model, function) -> bool:
+    """A step helper without zero_grad: a bug only where a caller loops without it."""
+    if not hasattr(function, "params"):
+        return False
+    sites = model.call_sites(function)
+    looped = [site for site in sites if site.loop is not None]
+    return bool(looped) and not any(_clears(model, site.loop, site.scope, 0) for site in looped)

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+from torchlint.semantic.walker import dotted_name, iter_nodes
+
+
+class SeedResetInLoop(Rule):
+    """## What it does
+    Finds `torch.manual_seed`, `torch.cuda.manual_seed(_all)`, `random.seed`,
+    `np.random.seed` (and helpers such as `seed_everything`) called with the
+    same value inside an epoch or step loop, directly or through a project
+    function the loop calls.
+
+    ## Why is this bad?
+    Re-seeding with the same value restarts the random stream: every step then
+    draws the same dropout masks, the same shuffles and augmentations, the
+    same noise. Regularization stops regularizing and the model sees less
+    variety than you think, without any error.
+
+    ## Example
+    ```python
+    for epoch in range(epochs):
+        torch.manual_seed(42)
+        train_one_epoch(model, loader)
+    ```
+
+    ## Use instead
+    ```python
+    torch.manual_seed(42)
+    for epoch in range(epochs):
+        train_one_epoch(model, loader)
+    ```
+
+    ## Fix safety
+    There is no automatic fix: move the call before the loop. Seeding with a
+    value that changes every iteration (`torch.manual_seed(epoch)`, a loop
+    over several seeds) is deliberate and is not reported.
+    """
+
+    code = "TL502"
+    name = "seed-reset-in-loop"
+    severity = Severity.WARNING
+    summary = "A random seed is reset to the same value on every iteration of a training loop."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+torch.manual_seed(0)
+for seed in [0, 1, 2]:
+    torch.manual_seed(seed)
+    model(torch.randn(2, 4)).sum().backward()
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+for step in range(100):
+    torch.manual_seed(0)  # expect: TL502
+    model(torch.randn(2, 4)).sum().backward()
+"""
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        for call in model.facts.calls:
+            loop = call.loop
+            if loop is None or loop.kind == "comprehension":
+                continue
+            seeded = self._seed_call(model, call)
+            if seeded is None:
+                continue
+            if not _is_training_loop(model, loop, call.scope):
+                continue
+            if _varies_with_loop(model, call, loop):
+                continue
+            name = model.code(call.func)
+            via = "" if seeded is call else f" (it calls `{model.code(seeded.func)}`)"
+            ctx.report(
+                call.node,
+                f"`{name}(...)`{via} resets the random seed to the same value on every iteration "
+                f"of this training loop, so each step draws the same dropout masks, shuffles and "
+                f"augmentations. Seed once, before the loop.",
+                context={"seed_function": model.callee(seeded) or name},
+            )
+
+    def _seed_call(self, model, call):
+        if model.function_kind(call) == "seed":
+            return call if call.args else None  # seed() without a value seeds from entropy
+        definition = model.local_function(call)
+        if definition is None or definition.facts is not model.facts:
+            return None
+        function = definition.fact
+        for inner in function.calls:
+            if model.function_kind(inner) == "seed" and inner.args:
+                used = {dotted_name(n) for a in inner.args for n in iter_nodes(a.value)}
+                if not used & {p.name for p in function.params}:
+                    return inner
+        return None
+
+
+def _is_training_loop(model, loop, scope) -> bool:
+    phases = model.phases
+    return phases.trains(loop, scope) or bool(phases.forwards_in(loop, scope))
+
+
+def _varies_with_loop(model, call, loop) -> bool:
+    """The seed depends on a name the loop (re)binds: `manual_seed(epoch)`."""
+    used = {dotted_name(n) for arg in call.args for n in iter_nodes(arg.value)}
+    bound = set()
+    current = loop
+    while current is not None:
+        if current.target is not None:
+            bound |= {dotted_name(n) for n in iter_nodes(current.target)}
+        for assign in call.scope.assigns:
+            if current.contains(assign):
+                bound |= {dotted_name(t) for t in assign.targets}
+        for aug in call.scope.aug_assigns:
+            if current.contains(aug):
+                bound.add(dotted_name(aug.target))
+        current = current.parent
+    bound.discard(None)
+    return bool(used & bound)

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+from torchlint.semantic.names import lookup
+
+
+class SoftmaxBeforeCrossEntropy(Rule):
+    """## What it does
+    Finds probabilities (the output of `softmax`, `nn.Softmax` or
+    `.softmax()`, also when a model's `forward` returns them) passed to
+    `CrossEntropyLoss`/`F.cross_entropy`, or to `NLLLoss`/`F.nll_loss`, which
+    expect logits and log-probabilities respectively.
+
+    ## Why is this bad?
+    `CrossEntropyLoss` applies `log_softmax` itself. On probabilities it
+    computes the softmax of a softmax: the loss can never approach zero, its
+    gradients shrink by an order of magnitude, and training stalls at a poor
+    accuracy. `NLLLoss` on probabilities (instead of their log) yields a loss
+    in [-1, 0] whose gradient ignores how wrong the prediction is.
+
+    ## Example
+    ```python
+    probs = F.softmax(model(x), dim=1)
+    loss = nn.CrossEntropyLoss()(probs, y)
+    ```
+
+    ## Use instead
+    ```python
+    logits = model(x)
+    loss = nn.CrossEntropyLoss()(logits, y)
+    probs = F.softmax(logits, dim=1)  # for metrics only
+    ```
+
+    ## Fix safety
+    Where the softmax is applied right at the loss call, the fix passes its
+    input (the logits) instead. It is unsafe: if the input was not logits the
+    loss changes meaning. When `forward` returns probabilities there is no
+    automatic fix; the message points at the line that applies the softmax.
+    """
+
+    code = "TL201"
+    name = "softmax-before-cross-entropy"
+    severity = Severity.ERROR
+    summary = "Probabilities from softmax are passed to CrossEntropyLoss or NLLLoss."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn.functional as F
+
+logits = torch.randn(4, 3, requires_grad=True)
+y = torch.tensor([0, 1, 2, 1])
+loss = F.cross_entropy(logits, y)
+accuracy = (F.softmax(logits, dim=1).argmax(1) == y).float().mean()
+nll = F.nll_loss(torch.log(F.softmax(logits, dim=1)), y)
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+logits = torch.randn(4, 3, requires_grad=True)
+y = torch.tensor([0, 1, 2, 1])
+criterion = nn.CrossEntropyLoss()
+loss = criterion(F.softmax(logits, dim=1), y)  # expect: TL201
+""",
+            fixed="""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+logits = torch.randn(4, 3, requires_grad=True)
+y = torch.tensor([0, 1, 2, 1])
+criterion = nn.CrossEntropyLoss()
+loss = criterion(logits, y)  # expect: TL201
+""",
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        for loss in model.losses.calls:
+            if loss.kind not in ("cross_entropy", "nll") or loss.input is None:
+                continue
+            values = model.values.at(loss.input, loss.call)
+            probs = [v for v in values if v.kind == "probs"]
+            if not probs:
+                continue
+            value = probs[0]
+            ctx.report(
+                loss.input,
+                _message(model, loss, value),
+                fix=_fix(ctx, model, loss, value),
+                context={"loss": loss.qualname.rsplit(".", 1)[-1],
+                         "class": value.via_forward.name if value.via_forward else None},
+            )
+
+
+def _origin_text(model, value) -> str:
+    if value.origin is None:
+        return "softmax"
+    where = model.where(value.origin, value.facts)
+    code = " ".join(value.facts.module.code_for_node(value.origin).split()) if value.facts else "softmax"
+    if len(code) > 50:
+        code = code[:47] + "..."
+    return f"`{code}` ({where})"
+
+
+def _message(model, loss, value) -> str:
+    name = loss.qualname.rsplit(".", 1)[-1]
+    origin = _origin_text(model, value)
+    if value.via_forward is not None:
+        source = f"`{value.via_forward.name}.forward` returns probabilities from {origin}"
+        advice = "Return the logits from forward and apply softmax only for predictions"
+    else:
+        source = f"`{model.code(loss.input)}` holds probabilities from {origin}"
+        advice = "Pass the logits (keep softmax for metrics)"
+    if loss.kind == "nll":
+        return (f"{source}, but {name} expects log-probabilities: on probabilities the loss lies in "
+                f"[-1, 0] and its gradient ignores how wrong a prediction is. Use log_softmax, or "
+                f"CrossEntropyLoss on the logits.")
+    return (f"{source}, and {name} applies log_softmax again: the loss cannot approach zero and "
+            f"its gradients shrink, so training stalls. {advice}.")
+
+
+def _fix(ctx, model, loss, value):
+    """Pass the softmax's input when the softmax is written at the loss call or
+    bound to a local just before."""
+    if loss.kind != "cross_entropy" or value.via_forward is not None or value.facts is not model.facts:
+        return None
+    origin = value.origin
+    if not isinstance(origin, cst.Call) or not origin.args:
+        return None
+    logits = _softmax_input(model, origin)
+    if logits is None:
+        return None
+    if origin is loss.input:
+        return ctx.fix("Pass the logits", ctx.replace(loss.input, logits), safe=False)
+    if isinstance(loss.input, cst.Name) and isinstance(logits, cst.Name):
+        softmax_call = model.facts.call_of.get(id(origin))
+        here = lookup(loss.call.scope, logits.value, loss.call.order)
+        there = lookup(softmax_call.scope, logits.value, softmax_call.order) if softmax_call else None
+        if here is not None and there is not None and here[1] is there[1]:
+            return ctx.fix("Pass the logits", ctx.replace(loss.input, logits), safe=False)
+    return None
+
+
+def _softmax_input(model, call: cst.Call) -> cst.BaseExpression | None:
+    """The tensor a softmax call normalizes: ``F.softmax(x)`` -> x, ``x.softmax(1)`` -> x."""
+    fact = model.facts.call_of.get(id(call))
+    if fact is not None and model.function_kind(fact) == "softmax":
+        return fact.argument(0, "input")
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "softmax":
+        return call.func.value
+    return None
