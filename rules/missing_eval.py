@@ -94,7 +94,7 @@ with torch.no_grad():
                 layers = _mode_layers(forward.models)
                 if not layers:
                     continue
-                state = phases.mode_at(forward.call, target, forward.models)
+                state = phases.mode_at(forward.call, target, forward.models, phase=phase)
                 if state.mode not in ("train", "default"):
                     continue
                 reported.add(key)

@@ -82,11 +82,14 @@ for x in val_loader:
     def check(self, ctx) -> None:
         model = ctx.model
         phases = model.phases
+        reported: set[int] = set()
         for phase in phases.eval_phases:
             if _needs_gradients(model, phase):
                 continue
             for forward in phase.forwards:
-                if phases.grad_disabled_at(forward.call) or _detached_at_once(model, forward.call):
+                if id(forward.call) in reported:
+                    break
+                if phases.grad_disabled_at(forward.call, phase=phase) or _detached_at_once(model, forward.call):
                     continue
                 ctx.report(
                     forward.call.node,
@@ -97,6 +100,7 @@ for x in val_loader:
                     f"`@torch.no_grad()`).",
                     context={"model": forward.target, "phase": phase.reason},
                 )
+                reported.add(id(forward.call))
                 break  # one finding per phase
 
 
@@ -105,6 +109,8 @@ def _needs_gradients(model, phase) -> bool:
     scope = phase.scope
     block = phase.block
     for call in model.phases.calls_in(block, scope):
+        if not model.phases.runs_in(call, phase):
+            continue  # `if train: loss.backward()` in a run with train=False
         if model.phases.is_backward(call) or call.method in ("requires_grad_",):
             return True
         if call.method == "grad" and model.function_kind(call) == "autograd_grad":

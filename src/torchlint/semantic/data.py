@@ -84,22 +84,26 @@ class DataFacts:
             if found is None:
                 return None
             fact = found[1].fact
-            if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and not found[1].path:
-                inner = self.constant(fact.value, fact.scope, fact.order, depth + 1)
+            if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign"):
+                value = _element(fact.value, found[1].path)  # `seq_len, batch_size = 10, 128`
+                inner = self.constant(value, fact.scope, fact.order, depth + 1) if value is not None else None
                 if inner is not None:
                     how = inner.how if inner.how != "literal" else f"{node.value} = {inner.value!r}"
                     return Known(inner.value, how)
-            if isinstance(fact, F.Param) and fact.default is not None:
-                # A parameter's default only when no call site passes another value.
+            if isinstance(fact, F.Param):
+                # A parameter is known when every call site passes the same constant
+                # (`batch_data(..., batch_size)` twice), or none passes it and it has a default.
                 sites = self.model.arguments_for(fact, self.facts)
-                if not sites:
+                if sites:
+                    values = [self.constant(argument, site.scope, site.order, depth + 1) for site, argument in sites]
+                    if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
+                        return values[0]
+                elif fact.default is not None and fact.function is not None \
+                        and self.model.call_sites(fact.function):
                     inner = self.constant(fact.default, fact.function.parent or self.facts.scope,
-                                          fact.function.order if fact.function else None, depth + 1)
+                                          fact.function.order, depth + 1)
                     if inner is not None:
                         return Known(inner.value, f"default of {node.value}")
-                elif len(sites) == 1:
-                    site, argument = sites[0]
-                    return self.constant(argument, site.scope, site.order, depth + 1)
             return None
         if isinstance(node, cst.Attribute):
             return self._argparse_default(node, scope, order) or self._attribute_constant(node, scope, order, depth)
@@ -372,6 +376,14 @@ class DataFacts:
         )
         self._loaders[key] = loader
         return loader
+
+
+def _element(value: cst.BaseExpression | None, path: tuple[int, ...]) -> cst.BaseExpression | None:
+    for index in path:
+        if not isinstance(value, (cst.Tuple, cst.List)) or index >= len(value.elements):
+            return None
+        value = value.elements[index].value
+    return value
 
 
 def _arith(operator: cst.BaseBinaryOp, left: Any, right: Any) -> Any:

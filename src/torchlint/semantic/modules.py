@@ -387,7 +387,9 @@ def _flattens(node: cst.BaseExpression, values, scope: F.Scope, order: int, fact
         return False
     if isinstance(node, cst.Call):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in _FLATTENING_METHODS:
-            return True
+            # `x.view(-1, C)` merges batch and time: many rows even for one sample.
+            first = node.args[0].value if node.args else None
+            return node.func.attr.value not in ("view", "reshape") or literal_number(first) != -1
         name = dotted_name(node.func) or ""
         if name.endswith(("flatten", ".mean", ".sum")):
             return True

@@ -61,6 +61,10 @@ class Phase:
     scope: F.Scope  # the scope the forwards are in
     reason: str  # why it is an evaluation phase, for messages
     forwards: list[Forward] = field(default_factory=list)
+    # For a function shared by training and evaluation (`run(loader, train=False)`):
+    # the flag values of this run and the call site that makes it an evaluation.
+    assumptions: dict[str, bool] = field(default_factory=dict)
+    site: F.Call | None = None
 
     @property
     def node(self) -> cst.CSTNode:
@@ -127,9 +131,17 @@ class Phases:
 
     # -- forward passes ---------------------------------------------------------
 
-    def forwards_in(self, block: F.Block, scope: F.Scope) -> list[Forward]:
+    def forwards_in(self, block: F.Block, scope: F.Scope, depth: int = 0) -> list[Forward]:
+        """Forward passes in `block`, and in the project functions it calls (a
+        `train_step(model, x)` helper runs the model for the loop)."""
         found = []
         for call in self.calls_in(block, scope):
+            if depth < MAX_CALL_DEPTH and not isinstance(call.func, cst.Attribute) or \
+                    depth < MAX_CALL_DEPTH and call.method not in ("forward", "__call__"):
+                helper = self.model.local_function(call)
+                if helper is not None and helper.facts is self.facts and helper.fact is not scope \
+                        and self.model.enclosing_module(helper.fact) is None:
+                    found.extend(self.forwards_in(helper.fact, helper.fact, depth + 1))
             if isinstance(call.func, cst.Attribute) and call.method not in ("forward", "__call__"):
                 # `self.model(x)` has a Name/Attribute callee; `x.view(...)` is a method.
                 if call.method is not None and not self._callee_is_model(call):
@@ -188,6 +200,7 @@ class Phases:
                 forwards = [f for f in self.forwards_in(function, function) if id(f.call) not in claimed]
                 if forwards and function.loops:
                     phases.append(Phase("eval", function, function, function_reason, forwards))
+        phases.extend(self._flag_phases())
         module_scope = self.facts.scope
         for loop in module_scope.loops:
             if loop.kind == "while":
@@ -199,6 +212,80 @@ class Phases:
             if forwards:
                 phases.append(Phase("eval", loop, module_scope, reason, forwards))
         return phases
+
+    def _flag_phases(self) -> list[Phase]:
+        """Functions that train only when a flag parameter is true, called with the
+        flag false: `train_or_eval(model, loader, train=False)` evaluates."""
+        phases = []
+        for function in self.facts.functions:
+            flag = self.training_flag(function)
+            if flag is None:
+                continue
+            for site in self.model.call_sites(function):
+                if self.flag_value(function, flag, site) is not False:
+                    continue
+                forwards = self.forwards_in(function, function)
+                if forwards:
+                    reason = f"{function.name}(..., {flag}=False) at {self.model.where(site.node)}"
+                    phases.append(Phase("eval", function, function, reason, forwards,
+                                        assumptions={flag: False}, site=site))
+        return phases
+
+    def training_flag(self, function: F.Function) -> str | None:
+        """The parameter that gates every backward/step call of `function`, if one does."""
+        gated: set[str] = set()
+        params = {p.name for p in function.params}
+        found = False
+        for call in function.calls:
+            if not (self.is_backward(call) or self.is_optimizer_step(call)):
+                continue
+            found = True
+            names = set()
+            branch = call.branch
+            while branch is not None:
+                flag = _flag_test(branch.test)
+                if flag is not None and flag[0] in params and (branch.arm == "body") == flag[1]:
+                    names.add(flag[0])
+                branch = branch.parent
+            if not names:
+                return None
+            gated = names if not gated else gated & names
+            if not gated:
+                return None
+        return next(iter(sorted(gated))) if found and gated else None
+
+    def site_assumptions(self, function: F.Function, inner: F.Call, site: F.Call) -> dict[str, bool]:
+        """The flag values a call site gives to the branches around `inner`."""
+        assumptions: dict[str, bool] = {}
+        branch = inner.branch
+        while branch is not None:
+            flag = _flag_test(branch.test)
+            if flag is not None and function.param(flag[0]) is not None and flag[0] not in assumptions:
+                value = self.flag_value(function, flag[0], site)
+                if value is not None:
+                    assumptions[flag[0]] = value
+            branch = branch.parent
+        return assumptions
+
+    def runs_in(self, call: F.Call, phase: Phase) -> bool:
+        """Whether `call` can run in `phase` (under its flag assumptions)."""
+        return _consistent(call, phase.assumptions)
+
+    def flag_value(self, function: F.Function, flag: str, site: F.Call) -> bool | None:
+        param = function.param(flag)
+        if param is None:
+            return None
+        bound = function.class_ is not None and site.receiver is not None
+        argument = site.argument(param.index - (1 if bound else 0), param.name)
+        if argument is None:
+            argument = param.default
+            known = self.model.data.constant(argument, function.parent or self.facts.scope, function.order) \
+                if argument is not None else None
+        else:
+            known = self.model.data.constant(argument, site.scope, site.order)
+        if known is None or not isinstance(known.value, (bool, int, float)):
+            return None
+        return bool(known.value)
 
     def _no_grad_reason(self, loop: F.Loop) -> str | None:
         with_ = loop.with_
@@ -257,6 +344,9 @@ class Phases:
         function = definition.fact
         events = []
         for inner in self.mode_events(function, depth + 1):
+            assumptions = self.site_assumptions(function, inner.call, call)
+            if not _consistent(inner.call, assumptions):
+                continue  # `if train: model.train()` called with train=False
             head, _, rest = inner.target.partition(".")
             param = function.param(head)
             if param is None:
@@ -286,13 +376,26 @@ class Phases:
         event_models = {id(v) for v in self.model.values.at(receiver, event.call) if v.kind == "module"}
         return bool(event_models & {id(v) for v in models})
 
-    def mode_at(self, call: F.Call, target: str, models: frozenset[Value], depth: int = 0) -> ModeState:
-        """The mode of the model `target` (holding `models`) when `call` runs."""
+    def mode_at(self, call: F.Call, target: str, models: frozenset[Value], depth: int = 0,
+                phase: Phase | None = None) -> ModeState:
+        """The mode of the model `target` (holding `models`) when `call` runs; within
+        `phase`, under its flag assumptions and for its call site only."""
         scope = call.scope
-        before = [e for e in self.mode_events(scope) if e.call.order < call.order
-                  and self._same_model(e, target, models)]
+        assumptions = phase.assumptions if phase is not None else {}
+        before = []
+        for event in self.mode_events(scope):
+            if event.call.order >= call.order or not self._same_model(event, target, models):
+                continue
+            if not _consistent(event.call, assumptions):
+                continue
+            if event.mode == "unknown" and assumptions:
+                flag = _flag_test(event.call.argument(0, "mode"))
+                if flag is not None and flag[0] in assumptions:
+                    mode = "train" if assumptions[flag[0]] == flag[1] else "eval"
+                    event = ModeEvent(event.call, mode, event.target)
+            before.append(event)
         if before:
-            unconditional = [e for e in before if _dominates(e.call, call)]
+            unconditional = [e for e in before if _dominates(e.call, call, assumptions)]
             start = unconditional[-1].call.order if unconditional else -1
             considered = [e for e in before if e.call.order >= start]
             for event in reversed(considered):
@@ -309,7 +412,8 @@ class Phases:
         if depth >= MAX_CALL_DEPTH:
             return ModeState("unknown")
         states = []
-        for site in self.model.call_sites(function):
+        sites = [phase.site] if phase is not None and phase.site is not None else self.model.call_sites(function)
+        for site in sites:
             site_target = self._target_at_site(target, function, site)
             if site_target is None:
                 states.append(ModeState("unknown"))
@@ -366,7 +470,7 @@ class Phases:
                 return True
         return False
 
-    def grad_disabled_at(self, call: F.Call, depth: int = 0) -> bool:
+    def grad_disabled_at(self, call: F.Call, depth: int = 0, phase: Phase | None = None) -> bool:
         with_ = call.with_
         while with_ is not None:
             if self._disables_grad(with_):
@@ -397,16 +501,44 @@ class Phases:
         function = scope if isinstance(scope, F.Function) else None
         if function is None or depth >= MAX_CALL_DEPTH:
             return False
-        sites = self.model.call_sites(function)
+        sites = [phase.site] if phase is not None and phase.site is not None else self.model.call_sites(function)
         return any(self.grad_disabled_at(site, depth + 1) for site in sites)
 
 
-def _dominates(event: F.Call, call: F.Call) -> bool:
-    """Whether `event` runs whenever `call` runs: every branch around the event
-    also surrounds the call."""
+def _flag_test(test: cst.CSTNode | None) -> tuple[str, bool] | None:
+    """``if train:`` -> ("train", True); ``if not train:`` -> ("train", False)."""
+    if isinstance(test, cst.Name):
+        return test.value, True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
+            and isinstance(test.expression, cst.Name):
+        return test.expression.value, False
+    return None
+
+
+def _implied(branch: F.Branch, assumptions: dict[str, bool]) -> bool | None:
+    """Whether the assumptions make this branch run (True), skip (False), or neither."""
+    flag = _flag_test(branch.test)
+    if flag is None or flag[0] not in assumptions or branch.arm not in ("body", "orelse"):
+        return None
+    runs_body = assumptions[flag[0]] == flag[1]
+    return runs_body if branch.arm == "body" else not runs_body
+
+
+def _consistent(event: F.Call, assumptions: dict[str, bool]) -> bool:
     branch = event.branch
     while branch is not None:
-        if not branch.contains(call):
+        if _implied(branch, assumptions) is False:
+            return False
+        branch = branch.parent
+    return True
+
+
+def _dominates(event: F.Call, call: F.Call, assumptions: dict[str, bool] | None = None) -> bool:
+    """Whether `event` runs whenever `call` runs: every branch around the event
+    also surrounds the call, or is taken under the assumptions."""
+    branch = event.branch
+    while branch is not None:
+        if not branch.contains(call) and not _implied(branch, assumptions or {}):
             return False
         branch = branch.parent
     return True
