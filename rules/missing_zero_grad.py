@@ -97,8 +97,8 @@ for i in range(100):
                 if not _clears(model, call.scope, call.scope, 0) and _called_in_loops_without_clear(model, call.scope):
                     self._report(ctx, model, call)
                 continue
-            if not phases.trains(loop, call.scope):
-                continue
+            if not _backpropagates(model, loop, call.scope, 0) or _optimizer_built_in(model, call, loop):
+                continue  # looping over optimizers in a hook, or a fresh optimizer per iteration
             if not _clears(model, loop, call.scope, 0):
                 self._report(ctx, model, call)
 
@@ -112,6 +112,28 @@ for i in range(100):
             f"of each iteration (or right after `step()`).",
             context={"optimizer": optimizer},
         )
+
+
+def _backpropagates(model, block, scope, depth: int) -> bool:
+    """A training loop calls backward (itself or in a helper), not only step()."""
+    for call in model.phases.calls_in(block, scope):
+        if model.phases.is_backward(call):
+            return True
+        if depth < MAX_DEPTH:
+            definition = model.local_function(call)
+            if definition is not None and definition.facts is model.facts and \
+                    _backpropagates(model, definition.fact, definition.fact, depth + 1):
+                return True
+    return False
+
+
+def _optimizer_built_in(model, call, loop) -> bool:
+    """`opt = SGD(...)` inside the loop: every iteration starts a new optimizer
+    (a numerics check, not a training loop)."""
+    for value in model.values.at(call.receiver, call):
+        if value.kind == "optimizer" and value.call is not None and loop.contains(value.call):
+            return True
+    return False
 
 
 def _clears(model, block, scope, depth: int) -> bool:

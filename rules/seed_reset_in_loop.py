@@ -77,12 +77,12 @@ for step in range(100):
             loop = call.loop
             if loop is None or loop.kind == "comprehension":
                 continue
-            seeded = self._seed_call(model, call)
+            seeded = _seed_call(model, call)
             if seeded is None:
                 continue
-            if not _is_training_loop(model, loop, call.scope):
+            if not model.phases.trains(loop, call.scope) or _varies_with_loop(model, call, loop):
                 continue
-            if _varies_with_loop(model, call, loop):
+            if _deliberate(model, loop, call.scope):
                 continue
             name = model.code(call.func)
             via = "" if seeded is call else f" (it calls `{model.code(seeded.func)}`)"
@@ -94,24 +94,18 @@ for step in range(100):
                 context={"seed_function": model.callee(seeded) or name},
             )
 
-    def _seed_call(self, model, call):
-        if model.function_kind(call) == "seed":
-            return call if call.args else None  # seed() without a value seeds from entropy
-        definition = model.local_function(call)
-        if definition is None or definition.facts is not model.facts:
-            return None
-        function = definition.fact
-        for inner in function.calls:
-            if model.function_kind(inner) == "seed" and inner.args:
-                used = {dotted_name(n) for a in inner.args for n in iter_nodes(a.value)}
-                if not used & {p.name for p in function.params}:
-                    return inner
-        return None
-
-
-def _is_training_loop(model, loop, scope) -> bool:
-    phases = model.phases
-    return phases.trains(loop, scope) or bool(phases.forwards_in(loop, scope))
+def _deliberate(model, loop, scope) -> bool:
+    """Re-seeding on purpose: before each of several runs in one iteration (a
+    determinism check), or before building a fresh model each iteration (one
+    run per configuration)."""
+    seeds = [c for c in model.phases.calls_in(loop, scope) if _seed_call(model, c) is not None]
+    if len({model.code(c.func) for c in seeds}) < len(seeds):
+        return True
+    for call in model.phases.calls_in(loop, scope):
+        if any(v.kind == "module" and v.origin is call.node
+               for v in model.values.at(call.node, call)):
+            return True
+    return False
 
 
 def _varies_with_loop(model, call, loop) -> bool:
@@ -131,3 +125,18 @@ def _varies_with_loop(model, call, loop) -> bool:
         current = current.parent
     bound.discard(None)
     return bool(used & bound)
+
+
+def _seed_call(model, call):
+    if model.function_kind(call) == "seed":
+        return call if call.args else None  # seed() without a value seeds from entropy
+    definition = model.local_function(call)
+    if definition is None or definition.facts is not model.facts:
+        return None
+    function = definition.fact
+    for inner in function.calls:
+        if model.function_kind(inner) == "seed" and inner.args:
+            used = {dotted_name(n) for a in inner.args for n in iter_nodes(a.value)}
+            if not used & {p.name for p in function.params}:
+                return inner
+    return None

@@ -97,6 +97,10 @@ def _syntax_rule(rules: RuleSet) -> type[Rule] | None:
 def _parse_error(err: Exception, text: str = "") -> tuple[str, int, int]:
     """(message, line, 0-based column) of a parse failure. Python's own parser
     words syntax errors better than libcst ("expected ':'"), so ask it first."""
+    if "\0" in text:  # Python's message for it has no position
+        before = text[: text.index("\0")]
+        return "a NUL byte, which Python source cannot hold", before.count("\n") + 1, \
+            len(before) - (before.rfind("\n") + 1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -110,12 +114,30 @@ def _parse_error(err: Exception, text: str = "") -> tuple[str, int, int]:
     if isinstance(err, cst.ParserSyntaxError):
         first = str(err.message).strip().splitlines()[0] if err.message else "invalid syntax"
         return first, err.raw_line, err.raw_column
-    if isinstance(err, RecursionError):
+    if isinstance(err, (RecursionError, MemoryError)):
         return "too deeply nested for the parser", 1, 0
     return f"{type(err).__name__}: {err}", 1, 0
 
 
+def _refuse_what_crashes_libcst(text: str) -> None:
+    """Raise what CPython's parser raises for nesting it refuses (over 200
+    brackets, a few thousand operators): libcst's native parser recurses on
+    the C stack and, a little deeper, kills the process with a segmentation
+    fault. Any other syntax error is left for libcst to report (it parses
+    syntax newer than the running Python)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as err:
+        if "too many nested" in str(err.msg) or "too complex" in str(err.msg):
+            raise
+    except (RecursionError, MemoryError, ValueError):  # ValueError: NUL bytes
+        raise
+
+
 def _parse(text: str) -> cst.Module:
+    _refuse_what_crashes_libcst(text)
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
     try:
@@ -193,10 +215,13 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project) -> FileRes
             try:
                 rule().check(ctx)
             except Exception as err:  # noqa: BLE001 - a crashing rule must not hide the rest
-                where = traceback.extract_tb(err.__traceback__)[-1]
+                frame = err.__traceback__
+                while frame is not None and frame.tb_next is not None:  # the innermost frame,
+                    frame = frame.tb_next  # without formatting a deep stack (RecursionError)
+                where = f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}" if frame else "?"
                 result.errors.append(
                     f"{source.display}: rule {rule.code} ({rule.name}) crashed: "
-                    f"{type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno})"
+                    f"{type(err).__name__}: {str(err)[:200]} (at {where})"
                 )
                 continue
             for finding, lines in ctx.reports:

@@ -86,7 +86,7 @@ class Call(Located):
 
     def positional(self, index: int) -> cst.BaseExpression | None:
         plain = [a for a in self.args if a.keyword is None and not a.star]
-        return plain[index].value if index < len(plain) else None
+        return plain[index].value if 0 <= index < len(plain) else None
 
     def argument(self, index: int, name: str) -> cst.BaseExpression | None:
         """The argument given by keyword `name` or at position `index`."""

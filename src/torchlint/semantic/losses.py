@@ -82,16 +82,19 @@ class Losses:
     def calls(self) -> list[LossCall]:
         found = []
         model = self.model
+        constructs_loss = False
         for call in model.facts.calls:
-            qualified = model.callee(call)
-            info = model.symbols.loss(qualified)
-            if info is not None and not info["class"]:
-                found.append(LossCall(call, info["kind"], qualified, None, None))
-                continue
-            if info is not None or call.method is not None and call.method != "forward":
-                if not isinstance(call.func, (cst.Name, cst.Attribute)):
-                    continue
-            if not isinstance(call.func, (cst.Name, cst.Attribute)):
+            info = model.symbols.loss(model.callee(call))
+            if info is not None and info["class"]:
+                constructs_loss = True
+            elif info is not None:
+                found.append(LossCall(call, info["kind"], model.callee(call), None, None))
+        if not constructs_loss:
+            # A loss object used here is built here (criteria passed in from other
+            # files are not followed), so a file that builds none has no class-based call.
+            return found
+        for call in model.facts.calls:
+            if not _may_call_loss_object(call):
                 continue
             for value in model.values.at(call.func, call):
                 if value.kind == "loss_fn" and value.qualname is not None:
@@ -152,6 +155,18 @@ class Losses:
                             and total is not None and total in {dotted_name(n) for n in iter_nodes(node.left)}:
                         return Normalization(node.right, node)
         return Normalization(None, None)
+
+
+def _may_call_loss_object(call: F.Call) -> bool:
+    """`criterion(out, y)`, `self.loss(out, y)`, `losses["ce"](out, y)`: not a method
+    call such as `x.view(...)`, which cannot be a loss object."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return True
+    if isinstance(func, cst.Attribute):
+        return isinstance(func.value, cst.Name) and func.value.value in ("self", "cls") \
+            or call.method in ("forward",)
+    return isinstance(func, cst.Subscript)
 
 
 def _division_of(statement: cst.CSTNode, target: cst.CSTNode) -> cst.BinaryOperation | None:

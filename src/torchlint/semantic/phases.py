@@ -120,7 +120,7 @@ class Phases:
             if self.is_backward(call) or self.is_optimizer_step(call):
                 result = True
                 break
-            if depth < MAX_CALL_DEPTH:
+            if depth < MAX_CALL_DEPTH and _may_call_function(call):
                 function = self.model.local_function(call)
                 if function is not None and function.facts is self.facts and \
                         self.trains(function.fact, function.fact, depth + 1):
@@ -136,25 +136,19 @@ class Phases:
         `train_step(model, x)` helper runs the model for the loop)."""
         found = []
         for call in self.calls_in(block, scope):
-            if depth < MAX_CALL_DEPTH and not isinstance(call.func, cst.Attribute) or \
-                    depth < MAX_CALL_DEPTH and call.method not in ("forward", "__call__"):
+            if depth < MAX_CALL_DEPTH and _may_call_function(call):
                 helper = self.model.local_function(call)
                 if helper is not None and helper.facts is self.facts and helper.fact is not scope \
                         and self.model.enclosing_module(helper.fact) is None:
                     found.extend(self.forwards_in(helper.fact, helper.fact, depth + 1))
-            if isinstance(call.func, cst.Attribute) and call.method not in ("forward", "__call__"):
-                # `self.model(x)` has a Name/Attribute callee; `x.view(...)` is a method.
-                if call.method is not None and not self._callee_is_model(call):
-                    continue
+            if not _may_call_model(call):
+                continue
             models = frozenset(v for v in self.model.values.at(call.func, call) if v.kind == "module")
             if call.method == "forward" and call.receiver is not None:
                 models = frozenset(v for v in self.model.values.at(call.receiver, call) if v.kind == "module")
             if models:
                 found.append(Forward(call, models))
         return found
-
-    def _callee_is_model(self, call: F.Call) -> bool:
-        return any(v.kind == "module" for v in self.model.values.at(call.func, call))
 
     # -- evaluation phases ------------------------------------------------------
 
@@ -317,7 +311,7 @@ class Phases:
             if event is not None:
                 events.append(event)
                 continue
-            if depth < MAX_CALL_DEPTH:
+            if depth < MAX_CALL_DEPTH and _may_call_function(call):
                 events.extend(self._helper_events(call, depth))
         return events
 
@@ -503,6 +497,33 @@ class Phases:
             return False
         sites = [phase.site] if phase is not None and phase.site is not None else self.model.call_sites(function)
         return any(self.grad_disabled_at(site, depth + 1) for site in sites)
+
+
+def _may_call_function(call: F.Call) -> bool:
+    """`helper(model)` or `self.helper()`: calls that may run a project function.
+    `obj.method()` on other receivers is not followed (it would need inference)."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return True
+    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) \
+        and func.value.value == "self"
+
+
+def _may_call_model(call: F.Call) -> bool:
+    """`model(x)`, `self.model(x)`, `self.net.encoder(x)`, `model.forward(x)`,
+    `ddp.module(x)`: the shapes a forward pass is written in. Other method calls
+    (`x.view()`, `loss.backward()`) are not inferred, which keeps this cheap."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return True
+    if isinstance(func, cst.Attribute):
+        if call.method in ("forward", "module"):
+            return True
+        head = func
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        return isinstance(head, cst.Name) and head.value == "self"
+    return isinstance(func, cst.Subscript)  # self.heads[name](x)
 
 
 def _flag_test(test: cst.CSTNode | None) -> tuple[str, bool] | None:

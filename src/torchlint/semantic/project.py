@@ -23,7 +23,8 @@ _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import|import[ 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Never resolved locally even when a file of that name exists beside the script.
 _EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext"})
-_MAX_UP = 4  # how many folders above a file are searched for absolute imports
+_MAX_UP = 4
+MAX_CACHED_MODULES = 256  # how many folders above a file are searched for absolute imports
 
 
 @dataclass
@@ -96,7 +97,13 @@ class Project:
     def module(self, path: Path) -> LocalModule | None:
         path = path.resolve() if not path.is_absolute() else path
         if path in self._modules:
-            return self._modules[path]
+            found = self._modules.pop(path)  # most recently used last
+            self._modules[path] = found
+            return found
+        while len(self._modules) >= MAX_CACHED_MODULES:
+            # Bound memory on huge trees: drop the least recently used module
+            # (a syntax tree costs about ten times its source text).
+            self._modules.pop(next(iter(self._modules)))
         self._modules[path] = None  # guards against import cycles while parsing
         text = self.overlays.get(path)
         try:

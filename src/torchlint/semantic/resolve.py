@@ -37,6 +37,7 @@ class Definition:
 class Resolver:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
+        self._imports: dict[tuple[int, str], Definition | None] = {}
 
     def definition(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
                    facts: F.FileFacts, path: Path | None, hops: int = 0) -> Definition | None:
@@ -67,6 +68,14 @@ class Resolver:
 
     def _through_import(self, fact: F.Import, rest: str, path: Path | None,
                         hops: int) -> Definition | None:
+        key = (id(fact), rest)
+        if key not in self._imports:
+            self._imports[key] = None  # an import cycle resolves to nothing
+            self._imports[key] = self._follow_import(fact, rest, path, hops)
+        return self._imports[key]
+
+    def _follow_import(self, fact: F.Import, rest: str, path: Path | None,
+                       hops: int) -> Definition | None:
         target = self._module(path, fact)
         if target is None:
             return None
