@@ -44,6 +44,7 @@ class BatchNormSingleSample(Rule):
     code = "TL301"
     name = "batchnorm-single-sample"
     severity = Severity.ERROR
+    fix_applicability = "unsafe"
     summary = "BatchNorm runs in train mode on a batch that can hold one sample."
 
     VALID = [

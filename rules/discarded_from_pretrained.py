@@ -45,6 +45,7 @@ class DiscardedFromPretrained(Rule):
     code = "TL401"
     name = "discarded-from-pretrained"
     severity = Severity.ERROR
+    fix_applicability = "unsafe"
     summary = "The pretrained embedding built by from_pretrained never reaches the model."
 
     VALID = [

@@ -40,6 +40,7 @@ class FunctionalDropoutAlwaysOn(Rule):
     code = "TL103"
     name = "functional-dropout-always-on"
     severity = Severity.ERROR
+    fix_applicability = "safe"
     summary = "Functional dropout in a module ignores eval mode."
 
     VALID = [

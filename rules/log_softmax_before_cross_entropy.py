@@ -42,6 +42,7 @@ class LogSoftmaxBeforeCrossEntropy(Rule):
     code = "TL202"
     name = "log-softmax-before-cross-entropy"
     severity = Severity.WARNING
+    fix_applicability = "safe"
     summary = "Log-probabilities are passed to CrossEntropyLoss (equal to NLLLoss)."
 
     VALID = [

@@ -52,6 +52,7 @@ class LossAccumulatedWithGraph(Rule):
     code = "TL501"
     name = "loss-accumulated-with-graph"
     severity = Severity.WARNING
+    fix_applicability = "safe"
     summary = "A running total of losses keeps every step's autograd graph alive."
 
     VALID = [

@@ -147,13 +147,16 @@ def _class_name(models) -> str | None:
 def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state) -> str:
     descriptions = sorted({description for _, description in layers})
     shown = ", ".join(descriptions[:3]) + (f" and {len(descriptions) - 3} more" if len(descriptions) > 3 else "")
+    shown += " layers behave" if len(descriptions) > 1 else " layer behaves"
+    batchnorm = any("BatchNorm" in d for d in descriptions)
     if state.event is not None:
         why = f"`{state.event.target}.train()` at {model.where(state.event.call.node)} is still in force"
     else:
         why = "it is never switched to eval mode"
     return (
         f"`{target}` runs in train mode in this evaluation code ({reason}): {why}. "
-        f"Its {shown} behave differently in training, so validation results are noisy and "
-        f"BatchNorm statistics absorb validation data. Call `{target}.eval()` before evaluating "
+        f"Its {shown} differently in training, so validation results are noisy"
+        f"{' and BatchNorm running statistics absorb validation data' if batchnorm else ''}. "
+        f"Call `{target}.eval()` before evaluating "
         f"and `{target}.train()` when training resumes."
     )

@@ -44,6 +44,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
     code = "TL201"
     name = "softmax-before-cross-entropy"
     severity = Severity.ERROR
+    fix_applicability = "unsafe"
     summary = "Probabilities from softmax are passed to CrossEntropyLoss or NLLLoss."
 
     VALID = [

@@ -60,6 +60,9 @@ def test_rule_class_is_complete(rule):
     assert rule.summary.endswith(".")
     assert rule.INVALID or rule.code == "TL001", "a rule documents at least one invalid example"
     assert rule.VALID, "a rule documents at least one valid example"
+    documents_fix = any(example.fixed is not None for example in rule.INVALID)
+    assert documents_fix == (rule.fix_applicability is not None), "a fixable rule shows its fix"
+    assert rule.fix_applicability in (None, "safe", "unsafe")
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)

@@ -51,6 +51,8 @@ class Rule:
     severity: ClassVar[Severity]
     summary: ClassVar[str]
     default_enabled: ClassVar[bool] = True
+    #: The applicability of the rule's fix ("safe" or "unsafe"), None without one.
+    fix_applicability: ClassVar[str | None] = None
     #: The probe experiment that confirms a finding of this rule (see torchlint.probe).
     experiment: ClassVar[str | None] = None
 

@@ -224,6 +224,9 @@ class DataFacts:
                 return None
             fact = found[1].fact
             return self.length(fact.value, fact.scope, fact.order, depth + 1, found[1].path)
+        if isinstance(node, (cst.List, cst.Tuple)) and path:
+            element = _element(node, path[:1])  # `x, y = torch.randn(100, 4), ...`
+            return self.length(element, scope, order, depth + 1, path[1:]) if element is not None else None
         if isinstance(node, (cst.List, cst.Tuple)) and not path:
             if any(isinstance(e, cst.StarredElement) for e in node.elements):
                 return None
