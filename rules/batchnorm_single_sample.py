@@ -80,7 +80,21 @@ for x, y in loader:
     optimizer.zero_grad()
     nn.functional.cross_entropy(model(x), y).backward()
     optimizer.step()
-"""
+""",
+            fixed="""
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 2))
+data = TensorDataset(torch.randn(1025, 8), torch.randint(0, 2, (1025,)))
+loader = DataLoader(data, batch_size=32, shuffle=True, drop_last=True)  # expect: TL301
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for x, y in loader:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+""",
         ),
     ]
 
