@@ -103,7 +103,8 @@ for x, y in loader:
         phases = model.phases
         reported: set[int] = set()
         for loop, scope in phases.train_loops:
-            forwards = phases.forwards_in(loop, scope)
+            forwards = [f for f in phases.forwards_in(loop, scope)
+                        if phases.mode_at(f.call, f.target, f.models).mode != "eval"]  # frozen BatchNorm
             batchnorm = _batchnorm_models(model, forwards)
             if not batchnorm:
                 continue

@@ -89,6 +89,8 @@ class Net(nn.Module):
             function = call.scope.function
             if module is None or function is None or not function.params:
                 continue
+            if literal_number(call.argument(1, "p")) == 0:
+                continue  # p=0 drops nothing
             training = call.argument(2, "training")
             if training is not None and literal_number(training) != 1:
                 continue  # training=self.training, a flag, or False

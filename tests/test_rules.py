@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 
 from torchlint.registry import discover
 from torchlint.rule import DOC_HEADINGS
@@ -107,7 +107,7 @@ def fixture_findings(tmp_path_factory) -> list[dict]:
     """All rules over every fixture folder, in one run of the installed command."""
     import subprocess
 
-    from conftest import torchlint_executable
+    from support import torchlint_executable
 
     folders = sorted({p.relative_to(FIXTURES).parts[0] for p in fixture_files()})
     folders = [f for f in folders if f not in OWN_TESTS]

@@ -33,16 +33,25 @@ class _Ranges:
         self._computed: dict[cst.CSTNode, CodeRange] = {}
 
 
+# The fields of ast nodes that hold statements (or handlers/cases that do):
+# statements never sit inside expressions, so the walk skips those.
+_STATEMENT_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+
+
 def _ast_statements(tree: ast.AST) -> list[ast.stmt]:
+    """Every statement in pre-order, as the walker numbers libcst's statements."""
     found: list[ast.stmt] = []
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.stmt):
-                found.append(child)
-            visit(child)
-
-    visit(tree)
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.stmt):
+            found.append(node)
+        children: list[ast.AST] = []
+        for field in _STATEMENT_FIELDS:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                children.extend(value)
+        stack.extend(reversed(children))
     return found
 
 

@@ -189,23 +189,42 @@ class SemanticModel:
             return self._sites[key]
         self._sites[key] = []
         sites = []
-        module = None
+        for call in self._calls_named.get(function.name, ()):
+            found = self.local_function(call)
+            if found is not None and found.fact is function:
+                sites.append(call)
+        if function.name == "__init__" and function.class_ is not None:
+            # `Trainer(model, loader)` calls Trainer.__init__ with self bound.
+            for call in self._calls_named.get(function.class_.name, ()):
+                found = self.resolver.definition(call.func, call.scope, call.order, self.facts, self.path)
+                if found is not None and found.fact is function.class_:
+                    self._instance_calls.add(id(call))
+                    sites.append(call)
         if function.name == "forward" and function.class_ is not None:
             module = self.modules.of_class(function.class_, self.facts, self.path)
-        for call in self.facts.calls:
-            name = call.method if isinstance(call.func, cst.Attribute) else dotted_name(call.func)
-            if name == function.name:
-                found = self.local_function(call)
-                if found is not None and found.fact is function:
-                    sites.append(call)
-                    continue
-            if module is not None and isinstance(call.func, (cst.Name, cst.Attribute)) and any(
-                    value.kind == "module" and value.module is module
-                    for value in self.values.at(call.func, call)):
-                self._instance_calls.add(id(call))
-                sites.append(call)
+            if module is not None:
+                for call in self._calls_named.get("", ()):  # `model(x)`, `self.net(x)`
+                    if any(value.kind == "module" and value.module is module
+                           for value in self.values.at(call.func, call)):
+                        self._instance_calls.add(id(call))
+                        sites.append(call)
         self._sites[key] = sites
         return sites
+
+    @cached_property
+    def _calls_named(self) -> dict[str, list[F.Call]]:
+        """Calls by the name they call (`helper(...)`, `self.helper(...)` -> "helper");
+        under "" the calls that may call a model instance (a bare name or `self.x`)."""
+        index: dict[str, list[F.Call]] = {}
+        for call in self.facts.calls:
+            func = call.func
+            name = call.method if isinstance(func, cst.Attribute) else dotted_name(func)
+            if name:
+                index.setdefault(name, []).append(call)
+            if isinstance(func, cst.Name) or isinstance(func, cst.Attribute) and \
+                    isinstance(func.value, cst.Name) and func.value.value == "self":
+                index.setdefault("", []).append(call)
+        return index
 
     def arguments_for(self, param: F.Param, facts: F.FileFacts) -> list[tuple[F.Call, cst.BaseExpression]]:
         """(call site, argument expression) for each call passing `param`."""

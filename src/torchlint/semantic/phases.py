@@ -333,11 +333,15 @@ class Phases:
         """A project function that sets the mode of one of its parameters (or of
         ``self.<attr>``) sets it on what the call passes."""
         definition = self.model.local_function(call)
-        if definition is None or definition.facts is not self.facts:
+        if definition is None:
             return []
         function = definition.fact
+        if definition.facts is self.facts:
+            inner_events = self.mode_events(function, depth + 1)
+        else:  # a helper in another file: its own eval()/train() calls
+            inner_events = [e for e in map(self._direct_mode_event, function.calls) if e is not None]
         events = []
-        for inner in self.mode_events(function, depth + 1):
+        for inner in inner_events:
             assumptions = self.site_assumptions(function, inner.call, call)
             if not _consistent(inner.call, assumptions):
                 continue  # `if train: model.train()` called with train=False
@@ -367,8 +371,10 @@ class Phases:
         receiver = event.call.receiver
         if receiver is None or event.call.method not in ("eval", "train"):
             return False
-        event_models = {id(v) for v in self.model.values.at(receiver, event.call) if v.kind == "module"}
-        return bool(event_models & {id(v) for v in models})
+        # The same object: values inferred at two places are distinct Value objects
+        # with the same origin (the constructor call).
+        event_models = {id(v.origin) for v in self.model.values.at(receiver, event.call) if v.kind == "module"}
+        return bool(event_models & {id(v.origin) for v in models if v.origin is not None})
 
     def mode_at(self, call: F.Call, target: str, models: frozenset[Value], depth: int = 0,
                 phase: Phase | None = None) -> ModeState:

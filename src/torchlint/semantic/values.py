@@ -150,7 +150,12 @@ class Values:
     def _name(self, node: cst.Name, frame: _Frame, depth: int) -> Iterable[Value]:
         found = lookup(frame.scope, node.value, frame.order)
         if found is None:
-            return []
+            # Not bound here: maybe brought in by `from models import *`.
+            definition = self.model.resolver.definition(node, frame.scope, frame.order, frame.facts, frame.path)
+            if definition is None:
+                return []
+            kind = "class" if isinstance(definition.fact, F.Class) else "function"
+            return [Value(kind, origin=definition.fact.node, facts=definition.facts, definition=definition)]
         scope, binding = found
         fact = binding.fact
         if isinstance(fact, F.Assign):
