@@ -35,7 +35,7 @@ class _Ranges:
 
 # The fields of ast nodes that hold statements (or handlers/cases that do):
 # statements never sit inside expressions, so the walk skips those.
-_STATEMENT_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+_STATEMENT_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")  # source order
 
 
 def _ast_statements(tree: ast.AST) -> list[ast.stmt]:
