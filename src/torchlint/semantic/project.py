@@ -23,8 +23,9 @@ _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import|import[ 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Never resolved locally even when a file of that name exists beside the script.
 _EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext"})
-_MAX_UP = 4
-MAX_CACHED_MODULES = 256  # how many folders above a file are searched for absolute imports
+_MAX_UP = 4  # how many folders above a file are searched for absolute imports
+# Parsed local modules kept for reuse; a syntax tree costs about ten times its text.
+MAX_CACHED_MODULES = 96
 
 
 @dataclass
