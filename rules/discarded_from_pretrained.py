@@ -94,7 +94,7 @@ class Encoder(nn.Module):
     def check(self, ctx) -> None:
         model = ctx.model
         for call in model.facts.calls:
-            if model.function_kind(call) != "from_pretrained":
+            if not _is_from_pretrained(model, call):
                 continue
             statement = model.facts.statement_of.get(id(call.node))
             layer = (dotted_name(call.func) or "nn.Embedding.from_pretrained").rsplit(".", 1)[0]
@@ -121,13 +121,57 @@ class Encoder(nn.Module):
                            f"the model. Build the plain layer only when no pretrained vectors are "
                            f"given.",
                            context=_context(call, model))
+        for module in model.module_classes():
+            for param in _unused_vectors(model, module):
+                ctx.report(param.node.name,
+                           f"`{param.name}` is passed to `{module.name}.__init__` but never used, so the "
+                           f"pretrained vectors never reach the model: its embedding keeps its random "
+                           f"initialization. Build the layer from them, e.g. "
+                           f"`nn.Embedding.from_pretrained({param.name}, freeze=False)`.",
+                           context={"class": module.name, "param": param.name})
+
+
+_VECTOR_WORDS = ("pretrain", "vector", "glove", "word2vec", "w2v", "fasttext", "embedding_matrix",
+                 "emb_matrix", "weights_matrix", "embeddings")
+
+
+def _unused_vectors(model, module) -> list:
+    """`__init__` parameters named like pretrained vectors that are never read, in a
+    module that has an embedding layer."""
+    init = module.cls.methods.get("__init__")
+    if init is None or not any(layer.kind == "embedding" for layer in module.layers):
+        return []
+    reads = model.name_reads(init)
+    unused = []
+    for param in init.params[1:]:
+        if not any(word in param.name.lower() for word in _VECTOR_WORDS):
+            continue
+        if not [node for node in reads.get(param.name, []) if node is not param.node.name]:
+            unused.append(param)
+    return unused
+
+
+def _is_from_pretrained(model, call) -> bool:
+    """`nn.Embedding.from_pretrained(w)`, or the classmethod called through an instance:
+    `self.embedding.from_pretrained(w)` also builds a new layer."""
+    if model.function_kind(call) == "from_pretrained":
+        return True
+    if call.method != "from_pretrained" or call.receiver is None:
+        return False
+    return any(v.kind == "module" and v.layer is not None and v.layer.kind == "embedding"
+               for v in model.values.at(call.receiver, call))
 
 
 def _discarded(model, call, layer: str, source: str) -> str:
+    attributes = _embedding_attributes(model, call)
+    function = call.scope.function
+    owner = function.params[0].name if function is not None and function.params and attributes else None
+    target = f"{owner}.{attributes[0]}" if owner and len(attributes) == 1 else "the embedding attribute"
     return (f"The result of `{layer}.from_pretrained(...)` is thrown away: from_pretrained builds a "
             f"new layer and does not load weights into an existing one, so {source} never reaches "
-            f"the model and its embedding keeps its random initialization. Assign it, e.g. "
-            f"`self.embedding = {layer}.from_pretrained(..., freeze=False)`.")
+            f"the model and its embedding keeps its random initialization. Assign it to "
+            f"{target if target.startswith('the') else f'`{target}`'} "
+            f"(`{layer}.from_pretrained(..., freeze=False)` to keep training it).")
 
 
 def _context(call, model) -> dict:

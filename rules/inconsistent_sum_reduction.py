@@ -100,6 +100,16 @@ def compute(out, y, normalize):
             normalized = [(loss, model.losses.normalization(loss)) for loss in group]
             divided = [(l, n) for l, n in normalized if n.divisor is not None]
             undivided = [l for l, n in normalized if n.divisor is None]
+            per_batch = [(l, n) for l, n in divided if _counts_batches(model, l, n.divisor)]
+            per_sample = [(l, n) for l, n in divided if not _counts_batches(model, l, n.divisor)]
+            if per_batch and per_sample:
+                reference, norm = per_sample[0]
+                for loss, batch_norm in per_batch:
+                    if id(loss) not in reported:
+                        reported.add(id(loss))
+                        ctx.report(batch_norm.node or loss.call.node,
+                                   _batch_count_message(model, loss, batch_norm, reference, norm),
+                                   context=_context(loss))
             if divided and undivided:
                 reference, norm = divided[0]
                 for loss in undivided:
@@ -117,20 +127,54 @@ def compute(out, y, normalize):
                     ctx.report(norm.node or loss.call.node, problem, context=_context(loss))
 
 
+_BATCH_COUNT_WORDS = ({"num", "batches"}, {"n", "batches"}, {"batch", "count"}, {"steps"}, {"iters"})
+
+
+def _counts_batches(model, loss, divisor) -> bool:
+    """`len(loader)`, `len(losses)`, `num_batches`: a number of batches, not of samples."""
+    text = model.code(divisor)
+    if isinstance(divisor, cst.Call) and model.code(divisor.func) == "len" and divisor.args:
+        inner = divisor.args[0].value
+        if isinstance(inner, cst.Attribute) and inner.attr.value == "dataset":
+            return False  # len(loader.dataset): samples
+        inner_words = words(model.code(inner))
+        if inner_words & {"loader", "dl", "batches", "losses", "iterator"}:
+            return True
+        values = model.values.at(inner, loss.call)
+        return any(v.kind == "loader" for v in values)
+    found = words(text)
+    return any(group <= found for group in _BATCH_COUNT_WORDS)
+
+
+def _batch_count_message(model, loss, norm, reference, reference_norm) -> str:
+    return (f"This sum-reduced loss is averaged over batches (divided by `{model.code(norm.divisor)}`), "
+            f"but {_describe(model, reference)} it is divided by `{model.code(reference_norm.divisor)}`, a "
+            f"number of samples: a mean over batches of per-batch sums is about batch_size times larger, "
+            f"so the two numbers are not comparable. Divide by the number of samples here too "
+            f"(e.g. `len(loader.dataset)`), or use reduction='mean'.")
+
+
 def _describe(model, loss) -> str:
     function = loss.call.scope.function
     where = f"in `{function.name}()`" if function is not None else "at module level"
     return f"{where} ({model.where(loss.call.node)})"
 
 
+def _how_summed(model, loss) -> str:
+    node = loss.reduction_node
+    return model.code(node) if node is not None and loss.option("reduction") is None else "reduction='sum'"
+
+
 def _mixed_message(model, loss, reference, norm) -> str:
     name = loss.qualname.rsplit(".", 1)[-1]
     divisor = model.code(norm.divisor)
-    return (f"This {name} sums over the batch (reduction='sum') and is used here without "
-            f"normalization, but {_describe(model, reference)} the same loss is divided by "
-            f"`{divisor}`: the two values are on different scales (one grows with the number of "
-            f"samples), so curves and comparisons mislead and the effective learning rate differs. "
-            f"Normalize it the same way everywhere (divide by `{divisor}` here too), or use "
+    summed = _how_summed(model, loss)
+    summed = f"size_average={summed}" if "=" not in summed else summed
+    return (f"This {name} sums over the batch ({summed}) and is used here without normalization, "
+            f"but {_describe(model, reference)} the same loss is divided by `{divisor}`: the two "
+            f"values are on different scales (one grows with the number of samples), so curves and "
+            f"comparisons mislead and the effective learning rate differs. Normalize it on every path "
+            f"by the count of what it sums (samples, unmasked elements or their weights), or use "
             f"reduction='mean'.")
 
 
@@ -142,6 +186,8 @@ def _fixed_batch_size(model, loss, norm) -> str | None:
     if not {"batch", "size"} <= words(text) and "bs" not in words(text):
         return None
     constant = model.data.constant(divisor, loss.call.scope, loss.call.order)
+    if constant is None:
+        return None  # `batch_size = x.size(0)` measured per batch is right
     loop = loss.call.loop
     while loop is not None:
         for loader in model.data.loaders_iterated(loop):

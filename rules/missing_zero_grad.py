@@ -87,23 +87,24 @@ for i in range(100):
         model = ctx.model
         phases = model.phases
         for call in model.facts.calls:
-            if not phases.is_optimizer_step(call) or call.args:
-                continue  # step(closure) runs its own zero_grad
+            optimizer = _stepped_optimizer(model, call)
+            if optimizer is None:
+                continue
             function = call.scope.function
             if function is not None and model.is_framework_managed(function):
                 continue
             loop = call.loop
             if loop is None:
                 if not _clears(model, call.scope, call.scope, 0) and _called_in_loops_without_clear(model, call.scope):
-                    self._report(ctx, model, call)
+                    self._report(ctx, model, call, optimizer)
                 continue
-            if not _backpropagates(model, loop, call.scope, 0) or _optimizer_built_in(model, call, loop):
+            if not _backpropagates(model, loop, call.scope, 0) or _optimizer_built_in(model, optimizer, call, loop):
                 continue  # looping over optimizers in a hook, or a fresh optimizer per iteration
-            if not _clears(model, loop, call.scope, 0):
-                self._report(ctx, model, call)
+            if not _clears(model, loop, call.scope, 0, _owners(model, optimizer, call)):
+                self._report(ctx, model, call, optimizer)
 
-    def _report(self, ctx, model, call) -> None:
-        optimizer = dotted_name(call.receiver) or "optimizer"
+    def _report(self, ctx, model, call, optimizer_node) -> None:
+        optimizer = dotted_name(optimizer_node) or "optimizer"
         ctx.report(
             call.node,
             f"`{optimizer}.step()` runs on every iteration but no `zero_grad()` clears the "
@@ -127,26 +128,61 @@ def _backpropagates(model, block, scope, depth: int) -> bool:
     return False
 
 
-def _optimizer_built_in(model, call, loop) -> bool:
+def _stepped_optimizer(model, call):
+    """The optimizer expression a call steps: `opt.step()`, or AMP's `scaler.step(opt)`.
+    `opt.step(closure)` (LBFGS) runs its own zero_grad and is left alone."""
+    if call.method != "step" or call.receiver is None:
+        return None
+    if not call.args and model.phases.is_optimizer_step(call):
+        return call.receiver
+    if len(call.args) == 1 and "scaler" in (dotted_name(call.receiver) or "").lower():
+        argument = call.args[0].value
+        values = model.values.at(argument, call)
+        if any(v.kind == "optimizer" for v in values) or "opt" in (dotted_name(argument) or "").lower():
+            return argument
+    return None
+
+
+def _owners(model, optimizer, call) -> set[str] | None:
+    """Names whose zero_grad clears this optimizer's gradients: the optimizer itself
+    and the model whose parameters built it; None when the link is unknown."""
+    names = {dotted_name(optimizer)}
+    for value in model.values.at(optimizer, call):
+        if value.kind == "optimizer" and value.call is not None and value.call.args:
+            params = value.call.args[0].value
+            if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) \
+                    and params.func.attr.value in ("parameters", "named_parameters"):
+                names.add(dotted_name(params.func.value))
+            else:
+                return None
+        elif value.kind == "optimizer":
+            return None
+    names.discard(None)
+    return names if len(names) > 1 else None
+
+
+def _optimizer_built_in(model, optimizer, call, loop) -> bool:
     """`opt = SGD(...)` inside the loop: every iteration starts a new optimizer
     (a numerics check, not a training loop)."""
-    for value in model.values.at(call.receiver, call):
+    for value in model.values.at(optimizer, call):
         if value.kind == "optimizer" and value.call is not None and loop.contains(value.call):
             return True
     return False
 
 
-def _clears(model, block, scope, depth: int) -> bool:
+def _clears(model, block, scope, depth: int, owners: set[str] | None = None) -> bool:
+    """A zero_grad (of the optimizer or its model, when `owners` names them) in `block`."""
     for call in model.phases.calls_in(block, scope):
         if call.method == "zero_grad":
-            return True
+            if owners is None or dotted_name(call.receiver) in owners or call.receiver is None:
+                return True
+            continue
         if call.method in ("zero_", "fill_") and (dotted_name(call.receiver) or "").endswith(("grad", "grad.data")):
             return True
         if depth < MAX_DEPTH:
             definition = model.local_function(call)
-            if definition is not None and definition.facts is model.facts and \
-                    _clears(model, definition.fact, definition.fact, depth + 1):
-                return True
+            if definition is not None and _clears(model, definition.fact, definition.fact, depth + 1):
+                return True  # zero_grad in a helper, in this file or another
     for assign in scope.assigns:
         if block is not scope and not block.contains(assign):
             continue

@@ -98,13 +98,23 @@ def _deliberate(model, loop, scope) -> bool:
     """Re-seeding on purpose: before each of several runs in one iteration (a
     determinism check), or before building a fresh model each iteration (one
     run per configuration)."""
-    seeds = [c for c in model.phases.calls_in(loop, scope) if _seed_call(model, c) is not None]
+    calls = model.phases.calls_in(loop, scope)
+    seeds = [c for c in calls if _seed_call(model, c) is not None]
     if len({model.code(c.func) for c in seeds}) < len(seeds):
         return True
-    for call in model.phases.calls_in(loop, scope):
-        if any(v.kind == "module" and v.origin is call.node
-               for v in model.values.at(call.node, call)):
-            return True
+    return any(_builds_model(model, call, 0) for call in calls)
+
+
+def _builds_model(model, call, depth: int) -> bool:
+    """The call builds a model or an optimizer (itself, or in a helper it calls): a
+    fresh run per iteration (k-fold, one run per configuration)."""
+    values = model.values.at(call.node, call)
+    if any(v.kind in ("module", "optimizer") and v.origin is call.node for v in values):
+        return True
+    if depth < 2:
+        definition = model.local_function(call)
+        if definition is not None and definition.facts is model.facts:
+            return any(_builds_model(model, inner, depth + 1) for inner in definition.fact.calls)
     return False
 
 
@@ -128,15 +138,14 @@ def _varies_with_loop(model, call, loop) -> bool:
 
 
 def _seed_call(model, call):
+    """The seeding call `call` makes: itself, or the seed call inside a project helper
+    (in this file or another). Whether the value varies is checked at `call`'s arguments."""
     if model.function_kind(call) == "seed":
         return call if call.args else None  # seed() without a value seeds from entropy
     definition = model.local_function(call)
-    if definition is None or definition.facts is not model.facts:
+    if definition is None:
         return None
-    function = definition.fact
-    for inner in function.calls:
-        if model.function_kind(inner) == "seed" and inner.args:
-            used = {dotted_name(n) for a in inner.args for n in iter_nodes(a.value)}
-            if not used & {p.name for p in function.params}:
-                return inner
+    for inner in definition.fact.calls:
+        if model.function_kind_in(inner, definition.facts) == "seed" and inner.args:
+            return inner
     return None

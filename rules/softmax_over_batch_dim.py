@@ -4,7 +4,9 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.names import lookup
 
 
 class SoftmaxOverBatchDim(Rule):
@@ -114,9 +116,33 @@ def _implicit_message(name: str) -> str:
             f"is deprecated; pass `dim=` explicitly (usually dim=-1 or dim=1).")
 
 
+def _drops_batch(model, tensor: cst.BaseExpression, call) -> bool:
+    """`output[0]` or `.squeeze(0)`: one sample of the batch, so dim 0 is the classes."""
+    for _ in range(3):
+        if isinstance(tensor, cst.Subscript) and tensor.slice and \
+                isinstance(tensor.slice[0].slice, cst.Index) and isinstance(tensor.slice[0].slice.value, cst.Integer):
+            return True
+        if isinstance(tensor, cst.Call) and isinstance(tensor.func, cst.Attribute):
+            if tensor.func.attr.value in ("squeeze", "squeeze_"):
+                return True
+            if tensor.func.attr.value in ("detach", "cpu", "float", "to", "clone"):
+                tensor = tensor.func.value
+                continue
+        if isinstance(tensor, cst.Name):
+            found = lookup(call.scope, tensor.value, call.order)
+            if found is not None and isinstance(found[1].fact, F.Assign) and found[1].fact.kind == "assign" \
+                    and not found[1].path and found[1].fact.value is not None:
+                tensor = found[1].fact.value
+                continue
+        return False
+    return False
+
+
 def _is_model_output(model, tensor: cst.BaseExpression, call) -> bool:
     """The softmax input is what a model returned (batch first), not a tensor made
     inside a model (attention scores over a time-first sequence are fine)."""
+    if _drops_batch(model, tensor, call):
+        return False
     values = model.values.at(tensor, call)
     if any(v.kind == "model_output" and (v.module is not None or v.layer is not None) for v in values):
         return model.enclosing_module(call.scope) is None

@@ -105,3 +105,13 @@ def test_fix_leaves_a_notebook_alone(torchlint, tmp_path):
     result = torchlint("--fix", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
     assert (tmp_path / "nb.ipynb").read_bytes() == before
     assert result.stdout.splitlines()[0] == "nb.ipynb:cell 1:2:1: TL901 [print-call] print() called"
+
+
+def test_fix_on_stdin_gives_a_notebook_back_unchanged(torchlint, tmp_path):
+    notebook(tmp_path / "nb.ipynb", ("code", "import torch\nprint(1)\n"))
+    data = (tmp_path / "nb.ipynb").read_text()
+    result = torchlint("--fix", "-", "--stdin-filename", "nb.ipynb", input=data, cwd=tmp_path,
+                       plugins=PLUGINS)
+    assert result.stdout == data  # the JSON, not the joined cells
+    assert result.stderr.splitlines()[0] == "nb.ipynb:cell 1:2:1: TL901 [print-call] print() called"
+    assert result.exit_code == 1

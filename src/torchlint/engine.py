@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import sys
-import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -166,11 +166,17 @@ def discover(paths: list[str], configs: ConfigFinder, *, force: bool = False) ->
 
 
 def _walk(root: Path, configs: ConfigFinder, found: Discovery, seen: set[str]) -> None:
+    first = len(found.targets)
+    _walk_unsorted(root, configs, found, seen)
+    found.targets[first:] = sorted(found.targets[first:], key=lambda target: target.path.parts)
+
+
+def _walk_unsorted(root: Path, configs: ConfigFinder, found: Discovery, seen: set[str]) -> None:
     ignore = GitIgnore(root)
     visited: set[tuple[int, int]] = set()
 
     def unreadable(err: OSError) -> None:
-        found.errors.append(f"{err.filename}: cannot read folder ({err.strerror})")
+        found.errors.append(f"{Path(err.filename).as_posix()}: cannot read folder ({err.strerror})")
 
     for folder, dirs, files in os.walk(root, followlinks=False, onerror=unreadable):
         here = Path(folder)

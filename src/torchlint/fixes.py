@@ -1,21 +1,25 @@
-"""Applying fixes to text, and showing them as a diff.
+"""Applying fixes to text, showing them as a diff, and writing them safely.
 
 Edits are applied from the end of the file to the start so earlier offsets
 stay valid; an edit that overlaps one already taken waits for the next pass
-(the engine re-lints and fixes again until nothing changes, as ruff does).
+(the runner re-lints and fixes again until nothing changes, as ruff does).
+Only the edited ranges change: line endings, tabs and everything else
+outside them are kept byte for byte.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from torchlint.findings import Applicability, Edit, Finding
 
+# Where Python's tokenizer ends a line (not str.splitlines, which also splits
+# at form feeds and other separators that are not newlines in Python).
 _NEWLINE_RE = re.compile(r"\r\n?|\n")
+# Lines of a diff end at "\n" only, as git and patch split them ("\r" stays in the line).
+_DIFF_LINE_RE = re.compile(r"[^\n]*\n|[^\n]+$")
 
 
 def line_offsets(text: str) -> list[int]:
@@ -78,18 +82,32 @@ def apply_fixes(text: str, findings: list[Finding], unsafe: bool) -> tuple[str, 
     return new_text, fixed
 
 
+def _diff_lines(text: str) -> list[str]:
+    return _DIFF_LINE_RE.findall(text)
+
+
 def unified_diff(old: str, new: str, display: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True),
-            fromfile=f"a/{display}", tofile=f"b/{display}",
-        )
-    )
+    """A unified diff as git prints it, including its ``\\ No newline at end
+    of file`` marker, so ``git apply`` and ``patch`` accept it."""
+    import difflib
+
+    out: list[str] = []
+    for line in difflib.unified_diff(_diff_lines(old), _diff_lines(new),
+                                     fromfile=f"a/{display}", tofile=f"b/{display}"):
+        if line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder, then rename over the
-    original, so a crash leaves either the old file or the new one."""
+    original, so a crash leaves either the old file or the new one. A symbolic
+    link stays a link: its target is what gets written."""
+    import tempfile
+
+    path = Path(os.path.realpath(path))
     mode = path.stat().st_mode
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".torchlint", dir=path.parent)
     try:

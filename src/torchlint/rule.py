@@ -53,8 +53,10 @@ class Rule:
     default_enabled: ClassVar[bool] = True
     #: The applicability of the rule's fix ("safe" or "unsafe"), None without one.
     fix_applicability: ClassVar[str | None] = None
-    #: The probe experiment that confirms a finding of this rule (see torchlint.probe).
-    experiment: ClassVar[str | None] = None
+    #: A rule confirms its findings with ``@staticmethod def experiment(lab): ...``:
+    #: its source runs in the probe's sandbox (see src/torchlint/probe/README.md).
+    #: None: the rule has no experiment and its findings get no verdict.
+    experiment: ClassVar[object] = None
 
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []

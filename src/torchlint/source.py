@@ -1,20 +1,25 @@
 """Reading what is linted: Python files (any PEP 263 encoding, with or
 without a BOM), standard input, and Jupyter notebooks.
 
-A file that cannot be read becomes a :class:`SourceError` with a one-line
-message for the user, never a traceback.
+The text is decoded without newline translation, so ``\\r\\n`` and ``\\r``
+survive a fix byte for byte. A file that cannot be read becomes a
+:class:`SourceError` with a one-line message for the user, never a traceback.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# PEP 263: a coding declaration on one of the first two lines.
+# PEP 263: a coding declaration on the first line, or on the second when the
+# first is blank or a comment (the rules of tokenize.detect_encoding).
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_BLANK_OR_COMMENT_RE = re.compile(rb"^[ \t\f]*(?:#|$)")
+_FIRST_LINES_RE = re.compile(rb"\r\n|\r|\n")
 #: Files larger than this are reported instead of parsed (a 10 MB line of
 #: generated data is not a training script).
 MAX_BYTES = 8 * 1024 * 1024
@@ -46,7 +51,7 @@ class SourceFile:
 
     def cell_position(self, line: int) -> tuple[int | None, int]:
         """(cell number, line within the cell) for a line of the joined module."""
-        if self.cells is None:
+        if not self.cells:
             return None, line
         for cell in reversed(self.cells):
             if line >= cell.first_line:
@@ -54,8 +59,22 @@ class SourceFile:
         return self.cells[0].number, line
 
     def encode(self, text: str) -> bytes:
+        """`text` as bytes in the file's own encoding (and BOM). Raises
+        UnicodeEncodeError when the text holds a character the encoding lacks."""
         data = text.encode(self.encoding)
         return codecs.BOM_UTF8 + data if self.bom else data
+
+
+def declared_encoding(data: bytes) -> str | None:
+    """The PEP 263 coding declaration of Python source bytes, if any."""
+    lines = _FIRST_LINES_RE.split(data, 2)
+    for index, line in enumerate(lines[:2]):
+        match = _CODING_RE.match(line)
+        if match:
+            return match.group(1).decode("ascii")
+        if index == 0 and not _BLANK_OR_COMMENT_RE.match(line):
+            return None
+    return None
 
 
 def decode(data: bytes, display: str) -> tuple[str, str, bool]:
@@ -65,25 +84,22 @@ def decode(data: bytes, display: str) -> tuple[str, str, bool]:
         data = data[len(codecs.BOM_UTF8):]
     if b"\0" in data[:8192]:
         raise SourceError(f"{display}: binary file (contains NUL bytes), not Python source")
-    encoding = "utf-8"
-    for line in data.split(b"\n", 2)[:2]:
-        match = _CODING_RE.match(line)
-        if match:
-            encoding = match.group(1).decode("ascii")
-            break
-    if bom and encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
-        raise SourceError(f"{display}: has a UTF-8 BOM but declares coding {encoding}")
+    encoding = declared_encoding(data) or "utf-8"
     try:
-        codecs.lookup(encoding)
+        canonical = codecs.lookup(encoding).name
     except LookupError:
         raise SourceError(f"{display}: unknown encoding {encoding!r} in its coding line") from None
+    if bom and canonical not in ("utf-8", "utf-8-sig"):
+        raise SourceError(f"{display}: has a UTF-8 BOM but declares coding {encoding}")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
+        line = len(_FIRST_LINES_RE.findall(data[: err.start])) + 1
+        hint = ("save the file as UTF-8 or declare its encoding (PEP 263)" if encoding == "utf-8"
+                else "its coding line does not match its bytes")
         raise SourceError(
             f"{display}:{line}: cannot decode byte {data[err.start:err.start + 1]!r} as "
-            f"{encoding}; save the file as UTF-8 or declare its encoding (PEP 263)"
+            f"{encoding}; {hint}"
         ) from None
     return text, encoding, bom
 
@@ -106,6 +122,8 @@ def read_source(path: Path, display: str) -> SourceFile:
     except FileNotFoundError:
         raise SourceError(f"{display}: no such file") from None
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise SourceError(f"{display}: symbolic link loop") from None
         raise SourceError(f"{display}: cannot read ({err.strerror or err})") from None
     if path.suffix == ".ipynb":
         return read_notebook(data, display, path)
@@ -115,17 +133,29 @@ def read_source(path: Path, display: str) -> SourceFile:
 
 # -- notebooks ---------------------------------------------------------------
 
-_MAGIC_RE = re.compile(r"^\s*(%|!|\?)")
+# `%matplotlib inline`, `!pip install x`, `?obj`
+_LINE_MAGIC_RE = re.compile(r"^\s*[%!?]")
+# `files = !ls`, `t = %timeit -o f()`
+_ASSIGNED_MAGIC_RE = re.compile(r"^\s*[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*[%!]")
+# `obj?`, `obj.method??`
+_HELP_RE = re.compile(r"^\s*[\w.]+\?{1,2}\s*$")
+# Cell magics whose body is Python that runs; any other (%%bash, %%html,
+# %%writefile...) makes the whole cell something else.
+_PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
 
 def _blank_magics(lines: list[str]) -> list[str]:
-    """IPython syntax is not Python: blank it, keeping the line count."""
+    """IPython syntax is not Python: blank it, keeping the line count (an
+    indented magic becomes ``pass`` so its block still parses)."""
+    start = 0
     if lines and lines[0].lstrip().startswith("%%"):
-        return ["" for _ in lines]  # a cell magic makes the whole cell non-Python
-    out = []
-    for line in lines:
-        stripped = line.rstrip()
-        if _MAGIC_RE.match(line) or stripped.endswith("?") and stripped.lstrip()[:1].isalpha() and " " not in stripped.strip():
+        magic = lines[0].lstrip()[2:].split(maxsplit=1)
+        if not magic or magic[0] not in _PYTHON_CELL_MAGICS:
+            return ["" for _ in lines]
+        start = 1
+    out = [""] * start
+    for line in lines[start:]:
+        if _LINE_MAGIC_RE.match(line) or _ASSIGNED_MAGIC_RE.match(line) or _HELP_RE.match(line):
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}pass" if indent else "")
         else:
@@ -133,14 +163,32 @@ def _blank_magics(lines: list[str]) -> list[str]:
     return out
 
 
+def _language(notebook: dict) -> str:
+    """The notebook's language, from its metadata (Python when it says nothing)."""
+    metadata = notebook.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    language_info = metadata.get("language_info")
+    kernelspec = metadata.get("kernelspec")
+    for table, key in ((language_info, "name"), (kernelspec, "language")):
+        if isinstance(table, dict) and isinstance(table.get(key), str):
+            return table[key].lower()
+    return "python"
+
+
 def read_notebook(data: bytes, display: str, path: Path | None = None) -> SourceFile:
+    """The code cells of a notebook joined into one module, one cell after the
+    other, so a model defined in one cell is known in the next."""
     try:
         notebook = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SourceError(f"{display}: not a valid notebook ({err})") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"{display}: not a valid notebook (not UTF-8 JSON)") from None
+    except ValueError as err:
+        raise SourceError(f"{display}: not a valid notebook (invalid JSON: {err})") from None
     raw_cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(raw_cells, list):
-        raise SourceError(f"{display}: not a valid notebook (no cell list)")
+        raise SourceError(f"{display}: not a valid notebook (no list of cells; nbformat 4 expected)")
+    if _language(notebook) != "python":  # an R or Julia notebook has nothing for us
+        return SourceFile(display=display, text="", path=path, cells=())
     parts: list[str] = []
     cells: list[Cell] = []
     line = 1
@@ -148,7 +196,7 @@ def read_notebook(data: bytes, display: str, path: Path | None = None) -> Source
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
+        text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
         lines = _blank_magics(text.splitlines())
         cells.append(Cell(number=number, first_line=line, line_count=max(len(lines), 1)))
         parts.append("\n".join(lines) + "\n" if lines else "\n")

@@ -1,8 +1,13 @@
 """``# noqa`` comments: which findings the user silenced.
 
 ``# noqa`` alone silences every finding on its line; ``# noqa: TL101, TL2``
-silences those codes and prefixes. A line holding only
-``# torchlint: noqa`` silences the whole file.
+silences those codes and prefixes (codes of other tools in the same comment,
+``# noqa: E501, TL101``, are allowed and ignored). The engine asks about the
+reported line and about the first and last line of the statement that holds
+the finding, so a multi-line call can carry its ``# noqa`` at either end.
+
+A comment alone on its line, ``# torchlint: noqa``, silences the whole file;
+``# torchlint: noqa: TL101`` silences one rule (or prefix) in the whole file.
 """
 
 from __future__ import annotations
@@ -12,20 +17,26 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-NOQA_RE = re.compile(
-    r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE
-)
-FILE_NOQA_RE = re.compile(r"^\s*#\s*torchlint\s*:\s*noqa\s*$", re.IGNORECASE)
+_CODES = r"[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*"
+NOQA_RE = re.compile(rf"#\s*noqa(?:\s*:\s*(?P<codes>{_CODES}))?", re.IGNORECASE)
+FILE_NOQA_RE = re.compile(rf"^\s*#\s*torchlint\s*:\s*noqa(?:\s*:\s*(?P<codes>{_CODES}))?\s*$",
+                          re.IGNORECASE)
+_SPLIT_RE = re.compile(r"[,\s]+")
+
+
+def _split(codes: str) -> tuple[str, ...]:
+    return tuple(code.upper() for code in _SPLIT_RE.split(codes) if code)
 
 
 @dataclass
 class Suppressions:
-    file_level: bool = False
+    file_level: bool = False  # everything in the file is silenced
+    file_codes: tuple[str, ...] = ()  # codes and prefixes silenced in the whole file
     # line -> None (bare noqa: everything) or the codes/prefixes named
     lines: dict[int, tuple[str, ...] | None] = field(default_factory=dict)
 
     def silences(self, code: str, lines: tuple[int, ...]) -> bool:
-        if self.file_level:
+        if self.file_level or any(code.startswith(c) for c in self.file_codes):
             return True
         for line in lines:
             if line not in self.lines:
@@ -41,13 +52,14 @@ def _comments(text: str) -> list[tuple[int, str, bool]]:
     line scan when the file does not tokenize."""
     found: list[tuple[int, str, bool]] = []
     try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        # newline=None: "\r" and "\r\n" end lines here as they do for the parser.
+        for token in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if token.type == tokenize.COMMENT:
                 alone = not token.line[: token.start[1]].strip()
                 found.append((token.start[0], token.string, alone))
     except (tokenize.TokenError, SyntaxError, IndentationError):
         found = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
             index = line.find("#")
             if index >= 0:
                 found.append((number, line[index:], not line[:index].strip()))
@@ -58,16 +70,19 @@ def parse(text: str) -> Suppressions:
     result = Suppressions()
     if "noqa" not in text.lower():
         return result
+    file_codes: list[str] = []
     for line, comment, alone in _comments(text):
-        if alone and FILE_NOQA_RE.match(comment):
-            result.file_level = True
+        file_match = FILE_NOQA_RE.match(comment) if alone else None
+        if file_match is not None:
+            if file_match.group("codes"):
+                file_codes.extend(_split(file_match.group("codes")))
+            else:
+                result.file_level = True
             continue
         match = NOQA_RE.search(comment)
         if match is None:
             continue
         codes = match.group("codes")
-        if codes:
-            result.lines[line] = tuple(c.upper() for c in re.split(r"[,\s]+", codes) if c)
-        else:
-            result.lines[line] = None
+        result.lines[line] = _split(codes) if codes else None
+    result.file_codes = tuple(file_codes)
     return result

@@ -35,14 +35,14 @@ def quick_fix(uri: str, diagnostic: types.Diagnostic, version: int | None,
     if diagnostic.source != SOURCE or not isinstance(data, dict):
         return None
     fix = data.get("fix")
-    if not fix or data.get("version") != version:
+    if not fix or not fix["edits"] or data.get("version") != version:
         return None  # no fix, or edits computed for text the document no longer has
     safe = fix["applicability"] == "safe"
     if not safe and not unsafe:
         return None
     edits = [types.TextEdit(range_from_json(e["range"]), e["newText"]) for e in fix["edits"]]
-    title = f"{fix['title']} ({diagnostic.code})" if safe else \
-        f"{fix['title']} ({diagnostic.code}, unsafe)"
+    what = fix["title"] or f"Fix {diagnostic.code}"
+    title = f"{what} ({diagnostic.code})" if safe else f"{what} ({diagnostic.code}, unsafe)"
     return types.CodeAction(
         title=title, kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
         edit=_edit(uri, edits), is_preferred=safe,

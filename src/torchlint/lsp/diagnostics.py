@@ -1,9 +1,10 @@
 """Findings as LSP Diagnostics.
 
 Each Diagnostic carries the finding's range, severity, code, a link to the
-rule's docs and ``source: "torchlint"``; its ``data`` holds the document
-version and the fix's edits in client positions, which is all a quick fix
-needs. A probe verdict changes the diagnostic: a confirmed finding keeps its
+rule's docs and ``source: "torchlint"``; its ``data`` is what ``torchlint
+--format lsp`` writes (the rule name, the fix's edits in client positions,
+the probe verdict) plus the document version the edits are for, which is
+all a quick fix needs. A probe verdict changes the diagnostic: a confirmed finding keeps its
 severity, a refuted one is hidden or lowered to a hint (as configured), and
 the evidence is added to the message.
 """
@@ -15,10 +16,10 @@ from typing import Any
 
 from lsprotocol import types
 
-from torchlint.findings import Finding, ProbeResult, Severity
-from torchlint.lsp.links import rule_docs_url
+from torchlint.findings import Finding, ProbeResult, Severity, Span
 from torchlint.lsp.positions import Lines
 from torchlint.registry import RuleSet
+from torchlint.reporters import docs_url
 
 SOURCE = "torchlint"
 
@@ -28,9 +29,13 @@ _SEVERITY = {
 }
 
 
-def finding_key(finding: Finding) -> tuple[Any, ...]:
+def verdict_key(code: str, cell: int | None, span: Span, message: str) -> tuple[Any, ...]:
     """What identifies a finding within one text (to attach probe verdicts)."""
-    return (finding.code, finding.cell, finding.span, finding.message)
+    return (code, cell, span, message)
+
+
+def finding_key(finding: Finding) -> tuple[Any, ...]:
+    return verdict_key(finding.code, finding.cell, finding.span, finding.message)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,13 @@ class Verdicts:
         if text != self.text:
             return None
         return finding.probe or self.by_finding.get(finding_key(finding))
+
+    def summary(self) -> str:
+        """``2 confirmed, 1 refuted``: what the probe concluded, for the log."""
+        counts: dict[str, int] = {}
+        for probe in self.by_finding.values():
+            counts[probe.verdict] = counts.get(probe.verdict, 0) + 1
+        return ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "no verdicts"
 
 
 def evidence_text(probe: ProbeResult) -> str:
@@ -77,10 +89,19 @@ def to_diagnostic(finding: Finding, lines: Lines, rules: RuleSet, version: int |
                 severity = types.DiagnosticSeverity.Hint
         message = f"{message} [{probe_note(probe)}]"
     rule = rules.by_code(finding.code)
-    data: dict[str, Any] = {"version": version, "fix": None}
-    if finding.fix is not None and finding.fix.edits:
+    # The same `data` as `torchlint --format lsp` writes, plus the document version
+    # the fix's edits were computed for.
+    data: dict[str, Any] = {
+        "name": finding.name,
+        "fix": None,
+        "probe": probe.to_json() if probe is not None else None,
+    }
+    if finding.cell is not None:
+        data["cell"] = finding.cell
+    data["version"] = version
+    if finding.fix is not None:
         data["fix"] = {
-            "title": finding.fix.title or f"Fix {finding.code}",
+            "title": finding.fix.title,
             "applicability": str(finding.fix.applicability),
             "edits": [
                 {"range": _range_json(lines.range(edit.span)), "newText": edit.replacement}
@@ -92,7 +113,7 @@ def to_diagnostic(finding: Finding, lines: Lines, rules: RuleSet, version: int |
         message=message,
         severity=severity,
         code=finding.code,
-        code_description=types.CodeDescription(href=rule_docs_url(rule)) if rule else None,
+        code_description=types.CodeDescription(href=docs_url(rule.code, rule.name)) if rule else None,
         source=SOURCE,
         data=data,
     )

@@ -46,6 +46,15 @@ class Snapshot:
         return None
 
 
+@dataclass(frozen=True)
+class Linted:
+    """What a lint of one snapshot produced, computed on the lint thread."""
+
+    result: FileResult
+    dependencies: frozenset[Path]  # resolved paths of the other files it read
+    refuted: str  # what [tool.torchlint.probe] says to do with refuted findings
+
+
 @dataclass(eq=False)
 class OpenDocument:
     uri: str  # as the client sent it
@@ -57,7 +66,7 @@ class OpenDocument:
     #: file it depends on, of the configuration or of the settings.
     generation: int = 0
     linted: Snapshot | None = None
-    result: FileResult | None = None
+    outcome: Linted | None = None
     #: Published diagnostics per target URI, with the finding each one shows.
     shown: dict[str, list[tuple[Finding, types.Diagnostic]]] = field(default_factory=dict)
     verdicts: Verdicts | None = None
@@ -72,10 +81,13 @@ class OpenDocument:
     def invalidate(self) -> None:
         self.generation += 1
 
-    def dependencies(self) -> frozenset[Path]:
-        if self.result is None:
-            return frozenset()
-        return frozenset(path.resolve() for path in self.result.dependencies)
+    @property
+    def result(self) -> FileResult | None:
+        return self.outcome.result if self.outcome is not None else None
+
+    def depends_on(self, path: Path) -> bool:
+        """Whether the last lint read `path` (resolved)."""
+        return self.outcome is not None and path in self.outcome.dependencies
 
 
 def text_snapshot(doc: OpenDocument, text: str) -> Snapshot:

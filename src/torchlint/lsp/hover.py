@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torchlint.findings import ProbeResult
 from torchlint.lsp.diagnostics import probe_note
-from torchlint.lsp.links import rule_docs_url
+from torchlint.reporters import docs_url
 from torchlint.rule import Rule
 
 
@@ -17,7 +17,7 @@ def rule_markdown(rule: type[Rule], probe: ProbeResult | None = None) -> str:
             parts.append("To make the probe conclusive, add to pyproject.toml:\n\n"
                          f"```toml\n{probe.hint}\n```")
     parts.append(rule.docs())
-    parts.append(f"[{rule.code} documentation]({rule_docs_url(rule)})")
+    parts.append(f"[{rule.code} documentation]({docs_url(rule.code, rule.name)})")
     return "\n\n".join(part for part in parts if part)
 
 

@@ -15,20 +15,59 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: Environment variable naming the module whose ``probe_results`` the worker
-#: calls; the test suite points it at a stand-in.
-RUNNER_ENV = "TORCHLINT_LSP_PROBE_RUNNER"
-DEFAULT_RUNNER = "torchlint.probe.launcher"
+from lsprotocol import types
+
+from torchlint.findings import ProbeResult, Span
+from torchlint.lsp.diagnostics import Verdicts, verdict_key
+
+if TYPE_CHECKING:
+    from torchlint.lsp.documents import OpenDocument, Snapshot
+    from torchlint.runner import Selection
+
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 
 
 @dataclass
 class ProbeOutcome:
     status: str  # ok | unavailable | error
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)  # Finding.to_json() each
     message: str = ""
+
+    def verdicts(self, text: str) -> Verdicts:
+        """The verdicts on the findings of `text` (the text the probe was given)."""
+        found: dict[tuple[Any, ...], ProbeResult] = {}
+        for data in self.findings:
+            probe = data.get("probe")
+            if not probe:
+                continue  # a finding whose rule has no experiment
+            span = Span(data["line"], data["column"] - 1, data["end_line"], data["end_column"] - 1)
+            found[verdict_key(data["code"], data.get("cell"), span, data["message"])] = ProbeResult(
+                verdict=probe["verdict"], evidence=probe.get("evidence") or {},
+                assumptions=probe.get("assumptions") or {}, reason=probe.get("reason"),
+                hint=probe.get("hint"))
+        return Verdicts(text=text, by_finding=found)
+
+
+def probe_request(doc: OpenDocument, snapshot: Snapshot, selection: Selection,
+                  notebook: types.NotebookDocument | None) -> dict[str, Any]:
+    """What the worker needs to lint and probe the saved document as the CLI would."""
+    request: dict[str, Any] = {
+        "path": str(doc.path), "display": doc.display,
+        "select": list(selection.select) if selection.select is not None else None,
+        "ignore": list(selection.ignore), "extend_select": list(selection.extend_select),
+    }
+    if notebook is not None:
+        texts = {target.uri: target.text for target in snapshot.targets}
+        request["cells"] = [
+            {"cell_type": "code" if cell.document in texts else "markdown",
+             "source": texts.get(cell.document, "")}
+            for cell in notebook.cells
+        ]
+    else:
+        request["text"] = snapshot.source.text
+    return request
 
 
 class ProbeProcesses:

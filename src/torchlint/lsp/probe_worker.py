@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from torchlint.lsp.configs import EditorConfigs
-from torchlint.lsp.probe import DEFAULT_RUNNER, RUNNER_ENV
 from torchlint.runner import Run, Selection
 from torchlint.semantic.project import Project
 from torchlint.source import SourceError, SourceFile, read_notebook
+
+#: Environment variable naming the module whose ``probe_results`` is called;
+#: the test suite points it at a stand-in.
+RUNNER_ENV = "TORCHLINT_LSP_PROBE_RUNNER"
+DEFAULT_RUNNER = "torchlint.probe.launcher"
 
 
 def _descendants(root: int) -> list[int]:

@@ -16,24 +16,29 @@ import asyncio
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from torchlint.engine import FileResult
-from torchlint.findings import ProbeResult, Span
 from torchlint.lsp import actions, noqa
 from torchlint.lsp.configs import EditorConfigs
-from torchlint.lsp.diagnostics import Verdicts, finding_key, to_diagnostic
-from torchlint.lsp.documents import OpenDocument, Snapshot, notebook_snapshot, text_snapshot
+from torchlint.lsp.diagnostics import Verdicts, to_diagnostic
+from torchlint.lsp.documents import (
+    Linted,
+    OpenDocument,
+    Snapshot,
+    notebook_snapshot,
+    text_snapshot,
+)
 from torchlint.lsp.hover import prefix_markdown, rule_markdown
 from torchlint.lsp.positions import Lines
-from torchlint.lsp.probe import ProbeProcesses
-from torchlint.lsp.settings import Settings, parse
+from torchlint.lsp.probe import ProbeProcesses, probe_request
+from torchlint.lsp.settings import Settings, parse, section
 from torchlint.registry import RuleSet, UnknownRuleError
-from torchlint.runner import Run
+from torchlint.runner import Run, Selection
 from torchlint.semantic.project import Project
 
 if TYPE_CHECKING:
@@ -62,6 +67,7 @@ class Session:
         self.push = True  # False when the client pulls diagnostics itself
         self.refresh_support = False
         self.reported: set[str] = set()  # messages already shown (bad config, settings)
+        self._initial: dict[str, Any] = {}  # the settings of initializationOptions
         self.probes = ProbeProcesses()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchlint-lint")
         self._closed = False
@@ -79,9 +85,10 @@ class Session:
             path = _path(folder.uri)
             if path is not None:
                 self.folders.append(path)
-        if not self.folders and params.root_uri and _path(params.root_uri):
-            self.folders.append(_path(params.root_uri))  # type: ignore[arg-type]
-        self.apply_settings(params.initialization_options)
+        root = _path(params.root_uri) if params.root_uri else None
+        if not self.folders and root is not None:
+            self.folders.append(root)
+        self.apply_settings(params.initialization_options, initial=True)
 
     def close(self) -> None:
         """End everything the session started: probe processes, pending lints."""
@@ -108,19 +115,27 @@ class Session:
 
     # -- settings and configuration -------------------------------------------
 
-    def apply_settings(self, raw: Any) -> None:
-        settings, problems = parse(raw)
+    def apply_settings(self, raw: Any, *, initial: bool = False) -> None:
+        """Settings from initializationOptions (`initial`), or a change of them."""
+        given = section(raw)
+        if initial:
+            self._initial = given if isinstance(given, dict) else {}
+        elif not isinstance(given, dict):
+            return  # nothing for torchlint in this change
+        else:
+            given = {**self._initial, **given}
+        settings, problems = parse(given)
         for problem in problems:
             self.show_once(problem, types.MessageType.Warning)
         if settings == self.settings:
             return
         self.settings = settings
-        self.relint_all(reason="settings")
+        self.relint_all()
 
     def reload_configuration(self) -> None:
         self.configs = EditorConfigs()
         self.reported = {m for m in self.reported if m.startswith("torchlint settings:")}
-        self.relint_all(reason="configuration")
+        self.relint_all()
 
     def _report_config_problems(self) -> None:
         for problem in list(self.configs.problems):
@@ -153,7 +168,7 @@ class Session:
         doc = self._new_document(item.uri, item.version, notebook=False)
         self._set_overlay(doc.path, item.text)
         self.schedule(doc, 0)
-        if doc.path is not None:
+        if doc.path is not None and _differs_from_disk(doc.path, item.text):
             self.relint_dependents(doc.path, 0)
 
     def change_text(self, identifier: types.VersionedTextDocumentIdentifier) -> None:
@@ -264,7 +279,7 @@ class Session:
                 changed.append(path)
         if renewed:
             self._executor.submit(self._renew_project_job)
-            self.relint_all(reason="files")
+            self.relint_all()
         for path in changed:
             self._executor.submit(self.project_forget_job, path)
             self.relint_dependents(path, 0)
@@ -282,11 +297,11 @@ class Session:
         for doc in list(self.documents.values()):
             if doc.path is not None and doc.path.resolve() == resolved:
                 continue
-            if resolved in doc.dependencies():
+            if doc.depends_on(resolved):
                 doc.invalidate()
                 self.schedule(doc, delay, refresh=True)
 
-    def relint_all(self, reason: str) -> None:
+    def relint_all(self) -> None:
         for doc in list(self.documents.values()):
             doc.invalidate()
             self.schedule(doc, 0, refresh=True)
@@ -304,8 +319,15 @@ class Session:
     async def _lint_later(self, doc: OpenDocument, delay: float, refresh: bool) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
-        if await self.lint(doc) and refresh and not self.push:
-            self._request_refresh()
+        try:
+            if await self.lint(doc) and refresh and not self.push:
+                self._request_refresh()
+        except Exception:  # noqa: BLE001 - a bug here must reach the user, not end the server
+            self._internal_error(doc)
+
+    def _internal_error(self, doc: OpenDocument) -> None:
+        self.log(f"torchlint: internal error on {doc.display}; please report it:\n"
+                 f"{traceback.format_exc()}", types.MessageType.Error)
 
     async def lint(self, doc: OpenDocument) -> bool:
         """Bring `doc`'s diagnostics up to date; False when a newer change made
@@ -315,34 +337,41 @@ class Session:
         snapshot = self.snapshot(doc)
         if snapshot is None:
             return False
-        run = Run(configs=self.configs, selection=self.settings.selection, project=self.project)
-        future = self._executor.submit(self._lint_job, run, snapshot)
+        future = self._executor.submit(self._lint_job, self.settings.selection, snapshot)
         try:
-            result = await asyncio.wrap_future(future)
+            outcome = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             future.cancel()
             raise
         except Exception:  # noqa: BLE001 - a bug in torchlint must not end the server
-            self.log(f"torchlint: internal error linting {doc.display}:\n{traceback.format_exc()}",
-                     types.MessageType.Error)
+            self._internal_error(doc)
             return False
         self._report_config_problems()
         if self.documents.get(_key(doc.uri)) is not doc or doc.generation != snapshot.generation:
             return False  # stale: the document changed (or closed) while this ran
-        doc.linted, doc.result = snapshot, result
-        self._log_rule_errors(doc, result)
+        doc.linted, doc.outcome = snapshot, outcome
+        self._log_rule_errors(doc, outcome.result)
         self.show(doc)
         return True
 
-    def _lint_job(self, run: Run, snapshot: Snapshot) -> FileResult:
-        path = snapshot.source.path
-        if path is not None and self.configs.for_file(path).excludes(path):
-            return FileResult(display=snapshot.source.display, source=snapshot.source)
-        try:
-            return run.lint(snapshot.source)
-        except UnknownRuleError as err:  # settings were checked; keep the server alive anyway
-            return FileResult(display=snapshot.source.display, source=snapshot.source,
-                              errors=[str(err)])
+    def _run(self, selection: Selection) -> Run:
+        # Only on the lint thread, which alone replaces the project: a Run made
+        # earlier on the event loop could hold a project already replaced.
+        return Run(configs=self.configs, selection=selection, project=self.project)
+
+    def _lint_job(self, selection: Selection, snapshot: Snapshot) -> Linted:
+        run = self._run(selection)
+        source = snapshot.source
+        config = self.configs.for_file(source.path)
+        if source.path is not None and config.excludes(source.path):
+            result = FileResult(display=source.display, source=source)  # as the CLI skips it
+        else:
+            try:
+                result = run.lint(source)
+            except UnknownRuleError as err:  # settings are checked first; stay alive anyway
+                result = FileResult(display=source.display, source=source, errors=[str(err)])
+        dependencies = frozenset(path.resolve() for path in result.dependencies)
+        return Linted(result, dependencies, config.probe.refuted)
 
     def _log_rule_errors(self, doc: OpenDocument, result: FileResult) -> None:
         errors = frozenset(result.errors)
@@ -353,15 +382,15 @@ class Session:
     def show(self, doc: OpenDocument) -> None:
         """Turn `doc`'s last result into diagnostics (with probe verdicts), and
         publish them when the client takes pushed diagnostics."""
-        snapshot, result = doc.linted, doc.result
-        if snapshot is None or result is None:
+        snapshot, outcome = doc.linted, doc.outcome
+        if snapshot is None or outcome is None:
             return
         rules = RuleSet.all()
         codec = self.server.workspace.position_codec
         lines = {t.uri: Lines(t.text, codec) for t in snapshot.targets}
         shown: dict[str, list] = {t.uri: [] for t in snapshot.targets}
-        refuted = self.settings.refuted or self.configs.for_file(doc.path).probe.refuted
-        for finding in result.findings:
+        refuted = self.settings.refuted or outcome.refuted
+        for finding in outcome.result.findings:
             target = snapshot.target_of(finding)
             if target is None:
                 continue
@@ -404,7 +433,7 @@ class Session:
         for _ in range(3):  # an edit may land meanwhile; then lint its text
             if await self.lint(doc):
                 break
-        return [d for _, d in doc.shown.get(_key(uri), doc.shown.get(uri, []))]
+        return [d for _, d in self.shown_at(uri)]
 
     def shown_at(self, uri: str) -> list[tuple[Any, types.Diagnostic]]:
         doc = self.document_for(uri)
@@ -480,9 +509,9 @@ class Session:
             return None
         if doc.linted.source.text != text:
             return None
-        run = Run(configs=self.configs, selection=self.settings.selection, project=self.project)
-        result = doc.result
-        _, outcome = await asyncio.wrap_future(self._executor.submit(run.fix, result, False))
+        selection, result = self.settings.selection, doc.result
+        _, outcome = await asyncio.wrap_future(self._executor.submit(
+            lambda: self._run(selection).fix(result, False)))
         if outcome is None or outcome.parse_error is not None or outcome.new_text == text:
             return None
         return actions.fix_all(uri, text, outcome.new_text, lines, outcome.fixed)
@@ -497,30 +526,20 @@ class Session:
         snapshot = self.snapshot(doc)
         if snapshot is None:
             return
-        doc.probe = asyncio.get_running_loop().create_task(self._probe(doc, snapshot))
+        doc.probe = asyncio.get_running_loop().create_task(self._probe_guarded(doc, snapshot))
 
-    def _probe_request(self, doc: OpenDocument, snapshot: Snapshot) -> dict[str, Any]:
-        selection = self.settings.selection
-        request: dict[str, Any] = {
-            "path": str(doc.path), "display": doc.display,
-            "select": list(selection.select) if selection.select is not None else None,
-            "ignore": list(selection.ignore), "extend_select": list(selection.extend_select),
-        }
-        if doc.notebook:
-            notebook = self.server.workspace.get_notebook_document(notebook_uri=doc.uri)
-            texts = {t.uri: t.text for t in snapshot.targets}
-            request["cells"] = [
-                {"cell_type": "code" if cell.document in texts else "markdown",
-                 "source": texts.get(cell.document, "")}
-                for cell in (notebook.cells if notebook else [])
-            ]
-        else:
-            request["text"] = snapshot.source.text
-        return request
+    async def _probe_guarded(self, doc: OpenDocument, snapshot: Snapshot) -> None:
+        try:
+            await self._probe(doc, snapshot)
+        except Exception:  # noqa: BLE001 - e.g. the worker cannot start: say so, keep serving
+            self._internal_error(doc)
 
     async def _probe(self, doc: OpenDocument, snapshot: Snapshot) -> None:
         self.log(f"torchlint: probing {doc.display}")
-        outcome = await self.probes.run(self._probe_request(doc, snapshot))
+        notebook = self.server.workspace.get_notebook_document(notebook_uri=doc.uri) \
+            if doc.notebook else None
+        outcome = await self.probes.run(
+            probe_request(doc, snapshot, self.settings.selection, notebook))
         if outcome.status == "unavailable":
             self.show_once(f"torchlint: probe on save is unavailable ({outcome.message}); "
                            "install the probe with pip install 'torchlint[probe]'",
@@ -530,21 +549,8 @@ class Session:
             self.log(f"torchlint: probe of {doc.display} failed: {outcome.message}",
                      types.MessageType.Error)
             return
-        verdicts: dict[tuple[Any, ...], ProbeResult] = {}
-        for data in outcome.findings:
-            probe = data.get("probe")
-            if not probe:
-                continue
-            verdicts[_json_key(data)] = ProbeResult(
-                verdict=probe["verdict"], evidence=probe.get("evidence") or {},
-                assumptions=probe.get("assumptions") or {}, reason=probe.get("reason"),
-                hint=probe.get("hint"))
-        doc.verdicts = Verdicts(text=snapshot.source.text, by_finding=verdicts)
-        counts: dict[str, int] = {}
-        for probe in verdicts.values():
-            counts[probe.verdict] = counts.get(probe.verdict, 0) + 1
-        summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "no findings"
-        self.log(f"torchlint: probe of {doc.display}: {summary}")
+        doc.verdicts = outcome.verdicts(snapshot.source.text)
+        self.log(f"torchlint: probe of {doc.display}: {doc.verdicts.summary()}")
         if self.documents.get(_key(doc.uri)) is doc and doc.linted is not None \
                 and doc.linted.source.text == snapshot.source.text:
             self.show(doc)
@@ -552,9 +558,11 @@ class Session:
                 self._request_refresh()
 
 
-def _json_key(data: dict[str, Any]) -> tuple[Any, ...]:
-    span = Span(data["line"], data["column"] - 1, data["end_line"], data["end_column"] - 1)
-    return (data["code"], data.get("cell"), span, data["message"])
+def _differs_from_disk(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") != text
+    except (OSError, UnicodeDecodeError):
+        return True
 
 
 def _contains(area: types.Range, position: types.Position) -> bool:
@@ -563,5 +571,3 @@ def _contains(area: types.Range, position: types.Position) -> bool:
     before_end = (position.line, position.character) <= (end.line, end.character)
     return after_start and before_end
 
-
-__all__ = ["Session", "finding_key", "Callable"]

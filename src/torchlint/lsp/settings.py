@@ -1,9 +1,11 @@
 """The client's settings for torchlint, from initializationOptions or
 workspace/didChangeConfiguration.
 
-Settings may come bare or under a ``torchlint`` key. A bad value is reported
-(the caller shows it once) and that setting keeps its default; the others
-still apply.
+Settings may come bare or under a ``torchlint`` key. A change names the
+settings it changes; the others keep what initializationOptions said (a
+client that sends other tools' sections, or nothing, changes nothing). A bad
+value is reported (the caller shows it once) and that setting keeps its
+default; the others still apply.
 """
 
 from __future__ import annotations
@@ -57,10 +59,19 @@ def _codes(value: Any) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in value if v.strip())
 
 
+def section(raw: Any) -> Any:
+    """torchlint's part of a settings payload: the ``torchlint`` key when there
+    is one, the payload when it names torchlint settings, else None."""
+    if isinstance(raw, dict):
+        if isinstance(raw.get("torchlint"), dict):
+            return raw["torchlint"]
+        if raw and not set(raw) & set(KNOWN) and all(isinstance(v, dict) for v in raw.values()):
+            return None  # only other tools' sections
+    return raw or None
+
+
 def parse(raw: Any) -> tuple[Settings, list[str]]:
-    """The settings in `raw`, and one message per bad value."""
-    if isinstance(raw, dict) and isinstance(raw.get("torchlint"), dict):
-        raw = raw["torchlint"]
+    """The settings in `raw` (already :func:`section`-ed), and one message per bad value."""
     if raw is None:
         return Settings(), []
     if not isinstance(raw, dict):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from torchlint.findings import Finding
-from torchlint.registry import RuleSet
-from torchlint.source import SourceFile
+
+if TYPE_CHECKING:  # kept light: the CLI imports FORMATS before it parses its options
+    from torchlint.registry import RuleSet
+    from torchlint.source import SourceFile
 
 FORMATS = ("text", "json", "sarif", "github", "lsp")
 

@@ -7,7 +7,8 @@ in), regions 1-based with columns in UTF-16 code units (``columnKind``), as
 GitHub and editors count them. Fixes become ``fixes`` with their replacements;
 the probe's verdict goes in the result's ``properties``. A notebook finding
 has no region (its line is in a cell, not in the .ipynb file): the location
-names the cell in its message and properties.
+names the cell in its message, and its properties hold the cell and the
+region within it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from torchlint import __version__
 from torchlint.findings import Finding, Fix, Severity, Span
 from torchlint.reporters import PROJECT_URL, Report, docs_url
-from torchlint.reporters.locations import Lines, relative_uri, utf16_span
+from torchlint.reporters.locations import Lines, absolute_path, relative_uri, utf16_span
 from torchlint.rule import Rule
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -55,7 +56,7 @@ class _Builder:
     def artifact(self, display: str) -> dict[str, Any]:
         uri = relative_uri(display, self.cwd)
         if uri is None:  # outside the folder torchlint ran in: an absolute URI
-            return {"uri": Path(display).absolute().as_uri()}
+            return {"uri": absolute_path(self.report, display).as_uri()}
         return {"uri": uri, "uriBaseId": SRCROOT}
 
     def region(self, finding: Finding, span: Span) -> dict[str, int]:
@@ -73,9 +74,8 @@ class _Builder:
             "physicalLocation": physical,
             "message": {"text": f"cell {finding.cell}, line {span.start_line}, "
                                 f"column {span.start_col + 1}"},
-            "properties": {"cell": finding.cell, "line": span.start_line,
-                           "column": span.start_col + 1, "endLine": span.end_line,
-                           "endColumn": span.end_col + 1},
+            # The region within the cell, in the run's columnKind.
+            "properties": {"cell": finding.cell, **self.region(finding, span)},
         }
 
     def fix(self, finding: Finding, fix: Fix) -> dict[str, Any]:

@@ -89,7 +89,7 @@ class Losses:
                 constructs_loss = True
             elif info is not None:
                 found.append(LossCall(call, info["kind"], model.callee(call), None, None))
-        if not constructs_loss:
+        if not constructs_loss and not self.model.imports_local_modules:
             # A loss object used here is built here (criteria passed in from other
             # files are not followed), so a file that builds none has no class-based call.
             return found

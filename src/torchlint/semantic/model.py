@@ -123,6 +123,19 @@ class SemanticModel:
         name = module.path.name if module is not None else "?"
         return f"{name}:{line}"
 
+    @cached_property
+    def imports_local_modules(self) -> bool:
+        """Whether this file imports any module of the project (so values such as a
+        loss built by a factory in losses.py can come from elsewhere)."""
+        folder = self.path.parent if self.path else Path.cwd()
+        return any(self.project.resolve(folder, fact.module if fact.module else (fact.name or ""),
+                                        fact.level) is not None
+                   for fact in self.facts.imports)
+
+    def function_kind_in(self, call: F.Call, facts: F.FileFacts) -> str | None:
+        """`function_kind` for a call of another project file."""
+        return self.symbols.function_kind(self.names_for(facts).callee(call))
+
     def module_classes(self) -> list[ModuleClass]:
         """The nn.Module subclasses defined in this file."""
         found = []

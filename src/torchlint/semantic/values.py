@@ -245,6 +245,13 @@ class Values:
                 for assign in cls.self_assigns.get(node.attr.value, []):
                     found.extend(self.infer(assign.value, assign.scope, assign.order,
                                             value.definition.facts, value.definition.path, depth + 1))
+                method = cls.methods.get(node.attr.value)
+                if method is not None and not found:  # `self.compute_loss(batch)` returns its returns
+                    from torchlint.semantic.resolve import Definition
+
+                    found.append(Value("function", origin=method.node, facts=value.definition.facts,
+                                       definition=Definition(method, value.definition.facts,
+                                                             value.definition.path)))
         if found:
             return found
         qualified = self.model.names_for(frame.facts).qualified(node, frame.scope, frame.order)
@@ -329,6 +336,8 @@ class Values:
                 return [Value("log_of_probs", origin=node, facts=frame.facts, source=receiver_values)]
             if method == "item":
                 return [Value("number", origin=node, facts=frame.facts)]
+            if method in ("mean", "sum", "abs"):  # a reduced loss is still the loss
+                return [v for v in receiver_values if v.kind == "loss"]
             if method in ("detach", "numpy", "tolist", "argmax", "max", "argmin", "min", "eq", "size"):
                 return []
             if method in PASSTHROUGH_METHODS:
@@ -403,10 +412,14 @@ class Values:
         return []
 
 
-def _mark_forward(values: list[Value], module: ModuleClass) -> list[Value]:
+def _mark_forward(values: Iterable[Value], module: ModuleClass) -> list[Value]:
+    values = list(values)
     for value in values:
         if value.via_forward is None and value.kind in ("probs", "log_probs"):
             value.via_forward = module
+        elif value.kind == "tuple":  # `return logits, probs`
+            for element in value.elements:
+                _mark_forward(element, module)
     return values
 
 

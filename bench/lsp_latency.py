@@ -1,0 +1,240 @@
+"""LSP latency: from a didChange on a 1,000-line training script to its
+publishDiagnostics, beside the same lint in-process and beside the floor
+(libcst parse + one visit of the same text).
+
+    python bench/lsp_latency.py [--edits 100] [--lines 1000]
+
+The server is the installed ``torchlint lsp``, started with a debounce of 0 so
+that the figure is the work alone. Each edit changes one number in the
+middle of the script (an incremental change, as an editor sends on a
+keystroke) and waits for the diagnostics of that version before the next.
+The rules are the default ones (whatever ``torchlint.rules`` holds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import libcst as cst
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from torchlint.config import ConfigFinder
+from torchlint.runner import Run, Selection
+from torchlint.semantic.project import Project
+from torchlint.source import SourceFile
+
+HEADER = '''"""A training script, generated for the benchmark."""
+import argparse
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+LEARNING_RATE = 0.001
+'''
+
+BLOCK = '''
+
+class Encoder{n}(nn.Module):
+    """Encoder number {n}."""
+
+    def __init__(self, vocab, dim=64, hidden=128, dropout=0.3):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim)
+        self.rnn = nn.LSTM(dim, hidden, batch_first=True)
+        self.norm = nn.BatchNorm1d(hidden)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, 10)
+
+    def forward(self, tokens, lengths=None):
+        x = self.embedding(tokens)
+        out, _ = self.rnn(x)
+        last = out[:, -1, :]
+        last = self.norm(last)
+        return self.head(self.drop(last))
+
+
+def make_loader_{n}(size, batch_size=32, shuffle=True):
+    inputs = torch.randint(0, 100, (size, 12))
+    labels = torch.randint(0, 10, (size,))
+    return DataLoader(TensorDataset(inputs, labels), batch_size=batch_size, shuffle=shuffle)
+
+
+def train_epoch_{n}(model, loader, optimizer, epoch):
+    model.train()
+    total = 0.0
+    for step, (tokens, labels) in enumerate(loader):
+        optimizer.zero_grad()
+        logits = model(tokens)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        if step % 50 == 0:
+            print(f"epoch {{epoch}} step {{step}} loss {{loss.item():.4f}}")
+    return total / max(len(loader), 1)
+
+
+def evaluate_{n}(model, loader):
+    model.eval()
+    correct = 0
+    seen = 0
+    with torch.no_grad():
+        for tokens, labels in loader:
+            predictions = model(tokens).argmax(dim=1)
+            correct += (predictions == labels).sum().item()
+            seen += labels.numel()
+    return correct / max(seen, 1)
+'''
+
+FOOTER = '''
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=LEARNING_RATE)
+    args = parser.parse_args()
+    model = Encoder0(vocab=100)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    train_loader = make_loader_0(1024)
+    valid_loader = make_loader_0(256, shuffle=False)
+    for epoch in range(args.epochs):
+        loss = train_epoch_0(model, train_loader, optimizer, epoch)
+        accuracy = evaluate_0(model, valid_loader)
+        print(f"epoch {epoch}: loss {loss:.4f} accuracy {accuracy:.3f} lr {math.log10(args.lr):.1f}")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def training_script(lines: int) -> str:
+    parts = [HEADER]
+    n = 0
+    while sum(p.count("\n") for p in parts) + FOOTER.count("\n") < lines:
+        parts.append(BLOCK.format(n=n))
+        n += 1
+    return "".join(parts) + FOOTER
+
+
+def edited(text: str, index: int) -> tuple[str, int, str, str]:
+    """The text with the number on the `LEARNING_RATE` line changed; returns
+    (new text, 0-based line, old line, new line)."""
+    lines = text.split("\n")
+    line = next(i for i, value in enumerate(lines) if value.startswith("LEARNING_RATE"))
+    new_line = f"LEARNING_RATE = 0.00{index + 1}"
+    old_line = lines[line]
+    lines[line] = new_line
+    return "\n".join(lines), line, old_line, new_line
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def floor(text: str, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        module = cst.parse_module(text)
+        module.visit(cst.CSTVisitor())
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def in_process(text: str, path: Path, edits: int) -> list[float]:
+    run = Run(configs=ConfigFinder(), selection=Selection(), project=Project())
+    samples = []
+    for index in range(edits):
+        new_text = edited(text, index)[0]
+        start = time.perf_counter()
+        run.lint(SourceFile(display=path.name, text=new_text, path=path))
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+async def through_server(text: str, path: Path, edits: int) -> tuple[list[float], int]:
+    executable = str(Path(sys.executable).parent / "torchlint")
+    client = LanguageClient("lsp-latency-bench", "1")
+    waiting: dict[int, asyncio.Future] = {}
+    counts: list[int] = []
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def published(params: types.PublishDiagnosticsParams) -> None:
+        future = waiting.get(params.version or 0)
+        if future is not None and not future.done():
+            counts.append(len(params.diagnostics))
+            future.set_result(time.perf_counter())
+
+    await client.start_io(executable, "lsp", cwd=str(path.parent))
+    await client.initialize_async(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), root_uri=path.parent.as_uri(),
+        initialization_options={"debounce": 0}))
+    client.initialized(types.InitializedParams())
+    uri = path.as_uri()
+    loop = asyncio.get_running_loop()
+    waiting[1] = loop.create_future()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+    await asyncio.wait_for(waiting[1], 60)
+    samples = []
+    current = text
+    for index in range(edits):
+        version = index + 2
+        new_text, line, old_line, new_line = edited(text, index)
+        current_line = current.split("\n")[line]
+        waiting[version] = loop.create_future()
+        start = time.perf_counter()
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 0), types.Position(line, len(current_line))),
+                text=new_line)]))
+        end = await asyncio.wait_for(waiting[version], 60)
+        samples.append(end - start)
+        current = new_text
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return samples, counts[-1] if counts else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edits", type=int, default=100)
+    parser.add_argument("--lines", type=int, default=1000)
+    args = parser.parse_args()
+    text = training_script(args.lines)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "train.py"
+        path.write_text(text, encoding="utf-8")
+        floor_samples = floor(text, max(20, args.edits // 5))
+        lint_samples = in_process(text, path, args.edits)
+        server_samples, findings = asyncio.run(through_server(text, path, args.edits))
+    floor_median, floor_p95 = summary(floor_samples)
+    lint_median, lint_p95 = summary(lint_samples)
+    server_median, server_p95 = summary(server_samples)
+    print(f"LSP latency on a {text.count(chr(10))}-line training script, {args.edits} edits, "
+          f"debounce 0 ({findings} findings per lint)")
+    print(f"{'':40} {'median':>9} {'p95':>9}")
+    print(f"{'libcst parse + one visit (the floor)':40} {floor_median:7.1f}ms {floor_p95:7.1f}ms")
+    print(f"{'Run.lint in-process':40} {lint_median:7.1f}ms {lint_p95:7.1f}ms")
+    print(f"{'didChange -> publishDiagnostics':40} {server_median:7.1f}ms {server_p95:7.1f}ms")
+    print(f"server / floor: median {server_median / floor_median:.2f}x (budget 1.5x), "
+          f"p95 {server_p95 / floor_median:.2f}x of the floor's median (budget 2x)")
+
+
+if __name__ == "__main__":
+    main()

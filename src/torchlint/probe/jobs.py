@@ -1,0 +1,562 @@
+"""One probe job per script: its stripped code, its model constructions, its experiments.
+
+Built in the linter's process (libcst, no torch) and written as JSON for the
+sandbox. A job holds:
+
+- ``modules``: the stripped script and every local module it imports
+  (followed across files and packages), with their sandbox module names;
+- ``namespaces``: names the script binds to ``parser.parse_args()``, given the
+  recovered argparse defaults instead;
+- ``models``: a construction spec per model class (the script's own
+  construction call where there is one, else the class's signature alone);
+- ``experiments``: per finding, the experiment's source and the model spec
+  the finding is about (from its ``context``: ``construct_line``,
+  ``model_var``, ``class``; else the script's main model);
+- ``hints``/``factories`` from ``[tool.torchlint.probe.classes]`` and the
+  time and memory budgets of ``[tool.torchlint.probe]``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import libcst as cst
+
+from torchlint.config import Config
+from torchlint.engine import FileResult
+from torchlint.findings import Finding
+from torchlint.rule import Rule
+from torchlint.semantic import facts as F
+from torchlint.semantic.project import Project
+from torchlint.semantic.walker import collect
+
+from . import recover
+from .strip import is_main_guard, strip
+
+MAX_LOCAL_MODULES = 64
+_MAIN_FUNCTIONS = ("main", "train", "run", "cli", "fit", "training", "run_training")
+_MODEL_VARS = ("model", "net", "network", "classifier", "rnn", "lstm", "cnn", "encoder")
+
+
+class JobError(Exception):
+    """The job cannot be made (e.g. a hint names a missing file); the message says why."""
+
+
+@lru_cache(maxsize=None)
+def experiment_of(rule: type[Rule]) -> tuple[str, str] | None:
+    """(source, function name) of a rule's ``experiment`` staticmethod, or None."""
+    raw = inspect.getattr_static(rule, "experiment", None)
+    function = raw.__func__ if isinstance(raw, (staticmethod, classmethod)) else raw
+    if not inspect.isfunction(function):
+        return None
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+    except (OSError, TypeError):
+        return None
+    lines = source.splitlines(keepends=True)
+    while lines and lines[0].lstrip().startswith("@"):
+        lines.pop(0)
+    return "".join(lines), function.__name__
+
+
+def module_name_for(path: Path | None) -> str:
+    """The sandbox module name of a probed script: its stem when that cannot
+    clash with a real module."""
+    if path is None:
+        return "__torchlint_script__"
+    stem = path.stem
+    if not stem.isidentifier() or keyword.iskeyword(stem) or stem in sys.stdlib_module_names \
+            or stem in ("torch", "torchvision", "numpy", "torchlint"):
+        return "__torchlint_script__"
+    return stem
+
+
+# -- the project: the script and the local modules it reaches -----------------------------------
+
+
+def _parse(path: Path | None, name: str, text: str, package: bool = False) -> recover.SourceInfo | None:
+    try:
+        module = cst.parse_module(text)
+    except Exception:  # noqa: BLE001 - an unparsable local module is left to fail at import
+        return None
+    return recover.SourceInfo(path=path, name=name, text=text, module=module, facts=collect(module),
+                              package=package)
+
+
+@dataclass
+class ProbeProject:
+    script: recover.SourceInfo
+    infos: list[recover.SourceInfo] = field(default_factory=list)
+    by_path: dict[Path, recover.SourceInfo] = field(default_factory=dict)
+    synthetic_packages: list[str] = field(default_factory=list)
+    project: Project = field(default_factory=Project)
+
+    def __post_init__(self) -> None:
+        self.infos.append(self.script)
+        if self.script.path is not None:
+            self.by_path[self.script.path.resolve()] = self.script
+
+    def follow(self) -> None:
+        queue = [self.script]
+        while queue and len(self.infos) < MAX_LOCAL_MODULES:
+            info = queue.pop(0)
+            for fact in info.facts.imports:
+                for name, path in self._targets(info, fact):
+                    added = self._add(name, path)
+                    if added is not None:
+                        queue.append(added)
+
+    def _folder(self, info: recover.SourceInfo) -> Path:
+        return info.path.parent if info.path is not None else Path.cwd()
+
+    def _absolute(self, info: recover.SourceInfo, module: str, level: int) -> str | None:
+        if level == 0:
+            return module
+        package = info.name if info.package else info.name.rpartition(".")[0]
+        parts = package.split(".") if package else []
+        if level - 1 > len(parts):
+            return None
+        base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+        if not base and not module:
+            return None
+        return ".".join([*base, *([module] if module else [])]) or None
+
+    def _targets(self, info: recover.SourceInfo, fact: F.Import) -> list[tuple[str, Path]]:
+        found: list[tuple[str, Path]] = []
+        root = fact.module.split(".")[0] if fact.module else ""
+        if fact.level == 0 and (root in sys.stdlib_module_names or not root):
+            return found
+        folder = self._folder(info)
+        path = self.project.resolve(folder, fact.module, fact.level)
+        absolute = self._absolute(info, fact.module, fact.level)
+        if path is not None and absolute:
+            found.append((absolute, path))
+        if fact.name and fact.name != "*":
+            sub = f"{fact.module}.{fact.name}" if fact.module else fact.name
+            sub_path = self.project.resolve(folder, sub, fact.level)
+            sub_absolute = self._absolute(info, sub, fact.level)
+            if sub_path is not None and sub_absolute:
+                found.append((sub_absolute, sub_path))
+        return found
+
+    def _add(self, name: str, path: Path) -> recover.SourceInfo | None:
+        resolved = path.resolve()
+        if resolved in self.by_path or any(i.name == name for i in self.infos):
+            return None
+        parts = name.split(".")
+        is_init = resolved.name == "__init__.py"
+        for depth in range(1, len(parts)):  # parent packages must exist for `import a.b`
+            parent = ".".join(parts[:depth])
+            if any(i.name == parent for i in self.infos) or parent in self.synthetic_packages:
+                continue
+            folder = resolved.parents[len(parts) - depth - 1 + (1 if is_init else 0)]
+            init = folder / "__init__.py"
+            if not (init.is_file() and self._add(parent, init) is not None):
+                self.synthetic_packages.append(parent)
+        try:
+            text = resolved.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        info = _parse(resolved, name, text, package=resolved.name == "__init__.py")
+        if info is None:
+            return None
+        self.infos.append(info)
+        self.by_path[resolved] = info
+        return info
+
+    def resolve_import(self, info: recover.SourceInfo, fact: F.Import
+                       ) -> tuple[recover.SourceInfo, str | None] | None:
+        """For ``from m import n`` in `info`: (m's info, n); for a module import or
+        ``from pkg import submodule``: (that module's info, None)."""
+        folder = self._folder(info)
+        if fact.name is not None and fact.name != "*":
+            path = self.project.resolve(folder, fact.module, fact.level)
+            if path is not None and path.resolve() in self.by_path:
+                target = self.by_path[path.resolve()]
+                sub = f"{fact.module}.{fact.name}" if fact.module else fact.name
+                sub_path = self.project.resolve(folder, sub, fact.level)
+                if sub_path is not None and sub_path.resolve() in self.by_path and not any(
+                        c.name == fact.name for c in target.facts.classes):
+                    return self.by_path[sub_path.resolve()], None
+                return target, fact.name
+            sub = f"{fact.module}.{fact.name}" if fact.module else fact.name
+            path = self.project.resolve(folder, sub, fact.level)
+            if path is not None and path.resolve() in self.by_path:
+                return self.by_path[path.resolve()], None
+            return None
+        path = self.project.resolve(folder, fact.module, fact.level)
+        if path is not None and path.resolve() in self.by_path:
+            return self.by_path[path.resolve()], None
+        return None
+
+
+# -- constructions ---------------------------------------------------------------------------------
+
+
+def _calls_inside(node: cst.CSTNode) -> set[int]:
+    found: set[int] = set()
+
+    def visit(current: cst.CSTNode) -> None:
+        if isinstance(current, cst.Call):
+            found.add(id(current))
+        for child in current.children:
+            visit(child)
+
+    visit(node)
+    return found
+
+
+def _assigned_vars(info: recover.SourceInfo) -> dict[int, str]:
+    """id(call node) -> the variable its (possibly wrapped) result is assigned to."""
+    found: dict[int, str] = {}
+    for assign in info.facts.assigns:
+        names = [t.value for t in assign.targets if isinstance(t, cst.Name)]
+        if not names or assign.value is None:
+            continue
+        for call_id in _calls_inside(assign.value):
+            found.setdefault(call_id, names[0])
+    return found
+
+
+def _in_main_guard(info: recover.SourceInfo, call: F.Call) -> bool:
+    branch = call.branch
+    while branch is not None:
+        if branch.test is not None and isinstance(branch.node, cst.IndentedBlock):
+            for statement in info.module.body:
+                if is_main_guard(statement) and statement.body is branch.node:  # type: ignore[attr-defined]
+                    return True
+        branch = branch.parent
+    return False
+
+
+def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.ModelClass],
+                  evaluator: recover.Evaluator, display: str) -> list[recover.Construction]:
+    """The calls of the project's script to its model classes, as specs."""
+    info = project.script
+    assigned = _assigned_vars(info)
+    found: list[recover.Construction] = []
+    for call in info.facts.calls:
+        target = recover.local_class_of(info, call.func, call.scope, call.order, project.resolve_import)
+        if target is None or target not in classes:
+            continue
+        model = classes[target]
+        params = model.init_params()
+        args: list[dict[str, Any]] = []
+        kwargs: dict[str, dict[str, Any]] = {}
+        notes: dict[str, str] = {}
+        position = 0
+        for arg in call.args:
+            if arg.star == "**":
+                expanded = evaluator.value(arg.value, call.scope, call.order)
+                if isinstance(expanded, recover.ArgNamespace):
+                    expanded = expanded.values
+                if isinstance(expanded, dict):
+                    for key, value in expanded.items():
+                        if isinstance(key, str) and (not params or key in params) and recover.is_literal(value):
+                            kwargs[key] = {"literal": repr(value)}
+                continue
+            if arg.star == "*":
+                continue
+            spec, arg_notes = recover.argument_spec(info, evaluator, arg.value, call.scope, call.order)
+            if arg.keyword is not None:
+                key = arg.keyword.value
+                kwargs[key] = spec
+            else:
+                key = params[position] if position < len(params) else f"arg{position}"
+                args.append(spec)
+                position += 1
+            if arg_notes and "literal" in spec:
+                notes[key] = _note(spec["literal"], list(dict.fromkeys(arg_notes)))
+        span_start = info.line(call.node)
+        text = info.code(call.node)
+        function = call.scope.function
+        found.append(recover.Construction(
+            model=model, site=info, call=call, line=span_start, end_line=span_start + text.count("\n"),
+            var=assigned.get(id(call.node)), function=function.name if function else None,
+            spec={"class": model.name, "module": model.info.name, "callee": model.name,
+                  "args_module": info.name, "args": args, "kwargs": kwargs, "notes": notes,
+                  "text": " ".join(text.split())[:200], "line": span_start, "kind": "call",
+                  "origin": f"{display}:{span_start}"}))
+    return found
+
+
+def _note(literal: str, notes: list[str]) -> str:
+    """``args.dropout -> 0.5 (argparse default)``, or for a value reached through
+    other values: ``7, via args.classify -> 'emotion' (argparse default)``."""
+    if len(notes) == 1 and f"-> {literal} (" in notes[0]:
+        return notes[0]
+    return f"{literal}, via " + "; ".join(notes)
+
+
+def _signature_spec(model: recover.ModelClass) -> dict[str, Any]:
+    return {"class": model.name, "module": model.info.name, "callee": model.name,
+            "args_module": model.info.name, "args": [], "kwargs": {}, "notes": {},
+            "text": f"{model.name}()", "line": None, "kind": "signature"}
+
+
+def _instantiated_inside(classes: dict[tuple[str, str], recover.ModelClass]) -> set[str]:
+    """Names of model classes some other model class builds in its body."""
+    names = {c.name for c in classes.values()}
+    inner: set[str] = set()
+    for model in classes.values():
+        for call in model.info.facts.calls:
+            if model.fact.contains(call) and call.dotted and call.dotted.split(".")[-1] in names:
+                inner.add(call.dotted.split(".")[-1])
+    return inner
+
+
+def _main_rank(construction: recover.Construction) -> tuple[int, int, int, int]:
+    var = (construction.var or "").lower()
+    named = 0 if any(word in var for word in _MODEL_VARS) else 1
+    where = 0 if construction.function in _MAIN_FUNCTIONS or construction.function is None \
+        or _in_main_guard(construction.site, construction.call) else 1
+    own = 0 if "sibling" not in construction.spec else 1
+    return (own, where, named, construction.line)
+
+
+@dataclass
+class _Borrowed:
+    """Constructions of the script's classes found in other files of the run."""
+
+    constructions: list[recover.Construction] = field(default_factory=list)
+    infos: list[recover.SourceInfo] = field(default_factory=list)  # their stripped modules
+    namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)  # module -> {name: defaults}
+
+
+def _borrow(project: ProbeProject, siblings: list[tuple[Path, str, str]], wanted: set[str],
+            taken: set[str]) -> _Borrowed:
+    """For a model file probed on its own: the construction calls that the other
+    scripts of the run (which import it) make of its classes, so the model is
+    built the way the training script builds it."""
+    borrowed = _Borrowed()
+    script = project.script
+    if script.path is None or not wanted:
+        return borrowed
+    for path, display, text in siblings:
+        if path == script.path or script.name.rsplit(".", 1)[-1] not in text:
+            continue
+        name = module_name_for(path)
+        if name in taken or name == script.name:
+            name = f"__torchlint_sibling_{len(borrowed.namespaces)}__"
+        info = _parse(path, name, text)
+        if info is None:
+            continue
+        sub = ProbeProject(info, project=project.project)
+        sub.follow()
+        ours = sub.by_path.get(script.path)
+        if ours is None or ours.name != script.name:
+            continue
+        evaluator = recover.Evaluator(info)
+        evaluator.setup()
+        names = _namespace_names(info, evaluator)
+        for other in sub.infos:
+            other.stripped = strip(other.module, set(names) if other is info else set())
+        classes = recover.model_classes(sub.infos, sub.resolve_import)
+        found = [c for c in constructions(sub, classes, evaluator, display)
+                 if c.model.info is ours and c.model.name in wanted]
+        if not found:
+            continue
+        for construction in found:
+            construction.spec["module"] = script.name
+            construction.spec["sibling"] = True
+        borrowed.constructions.extend(found)
+        borrowed.infos.extend(i for i in sub.infos if i.path not in project.by_path
+                              and i.name not in taken)
+        taken.update(i.name for i in sub.infos)
+        borrowed.namespaces[name] = {n: {k: v for k, v in evaluator.argparse.items()
+                                         if recover.is_literal(v)} for n in names}
+        wanted -= {c.model.name for c in found}
+        if not wanted:
+            break
+    return borrowed
+
+
+# -- the job ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProbedFinding:
+    index: int  # in its FileResult's findings
+    finding: Finding
+    source: str
+    function: str
+
+
+def probed_findings(result: FileResult, rules: dict[str, type[Rule]]) -> list[ProbedFinding]:
+    found = []
+    for index, finding in enumerate(result.findings):
+        rule = rules.get(finding.code)
+        experiment = experiment_of(rule) if rule is not None else None
+        if experiment is not None:
+            found.append(ProbedFinding(index, finding, experiment[0], experiment[1]))
+    return found
+
+
+def _choose(context: dict[str, Any], constructions: list[recover.Construction],
+            specs: list[dict[str, Any]], main: int | None, line: int) -> int | None:
+    def index_of(construction: recover.Construction) -> int:
+        return specs.index(construction.spec)
+
+    construct_line = context.get("construct_line")
+    if isinstance(construct_line, int):
+        for construction in constructions:
+            if construction.line <= construct_line <= construction.end_line:
+                return index_of(construction)
+    model_var = context.get("model_var") or context.get("model")
+    if isinstance(model_var, str):
+        matching = [c for c in constructions if c.var == model_var]
+        before = [c for c in matching if c.line <= line]
+        if before or matching:
+            return index_of((before or matching)[-1])
+    class_name = context.get("class")
+    if isinstance(class_name, str):
+        for construction in constructions:
+            if construction.model.name == class_name:
+                return index_of(construction)
+        for index, spec in enumerate(specs):
+            if spec["class"] == class_name:
+                return index
+    return main
+
+
+def _display(path: Path | None) -> str:
+    """A path as the user would write it: relative below the working folder."""
+    if path is None:
+        return "-"
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def build_job(index: int, result: FileResult, probed: list[ProbedFinding], config: Config,
+              siblings: list[tuple[Path, str, str]] = ()) -> dict[str, Any]:
+    """The job of one script. `siblings`: (path, display, text) of the other
+    files of the run, where constructions of this file's classes may be."""
+    source = result.source
+    assert source is not None
+    path = source.path.resolve() if source.path is not None else None
+    name = module_name_for(path)
+    script = _parse(path, name, source.text)
+    if script is None:
+        raise JobError(f"{result.display} does not parse")
+    project = ProbeProject(script)
+    project.follow()
+    evaluator = recover.Evaluator(script)
+    evaluator.setup()
+    namespaces = _namespace_names(script, evaluator)
+    for info in project.infos:
+        info.stripped = strip(info.module, set(namespaces) if info is script else set())
+    classes = recover.model_classes(project.infos, project.resolve_import)
+    found = constructions(project, classes, evaluator, result.display)
+    unbuilt = {m.name for m in classes.values() if m.info is script} - {c.model.name for c in found}
+    borrowed = _borrow(project, list(siblings), unbuilt, {i.name for i in project.infos})
+    found += borrowed.constructions
+    specs: list[dict[str, Any]] = [c.spec for c in found]
+    constructed = {c.model.name for c in found}
+    for model in classes.values():
+        if model.name not in constructed:
+            specs.append(_signature_spec(model))
+    main: int | None = None
+    if found:
+        best = min(found, key=_main_rank)
+        main = specs.index(best.spec)
+    else:
+        inner = _instantiated_inside(classes)
+        roots = [m for m in classes.values() if m.name not in inner]
+        own = [m for m in roots if m.info is script] or roots
+        if own:
+            chosen = own[-1]
+            main = next(i for i, s in enumerate(specs) if s["class"] == chosen.name
+                        and s["module"] == chosen.info.name)
+    modules = [{"name": info.name, "path": str(info.path) if info.path else "<stdin>",
+                "source": info.stripped.text if info.stripped else "", "package": info.package}
+               for info in [*project.infos, *borrowed.infos]]
+    modules += [{"name": package, "path": f"<package {package}>", "source": "", "package": True}
+                for package in project.synthetic_packages
+                if not any(info.name == package for info in project.infos)]
+    optional = sorted({n for info in [*project.infos, *borrowed.infos] if info.stripped
+                       for n in info.stripped.optional_imports})
+    hints, hint_sources, factories = _hints(config, project, modules)
+    experiments = []
+    for ident, item in enumerate(probed):
+        finding = item.finding
+        experiments.append({
+            "id": ident, "code": finding.code, "message": finding.message, "line": finding.line,
+            "column": finding.column, "context": finding.context,
+            "model": _choose(finding.context, found, specs, main, finding.line),
+            "source": item.source, "function": item.function,
+        })
+    assumptions: dict[str, Any] = {}
+    parsed = sorted({*namespaces, *(n for values in borrowed.namespaces.values() for n in values)})
+    if parsed:
+        assumptions["namespaces"] = {n: "argparse defaults (the script's arguments are not parsed)"
+                                     for n in parsed}
+    return {
+        "index": index, "display": result.display, "script_module": name, "modules": modules,
+        "namespaces": {n: {k: v for k, v in evaluator.argparse.items() if recover.is_literal(v)}
+                       for n in namespaces},
+        "module_namespaces": borrowed.namespaces,
+        "optional_imports": optional, "models": specs, "experiments": experiments,
+        "hints": hints, "hint_sources": hint_sources, "factories": factories,
+        "settings": {"timeout": config.probe.timeout, "script_timeout": config.probe.script_timeout,
+                     "memory_mb": config.probe.memory_mb},
+        "assumptions": assumptions,
+    }
+
+
+def _namespace_names(info: recover.SourceInfo, evaluator: recover.Evaluator) -> list[str]:
+    """Module-level names (the main block included) bound to the parsed arguments."""
+    names: list[str] = []
+    for assign in info.facts.assigns:
+        if assign.scope is not info.facts.scope or not evaluator.is_namespace_call(assign.value):
+            continue
+        for target in assign.targets:
+            if isinstance(target, cst.Name):
+                names.append(target.value)
+            elif isinstance(target, (cst.Tuple, cst.List)) and target.elements \
+                    and isinstance(target.elements[0].value, cst.Name):
+                names.append(target.elements[0].value.value)
+    return sorted(set(names))
+
+
+def _hints(config: Config, project: ProbeProject, modules: list[dict[str, Any]]
+           ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    hints: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    factories: dict[str, Any] = {}
+    where = _display(config.path) if config.path else "pyproject.toml"
+    for class_name, hint in config.probe.classes.items():
+        hints[class_name] = {k: v for k, v in hint.items() if k in ("init", "inputs")}
+        sources[class_name] = f"{where} [tool.torchlint.probe.classes.{class_name}]"
+        factory = hint.get("factory")
+        if not factory:
+            continue
+        file_text, _, function = factory.rpartition(":")
+        file_path = (config.root / file_text).resolve()
+        if not file_path.is_file():
+            raise JobError(f"{sources[class_name]}: factory file {file_text} does not exist")
+        info = project.by_path.get(file_path)
+        if info is None:
+            name = f"__torchlint_factory_{len(factories)}__"
+            info = _parse(file_path, name, file_path.read_text(encoding="utf-8"))
+            if info is None:
+                raise JobError(f"{sources[class_name]}: factory file {file_text} does not parse")
+            sub = ProbeProject(info, project=project.project)
+            sub.follow()
+            known = {m["name"] for m in modules}
+            for extra in sub.infos:
+                extra.stripped = strip(extra.module)
+                if extra.name not in known:
+                    modules.append({"name": extra.name, "path": str(extra.path),
+                                    "source": extra.stripped.text, "package": extra.package})
+                    known.add(extra.name)
+        factories[class_name] = {"module": info.name, "function": function, "text": factory}
+    return hints, sources, factories

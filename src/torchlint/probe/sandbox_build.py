@@ -1,0 +1,189 @@
+"""Building the user's model inside the sandbox, the way the script builds it.
+
+Runs inside the sandbox child (standard library and torch only).
+
+The launcher sends a *construction spec* per model class: the callee and the
+arguments of the script's own construction call, each already resolved
+statically (``{"literal": "256"}``), left as a safe expression of the
+script's names (``{"expr": "nn.ReLU()"}``) or unknown (``{"unknown":
+"len(vocab)"}``). Here the arguments are bound to the real signature, hint
+``init`` values override them, and whatever is still unknown or missing is
+substituted by a size guessed from the parameter's name, recorded as an
+assumption (``vocab_size: len(vocab) -> 50``); a parameter with a default
+keeps its default.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class ConstructionError(Exception):
+    """The model could not be built; the message says why."""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """An argument the launcher could not resolve; ``text`` is its source."""
+
+    text: str
+
+
+#: (pattern on the parameter name or argument text, value, what it stands for)
+_GUESSES: tuple[tuple[str, Any], ...] = (
+    (r"vocab|token|word|ntoken|num_embeddings|n_embed", 50),
+    (r"class|label|n_out|num_out|output_size|out_size|target|categor", 5),
+    (r"kernel", 3),
+    (r"stride|dilation", 1),
+    (r"padding|pad\b", 1),
+    (r"layer|depth|n_block|num_block", 2),
+    (r"head", 2),
+    (r"drop|prob|^p$|rate", 0.5),
+    (r"seq|len|window|block|max_length|context", 8),
+    (r"dim|size|hidden|feature|channel|unit|width|emb|d_model|nhid|ninp|n_in|in_|out_", 32),
+)
+DEFAULT_GUESS = 16
+
+
+def guess(name: str, text: str | None) -> Any:
+    """A plausible small value for constructor parameter `name`."""
+    if text is not None and re.match(r"^\s*len\(", text):
+        return 50
+    lowered = name.lower()
+    for pattern, value in _GUESSES:
+        if re.search(pattern, lowered):
+            return value
+    return DEFAULT_GUESS
+
+
+def describe_value(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor[{','.join(str(s) for s in value.shape)}]"
+    if type(value).__module__ == "numpy" and hasattr(value, "shape"):
+        return f"array[{','.join(str(s) for s in value.shape)}]"
+    if isinstance(value, nn.Module):
+        return f"{type(value).__name__}(...)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass
+class Prepared:
+    """A construction with every argument decided, not yet run."""
+
+    target: Any
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    arguments: dict[str, Any]  # by parameter name, defaults included
+    substitutions: dict[str, str] = field(default_factory=dict)
+    passed: dict[str, Any] | None = None  # by parameter name, as passed (None: no signature)
+
+    @property
+    def call(self) -> str:
+        if self.passed is not None:
+            shown = [f"{k}={describe_value(v)}" for k, v in self.passed.items()]
+        else:
+            shown = [describe_value(a) for a in self.args] + \
+                [f"{k}={describe_value(v)}" for k, v in self.kwargs.items()]
+        return f"{self.name}({', '.join(shown)})"
+
+    @property
+    def guessed(self) -> dict[str, Any]:
+        """Arguments the probe guessed or took from a hint: what a hint's init should set."""
+        return {k: v for k, v in self.arguments.items() if k in self.substitutions
+                and isinstance(v, (int, float, str, bool)) and "(set by the experiment)"
+                not in self.substitutions[k]}
+
+    def dimension_names(self) -> dict[str, Any]:
+        """Constructor arguments usable as dimensions in hint input specs."""
+        return {k: v for k, v in self.arguments.items()
+                if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def resolve_argument(raw: dict[str, Any], namespace: dict[str, Any]) -> Any:
+    if "literal" in raw:
+        return ast.literal_eval(raw["literal"])
+    if "expr" in raw:
+        try:
+            return eval(compile(raw["expr"], "<probe argument>", "eval"), namespace)  # noqa: S307
+        except Exception:  # noqa: BLE001 - falls back to a guess, recorded
+            return Unknown(raw["expr"])
+    return Unknown(str(raw.get("unknown", "?")))
+
+
+def _signature(target: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(target)
+    except (TypeError, ValueError):
+        return None
+
+
+def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dict[str, Any],
+            hint_init: dict[str, Any], overrides: dict[str, Any]) -> Prepared:
+    """Decide every argument of the construction in `spec`: the callee is looked
+    up in the class's module (`namespace`), the arguments in the module of the
+    call (`args_namespace`)."""
+    callee_text = spec["callee"]
+    try:
+        target = eval(compile(callee_text, "<probe callee>", "eval"), namespace)  # noqa: S307
+    except Exception as err:  # noqa: BLE001
+        raise ConstructionError(f"cannot find {callee_text}: {type(err).__name__}: {err}") from err
+    args = [resolve_argument(a, args_namespace) for a in spec.get("args", [])]
+    kwargs = {k: resolve_argument(v, args_namespace) for k, v in spec.get("kwargs", {}).items()}
+    substitutions: dict[str, str] = dict(spec.get("notes", {}))
+    name = spec.get("class") or callee_text
+    signature = _signature(target)
+    if signature is None:
+        return Prepared(target, name, args, kwargs, dict(kwargs), substitutions)
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError as err:
+        raise ConstructionError(f"{spec['text']} does not match {callee_text}{signature}: {err}") \
+            from err
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    for key, value in hint_init.items():
+        if key not in signature.parameters and not takes_any:
+            raise ConstructionError(f"the hint's init names {key!r}, which "
+                                    f"{callee_text}{signature} does not take")
+        bound.arguments[key] = value
+        substitutions[key] = f"{describe_value(value)} (hint)"
+    for key, value in overrides.items():
+        bound.arguments[key] = value
+        substitutions[key] = f"{describe_value(value)} (set by the experiment)"
+    for key, parameter in signature.parameters.items():
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        value = bound.arguments.get(key, inspect.Parameter.empty)
+        if isinstance(value, Unknown):
+            if parameter.default is not inspect.Parameter.empty:
+                del bound.arguments[key]
+                substitutions[key] = (f"{value.text} unknown; used the default "
+                                      f"{describe_value(parameter.default)}")
+            else:
+                bound.arguments[key] = guess(key, value.text)
+                substitutions[key] = f"{value.text} -> {bound.arguments[key]!r}"
+        elif value is inspect.Parameter.empty and parameter.default is inspect.Parameter.empty:
+            bound.arguments[key] = guess(key, None)
+            substitutions[key] = f"not given -> {bound.arguments[key]!r}"
+    final_args, final_kwargs = list(bound.args), dict(bound.kwargs)
+    passed = dict(bound.arguments)
+    bound.apply_defaults()
+    return Prepared(target, name, final_args, final_kwargs, dict(bound.arguments), substitutions,
+                    passed)
+
+
+def construct(prepared: Prepared) -> nn.Module:
+    """Run the construction (seeded, so every build has the same weights)."""
+    torch.manual_seed(0)
+    model = prepared.target(*prepared.args, **prepared.kwargs)
+    if not isinstance(model, nn.Module):
+        raise ConstructionError(f"{prepared.call} returned {type(model).__name__}, not an nn.Module")
+    return model

@@ -1,0 +1,661 @@
+"""The ``lab`` an experiment receives: build the model, feed it, measure, conclude.
+
+Runs inside the sandbox child (standard library and torch only). The full
+API, with an example experiment, is documented in ``README.md`` beside this
+file. An experiment is a self-contained function ``experiment(lab)`` that
+returns one of ``lab.confirmed(...)``, ``lab.confirmed_redundant(...)``,
+``lab.refuted(...)``, ``lab.not_exercised(...)`` or
+``lab.inconclusive(reason, detail)``.
+
+A failure is never turned into a confirmation or a refutation: an exception
+escaping the experiment becomes ``inconclusive`` with the reason of its kind
+(see :func:`classify`), and the error's last line as evidence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import inspect
+import math
+import os
+import re
+import sysconfig
+import traceback
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import torch
+from torch import nn
+
+from . import sandbox_build as build
+from . import sandbox_inputs as inputs_mod
+from .sandbox_limits import SandboxDenied
+from .sandbox_loader import MissingDependency, forget_stub_modules
+
+VERDICTS = ("confirmed", "confirmed_redundant", "refuted", "not_exercised", "inconclusive")
+REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "timeout",
+           "resource_limit", "sandbox_denied", "missing_dependency")
+
+#: Attribute set on an exception as it leaves lab.forward / lab.inputs, so an
+#: escaping error is classified by where it happened.
+_PHASE = "_torchlint_probe_phase"
+
+
+class ProbeTimeout(BaseException):
+    """The experiment ran past its wall-clock budget (raised by SIGALRM).
+    A BaseException so that user code's ``except Exception`` cannot swallow it."""
+
+
+class Inconclusive(Exception):
+    """Raise (or let the lab raise) to end an experiment without a conclusion."""
+
+    def __init__(self, reason: str, detail: str, hint: str | None = None) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}; use one of {', '.join(REASONS)}")
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.hint = hint
+
+
+# -- numbers in evidence --------------------------------------------------------------------
+
+
+def clean(value: Any) -> Any:
+    """Evidence values as JSON: floats to 6 significant digits, tensors to numbers."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        value = value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return float(f"{value:.6g}")
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if hasattr(value, "item"):  # numpy scalars
+        return clean(value.item())
+    return str(value)
+
+
+def fmt(number: Any) -> str:
+    """A number for a summary line: three significant digits."""
+    number = clean(number)
+    if isinstance(number, float):
+        return f"{number:.3g}"
+    return str(number)
+
+
+# -- which layers ran -----------------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """What :meth:`Lab.hooks_on` saw: the watched submodules and how often each ran."""
+
+    present: list[str] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ran(self) -> list[str]:
+        return [name for name in self.present if self.calls.get(name, 0) > 0]
+
+    @property
+    def any_ran(self) -> bool:
+        return bool(self.ran)
+
+
+def mode_dependent(module: nn.Module) -> bool:
+    """Whether `module` behaves differently in train and eval mode."""
+    if isinstance(module, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+                           nn.FeatureAlphaDropout)):
+        return float(module.p) > 0
+    if isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)):
+        return bool(module.track_running_stats)
+    if isinstance(module, nn.RNNBase):
+        return float(module.dropout) > 0 and module.num_layers > 1
+    return isinstance(module, nn.RReLU)
+
+
+# -- error classification -------------------------------------------------------------------
+
+_MEMORY_WORDS = ("can't allocate memory", "cannot allocate memory", "not enough memory",
+                 "out of memory", "defaultcpuallocator")
+
+
+#: Frames in these folders are library code, never "where" an error happened for the user.
+_LIBRARY_PREFIXES = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib",
+                                                                   "platlib")})
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ALLOCATION_RE = re.compile(r"(can't allocate memory: you tried to allocate \d+ bytes)")
+
+
+def last_line(err: BaseException) -> str:
+    """``Type: message (at file.py:42)`` of an exception, on one line."""
+    message = str(err).strip().splitlines()
+    text = f"{type(err).__name__}: {message[0]}" if message and message[0] else type(err).__name__
+    allocation = _ALLOCATION_RE.search(str(err))
+    if allocation:  # torch's allocator message carries C++ noise around the useful part
+        text = f"{type(err).__name__}: {allocation.group(1)}"
+    frames = traceback.extract_tb(err.__traceback__)
+    user = [f for f in frames if not f.filename.startswith(_LIBRARY_PREFIXES)
+            and "site-packages" not in f.filename and not f.filename.startswith("<")
+            and os.path.dirname(os.path.abspath(f.filename)) != _HERE]
+    if user:
+        where = user[-1]
+        text += f" (at {os.path.basename(where.filename)}:{where.lineno})"
+    return text
+
+
+def is_memory_error(err: BaseException) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    if isinstance(err, OSError) and err.errno in (errno.ENOMEM, errno.EFBIG):
+        return True
+    return isinstance(err, RuntimeError) and any(w in str(err).lower() for w in _MEMORY_WORDS)
+
+
+def classify(err: BaseException) -> tuple[str, str, str | None]:
+    """(reason, detail, hint) for an exception that ended an experiment."""
+    if isinstance(err, Inconclusive):
+        return err.reason, err.detail, err.hint
+    if isinstance(err, ProbeTimeout):
+        return "timeout", str(err), None
+    if isinstance(err, SandboxDenied):
+        return "sandbox_denied", last_line(err), None
+    if isinstance(err, MissingDependency):
+        return "missing_dependency", str(err), None
+    if isinstance(err, ModuleNotFoundError):
+        return "missing_dependency", last_line(err), None
+    if is_memory_error(err):
+        return "resource_limit", last_line(err), None
+    phase = getattr(err, _PHASE, None)
+    if phase == "forward-synthesized":
+        return "no_inputs", f"the forward pass failed on the synthesized inputs: {last_line(err)}", \
+            getattr(err, "_torchlint_probe_hint", None)
+    return "experiment_error", last_line(err), None
+
+
+def _special(err: BaseException) -> bool:
+    """Errors that keep their own reason wherever they happen."""
+    return isinstance(err, (Inconclusive, ProbeTimeout, SandboxDenied, MissingDependency,
+                            ModuleNotFoundError)) or is_memory_error(err)
+
+
+# -- hints -----------------------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def hint_snippet(class_name: str, init: dict[str, Any] | None = None,
+                 inputs: dict[str, str] | None = None, comment: str | None = None) -> str:
+    """A ready-to-paste pyproject.toml section."""
+    lines = [f"[tool.torchlint.probe.classes.{_toml_key(class_name)}]"]
+    if comment:
+        lines.append(f"# {comment}")
+    if init:
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in init.items())
+        lines.append(f"init = {{ {items} }}")
+    if inputs:
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in inputs.items())
+        lines.append(f"inputs = {{ {items} }}")
+    if not init and not inputs:
+        lines.append('factory = "probe_model.py:make_model"  # a function returning the built model')
+    return "\n".join(lines)
+
+
+# -- the lab -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Made:
+    prepared: build.Prepared
+    class_name: str
+
+
+class Lab:
+    """What an experiment can use. See README.md for the full API."""
+
+    Inconclusive = Inconclusive
+    DEFAULT_BATCH = inputs_mod.DEFAULT_BATCH
+    DEFAULT_SEQ = inputs_mod.DEFAULT_SEQ
+
+    def __init__(self, runtime: Any, experiment: dict[str, Any]) -> None:
+        self._runtime = runtime
+        self.torch = torch
+        self.nn = nn
+        self.F = torch.nn.functional
+        self.finding: dict[str, Any] = {
+            "code": experiment["code"], "message": experiment["message"],
+            "line": experiment["line"], "column": experiment["column"],
+            "context": experiment.get("context", {}),
+        }
+        self.context: dict[str, Any] = self.finding["context"]
+        self.batch_size = inputs_mod.DEFAULT_BATCH
+        self.seq_len = inputs_mod.DEFAULT_SEQ
+        self._spec_index: int | None = experiment.get("model")
+        self._assumptions: dict[str, Any] = {}
+        self._made: weakref.WeakKeyDictionary[nn.Module, _Made] = weakref.WeakKeyDictionary()
+        # The chosen input layout of each built model (its sizes are its own).
+        self._layouts: weakref.WeakKeyDictionary[nn.Module, tuple[dict[str, inputs_mod.Plan], int]] = \
+            weakref.WeakKeyDictionary()
+        self._input_hints: dict[str, str] = {}  # per class: the inputs hint to suggest
+
+    # -- the user's code ------------------------------------------------------------------
+
+    @property
+    def script(self) -> Any:
+        """The stripped script module (its functions, classes and constants)."""
+        return self._runtime.script
+
+    def evaluate(self, source: str) -> Any:
+        """Evaluate an expression in the script's namespace (e.g. a loss construction
+        that a rule put in the finding's context)."""
+        return eval(compile(source, "<probe expression>", "eval"), vars(self.script))  # noqa: S307
+
+    def seed(self, value: int = 0) -> None:
+        torch.manual_seed(value)
+
+    def assume(self, key: str, value: Any) -> None:
+        """Record an assumption the verdict depends on."""
+        self._assumptions[key] = clean(value)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def model_class(self, class_name: str | None = None) -> type:
+        spec = self._runtime.spec(class_name, self._spec_index)
+        return eval(compile(spec["callee"], "<probe callee>", "eval"),  # noqa: S307
+                    self._runtime.namespace(spec["module"]))
+
+    def build_model(self, class_name: str | None = None, *, overrides: dict[str, Any] | None = None
+                    ) -> nn.Module:
+        """The model as the script builds it (or class `class_name`), in train mode,
+        with seeded weights (two builds have identical parameters)."""
+        try:
+            spec = self._runtime.spec(class_name, self._spec_index)
+        except LookupError as err:
+            raise Inconclusive("construct_failed", str(err),
+                               hint_snippet(class_name or "YourModel")) from None
+        name = spec.get("class") or spec["callee"]
+        hint = self._runtime.hint(name)
+        factory = self._runtime.factory(name, "model")
+        if factory is not None:
+            try:
+                model = factory()
+            except Exception as err:  # noqa: BLE001
+                if _special(err):
+                    raise
+                raise Inconclusive("construct_failed",
+                                   f"the hint's factory failed: {last_line(err)}") from None
+            self._assumptions["constructor"] = f"{name} from the hint's factory"
+            self._assumptions["hint"] = self._runtime.hint_source(name)
+            if not isinstance(model, nn.Module):
+                raise Inconclusive("construct_failed", "the hint's factory returned "
+                                   f"{type(model).__name__}, not an nn.Module")
+            model.train()
+            return model
+        try:
+            prepared = build.prepare(spec, self._runtime.namespace(spec["module"]),
+                                     self._runtime.namespace(spec.get("args_module", spec["module"])),
+                                     hint.get("init", {}), overrides or {})
+        except build.ConstructionError as err:
+            raise Inconclusive("construct_failed", str(err), hint_snippet(name)) from None
+        if "constructor" not in self._assumptions:  # recorded before running it: failures show it
+            self._assumptions["constructor"] = prepared.call
+            if spec.get("origin"):
+                self._assumptions["construction"] = spec["origin"]
+            if prepared.substitutions:
+                self._assumptions["substitutions"] = dict(prepared.substitutions)
+            if hint:
+                self._assumptions["hint"] = self._runtime.hint_source(name)
+        if overrides:
+            self._assumptions.setdefault("overrides", {}).update(
+                {k: build.describe_value(v) for k, v in overrides.items()})
+        try:
+            model = build.construct(prepared)
+        except Exception as err:  # noqa: BLE001 - any constructor failure
+            if _special(err):
+                raise
+            where = f" (built as {prepared.call})"
+            raise Inconclusive("construct_failed", last_line(err) + where,
+                               hint_snippet(name, prepared.guessed or None)) from None
+        model.train()
+        self._made[model] = _Made(prepared, name)
+        return model
+
+    def constructor_arguments(self, model: nn.Module) -> dict[str, Any]:
+        made = self._made.get(model)
+        return dict(made.prepared.arguments) if made else {}
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def inputs(self, model: nn.Module, batch: int | None = None, seq_len: int | None = None,
+               seed: int = 0) -> inputs_mod.Inputs:
+        """Arguments for ``model.forward`` with batch size `batch` (default 4) and
+        sequence length `seq_len` (default 6); the same seed gives the same samples."""
+        batch = batch or self.batch_size
+        seq = seq_len or self.seq_len
+        made = self._made.get(model)
+        name = made.class_name if made else type(model).__name__
+        factory = self._runtime.factory(name, "inputs")
+        if factory is not None:
+            return self._factory_inputs(model, factory, name, batch)
+        hint = self._runtime.hint(name)
+        names = made.prepared.dimension_names() if made else {}
+        try:
+            hinted = {k: inputs_mod.parse_spec(v, names) for k, v in hint.get("inputs", {}).items()}
+        except ValueError as err:
+            raise Inconclusive("no_inputs", f"the hint for {name}: {err}") from None
+        try:
+            plans, missing = inputs_mod.plan_inputs(model, hinted)
+        except Exception as err:  # noqa: BLE001
+            if _special(err):
+                raise
+            raise Inconclusive("no_inputs", f"cannot plan inputs: {last_line(err)}") from None
+        params = ", ".join(p.name for p in inputs_mod.forward_parameters(model))
+        suggestion = inputs_mod.hint_text(model, plans, missing, names)
+        self._input_hints[name] = hint_snippet(
+            name, inputs=suggestion,
+            comment="B and T are chosen by the probe; other names are constructor arguments")
+        if missing:
+            quoted = ", ".join(f"`{m}`" for m in missing)
+            raise Inconclusive(
+                "no_inputs",
+                f"cannot tell what forward({params}) needs for {quoted}: "
+                "it reaches no layer the probe knows",
+                hint_snippet(name, inputs=suggestion,
+                             comment="B and T are chosen by the probe; other names are "
+                                     "constructor arguments"))
+        layout = self._layouts.get(model)
+        if layout is None:
+            try:
+                layout = self._choose_layout(model, plans, batch, seq, seed, name, suggestion, params)
+            except BaseException:
+                with contextlib.suppress(Exception):  # record what was tried, then fail
+                    self._assumptions.setdefault("inputs", inputs_mod.build_inputs(
+                        model, plans, batch, seq, inputs_mod.SPATIAL_CANDIDATES[0], seed).specs)
+                raise
+            self._layouts[model] = layout
+        chosen, spatial = layout
+        made_inputs = inputs_mod.build_inputs(model, chosen, batch, seq, spatial, seed)
+        self._assumptions.setdefault("inputs", made_inputs.specs)
+        if hinted:
+            self._assumptions.setdefault("hint", self._runtime.hint_source(name))
+        return made_inputs
+
+    def _choose_layout(self, model: nn.Module, plans: dict[str, inputs_mod.Plan], batch: int,
+                       seq: int, seed: int, name: str, suggestion: dict[str, str],
+                       params: str) -> tuple[dict[str, inputs_mod.Plan], int]:
+        if not any(p.source == "synthesized" for p in plans.values()):
+            return plans, inputs_mod.SPATIAL_CANDIDATES[0]
+        first_error: BaseException | None = None
+        for candidate, spatial in inputs_mod.candidate_layouts(plans):
+            try:
+                trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
+            except Exception as err:  # noqa: BLE001
+                if _special(err):
+                    raise
+                first_error = first_error or err
+                continue
+            error = self._dry_run(model, trial)
+            if error is None:
+                return candidate, spatial
+            first_error = first_error or error
+        assert first_error is not None
+        tried = inputs_mod.build_inputs(model, plans, batch, seq, inputs_mod.SPATIAL_CANDIDATES[0],
+                                        seed).specs if first_error else {}
+        raise Inconclusive(
+            "no_inputs",
+            f"forward({params}) failed on every synthesized input tried "
+            f"({', '.join(f'{k}: {v}' for k, v in tried.items())}): {last_line(first_error)}",
+            hint_snippet(name, inputs=suggestion,
+                         comment="B and T are chosen by the probe; other names are "
+                                 "constructor arguments"))
+
+    @staticmethod
+    def _dry_run(model: nn.Module, trial: inputs_mod.Inputs) -> BaseException | None:
+        modes = [(m, m.training) for m in model.modules()]
+        rng = torch.get_rng_state()
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(*trial.args, **trial.kwargs)
+            return None
+        except Exception as err:  # noqa: BLE001
+            if _special(err):
+                raise
+            return err
+        finally:
+            for module, training in modes:
+                module.training = training
+            torch.set_rng_state(rng)
+
+    def _factory_inputs(self, model: nn.Module, factory: Any, name: str,
+                        batch: int) -> inputs_mod.Inputs:
+        try:
+            made = factory(model, batch) if len(inspect.signature(factory).parameters) > 1 \
+                else factory(model)
+        except Exception as err:  # noqa: BLE001
+            if _special(err):
+                raise
+            raise Inconclusive("no_inputs", f"the hint's input factory failed: {last_line(err)}") \
+                from None
+        if isinstance(made, dict):
+            args, kwargs = [], made
+        elif isinstance(made, tuple) and len(made) == 2 and isinstance(made[1], dict) \
+                and isinstance(made[0], (list, tuple)):
+            args, kwargs = list(made[0]), made[1]
+        elif isinstance(made, (list, tuple)):
+            args, kwargs = list(made), {}
+        else:
+            args, kwargs = [made], {}
+        arguments = [inputs_mod.InputArg(f"arg{i}", v, build.describe_value(v), None, True)
+                     for i, v in enumerate(args)]
+        arguments += [inputs_mod.InputArg(k, v, build.describe_value(v), None, False)
+                      for k, v in kwargs.items()]
+        self._assumptions.setdefault("inputs", {a.name: a.spec for a in arguments})
+        self._assumptions.setdefault("hint", self._runtime.hint_source(name))
+        return inputs_mod.Inputs(arguments, batch, False)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def forward(self, model: nn.Module, inputs: inputs_mod.Inputs) -> Any:
+        """``model(*inputs.args, **inputs.kwargs)``; grad mode and model mode as they are."""
+        try:
+            return model(*inputs.args, **inputs.kwargs)
+        except Exception as err:
+            if not _special(err) and getattr(err, _PHASE, None) is None:
+                setattr(err, _PHASE, "forward-synthesized" if inputs.synthesized else "forward")
+                made = self._made.get(model)
+                hint = self._input_hints.get(made.class_name if made else type(model).__name__)
+                if hint and inputs.synthesized:
+                    setattr(err, "_torchlint_probe_hint", hint)
+            raise
+
+    def output_tensor(self, output: Any) -> torch.Tensor:
+        """The main floating-point tensor of a forward's output (first of a tuple,
+        ``logits`` of a dict or model output)."""
+        found = _first_tensor(output)
+        if found is None:
+            raise Inconclusive("experiment_error",
+                               f"the forward pass returned no tensor ({type(output).__name__})")
+        return found
+
+    def modules_of_type(self, model: nn.Module, types: Any) -> list[tuple[str, nn.Module]]:
+        wanted = _types(types)
+        return [(n, m) for n, m in model.named_modules() if n and isinstance(m, wanted)]
+
+    def mode_dependent_modules(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
+        """Submodules whose output depends on train/eval mode (dropout with p > 0,
+        batch norm with running statistics, multi-layer RNNs with dropout, RReLU)."""
+        return [(n, m) for n, m in model.named_modules() if n and mode_dependent(m)]
+
+    @contextlib.contextmanager
+    def hooks_on(self, model: nn.Module, layers: Any) -> Iterator[Recorder]:
+        """Count the forward calls of the watched submodules while the block runs.
+        `layers`: classes, class names ("BatchNorm1d"), or (name, module) pairs."""
+        watched = _watched(model, layers)
+        recorder = Recorder(present=[name for name, _ in watched])
+        handles = []
+        for name, module in watched:
+            def hook(_module: nn.Module, _inputs: Any, _output: Any, name: str = name) -> None:
+                recorder.calls[name] = recorder.calls.get(name, 0) + 1
+
+            handles.append(module.register_forward_hook(hook))
+        try:
+            yield recorder
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def class_targets(self, logits: torch.Tensor, num_classes: int | None = None,
+                      seed: int = 0) -> torch.Tensor:
+        """Random class indices for `logits` (classes on the last dimension)."""
+        classes = num_classes or int(logits.shape[-1])
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randint(0, classes, tuple(logits.shape[:-1]), generator=generator)
+
+    def pretrained_matrix(self, rows: int, columns: int, seed: int = 1) -> Any:
+        """A random "pretrained" matrix as the script would load it: a numpy
+        array where numpy is installed, else a tensor."""
+        generator = torch.Generator().manual_seed(seed)
+        matrix = torch.randn(rows, columns, generator=generator) * 3 + 1
+        if self._runtime.numpy_available:
+            return matrix.numpy()
+        self._assumptions["pretrained_matrix"] = "a tensor (numpy is not installed)"
+        return matrix
+
+    @staticmethod
+    def max_abs_diff(a: Any, b: Any) -> float:
+        a = torch.as_tensor(a).detach().double()
+        b = torch.as_tensor(b).detach().double()
+        if a.numel() == 0:
+            return 0.0
+        return float((a - b).abs().max())
+
+    @staticmethod
+    def fmt(number: Any) -> str:
+        return fmt(number)
+
+    # -- verdicts --------------------------------------------------------------------------------
+
+    def _verdict(self, verdict: str, summary: str, numbers: dict[str, Any]) -> dict[str, Any]:
+        evidence = {"summary": str(summary)}
+        evidence.update({k: clean(v) for k, v in numbers.items()})
+        return {"verdict": verdict, "evidence": evidence}
+
+    def confirmed(self, summary: str, **numbers: Any) -> dict[str, Any]:
+        return self._verdict("confirmed", summary, numbers)
+
+    def confirmed_redundant(self, summary: str, **numbers: Any) -> dict[str, Any]:
+        return self._verdict("confirmed_redundant", summary, numbers)
+
+    def refuted(self, summary: str, **numbers: Any) -> dict[str, Any]:
+        return self._verdict("refuted", summary, numbers)
+
+    def not_exercised(self, summary: str, **numbers: Any) -> dict[str, Any]:
+        return self._verdict("not_exercised", summary, numbers)
+
+    def inconclusive(self, reason: str, detail: str, hint: str | None = None) -> dict[str, Any]:
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}; use one of {', '.join(REASONS)}")
+        result = self._verdict("inconclusive", detail, {})
+        result["reason"] = reason
+        if hint:
+            result["hint"] = hint
+        return result
+
+    def assumptions(self) -> dict[str, Any]:
+        return dict(self._assumptions)
+
+
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value if value.is_floating_point() or value.is_complex() else None
+    if isinstance(value, dict):
+        if isinstance(value.get("logits"), torch.Tensor):
+            return value["logits"]
+        values: Iterable[Any] = value.values()
+    elif isinstance(value, (list, tuple)):
+        values = value
+    elif isinstance(getattr(value, "logits", None), torch.Tensor):
+        return value.logits
+    else:
+        return None
+    for item in values:
+        found = _first_tensor(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _types(spec: Any) -> tuple[type, ...]:
+    items = spec if isinstance(spec, (list, tuple, set, frozenset)) else [spec]
+    found: list[type] = []
+    for item in items:
+        if isinstance(item, type):
+            found.append(item)
+        elif isinstance(item, str):
+            layer = getattr(nn, item, None)
+            if not isinstance(layer, type):
+                raise ValueError(f"torch.nn has no layer {item!r}")
+            found.append(layer)
+        else:
+            raise TypeError(f"expected a layer class or name, got {item!r}")
+    return tuple(found)
+
+
+def _watched(model: nn.Module, layers: Any) -> list[tuple[str, nn.Module]]:
+    if isinstance(layers, (list, tuple)) and layers and all(
+            isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], nn.Module)
+            for item in layers):
+        return list(layers)
+    if isinstance(layers, (list, tuple)) and layers and all(isinstance(i, nn.Module) for i in layers):
+        names = {id(m): n for n, m in model.named_modules()}
+        return [(names.get(id(m), type(m).__name__), m) for m in layers]
+    if isinstance(layers, (list, tuple)) and not layers:
+        return []
+    wanted = _types(layers)
+    return [(n, m) for n, m in model.named_modules() if n and isinstance(m, wanted)]
+
+
+def finish(lab: Lab, outcome: Any) -> dict[str, Any]:
+    """Check what an experiment returned and add the lab's assumptions."""
+    forget_stub_modules()
+    if not isinstance(outcome, dict) or outcome.get("verdict") not in VERDICTS:
+        got = "nothing" if outcome is None else type(outcome).__name__
+        return {"verdict": "inconclusive", "reason": "experiment_error",
+                "evidence": {"summary": f"the experiment returned {got}, not a lab verdict"},
+                "assumptions": lab.assumptions()}
+    result = dict(outcome)
+    result["assumptions"] = lab.assumptions()
+    return result
+
+
+def failure(lab: Lab | None, err: BaseException) -> dict[str, Any]:
+    forget_stub_modules()
+    reason, detail, hint = classify(err)
+    result: dict[str, Any] = {"verdict": "inconclusive", "reason": reason,
+                              "evidence": {"summary": detail},
+                              "assumptions": lab.assumptions() if lab else {}}
+    if hint:
+        result["hint"] = hint
+    return result

@@ -1,0 +1,281 @@
+"""Loading the user's code inside the sandbox: stripped modules and stubs.
+
+The launcher sends each local module as a *stripped* copy (imports, classes,
+functions and constant assignments; the training code of the top level is
+blanked out, line numbers are kept). This module serves those copies to
+``import`` under their real names, so ``from model import Net`` in the
+script reaches the stripped ``model.py``, and tracebacks and
+``inspect.getsource`` point at the user's own lines.
+
+A third-party module that is not installed and that user code imports is
+replaced by a :class:`StubModule` and recorded: loading goes on, and the
+first real use of the stub during an experiment raises
+:class:`MissingDependency`.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import linecache
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Never stubbed: the probe needs torch itself. (torchvision and numpy are used
+#: for real where installed, like every installed package, and stubbed where not.)
+_REAL_ROOTS = frozenset({"torch"})
+
+
+class MissingDependency(Exception):
+    """User code needed a module that is not installed in this interpreter."""
+
+
+@dataclass(frozen=True)
+class SourceModule:
+    name: str  # dotted import name
+    path: str  # the user's file, for tracebacks
+    source: str  # the stripped text, same line numbers as the file
+    package: bool = False  # an __init__.py
+
+
+@dataclass
+class StubRegistry:
+    """The stubs made so far, and whether using one is still allowed."""
+
+    optional: frozenset[str] = frozenset()  # imported inside try/except ImportError
+    stubbed: list[str] = field(default_factory=list)
+    strict: bool = False  # loading is over: using a stub now raises
+    cuda_calls: int = 0
+
+
+class _Stub:
+    """Stands in for anything reached through a missing module."""
+
+    def __init__(self, path: str, registry: StubRegistry) -> None:
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_registry", registry)
+
+    def _missing(self, what: str) -> MissingDependency:
+        root = self._path.split(".")[0]
+        return MissingDependency(
+            f"{root} is not installed in the probe's interpreter; "
+            f"the code {what} {self._path} (replaced by a stub)")
+
+    def __getattr__(self, name: str) -> _Stub:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _Stub(f"{self._path}.{name}", self._registry)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._registry.strict:
+            raise self._missing("called")
+        # While the module loads: a decorator application returns the function.
+        if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], _Stub):
+            return args[0]
+        return _Stub(f"{self._path}()", self._registry)
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        # `class Net(pl.LightningModule)` with lightning missing: a module base
+        # becomes torch.nn.Module so the model can still be built.
+        if self._path.rsplit(".", 1)[-1].endswith("Module"):
+            import torch
+
+            return (torch.nn.Module,)
+        return (_stub_base(self),)
+
+    def __iter__(self):
+        if self._registry.strict:
+            raise self._missing("iterated over")
+        return iter(())
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __getitem__(self, key: Any) -> _Stub:
+        if self._registry.strict:
+            raise self._missing("indexed")
+        return _Stub(f"{self._path}[...]", self._registry)
+
+    def __repr__(self) -> str:
+        return f"<torchlint probe stub {self._path}>"
+
+
+def _stub_base(stub: _Stub) -> type:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if stub._registry.strict:
+            raise stub._missing("instantiated a subclass of")
+
+    return type(stub._path.rsplit(".", 1)[-1], (), {"__init__": __init__})
+
+
+class StubModule(types.ModuleType):
+    def __init__(self, name: str, registry: StubRegistry) -> None:
+        super().__init__(name)
+        self.__dict__["_registry"] = registry
+        self.__path__ = []  # a package, so `import a.b` works too
+
+    def __getattr__(self, name: str) -> _Stub:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _Stub(f"{self.__name__}.{name}", self.__dict__["_registry"])
+
+
+class _SourceLoader(importlib.abc.Loader):
+    def __init__(self, module: SourceModule) -> None:
+        self.module = module
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        source = self.module
+        module.__file__ = source.path
+        if source.package:
+            module.__path__ = []  # submodules come from this finder only
+        code = compile(source.source, source.path, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+
+class _StubLoader(importlib.abc.Loader):
+    def __init__(self, registry: StubRegistry) -> None:
+        self.registry = registry
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return StubModule(spec.name, self.registry)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class UserCodeFinder(importlib.abc.MetaPathFinder):
+    """Serves the stripped copies of the user's modules (first on sys.meta_path)
+    and stubs for what user code imports but is not installed (last)."""
+
+    def __init__(self, modules: list[SourceModule], registry: StubRegistry) -> None:
+        self.modules = {m.name: m for m in modules}
+        self.registry = registry
+        for module in modules:  # tracebacks and inspect.getsource read these lines
+            lines = module.source.splitlines(keepends=True)
+            linecache.cache[module.path] = (len(module.source), None, lines, module.path)
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None):
+        module = self.modules.get(fullname)
+        if module is None:
+            return None
+        spec = importlib.machinery.ModuleSpec(fullname, _SourceLoader(module), origin=module.path,
+                                              is_package=module.package)
+        spec.has_location = True
+        return spec
+
+    def user_module_names(self) -> frozenset[str]:
+        return frozenset(self.modules)
+
+
+class StubFinder(importlib.abc.MetaPathFinder):
+    """Last on sys.meta_path: reached only when nothing else found the module."""
+
+    def __init__(self, user_modules: frozenset[str], registry: StubRegistry) -> None:
+        self.user_modules = user_modules
+        self.registry = registry
+
+    def _imported_by_user_code(self) -> bool:
+        frame: Any = sys._getframe(1)
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if frame.f_globals.get("__name__") != __name__ and "importlib" not in filename:
+                return frame.f_globals.get("__name__") in self.user_modules
+            frame = frame.f_back
+        return False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None):
+        root = fullname.split(".")[0]
+        if root in _REAL_ROOTS or root in sys.stdlib_module_names or root in self.registry.optional:
+            return None
+        if root in self.user_modules:
+            return None
+        parent = sys.modules.get(root)
+        if parent is not None and not isinstance(parent, StubModule):
+            return None  # a missing submodule of an installed package: a real error
+        if not self._imported_by_user_code():
+            return None
+        if root not in self.registry.stubbed:
+            self.registry.stubbed.append(root)
+        return importlib.machinery.ModuleSpec(fullname, _StubLoader(self.registry), is_package=True)
+
+
+def install(modules: list[SourceModule], registry: StubRegistry) -> UserCodeFinder:
+    finder = UserCodeFinder(modules, registry)
+    sys.meta_path.insert(0, finder)
+    sys.meta_path.append(StubFinder(finder.user_module_names(), registry))
+    return finder
+
+
+def load(name: str, namespace: dict[str, Any] | None = None) -> types.ModuleType:
+    """Import module `name`, with `namespace` set in it before its code runs
+    (the argparse namespace the script would have parsed)."""
+    if namespace:
+        finder = next(f for f in sys.meta_path if isinstance(f, UserCodeFinder))
+        spec = finder.find_spec(name)
+        if spec is None:
+            raise ImportError(f"no module {name!r} in the probe job")
+        module = importlib.util.module_from_spec(spec)
+        module.__dict__.update(namespace)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        return module
+    return importlib.import_module(name)
+
+
+def cpu_only_cuda_calls(registry: StubRegistry) -> None:
+    """``.cuda()`` on a CPU-only probe returns the tensor or module unchanged
+    (and is counted in the assumptions) instead of failing."""
+    import torch
+
+    def tensor_cuda(self: Any, *args: Any, **kwargs: Any) -> Any:
+        registry.cuda_calls += 1
+        return self
+
+    def module_cuda(self: Any, *args: Any, **kwargs: Any) -> Any:
+        registry.cuda_calls += 1
+        return self
+
+    torch.Tensor.cuda = tensor_cuda  # type: ignore[method-assign]
+    torch.nn.Module.cuda = module_cuda  # type: ignore[method-assign]
+
+
+def numpy_available() -> bool:
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return not isinstance(sys.modules.get("numpy"), StubModule)
+
+
+def tensors_for_numpy(registry: StubRegistry) -> None:
+    """Without numpy, ``torch.from_numpy`` accepts the probe's tensors (an
+    experiment's pretrained matrix) so scripts that convert arrays still build."""
+    import torch
+
+    original = torch.from_numpy
+
+    def from_numpy(array: Any) -> Any:
+        if isinstance(array, torch.Tensor):
+            return array
+        return original(array)
+
+    torch.from_numpy = from_numpy  # type: ignore[assignment]
+
+
+def forget_stub_modules() -> None:
+    """Take stubs out of sys.modules once user code holds them, so library code
+    that later tries ``import numpy`` gets its usual ImportError, not a stub."""
+    for name, module in list(sys.modules.items()):
+        if isinstance(module, StubModule):
+            del sys.modules[name]
