@@ -8,6 +8,8 @@ from typing import Any
 from torchlint.findings import ProbeResult
 
 INCONCLUSIVE = "inconclusive"
+# Assumptions too long for a line of text output; JSON and SARIF keep them whole.
+_TEXT_HIDDEN_ASSUMPTIONS = frozenset({"sandbox", "inputs"})
 
 
 def _value(value: Any) -> str:
@@ -41,8 +43,9 @@ def describe(probe: ProbeResult) -> list[str]:
     """Lines under a finding: the verdict, what was assumed, and for an
     inconclusive verdict the pyproject.toml snippet that lets the probe go on."""
     lines = [headline(probe)]
-    if probe.assumptions:
-        lines.append(f"assumed: {_pairs(probe.assumptions)}")
+    shown = {k: v for k, v in probe.assumptions.items() if k not in _TEXT_HIDDEN_ASSUMPTIONS}
+    if shown:
+        lines.append(f"assumed: {_pairs(shown)}")
     if probe.verdict == INCONCLUSIVE and probe.hint:
         lines.append("to help the probe, add to pyproject.toml:")
         lines.extend(f"    {line}" for line in probe.hint.strip("\n").splitlines())
