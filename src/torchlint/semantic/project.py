@@ -96,7 +96,7 @@ class Project:
     # -- parsed modules ----------------------------------------------------
 
     def module(self, path: Path) -> LocalModule | None:
-        path = path.resolve() if not path.is_absolute() else path
+        path = path.resolve()
         if path in self._modules:
             found = self._modules.pop(path)  # most recently used last
             self._modules[path] = found
@@ -147,3 +147,7 @@ class Project:
     def forget(self, path: Path) -> None:
         """Drop a module so it is read again (the editor changed it)."""
         self._modules.pop(path.resolve(), None)
+
+    def forget_resolutions(self) -> None:
+        """Forget which import names to which file (a module was created or deleted)."""
+        self._resolved.clear()
