@@ -58,7 +58,7 @@ def test_text_output_prints_the_verdict_under_the_finding(tmp_path):
                         "[probe-test-forward-runs] probe Scaled")
     assert lines[1] == ("    probe: inconclusive (no_inputs): cannot tell what forward(x, temperature) "
                         "needs for `temperature`: it reaches no layer the probe knows")
-    assert lines[2].startswith("    assumed: sandbox=")
+    assert lines[2] == "    assumed: constructor=Scaled()"  # the sandbox record stays in JSON
     assert lines[3:] == [
         "    to help the probe, add to pyproject.toml:",
         "        [tool.torchlint.probe.classes.Scaled]",
