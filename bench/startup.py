@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -77,15 +78,24 @@ def child_environment(cache: Path) -> dict[str, str]:
     return env
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run. CPU time moves less than wall
+    time when other work shares the machine."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     completed = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if completed.returncode not in (0, 1):
         sys.exit(f"{' '.join(command)} failed ({completed.returncode}): "
                  f"{completed.stderr.decode(errors='replace')}")
-    return elapsed
+    return elapsed, cpu
 
 
 def self_import_times(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, int]:
@@ -130,6 +140,7 @@ def main() -> int:
             'python -c "import libcst"': [sys.executable, "-c", "import libcst"],
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
+        cpu_samples: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.warmup):  # also writes the .pyc files into the private cache
             for command in commands.values():
                 timed(command, folder, env)
@@ -138,20 +149,30 @@ def main() -> int:
             if round_number % 2:
                 order.reverse()
             for name, command in order:
-                samples[name].append(timed(command, folder, env))
+                wall, cpu = timed(command, folder, env)
+                samples[name].append(wall)
+                cpu_samples[name].append(cpu)
 
         medians = {name: statistics.median(values) for name, values in samples.items()}
         width = max(map(len, commands))
         print(f"{args.rounds} interleaved rounds, {args.warmup} warm-up, Python "
               f"{sys.version.split()[0]}, {os.cpu_count()} cores")
+        cpu_medians = {name: statistics.median(values) for name, values in cpu_samples.items()}
         for name, values in samples.items():
             print(f"  {name:<{width}}  median {medians[name] * 1000:6.1f} ms  "
-                  f"min {min(values) * 1000:6.1f} ms  max {max(values) * 1000:6.1f} ms")
+                  f"min {min(values) * 1000:6.1f} ms  max {max(values) * 1000:6.1f} ms  "
+                  f"(CPU median {cpu_medians[name] * 1000:6.1f} ms)")
         ours, floor = medians["torchlint small.py"], medians['python -c "import libcst"']
         ratio = ours / floor
+        cpu_ratio = cpu_medians["torchlint small.py"] / cpu_medians['python -c "import libcst"']
         verdict = "within" if ratio <= args.max_ratio else "OVER"
         print(f"ratio of medians: {ratio:.2f}x ({verdict} the {args.max_ratio}x budget; "
-              f"torchlint costs {(ours - floor) * 1000:+.1f} ms over importing libcst)")
+              f"torchlint costs {(ours - floor) * 1000:+.1f} ms over importing libcst); "
+              f"CPU time ratio {cpu_ratio:.2f}x")
+        load = os.getloadavg()[0]
+        if load > (os.cpu_count() or 1):
+            print(f"note: load average {load:.1f} on {os.cpu_count()} cores; the machine is busy "
+                  "and wall times are inflated")
         if args.importtime:
             report_imports(script, folder, env)
     return 0 if ratio <= args.max_ratio else 1

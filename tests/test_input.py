@@ -205,9 +205,6 @@ def finding_lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if re.match(r"^\S+:(cell \d+:)?\d+:\d+: TL\d{3} ", line)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "semantic/project.py parses imported local modules with cst.parse_module directly, "
-    "without engine._parse's guard, so libcst overflows the C stack (exit -11)"))
 def test_imported_local_module_that_would_crash_the_parser(torchlint, tmp_path):
     (tmp_path / "helpers.py").write_text("import torch\nclass Net(torch.nn.Module):\n    pass\n"
                                          "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n")

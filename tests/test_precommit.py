@@ -47,8 +47,12 @@ def hook_revision() -> str:
 
 @pytest.fixture(scope="module")
 def pre_commit_home(tmp_path_factory) -> Path:
-    """One pre-commit cache for the module, so torchlint is installed once."""
-    return tmp_path_factory.mktemp("pre-commit-home")
+    """One pre-commit cache for the run, so torchlint is installed once. Under
+    pytest-xdist the workers share it (pre-commit locks its store)."""
+    base = tmp_path_factory.getbasetemp()
+    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "pre-commit-home"
+    home.mkdir(exist_ok=True)
+    return home
 
 
 def run_hook(tmp_path: Path, revision: str, home: Path, files: dict[str, str]

@@ -8,9 +8,7 @@ rule while the other rules' findings are kept.
 
 from __future__ import annotations
 
-import ast
 import sys
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import libcst as cst
 
 from torchlint import suppressions
+from torchlint.parsing import RECURSION_LIMIT, parse_error, parse_module, syntax_error
 from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
 from torchlint.locator import Locator
 from torchlint.registry import RuleSet
@@ -27,9 +26,6 @@ from torchlint.semantic.project import Project
 from torchlint.semantic.walker import collect
 from torchlint.source import SourceFile
 
-# Deeply nested expressions recurse in the parser and the walker; Python's
-# default limit of 1,000 frames is too small for generated code.
-RECURSION_LIMIT = 20_000
 
 
 @dataclass
@@ -93,58 +89,6 @@ def _syntax_rule(rules: RuleSet) -> type[Rule] | None:
     return None
 
 
-def _parse_error(err: Exception, text: str = "") -> tuple[str, int, int]:
-    """(message, line, 0-based column) of a parse failure. Python's own parser
-    words syntax errors better than libcst ("expected ':'"), so ask it first."""
-    if "\0" in text:  # Python's message for it has no position
-        before = text[: text.index("\0")]
-        return "a NUL byte, which Python source cannot hold", before.count("\n") + 1, \
-            len(before) - (before.rfind("\n") + 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-    except SyntaxError as python_error:
-        line = python_error.lineno or 1
-        column = max((python_error.offset or 1) - 1, 0)
-        return python_error.msg, line, column
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    if isinstance(err, cst.ParserSyntaxError):
-        first = str(err.message).strip().splitlines()[0] if err.message else "invalid syntax"
-        return first, err.raw_line, err.raw_column
-    if isinstance(err, (RecursionError, MemoryError)):
-        return "too deeply nested for the parser", 1, 0
-    return f"{type(err).__name__}: {err}", 1, 0
-
-
-def _refuse_what_crashes_libcst(text: str) -> None:
-    """Raise what CPython's parser raises for nesting it refuses (over 200
-    brackets, a few thousand operators): libcst's native parser recurses on
-    the C stack and, a little deeper, kills the process with a segmentation
-    fault. Any other syntax error is left for libcst to report (it parses
-    syntax newer than the running Python)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-    except SyntaxError as err:
-        if "too many nested" in str(err.msg) or "too complex" in str(err.msg):
-            raise
-    except (RecursionError, MemoryError, ValueError):  # ValueError: NUL bytes
-        raise
-
-
-def _parse(text: str) -> cst.Module:
-    _refuse_what_crashes_libcst(text)
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
-    try:
-        return cst.parse_module(text)
-    finally:
-        sys.setrecursionlimit(previous)
-
-
 def _syntax_finding(rule: type[Rule], source: SourceFile, message: str, line: int,
                     column: int) -> Finding:
     return Finding(
@@ -164,9 +108,9 @@ def _blank_broken_cells(source: SourceFile) -> tuple[SourceFile, list[tuple[int,
         start = cell.first_line - 1
         text = "".join(lines[start:start + cell.line_count])
         try:
-            _parse(text)
+            parse_module(text)
         except Exception as err:  # noqa: BLE001 - any parser failure blanks the cell
-            message, line, column = _parse_error(err, text)
+            message, line, column = parse_error(err, text)
             broken.append((cell.number, message, cell.first_line + line - 1, column))
             for index in range(start, start + cell.line_count):
                 lines[index] = "\n"
@@ -180,20 +124,27 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project) -> FileRes
     syntax_rule = _syntax_rule(rules)
     checks = [rule for rule in rules.rules if not getattr(rule, "reports_parse_errors", False)]
     if not project.worth_parsing(source):
+        # Nothing here can hold a torch bug, but a file that does not parse is
+        # still reported (Python's parser checks it in a few milliseconds).
+        err = syntax_error(source.text) if syntax_rule is not None else None
+        if err is not None:
+            message, line, column = parse_error(err, source.text)
+            result.findings.append(_to_cells(source, _syntax_finding(
+                syntax_rule, source, message, line, column)))
         return result
     try:
-        module = _parse(source.text)
+        module = parse_module(source.text)
     except Exception as err:  # noqa: BLE001 - ParserSyntaxError, RecursionError, ...
         broken: list[tuple[int, str, int, int]] = []
         if source.is_notebook:
             source, broken = _blank_broken_cells(source)
             try:
-                module = _parse(source.text)
+                module = parse_module(source.text)
             except Exception:  # noqa: BLE001
                 broken = []
         if not broken:
             if syntax_rule is not None:
-                message, line, column = _parse_error(err, source.text)
+                message, line, column = parse_error(err, source.text)
                 result.findings.append(_to_cells(source, _syntax_finding(
                     syntax_rule, source, message, line, column)))
             return result

@@ -14,8 +14,8 @@ from __future__ import annotations
 import errno
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from torchlint.config import ConfigFinder, compile_glob
 
@@ -29,23 +29,20 @@ SKIPPED_FOLDERS = frozenset(
 SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     path: Path
     display: str
 
 
-@dataclass
-class Discovery:
-    targets: list[Target] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # paths that do not exist, link loops
+class Discovery(NamedTuple):
+    targets: list[Target]
+    errors: list[str]  # paths that do not exist, link loops
 
 
 # -- .gitignore ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IgnoreRule:
+class IgnoreRule(NamedTuple):
     regex: re.Pattern[str]
     negated: bool
     directory_only: bool
@@ -147,7 +144,7 @@ def _is_virtualenv(folder: Path) -> bool:
 def discover(paths: list[str], configs: ConfigFinder, *, force: bool = False) -> Discovery:
     """Expand `paths` into the files to lint. With `force`, ``exclude`` does not
     apply to files named explicitly."""
-    found = Discovery()
+    found = Discovery(targets=[], errors=[])
     seen: set[str] = set()
     for given in paths:
         path = Path(given)

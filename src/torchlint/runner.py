@@ -9,13 +9,13 @@ comes back as a one-line message.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from torchlint import fixes
 from torchlint.config import Config, ConfigFinder
 from torchlint.engine import FileResult, lint_source
-from torchlint.engine import _parse as parse_module  # guarded against libcst's stack overflow
+from torchlint.parsing import parse_module  # guarded against libcst's stack overflow
 from torchlint.registry import RuleSet
 from torchlint.semantic.project import Project
 from torchlint.source import SourceError, SourceFile, read_source
@@ -38,8 +38,11 @@ def describe_crash(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err)[:200]}{where}"
 
 
-@dataclass(frozen=True)
-class Selection:
+# Records here are NamedTuples: a frozen dataclass costs ~1.5 ms to define
+# (it compiles its generated methods), and startup is budgeted (bench/startup.py).
+
+
+class Selection(NamedTuple):
     """Rule choices from the command line (None: not given, use the config)."""
 
     select: tuple[str, ...] | None = None
@@ -55,19 +58,22 @@ class Selection:
         )
 
 
-@dataclass
-class FixOutcome:
+class FixOutcome(NamedTuple):
     old_text: str
     new_text: str
     fixed: int  # findings fixed
     parse_error: str | None = None  # the fixed text did not parse: nothing written
 
 
-@dataclass
 class Run:
-    configs: ConfigFinder
-    selection: Selection = field(default_factory=Selection)
-    project: Project = field(default_factory=Project)
+    """One lint run: the configurations, the command line's rule choices, and
+    the project index that every file of the run shares."""
+
+    def __init__(self, configs: ConfigFinder, selection: Selection | None = None,
+                 project: Project | None = None) -> None:
+        self.configs = configs
+        self.selection = selection if selection is not None else Selection()
+        self.project = project if project is not None else Project()
 
     def lint(self, source: SourceFile) -> FileResult:
         """Lint one file. A crash of the engine itself (not of one rule, which

@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # PEP 263: a coding declaration on the first line, or on the second when the
 # first is blank or a comment (the rules of tokenize.detect_encoding).
@@ -29,8 +30,7 @@ class SourceError(Exception):
     """A file that cannot be linted; the message names the problem."""
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     number: int  # 1-based among all cells of the notebook, as Jupyter shows them
     first_line: int  # 1-based line of the joined module where the cell starts
     line_count: int

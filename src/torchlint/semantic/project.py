@@ -13,6 +13,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from torchlint.parsing import parse_module
 from torchlint.semantic import facts as F
 from torchlint.semantic.walker import collect
 from torchlint.source import SourceError, SourceFile, decode
@@ -111,8 +112,9 @@ class Project:
             if text is None:
                 self.files_read += 1
                 text, _, _ = decode(path.read_bytes(), str(path))
-            facts = collect(cst.parse_module(text))
-        except (OSError, SourceError, cst.ParserSyntaxError, RecursionError):
+            facts = collect(parse_module(text))
+        except (OSError, SourceError, cst.ParserSyntaxError, SyntaxError, RecursionError, MemoryError,
+                ValueError):
             facts = None
         found = LocalModule(path=path, facts=facts, text=text or "")
         self._modules[path] = found
