@@ -5,6 +5,7 @@ import libcst as cst
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 from torchlint.semantic.modules import flat_batchnorms, literal_number
 
 
@@ -114,7 +115,7 @@ for x, y in loader:
                 if single is not None and id(forward.call) not in reported:
                     reported.add(id(forward.call))
                     ctx.report(forward.call.node, _single_sample_message(model, target, layers, single),
-                               context=_context(target, layers, 1))
+                               context=_context(model, forwards, target, layers, 1))
             for loader in model.data.loaders_iterated(loop):
                 if id(loader.call) in reported or loader.batch_sampler:
                     continue
@@ -127,7 +128,78 @@ for x, y in loader:
                 if fixable:
                     fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
                 ctx.report(node, _message(target, layers, reason, flat), fix=fix,
-                           context=_context(target, layers, batch))
+                           context=_context(model, forwards, target, layers, batch))
+
+    @staticmethod
+    def experiment(lab):
+        """A train-mode forward with a batch of one: PyTorch's exception for
+        (batch, features) inputs, or each sample normalized by its own statistics
+        (every channel's mean output collapses to the layer's bias)."""
+        torch = lab.torch
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def collapse(batch):
+            """Per BatchNorm layer that ran: max over samples and channels of
+            |mean of the sample's channel - bias| in a train-mode forward."""
+            found = {}
+
+            def hook(module, _inputs, output, name):
+                if output.dim() < 3:  # (N, C): one value per channel and sample
+                    per_sample = output
+                else:
+                    per_sample = output.flatten(2).mean(dim=2)
+                bias = module.bias if module.bias is not None else torch.zeros(output.shape[1])
+                found[name] = float((per_sample - bias).abs().max())
+
+            handles = [module.register_forward_hook(lambda m, i, o, n=name: hook(m, i, o, n))
+                       for name, module in norms]
+            try:
+                model.train()
+                with torch.no_grad():
+                    lab.forward(model, lab.inputs(feeder, batch=batch))
+            finally:
+                for handle in handles:
+                    handle.remove()
+            return found
+
+        model, feeder = build()
+        norms = lab.modules_of_type(model, ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"))
+        try:
+            single = collapse(1)
+        except ValueError as err:
+            if "Expected more than 1 value per channel" not in str(err):
+                raise
+            return lab.confirmed(f"ValueError: {err}", batch_size=1)
+        if not single:
+            return lab.not_exercised(f"none of {len(norms)} BatchNorm layers ran", batch_size=1)
+        baseline = collapse(lab.batch_size)
+        collapsed = sorted(name for name, gap in single.items() if gap < 1e-4 <= baseline.get(name, 0))
+        numbers = dict(batch_size=1, ran=sorted(single), max_gap_to_bias=max(single.values()),
+                       max_gap_to_bias_batch=max(baseline.values()) if baseline else None)
+        if collapsed:
+            return lab.confirmed(
+                f"with a batch of one, {', '.join(collapsed)} normalized the sample by its own "
+                f"statistics: every channel's mean output equals the layer's bias (|diff| < 1e-4; up to "
+                f"{lab.fmt(baseline[collapsed[0]])} with a batch of {lab.batch_size})", collapsed=collapsed,
+                **numbers)
+        return lab.refuted("a batch of one ran through BatchNorm without error and without collapsing "
+                           f"to its bias (max |mean - bias| {lab.fmt(numbers['max_gap_to_bias'])})",
+                           **numbers)
 
 
 def _batchnorm_models(model, forwards):
@@ -219,8 +291,9 @@ def _single_sample_message(model, target, layers, argument) -> str:
             f"BatchNorm with `.eval()` on its layers.")
 
 
-def _context(target, layers, batch) -> dict:
-    return {"model": target, "layers": layers, "batch_size": batch}
+def _context(model, forwards, target, layers, batch) -> dict:
+    values = [value for forward in forwards if forward.target == target for value in forward.models]
+    return {"model": target, **model_context(model, values), "layers": layers, "batch_size": batch}
 
 
 def _add_drop_last(ctx, call):

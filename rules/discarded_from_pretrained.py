@@ -130,6 +130,64 @@ class Encoder(nn.Module):
                            f"`nn.Embedding.from_pretrained({param.name}, freeze=False)`.",
                            context={"class": module.name, "param": param.name})
 
+    @staticmethod
+    def experiment(lab):
+        """A recognizable "pretrained" matrix passed the way the script passes its
+        vectors (the constructor argument, or the method, the context names); then
+        the built model's embedding weight compared with it."""
+        torch = lab.torch
+        param, method = lab.context.get("param"), lab.context.get("method")
+
+        def embeddings(model):
+            return lab.modules_of_type(model, ("Embedding", "EmbeddingBag"))
+
+        def first_embedding(model):
+            found = embeddings(model)
+            if not found:
+                raise lab.Inconclusive("experiment_error", f"{type(model).__name__} has no embedding layer")
+            return found[0][1]
+
+        if not lab.context.get("class"):
+            # Discarded at script level: the script's model next to what from_pretrained built.
+            model = lab.build_model()
+            layer = first_embedding(model)
+            matrix = lab.pretrained_matrix(layer.num_embeddings, layer.embedding_dim)
+            receiver = lab.context.get("receiver") or "torch.nn.Embedding"
+            try:
+                made = lab.evaluate(receiver).from_pretrained(torch.as_tensor(matrix))
+            except (NameError, AttributeError, TypeError, SyntaxError):
+                made = lab.nn.Embedding.from_pretrained(torch.as_tensor(matrix))
+            held = lab.max_abs_diff(made.weight, matrix)
+        else:
+            if not param:
+                return lab.inconclusive("experiment_error", "no parameter of the class carries the vectors")
+            layer = first_embedding(lab.build_model())
+            matrix = lab.pretrained_matrix(layer.num_embeddings, layer.embedding_dim)
+            if method:
+                model = lab.build_model()
+                getattr(model, method)(**{param: matrix})
+                lab.assume("called", f"model.{method}({param}=the matrix)")
+            else:
+                model = lab.build_model(overrides={param: matrix})
+            held = None
+        gaps = {name: lab.max_abs_diff(module.weight, matrix) for name, module in embeddings(model)
+                if tuple(module.weight.shape) == tuple(torch.as_tensor(matrix).shape)}
+        numbers = dict(matrix_shape=list(torch.as_tensor(matrix).shape), per_layer=gaps,
+                       max_abs_diff=min(gaps.values()) if gaps else None)
+        if held is not None:
+            numbers["from_pretrained_layer_diff"] = held
+        if gaps and min(gaps.values()) <= 1e-6:
+            name = min(gaps, key=gaps.get)
+            return lab.refuted(f"embedding {name} holds the pretrained matrix", **numbers)
+        if not gaps:
+            return lab.confirmed(f"no embedding of the built model has the matrix's shape "
+                                 f"{numbers['matrix_shape']}: the vectors never reach it", **numbers)
+        name = min(gaps, key=gaps.get)
+        discarded = "" if held is None else \
+            f"; the layer from_pretrained returned (and the script drops) holds it (max |diff| {lab.fmt(held)})"
+        return lab.confirmed(f"embedding weight differs from the pretrained matrix by up to "
+                             f"{lab.fmt(gaps[name])} ({name}){discarded}", layer=name, **numbers)
+
 
 _VECTOR_WORDS = ("pretrain", "vector", "glove", "word2vec", "w2v", "fasttext", "embedding_matrix",
                  "emb_matrix", "weights_matrix", "embeddings")
@@ -175,8 +233,29 @@ def _discarded(model, call, layer: str, source: str) -> str:
 
 
 def _context(call, model) -> dict:
+    """The class, and what carries the vectors into it: the parameter of the
+    function that builds the layer (``__init__``'s, or a ``method``'s), for the
+    probe to pass a recognizable matrix through."""
     module = model.enclosing_module(call.scope)
-    return {"class": module.name if module else None}
+    found = {"class": module.name if module else None,
+             "receiver": model.code(call.func).rsplit(".", 1)[0]}
+    function = call.scope.function
+    if function is not None and call.args:
+        params = [p.name for p in function.params]
+        used = {n.value for n in _names(call.args[0].value)}
+        carried = [name for name in params[1:] if name in used]
+        if carried:
+            found["param"] = carried[0]
+            if function.name != "__init__":
+                found["method"] = function.name
+    return found
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    found = [node] if isinstance(node, cst.Name) else []
+    for child in node.children:
+        found.extend(_names(child))
+    return found
 
 
 def _embedding_attributes(model, call) -> list[str]:

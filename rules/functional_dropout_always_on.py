@@ -10,9 +10,10 @@ from torchlint.semantic.modules import literal_number
 
 class FunctionalDropoutAlwaysOn(Rule):
     """## What it does
-    Finds `F.dropout`, `F.dropout1d/2d/3d`, `F.alpha_dropout` and
-    `F.feature_alpha_dropout` called inside an `nn.Module` method without
-    `training=self.training`.
+    Finds `F.dropout` and `F.dropout1d/2d/3d` called inside an `nn.Module`
+    method without `training=self.training`, and any functional dropout
+    (`F.alpha_dropout` and `F.feature_alpha_dropout` included, which default to
+    off) forced on with `training=True`.
 
     ## Why is this bad?
     Unlike `nn.Dropout`, the functional form does not know the module's mode:
@@ -92,6 +93,8 @@ class Net(nn.Module):
             if literal_number(call.argument(1, "p")) == 0:
                 continue  # p=0 drops nothing
             training = call.argument(2, "training")
+            if training is None and (model.callee(call) or "").endswith("alpha_dropout"):
+                continue  # alpha_dropout and feature_alpha_dropout default to training=False
             if training is not None and literal_number(training) != 1:
                 continue  # training=self.training, a flag, or False
             self_name = function.params[0].name
@@ -99,15 +102,77 @@ class Net(nn.Module):
             if training is None:
                 fix = ctx.fix(f"Add `training={self_name}.training`", _add_training(ctx, call, self_name))
             name = model.code(call.func)
+            why = ("`training=True` keeps it on" if training is not None
+                   else "its `training` argument defaults to True")
             ctx.report(
                 call.node,
-                f"`{name}` inside `{module.name}.{function.name}` is always on: its `training` "
-                f"argument defaults to True and ignores `{module.name}.eval()`, so evaluation "
-                f"drops activations at random. Pass `training={self_name}.training` (or use an "
-                f"`nn.Dropout` layer).",
+                f"`{name}` inside `{module.name}.{function.name}` is always on: {why} and ignores "
+                f"`{module.name}.eval()`, so evaluation drops activations at random. Pass "
+                f"`training={self_name}.training` (or use an `nn.Dropout` layer).",
                 fix=fix,
                 context={"class": module.name, "method": function.name},
             )
+
+    @staticmethod
+    def experiment(lab):
+        """Two eval-mode forward passes of the same input; then the same two with
+        the functional dropouts given ``training=self.training`` (False in eval mode)."""
+        import sys
+
+        torch = lab.torch
+        functional = lab.F
+        # name -> the default of its `training` argument (the alpha dropouts default to False)
+        names = {"dropout": True, "dropout1d": True, "dropout2d": True, "dropout3d": True,
+                 "alpha_dropout": False, "feature_alpha_dropout": False}
+        originals = {name: getattr(functional, name) for name in names}
+        calls = {"all": 0, "on": 0}
+
+        def fixed(function, default):
+            def with_training_flag(input, p=0.5, training=default, inplace=False):
+                calls["all"] += 1
+                calls["on"] += bool(training)
+                return function(input, p, False, inplace)  # training=self.training in eval mode
+            return with_training_flag
+
+        def twice():
+            with torch.no_grad():
+                first = lab.output_tensor(lab.forward(model, inputs))
+                second = lab.output_tensor(lab.forward(model, inputs))
+            return first, second
+
+        model = lab.build_model()
+        inputs = lab.inputs(model)
+        model.eval()
+        first, second = twice()
+        eval_vs_eval = lab.max_abs_diff(first, second)
+        # The fixed module: the functions as the module and `from ... import dropout` see them.
+        patched = []
+        namespaces = [vars(functional)] + [vars(sys.modules[type(m).__module__]) for m in model.modules()
+                                           if type(m).__module__ in sys.modules]
+        for namespace in namespaces:
+            for key, value in list(namespace.items()):
+                for name, original in originals.items():
+                    if value is original:
+                        patched.append((namespace, key, value))
+                        namespace[key] = fixed(original, names[name])
+        try:
+            fixed_first, fixed_second = twice()
+        finally:
+            for namespace, key, value in reversed(patched):
+                namespace[key] = value
+        fixed_diff = lab.max_abs_diff(fixed_first, fixed_second)
+        scale = float(first.detach().abs().mean())
+        numbers = dict(eval_vs_eval=eval_vs_eval, fixed_eval_vs_eval=fixed_diff, output_scale=scale,
+                       dropout_calls=calls["all"], calls_with_training_on=calls["on"])
+        summary = (f"two eval-mode passes differ by up to {lab.fmt(eval_vs_eval)} on outputs of scale "
+                   f"{lab.fmt(scale)}; with training=self.training: {lab.fmt(fixed_diff)}")
+        if calls["all"] == 0:
+            return lab.not_exercised("no functional dropout ran in the forward pass", **numbers)
+        if eval_vs_eval > 1e-6 and fixed_diff <= 1e-6:
+            return lab.confirmed(summary, **numbers)
+        return lab.refuted(f"two eval-mode passes agree (max |diff| {lab.fmt(eval_vs_eval)}): "
+                           f"{calls['on']} of {calls['all']} functional dropout calls had training on",
+                           **numbers)
 
 
 def _add_training(ctx, call, self_name: str):

@@ -4,6 +4,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 from torchlint.semantic.phases import words
 
 
@@ -109,7 +110,7 @@ def compute(out, y, normalize):
                         reported.add(id(loss))
                         ctx.report(batch_norm.node or loss.call.node,
                                    _batch_count_message(model, loss, batch_norm, reference, norm),
-                                   context=_context(loss))
+                                   context=_context(model, loss))
             if divided and undivided:
                 reference, norm = divided[0]
                 for loss in undivided:
@@ -117,14 +118,123 @@ def compute(out, y, normalize):
                         continue
                     reported.add(id(loss))
                     ctx.report(loss.call.node, _mixed_message(model, loss, reference, norm),
-                               context=_context(loss))
+                               context=_context(model, loss))
             for loss, norm in divided:
                 if id(loss) in reported:
                     continue
                 problem = _fixed_batch_size(model, loss, norm)
                 if problem is not None:
                     reported.add(id(loss))
-                    ctx.report(norm.node or loss.call.node, problem, context=_context(loss))
+                    ctx.report(norm.node or loss.call.node, problem, context=_context(model, loss))
+
+    @staticmethod
+    def experiment(lab):
+        """The summed loss of a batch of B vs the same samples tiled into a batch
+        of 4·B: a sum grows with the batch (ratio 4), a mean would not (ratio 1)."""
+        import copy
+
+        torch = lab.torch
+        functional = lab.F
+        tile = 4
+        name = lab.context.get("loss", "")
+        by_class = name in ("CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss",
+                            "MultiMarginLoss", "multi_margin_loss")
+        binary = name in ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", "BCELoss",
+                          "binary_cross_entropy")
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def loss_function():
+            """(make(reduction), description): ``make(None)`` is the loss as the script
+            builds it (its own construction where that evaluates in the script's
+            namespace, else the torch loss with reduction='sum'), ``make("mean")`` the
+            same loss averaged."""
+            text = lab.context.get("loss_construct")
+            if text:
+                try:
+                    made = lab.evaluate(text)
+                except (NameError, AttributeError, TypeError, SyntaxError):
+                    made = None
+                if hasattr(made, "reduction"):
+                    def with_reduction(reduction):
+                        if reduction is None:
+                            return made
+                        changed = copy.copy(made)
+                        changed.reduction = reduction
+                        return changed
+                    return with_reduction, text
+            if lab.context.get("functional") and callable(getattr(functional, name, None)):
+                function = getattr(functional, name)
+                return (lambda reduction: lambda a, b: function(a, b, reduction=reduction or "sum")), \
+                    f"F.{name}(..., reduction='sum')"
+            if isinstance(getattr(lab.nn, name, None), type):
+                return (lambda reduction: getattr(lab.nn, name)(reduction=reduction or "sum")), \
+                    f"nn.{name}(reduction='sum')"
+            raise lab.Inconclusive("experiment_error", f"cannot build the loss {name!r} in the sandbox")
+
+        def batch_first(tensor, batch):
+            """The tensor with its batch dimension (of size `batch`) first."""
+            dim = next((d for d in range(tensor.dim()) if tensor.shape[d] == batch), 0)
+            return tensor.movedim(dim, 0)
+
+        make, described = loss_function()
+        lab.assume("loss", described)
+        if lab.context.get("class") or lab.context.get("construct"):
+            model, feeder = build()
+            model.eval()
+            inputs = lab.inputs(feeder)
+            batch = inputs.batch_size
+            with torch.no_grad():
+                small = batch_first(lab.output_tensor(lab.forward(model, inputs)), batch)
+                big = batch_first(lab.output_tensor(lab.forward(model, inputs.repeat(tile))), batch * tile)
+        else:
+            batch = lab.batch_size
+            generator = torch.Generator().manual_seed(0)
+            small = torch.randn(batch, 5, generator=generator)
+            if name in ("NLLLoss", "nll_loss"):
+                small = functional.log_softmax(small, dim=-1)
+            big = small.repeat(tile, 1)
+            lab.assume("predictions", f"float32[{batch},5] (no model output reaches this loss)")
+        if name in ("BCELoss", "binary_cross_entropy") and (small.min() < 0 or small.max() > 1):
+            small, big = torch.sigmoid(small), torch.sigmoid(big)
+            lab.assume("predictions_sigmoid", "sigmoid applied so that BCELoss gets probabilities")
+        if by_class:
+            classes = small.shape[-1]
+            small, big = small.reshape(-1, classes), big.reshape(-1, classes)
+            targets = lab.class_targets(small)
+        elif binary:
+            targets = (torch.rand(small.shape, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+        else:
+            targets = torch.randn(small.shape, generator=torch.Generator().manual_seed(0))
+        big_targets = targets.repeat(tile, *([1] * (targets.dim() - 1)))
+        summed, averaged = make(None), make("mean")
+        loss_small, loss_big = float(summed(small, targets)), float(summed(big, big_targets))
+        mean_small, mean_big = float(averaged(small, targets)), float(averaged(big, big_targets))
+        if loss_small == 0 or mean_small == 0:
+            return lab.inconclusive("experiment_error", "the loss is 0 on the probe's batch")
+        ratio, mean_ratio = loss_big / loss_small, mean_big / mean_small
+        numbers = dict(batch=batch, tiled_batch=batch * tile, loss_batch=loss_small,
+                       loss_tiled_batch=loss_big, ratio=ratio, mean_ratio=mean_ratio)
+        summary = (f"loss ratio {ratio:.1f} between batch {batch * tile} and batch {batch} tiled "
+                   f"x{tile} ({lab.fmt(loss_big)} vs {lab.fmt(loss_small)}); with reduction='mean' the "
+                   f"ratio is {mean_ratio:.1f}")
+        if abs(ratio - tile) <= 1e-3 * tile:
+            return lab.confirmed(summary, **numbers)
+        return lab.refuted(summary + ": the loss does not grow with the batch", **numbers)
 
 
 _BATCH_COUNT_WORDS = ({"num", "batches"}, {"n", "batches"}, {"batch", "count"}, {"steps"}, {"iters"})
@@ -211,5 +321,10 @@ def _fixed_batch_size(model, loss, norm) -> str | None:
     return None
 
 
-def _context(loss) -> dict:
-    return {"loss": loss.qualname.rsplit(".", 1)[-1], "reduction": "sum"}
+def _context(model, loss) -> dict:
+    found = {"loss": loss.qualname.rsplit(".", 1)[-1], "reduction": "sum", "functional": not loss.is_class}
+    if loss.constructor is not None and loss.constructor_facts is model.facts:
+        found["loss_construct"] = model.code(loss.constructor.node)
+    if loss.input is not None:
+        found.update(model_context(model, model.values.at(loss.input, loss.call)))
+    return found

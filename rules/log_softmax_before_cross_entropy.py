@@ -5,6 +5,8 @@ import libcst as cst
 from torchlint.edits import replace_callee_attribute
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import softmax_context
+from torchlint.semantic.modules import literal_number
 
 
 class LogSoftmaxBeforeCrossEntropy(Rule):
@@ -107,8 +109,79 @@ loss = F.nll_loss(logp, y)  # expect: TL202
                 f"them again, which changes nothing: the loss equals {nll} on the same input. Use "
                 f"{nll} to say what the code does.",
                 fix=_fix(ctx, model, loss, losses, log_fed),
-                context={"loss": name},
+                context={"loss": name, "label_smoothing": literal_number(loss.option("label_smoothing")),
+                         **softmax_context(model, value, model.values.at(loss.input, loss.call))},
             )
+
+    @staticmethod
+    def experiment(lab):
+        """The log-probabilities (the model's outputs, or the log_softmax of them
+        where the script applies it) have logsumexp 0, so CrossEntropyLoss on them
+        equals NLLLoss (with label smoothing: the smoothed NLL) on them."""
+        torch = lab.torch
+        functional = lab.F
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def off_zero(tensor, dim):
+            return float(tensor.logsumexp(dim=dim).abs().max())
+
+        model, feeder = build()
+        inputs = lab.inputs(feeder)
+        model.eval()
+        with torch.no_grad():
+            output = lab.output_tensor(lab.forward(model, inputs))
+        outside = lab.context.get("softmax") == "outside"
+        dim = lab.context.get("dim")
+        if outside:
+            dim = -1 if dim is None else dim
+            logp = functional.log_softmax(output, dim=dim)
+            lab.assume("log_softmax", f"applied to the model's output over dim {dim}, as the script does")
+        else:
+            logp = output
+            if dim is None:  # the dimension whose logsumexp is 0, classes last by preference
+                dims = [-1, *range(logp.dim() - 1)]
+                dim = next((d for d in dims if off_zero(logp, d) < 1e-4), -1)
+        deviation = off_zero(logp, dim)
+        if deviation > 1e-4:
+            return lab.refuted(f"the outputs are not log-probabilities: logsumexp over dim {dim} is up to "
+                               f"{lab.fmt(deviation)} away from 0", logsumexp_deviation=deviation)
+        classes = logp.shape[dim]
+        flat = logp.movedim(dim, -1).reshape(-1, classes)
+        targets = lab.class_targets(flat)
+        smoothing = float(lab.context.get("label_smoothing") or 0.0)
+        cross_entropy = functional.cross_entropy(flat, targets, label_smoothing=smoothing)
+        nll = functional.nll_loss(flat, targets)
+        reference = (1 - smoothing) * nll + smoothing * (-flat.mean(dim=-1)).mean()
+        gap = abs(float(cross_entropy) - float(reference))
+        numbers = dict(logsumexp_deviation=deviation, cross_entropy=cross_entropy, nll_loss=nll,
+                       label_smoothing=smoothing, difference=gap)
+        if smoothing:
+            equals = (f"CrossEntropyLoss(label_smoothing={smoothing:g}) {lab.fmt(cross_entropy)} equals the "
+                      f"smoothed NLLLoss {lab.fmt(reference)} on them")
+        else:
+            equals = f"CrossEntropyLoss {lab.fmt(cross_entropy)} equals NLLLoss {lab.fmt(nll)} on them"
+        def tiny(number):  # float rounding (1.19e-07) is shown as what it is
+            return "< 1e-6" if number < 1e-6 else lab.fmt(number)
+
+        summary = f"outputs are log-probabilities (|logsumexp| {tiny(deviation)}); {equals} (|diff| {tiny(gap)})"
+        if gap > 1e-5 * max(1.0, abs(float(reference))):
+            return lab.refuted(summary.replace("equals", "differs from"), **numbers)
+        return lab.confirmed_redundant(summary, **numbers)
 
 
 def _fix(ctx, model, loss, losses, log_fed):

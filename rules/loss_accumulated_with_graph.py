@@ -6,6 +6,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.walker import dotted_name, iter_nodes
@@ -140,8 +141,113 @@ for x, y in loader:
             f"{kind} `{total}` keeps every iteration's graph (and activations) alive, so memory "
             f"grows each step. Add `.{method}()` to keep only the number.",
             fix=fix,
-            context={"total": total},
+            context={"total": total, "kind": "list" if is_list else "sum",
+                     "trains": model.phases.trains(fact.loop, fact.scope),
+                     **model_context(model, [v for forward in model.phases.forwards_in(fact.loop, fact.scope)
+                                             for v in forward.models])},
         )
+
+    @staticmethod
+    def experiment(lab):
+        """Several steps that keep each step's loss in a running total (or list), as
+        the script does, vs keeping ``loss.item()``: the autograd nodes the total
+        keeps alive, and the saved activations they still hold."""
+        import weakref
+
+        torch = lab.torch
+        steps = 6
+        as_list = lab.context.get("kind") == "list"
+        trains = lab.context.get("trains", True)
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, the torch layer expression the rule recorded (wrapped in
+            nn.Sequential, whose children the input synthesis follows), or a stand-in."""
+            text = lab.context.get("construct")
+            if not text and not lab.context.get("class"):
+                lab.assume("model", "a stand-in nn.Linear(8, 4): no model of the script reaches this loop")
+                lab.seed(0)
+                model = lab.nn.Linear(8, 4)
+                return model, lab.nn.Sequential(model)
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        class Saved:
+            """A tensor autograd saved for backward, as a weakly referenceable box."""
+
+            def __init__(self, tensor):
+                self.tensor = tensor
+
+        def storage(tensor):
+            try:
+                return tensor.untyped_storage().data_ptr()
+            except (RuntimeError, NotImplementedError):
+                return id(tensor)
+
+        def graph_nodes(totals):
+            seen, stack = set(), [t.grad_fn for t in totals if isinstance(t, torch.Tensor) and t.grad_fn]
+            while stack:
+                node = stack.pop()
+                if node not in seen:
+                    seen.add(node)
+                    stack.extend(child for child, _ in node.next_functions if child is not None)
+            return len(seen)
+
+        def run(keep_number):
+            """(graph nodes after each step, saved activations still alive, their bytes)."""
+            alive = weakref.WeakSet()
+
+            def pack(tensor):
+                box = Saved(tensor)
+                if storage(tensor) not in weights:
+                    alive.add(box)
+                return box
+
+            total = [] if as_list else 0.0
+            nodes = []
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda box: box.tensor):
+                for _ in range(steps):
+                    model.zero_grad(set_to_none=True)
+                    loss = lab.output_tensor(lab.forward(model, inputs)).float().pow(2).mean()
+                    if trains:
+                        loss.backward()
+                    value = loss.item() if keep_number else loss
+                    if as_list:
+                        total.append(value)
+                    else:
+                        total = total + value
+                    del loss
+                    nodes.append(graph_nodes(total if as_list else [total]))
+            held = [box.tensor.numel() * box.tensor.element_size() for box in alive]
+            return nodes, len(held), sum(held)
+
+        model, feeder = build()
+        inputs = lab.inputs(feeder)
+        weights = {storage(p) for p in model.parameters()}
+        lab.assume("loss", "the mean square of the model's output stands in for the script's loss")
+        lab.assume("backward", "called on each step's loss, as the loop does" if trains
+                   else "not called: the loop does not train")
+        nodes, held, held_bytes = run(keep_number=False)
+        item_nodes, item_held, _ = run(keep_number=True)
+        per_step = (nodes[-1] - nodes[0]) / (steps - 1)
+        what = "list" if as_list else "running total"
+        numbers = dict(steps=steps, graph_nodes=nodes, nodes_per_step=per_step, saved_tensors_held=held,
+                       saved_bytes_held=held_bytes, item_graph_nodes=item_nodes[-1],
+                       item_saved_tensors_held=item_held)
+        kept = f" and {held} saved activation tensors ({lab.fmt(held_bytes / 1024)} KiB)" if held else ""
+        summary = (f"after {steps} steps the {what} keeps {nodes[-1]} autograd nodes alive{kept}, "
+                   f"{lab.fmt(per_step)} more nodes per step; with .item(): {item_nodes[-1]} nodes")
+        if nodes[-1] > nodes[0]:
+            return lab.confirmed(summary, **numbers)
+        return lab.refuted(summary + ": the graph does not grow", **numbers)
 
 
 def _grad_off(model, fact) -> bool:

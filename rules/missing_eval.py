@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 
 
 class MissingEval(Rule):
@@ -103,11 +104,61 @@ with torch.no_grad():
                     _message(model, target, layers, phase.reason, state),
                     context={
                         "model": target,
-                        "class": _class_name(forward.models),
+                        "class": None,
+                        **model_context(model, forward.models),
                         "layers": [name for name, _ in layers],
                         "phase": phase.reason,
                     },
                 )
+
+    @staticmethod
+    def experiment(lab):
+        """The same input in train mode and in eval mode, and twice in eval mode,
+        with hooks on the mode-dependent layers to see which of them ran."""
+        torch = lab.torch
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        model, feeder = build()
+        inputs = lab.inputs(feeder)
+        layers = lab.mode_dependent_modules(model)
+        with torch.no_grad():
+            with lab.hooks_on(model, layers) as seen:
+                train_out = lab.output_tensor(lab.forward(model, inputs))
+            model.eval()
+            first = lab.output_tensor(lab.forward(model, inputs))
+            second = lab.output_tensor(lab.forward(model, inputs))
+        train_vs_eval = lab.max_abs_diff(train_out, first)
+        eval_vs_eval = lab.max_abs_diff(first, second)
+        scale = float(first.detach().abs().mean())
+        numbers = dict(train_vs_eval=train_vs_eval, eval_vs_eval=eval_vs_eval, output_scale=scale,
+                       layers=[name for name, _ in layers], ran=seen.ran)
+        summary = (f"train vs eval max |diff| {lab.fmt(train_vs_eval)} on outputs of scale "
+                   f"{lab.fmt(scale)}; eval vs eval {lab.fmt(eval_vs_eval)}")
+        kinds = {name: type(module).__name__ for name, module in layers}
+        if train_vs_eval > 1e-6:
+            ran = "; ran: " + ", ".join(f"{name} ({kinds[name]})" for name in seen.ran) if seen.ran \
+                else "; no mode-dependent layer ran: forward reads self.training"
+            return lab.confirmed(summary + ran, **numbers)
+        if layers and not seen.any_ran:
+            never = ", ".join(f"{name} ({kinds[name]})" for name, _ in layers[:3])
+            return lab.not_exercised(f"{summary}; the mode-dependent layers never ran: {never}", **numbers)
+        return lab.refuted(summary + ("; no mode-dependent layer ran" if not seen.any_ran else ""),
+                           **numbers)
 
 
 def _mode_layers(models) -> list[tuple[str, str]]:
@@ -134,14 +185,6 @@ def _mode_layers(models) -> list[tuple[str, str]]:
         unique.setdefault(description + path, (path, description))
     return list(unique.values())
 
-
-def _class_name(models) -> str | None:
-    for value in models:
-        if value.module is not None:
-            return value.module.name
-        if value.qualname is not None:
-            return value.qualname
-    return None
 
 
 def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state) -> str:

@@ -4,6 +4,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 
 
 class MissingNoGrad(Rule):
@@ -98,10 +99,74 @@ for x in val_loader:
                     f"backward pass that never comes, wasting memory and time. Wrap the "
                     f"evaluation in `with torch.no_grad():` (or decorate the function with "
                     f"`@torch.no_grad()`).",
-                    context={"model": forward.target, "phase": phase.reason},
+                    context={"model": forward.target, **model_context(model, forward.models),
+                             "phase": phase.reason},
                 )
                 reported.add(id(forward.call))
                 break  # one finding per phase
+
+    @staticmethod
+    def experiment(lab):
+        """An eval-mode forward with autograd on, as the evaluation code runs it,
+        counting what autograd saves for a backward pass; then the same under no_grad."""
+        torch = lab.torch
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def storage(tensor):
+            try:
+                return tensor.untyped_storage().data_ptr()
+            except (RuntimeError, NotImplementedError):
+                return id(tensor)
+
+        def run(grad_enabled):
+            """(output, [bytes of each activation saved for backward]); parameters
+            that autograd also saves are not counted: they exist anyway."""
+            saved = []
+
+            def pack(tensor):
+                if storage(tensor) not in weights:
+                    saved.append(tensor.numel() * tensor.element_size())
+                return tensor
+
+            with torch.set_grad_enabled(grad_enabled), \
+                    torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+                output = lab.output_tensor(lab.forward(model, inputs))
+            return output, saved
+
+        model, feeder = build()
+        inputs = lab.inputs(feeder)
+        model.eval()
+        weights = {storage(p) for p in model.parameters()}
+        with_grad, saved = run(True)
+        without_grad, saved_off = run(False)
+        grad_fn = type(with_grad.grad_fn).__name__ if with_grad.grad_fn is not None else None
+        numbers = dict(requires_grad=with_grad.requires_grad, grad_fn=grad_fn,
+                       saved_tensors=len(saved), saved_bytes=sum(saved),
+                       no_grad_saved_tensors=len(saved_off), no_grad_requires_grad=without_grad.requires_grad,
+                       batch_size=inputs.batch_size)
+        if not with_grad.requires_grad:
+            return lab.refuted(f"the eval-mode output does not require grad (no parameter trains): "
+                               f"autograd saved {len(saved)} tensors for backward", **numbers)
+        kib = sum(saved) / 1024
+        return lab.confirmed(
+            f"eval output requires grad ({grad_fn}); autograd saved {len(saved)} activation tensors "
+            f"({lab.fmt(kib)} KiB for a batch of {inputs.batch_size}) for a backward pass that never "
+            f"comes; under torch.no_grad: {len(saved_off)}", **numbers)
 
 
 def _needs_gradients(model, phase) -> bool:

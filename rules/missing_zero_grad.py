@@ -4,6 +4,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 from torchlint.semantic.walker import dotted_name
 
 MAX_DEPTH = 3
@@ -111,8 +112,86 @@ for i in range(100):
             f"gradients in this loop: `backward()` adds into `.grad`, so each step applies the sum of "
             f"all gradients so far and training diverges. Call `{optimizer}.zero_grad()` at the start "
             f"of each iteration (or right after `step()`).",
-            context={"optimizer": optimizer},
+            context={"optimizer": optimizer, **_optimized_model(model, call, optimizer_node)},
         )
+
+    @staticmethod
+    def experiment(lab):
+        """Two backward passes of the same batch without zero_grad, as the loop runs
+        them: ``.grad`` is then twice one pass's gradient; with zero_grad in between
+        it is one pass's."""
+        torch = lab.torch
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, the torch layer expression the rule recorded (wrapped in
+            nn.Sequential, whose children the input synthesis follows), or a stand-in."""
+            text = lab.context.get("construct")
+            if not text and not lab.context.get("class"):
+                lab.assume("model", "a stand-in nn.Linear(8, 4): no model of the script reaches this loop")
+                lab.seed(0)
+                model = lab.nn.Linear(8, 4)
+                return model, lab.nn.Sequential(model)
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def backward():
+            lab.output_tensor(lab.forward(model, inputs)).float().pow(2).mean().backward()
+
+        def gradients():
+            return torch.cat([p.grad.flatten().double() for p in params if p.grad is not None])
+
+        model, feeder = build()
+        inputs = lab.inputs(feeder)
+        model.eval()  # the same gradient on every pass (no dropout draws, fixed BatchNorm statistics)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            return lab.inconclusive("experiment_error", "the model has no trainable parameters")
+        lab.assume("loss", "the mean square of the model's output stands in for the script's loss")
+        model.zero_grad(set_to_none=True)
+        backward()
+        one = gradients()
+        backward()
+        two = gradients()
+        model.zero_grad()
+        backward()
+        cleared = gradients()
+        one_norm = float(one.norm())
+        if one_norm == 0:
+            return lab.inconclusive("experiment_error", "the gradient of one pass is 0")
+        ratio, cleared_ratio = float(two.norm()) / one_norm, float(cleared.norm()) / one_norm
+        numbers = dict(grad_norm_one_pass=one_norm, grad_norm_two_passes=float(two.norm()), ratio=ratio,
+                       max_abs_diff_from_twice=lab.max_abs_diff(two, 2 * one), ratio_after_zero_grad=cleared_ratio)
+        summary = (f"after two backward passes without zero_grad, .grad is {ratio:.2f}x one pass's (norm "
+                   f"{lab.fmt(float(two.norm()))} vs {lab.fmt(one_norm)}); after zero_grad {cleared_ratio:.2f}x")
+        if abs(ratio - 2) < 1e-3:
+            return lab.confirmed(summary, **numbers)
+        return lab.refuted(summary, **numbers)
+
+
+def _optimized_model(model, call, optimizer) -> dict:
+    """The model whose parameters the optimizer updates (``SGD(model.parameters())``),
+    or the models the loop runs, for the probe."""
+    for value in model.values.at(optimizer, call):
+        if value.kind == "optimizer" and value.call is not None and value.call.args:
+            params = value.call.args[0].value
+            if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) \
+                    and params.func.attr.value in ("parameters", "named_parameters"):
+                found = model_context(model, model.values.at(params.func.value, value.call))
+                if found:
+                    return found
+    if call.loop is None:
+        return {}
+    return model_context(model, [v for forward in model.phases.forwards_in(call.loop, call.scope)
+                                 for v in forward.models])
 
 
 def _backpropagates(model, block, scope, depth: int) -> bool:

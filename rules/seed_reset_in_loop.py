@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 
@@ -91,8 +92,103 @@ for step in range(100):
                 f"`{name}(...)`{via} resets the random seed to the same value on every iteration "
                 f"of this training loop, so each step draws the same dropout masks, shuffles and "
                 f"augmentations. Seed once, before the loop.",
-                context={"seed_function": model.callee(seeded) or name},
+                context={"seed_function": model.callee(seeded) or name, "call": model.code(call.node),
+                         **model_context(model, [v for forward in model.phases.forwards_in(loop, call.scope)
+                                                 for v in forward.models])},
             )
+
+    @staticmethod
+    def experiment(lab):
+        """The script's own seeding call at the start of two steps, as the loop
+        makes it: the second step's random draws (dropout masks, Python's random,
+        numpy's) repeat the first's; two steps without it draw differently."""
+        import importlib
+        import random
+
+        torch = lab.torch
+        text = lab.context.get("call") or ""
+        function = lab.context.get("seed_function") or ""
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def reseed():
+            """The loop's seeding call, evaluated in the script; where it names what only
+            exists at run time (``self.seed``), the seed function with 0."""
+            try:
+                lab.evaluate(text)
+                return text
+            except (NameError, AttributeError, TypeError, SyntaxError):
+                module, _, name = function.rpartition(".")
+                getattr(importlib.import_module(module), name)(0)
+                return f"{function}(0)"
+
+        def draws():
+            found = {}
+            if dropouts:
+                masks = []
+                handles = [module.register_forward_hook(lambda m, args, out: masks.append((out == 0).flatten()))
+                           for _, module in dropouts]
+                try:
+                    with torch.no_grad():
+                        lab.forward(model, inputs)
+                finally:
+                    for handle in handles:
+                        handle.remove()
+                found["dropout masks"] = torch.cat(masks).float() if masks else torch.zeros(0)
+            else:
+                found["torch.rand"] = torch.rand(16)
+            found["random.random"] = torch.tensor([random.random() for _ in range(8)])
+            try:
+                import numpy
+            except ImportError:
+                pass
+            else:
+                found["numpy.random"] = torch.as_tensor(numpy.random.rand(8))
+            return found
+
+        if function.startswith("torch.cuda.") and not torch.cuda.is_available():
+            return lab.inconclusive("experiment_error", f"{function} seeds only the CUDA generators, and the "
+                                    "probe runs without a GPU")
+        dropouts = []
+        if lab.context.get("construct") or lab.context.get("class"):
+            model, feeder = build()
+            inputs = lab.inputs(feeder)
+            model.train()
+            dropouts = [(n, m) for n, m in lab.mode_dependent_modules(model)
+                        if isinstance(m, (lab.nn.Dropout, lab.nn.Dropout1d, lab.nn.Dropout2d, lab.nn.Dropout3d))]
+        made = reseed()
+        lab.assume("seeding", made)
+        first = draws()
+        reseed()
+        second = draws()
+        third = draws()  # the next step without re-seeding
+        repeated = [name for name in first if lab.max_abs_diff(first[name], second[name]) == 0
+                    and lab.max_abs_diff(second[name], third[name]) > 0]
+        numbers = dict(repeated=repeated, compared=sorted(first),
+                       draws_compared=sum(int(first[n].numel()) for n in first),
+                       step2_vs_step1={n: lab.max_abs_diff(first[n], second[n]) for n in first},
+                       step3_vs_step2={n: lab.max_abs_diff(second[n], third[n]) for n in first})
+        if "dropout masks" in first:
+            numbers["mask_size"] = int(first["dropout masks"].numel())
+        if repeated:
+            return lab.confirmed(f"after {made}, step 2 drew the same {' and '.join(repeated)} as step 1; "
+                                 f"without it the draws differ", **numbers)
+        return lab.refuted(f"after {made}, step 2's draws ({', '.join(sorted(first))}) differ from step 1's",
+                           **numbers)
 
 def _deliberate(model, loop, scope) -> bool:
     """Re-seeding on purpose: before each of several runs in one iteration (a

@@ -4,6 +4,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import softmax_context
 from torchlint.semantic.names import lookup
 
 
@@ -101,8 +102,84 @@ loss = criterion(logits, y)  # expect: TL201
                 _message(model, loss, value),
                 fix=_fix(ctx, model, loss, value),
                 context={"loss": loss.qualname.rsplit(".", 1)[-1],
-                         "class": value.via_forward.name if value.via_forward else None},
+                         "class": value.via_forward.name if value.via_forward else None,
+                         **softmax_context(model, value, values)},
             )
+
+    @staticmethod
+    def experiment(lab):
+        """The probabilities (the model's outputs, or the softmax of them where the
+        script applies it): non-negative, summing to 1; then the gradient norm of
+        the loss on them vs on the logits, over the model's parameters."""
+        torch = lab.torch
+        functional = lab.F
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def row_error(tensor, dim):
+            return float((tensor.detach().sum(dim=dim) - 1).abs().max())
+
+        def gradient_norm(loss, params):
+            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
+
+        model, feeder = build()
+        inputs = lab.inputs(feeder)
+        output = lab.output_tensor(lab.forward(model, inputs))
+        outside = lab.context.get("softmax") == "outside"
+        dim = lab.context.get("dim")
+        if outside:
+            dim = -1 if dim is None else dim
+            probs = functional.softmax(output, dim=dim)
+            lab.assume("softmax", f"applied to the model's output over dim {dim}, as the script does")
+        else:
+            probs = output
+            if dim is None:  # the dimension the outputs sum to 1 over, classes last by preference
+                dims = [-1, *range(probs.dim() - 1)]
+                dim = next((d for d in dims if row_error(probs, d) < 1e-4), -1)
+        lowest = float(probs.detach().min())
+        error = row_error(probs, dim)
+        if lowest < 0 or error > 1e-4:
+            return lab.refuted(f"the outputs are not probabilities: min {lab.fmt(lowest)}, sums over dim "
+                               f"{dim} off 1 by up to {lab.fmt(error)}", min=lowest, sum_error=error)
+        classes = probs.shape[dim]
+        flat = probs.movedim(dim, -1).reshape(-1, classes)
+        logits = output.movedim(dim, -1).reshape(-1, classes) if outside else \
+            torch.log(flat.clamp_min(1e-30))  # the logits up to a per-row constant: CE is the same
+        targets = lab.class_targets(flat)
+        nll = lab.context.get("loss") in ("NLLLoss", "nll_loss")
+        name = "NLLLoss" if nll else "CrossEntropyLoss"
+        on_probs = (functional.nll_loss if nll else functional.cross_entropy)(flat, targets)
+        right = functional.cross_entropy(logits, targets)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            return lab.inconclusive("experiment_error", "the model has no trainable parameters to take "
+                                    "gradients of")
+        with_softmax, on_logits = gradient_norm(on_probs, params), gradient_norm(right, params)
+        numbers = dict(min=lowest, sum_error=error, classes=classes, loss_on_probs=on_probs,
+                       loss_on_logits=right, grad_norm_with_softmax=with_softmax,
+                       grad_norm_on_logits=on_logits)
+        wrong = "on probabilities" if nll else "with softmax"
+        right_text = "CrossEntropyLoss on logits" if nll else "on logits"
+        within = "1e-6" if error < 1e-6 else lab.fmt(error)  # float rounding shows as 1.19e-07
+        return lab.confirmed(
+            f"outputs are probabilities (min {lab.fmt(lowest)}, rows sum to 1 within {within}); "
+            f"{name} gradient norm {lab.fmt(with_softmax)} {wrong} vs {lab.fmt(on_logits)} {right_text} "
+            f"(loss {lab.fmt(on_probs)} vs {lab.fmt(right)})", **numbers)
 
 
 def _origin_text(model, value) -> str:

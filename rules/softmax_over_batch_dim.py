@@ -4,6 +4,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.rules._probe_context import model_context
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
@@ -85,8 +86,11 @@ head = nn.Softmax()  # expect: TL204
             if layer_kind in ("softmax", "log_softmax") and qualified != "torch.nn.Softmax2d":
                 dim = call.argument(0, "dim")
                 if dim is None:
+                    module = model.enclosing_module(call.scope)
                     ctx.report(call.node, _implicit_message(model.code(call.func)),
-                               context={"dim": None})
+                               context={"dim": None, "function": layer_kind, "where": "layer",
+                                        "class": module.name if module is not None else None,
+                                        "attr": _attribute_of(model, call)})
                 continue
             if kind in ("softmax", "log_softmax"):
                 tensor, dim = call.argument(0, "input"), call.argument(1, "dim")
@@ -96,7 +100,9 @@ head = nn.Softmax()  # expect: TL204
                 continue
             if dim is None:
                 if kind is not None:  # the tensor method requires dim; only functions default it
-                    ctx.report(call.node, _implicit_message(model.code(call.func)), context={"dim": None})
+                    ctx.report(call.node, _implicit_message(model.code(call.func)),
+                               context={"dim": None, "function": kind, "where": "output",
+                                        **model_context(model, model.values.at(tensor, call))})
                 continue
             if literal_number(dim) != 0 or tensor is None:
                 continue
@@ -106,8 +112,110 @@ head = nn.Softmax()  # expect: TL204
                     f"`{model.code(call.node)[:60]}` normalizes over dim 0, the batch of the model's "
                     f"(batch, classes) output: each sample's probabilities then depend on the other "
                     f"samples in its batch and rows no longer sum to 1. Use dim=1 (or dim=-1).",
-                    context={"dim": 0},
+                    context={"dim": 0, "function": kind or call.method, "where": "output",
+                             **model_context(model, model.values.at(tensor, call))},
                 )
+
+    @staticmethod
+    def experiment(lab):
+        """Sample 0's (log-)probabilities before and after sample 1 of the batch is
+        drawn again: they change when the softmax normalizes over the batch, while
+        the tensor it normalizes (sample 0's logits) stays the same."""
+        torch = lab.torch
+        functional = lab.F
+
+        def build():
+            """(model, what to synthesize its inputs for): the script's construction of
+            a project class, or the torch layer expression the rule recorded, wrapped
+            in nn.Sequential (whose children the input synthesis follows)."""
+            text = lab.context.get("construct")
+            if not text:
+                model = lab.build_model()
+                return model, model
+            lab.seed(0)
+            lab.assume("constructor", text)
+            try:
+                model = lab.evaluate(text).train()
+            except (NameError, AttributeError, TypeError, SyntaxError) as err:
+                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
+            return model, lab.nn.Sequential(model)
+
+        def sample(tensor, batch, index):
+            """Sample `index` of a tensor whose batch dimension has size `batch`."""
+            dim = next((d for d in range(tensor.dim()) if tensor.shape[d] == batch), 0)
+            return tensor.select(dim, index), dim
+
+        if lab.context.get("where") == "layer" and not lab.context.get("class"):
+            return lab.inconclusive("no_inputs", "this softmax layer is built outside any model class: the "
+                                    "probe cannot tell which tensor it normalizes")
+        model, feeder = build()
+        model.eval()
+        inputs = lab.inputs(feeder)
+        batch = inputs.batch_size
+        changed = inputs.with_sample_changed(1)
+        implicit = lab.context.get("dim") is None
+        dim = lab.context.get("dim")
+        if lab.context.get("where") == "layer":
+            kind = "LogSoftmax" if lab.context.get("function") == "log_softmax" else "Softmax"
+            layers = [(name, module) for name, module in lab.modules_of_type(model, kind) if module.dim is None]
+            attr = lab.context.get("attr")
+            layers = [(n, m) for n, m in layers if attr and n.rsplit(".", 1)[-1] == attr] or layers
+            seen = []
+            for run in (inputs, changed):
+                captured = {}
+                handles = [module.register_forward_hook(
+                    lambda m, args, out, name=name: captured.setdefault(name, (args[0], out)))
+                    for name, module in layers]
+                try:
+                    with torch.no_grad():
+                        lab.forward(model, run)
+                finally:
+                    for handle in handles:
+                        handle.remove()
+                seen.append(captured)
+            if not seen[0]:
+                return lab.not_exercised(f"none of {len(layers)} softmax layers without dim ran")
+            name = sorted(seen[0])[0]
+            (before, probs_before), (after, probs_after) = seen[0][name], seen[1][name]
+            dim = 0 if before.dim() in (0, 1, 3) else 1  # PyTorch's implicit choice (_get_softmax_dim)
+            where = f"layer {name}"
+        else:
+            with torch.no_grad():
+                before = lab.output_tensor(lab.forward(model, inputs))
+                after = lab.output_tensor(lab.forward(model, changed))
+            if implicit:
+                dim = 0 if before.dim() in (0, 1, 3) else 1  # PyTorch's implicit choice (_get_softmax_dim)
+            apply = functional.log_softmax if lab.context.get("function") == "log_softmax" else functional.softmax
+            probs_before, probs_after = apply(before, dim=dim), apply(after, dim=dim)
+            where = "the model's output"
+        first, batch_dim = sample(before, batch, 0)
+        logits_diff = lab.max_abs_diff(first, sample(after, batch, 0)[0])
+        probs_diff = lab.max_abs_diff(sample(probs_before, batch, 0)[0], sample(probs_after, batch, 0)[0])
+        chosen = f"{lab.context.get('function') or 'softmax'} over dim {dim}" + \
+            (f" (PyTorch's implicit choice for {before.dim()}-D input)" if implicit else "")
+        numbers = dict(dim=dim, implicit_dim=implicit, input_shape=list(before.shape), batch_dim=batch_dim,
+                       sample0_logits_diff=logits_diff, sample0_probs_diff=probs_diff)
+        if logits_diff > 1e-6:
+            return lab.inconclusive("experiment_error", f"sample 0's logits themselves change by up to "
+                                    f"{lab.fmt(logits_diff)} when sample 1 changes: the softmax's share "
+                                    f"cannot be told apart")
+        if probs_diff > 1e-6:
+            return lab.confirmed(
+                f"{chosen} of {where} mixes the batch: changing sample 1 changes sample 0's "
+                f"probabilities by up to {lab.fmt(probs_diff)} while its logits stay the same", **numbers)
+        return lab.refuted(
+            f"{chosen} of {where} keeps samples apart: changing sample 1 changes sample 0's "
+            f"probabilities by {lab.fmt(probs_diff)}", **numbers)
+
+
+def _attribute_of(model, call) -> str | None:
+    """``softmax`` for ``self.softmax = nn.Softmax()``: where the layer is kept."""
+    statement = model.facts.statement_of.get(id(call.node))
+    if isinstance(statement, cst.Assign) and statement.value is call.node and len(statement.targets) == 1:
+        target = statement.targets[0].target
+        if isinstance(target, cst.Attribute):
+            return target.attr.value
+    return None
 
 
 def _implicit_message(name: str) -> str:

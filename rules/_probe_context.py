@@ -1,0 +1,67 @@
+"""Facts a finding's probe experiment needs, shared by the rules that report them.
+
+Not a rule: the registry only collects ``Rule`` subclasses. The keys follow
+the experiment contract of ``src/torchlint/probe/README.md``: the probe picks
+the model to build from ``construct_line`` (the script's own construction
+call), ``model`` and ``class``; an experiment evaluates ``construct`` (the
+source of a torch layer built in the script, e.g. ``nn.Sequential(...)``) in
+the script's namespace when the model is not a class of the project.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.semantic.modules import literal_number
+
+_MODEL_KINDS = ("module", "model_output")
+
+
+def model_context(model, values) -> dict:
+    """Which model the values hold (or produced), for the probe: ``{"class",
+    "construct_line"}`` for a class of the project, ``{"construct",
+    "construct_line"}`` for a torch layer built in this file outside any class
+    (``nn.Sequential(...)``), ``{}`` when neither is known."""
+    values = [v for v in values if v.kind in _MODEL_KINDS]
+    for value in values:
+        if value.module is not None and not value.module.is_framework_module:
+            found = {"class": value.module.name}
+            if value.kind == "module" and isinstance(value.origin, cst.Call) and value.facts is model.facts:
+                found["construct_line"] = model.line_of(value.origin)  # the construction call
+            return found
+    for value in values:
+        layer = value.layer
+        if layer is None or layer.local is not None or layer.call is None or layer.facts is not model.facts:
+            continue
+        if model.enclosing_module(layer.call.scope) is None:  # not a layer inside a model class
+            return {"construct": model.code(layer.call.node), "construct_line": model.line_of(layer.call.node)}
+    return {}
+
+
+def softmax_context(model, value, values) -> dict:
+    """For probabilities or log-probabilities `value` among the `values` a loss
+    receives: whether the softmax is part of the model (``"softmax": "model"``:
+    the model's outputs already are (log-)probabilities) or applied by the script
+    to the model's output (``"outside"``, with its literal ``dim``), and the model."""
+    outside = [v for v in value.source if v.kind in _MODEL_KINDS]
+    if value.via_forward is None and outside:
+        found = {"softmax": "outside", **model_context(model, outside)}
+    else:
+        found = {"softmax": "model", **model_context(model, values)}
+    dim = _dim_of(model, value.origin, value.facts)
+    if dim is not None:
+        found["dim"] = dim
+    return found
+
+
+def _dim_of(model, node, facts) -> int | None:
+    """The literal ``dim`` of a softmax call: ``F.softmax(x, dim=1)``, ``x.softmax(1)``."""
+    if facts is not model.facts or not isinstance(node, cst.Call):
+        return None
+    call = model.facts.call_of.get(id(node))
+    if call is None:
+        return None
+    method = call.method in ("softmax", "log_softmax") and model.function_kind(call) is None
+    layer = model.symbols.layer_kind(model.callee(call)) in ("softmax", "log_softmax")
+    number = literal_number(call.argument(0 if method or layer else 1, "dim"))
+    return int(number) if number is not None and number == int(number) else None

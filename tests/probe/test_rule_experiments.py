@@ -1,0 +1,269 @@
+"""The real rules' experiments (``experiment`` of each class in rules/) on real torch models.
+
+One ``torchlint --probe`` run (one sandbox server, one forked child per script)
+covers every fixture folder of the rules (bad fixtures and their good twins),
+the seed reconstructions, and fixtures/probe/rules (scripts where the static
+finding holds but the effect is absent at run time); the tests read its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+try:
+    import fcntl
+except ImportError:  # Windows: each xdist worker runs the probe itself
+    fcntl = None
+
+from probe_support import REPO, probe, without_sandbox
+
+RULE_FOLDERS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "fixtures").glob("TL[1-9]*"))
+RUN_PATHS = [*RULE_FOLDERS, "fixtures/seeds", "fixtures/probe/rules"]
+
+#: Findings whose verdict is not the rule's confirmation, and why.
+NOT_CONFIRMED = {
+    # MnistNet needs 14x14 images; the input synthesis tries 32, 28, 64, 224... only.
+    ("fixtures/TL103/bad_direct_import.py", 16, "TL103"): ("inconclusive", "no_inputs"),
+    ("fixtures/TL103/bad_direct_import.py", 18, "TL103"): ("inconclusive", "no_inputs"),
+    # A module of a package probed on its own: its relative import cannot be resolved.
+    ("fixtures/TL103/project_models/models/heads.py", 15, "TL103"): ("inconclusive", "load_failed"),
+    # EmbeddingBag's offsets are synthesized as a float (B, 16) tensor.
+    ("fixtures/TL201/bad_trainer_tensor_method.py", 26, "TL201"): ("inconclusive", "no_inputs"),
+    # nn.Softmax() without dim on (batch, actions): PyTorch picks dim 1, which keeps samples apart.
+    ("fixtures/TL204/bad_nn_softmax_without_dim.py", 11, "TL204"): ("refuted", None),
+    ("fixtures/TL204/bad_nn_softmax_without_dim.py", 12, "TL204"): ("refuted", None),
+    # CUDA generators cannot be observed without a GPU; numpy is not installed here.
+    ("fixtures/TL502/bad_cuda_seed_in_trainer_method.py", 15, "TL502"): ("inconclusive", "experiment_error"),
+    ("fixtures/TL502/bad_numpy_and_random_in_step_loop.py", 18, "TL502"): ("inconclusive", "missing_dependency"),
+    # fixtures/probe/rules: the effect is absent at run time.
+    ("fixtures/probe/rules/tl101_dropout_branch_off.py", 22, "TL101"): ("not_exercised", None),
+    ("fixtures/probe/rules/tl101_dropout_off_by_default.py", 22, "TL101"): ("refuted", None),
+    ("fixtures/probe/rules/tl102_frozen_model.py", 19, "TL102"): ("refuted", None),
+    ("fixtures/probe/rules/tl301_batchnorm_over_time.py", 24, "TL301"): ("refuted", None),
+}
+
+#: The seeds' findings: every one is confirmed.
+SEEDS = [
+    ("fixtures/seeds/cosmic_bimodal/model.py", 16, "TL203"),
+    ("fixtures/seeds/cosmic_bimodal/train_meld.py", 22, "TL101"),
+    ("fixtures/seeds/cosmic_bimodal/train_meld.py", 22, "TL102"),
+    ("fixtures/seeds/lstm_tv_script/train_rnn.py", 21, "TL401"),
+    ("fixtures/seeds/lstm_tv_script/train_rnn.py", 49, "TL301"),
+    ("fixtures/seeds/lstm_tv_script/train_rnn.py", 69, "TL101"),
+]
+
+#: One bad fixture per rule (and the seeds), with the exact evidence line.
+SUMMARIES = {
+    ("fixtures/TL101/bad_validate_function.py", 24, "TL101"):
+        "train vs eval max |diff| 1.2 on outputs of scale 0.216; eval vs eval 0; "
+        "ran: bn1 (BatchNorm1d), drop (Dropout)",
+    ("fixtures/TL102/bad_evaluate_function.py", 22, "TL102"):
+        "eval output requires grad (AddmmBackward0); autograd saved 10 activation tensors (185 KiB for "
+        "a batch of 4) for a backward pass that never comes; under torch.no_grad: 0",
+    ("fixtures/TL103/bad_forward_default.py", 16, "TL103"):
+        "two eval-mode passes differ by up to 0.678 on outputs of scale 0.263; with "
+        "training=self.training: 0",
+    ("fixtures/TL201/bad_forward_returns_softmax.py", 31, "TL201"):
+        "outputs are probabilities (min 0.0692, rows sum to 1 within 1e-6); CrossEntropyLoss gradient "
+        "norm 0.511 with softmax vs 4.58 on logits (loss 2.29 vs 2.25)",
+    ("fixtures/TL202/bad_functional_log_softmax.py", 12, "TL202"):
+        "outputs are log-probabilities (|logsumexp| < 1e-6); CrossEntropyLoss 1.48 equals NLLLoss 1.48 "
+        "on them (|diff| < 1e-6)",
+    ("fixtures/TL203/bad_divided_in_train_not_in_validation.py", 22, "TL203"):
+        "loss ratio 4.0 between batch 16 and batch 4 tiled x4 (19.7 vs 4.93); with reduction='mean' "
+        "the ratio is 1.0",
+    ("fixtures/TL204/bad_dim0_on_model_output.py", 19, "TL204"):
+        "softmax over dim 0 of the model's output mixes the batch: changing sample 1 changes sample 0's "
+        "probabilities by up to 0.0217 while its logits stay the same",
+    ("fixtures/TL301/bad_remainder_one.py", 21, "TL301"):
+        "ValueError: Expected more than 1 value per channel when training, got input size "
+        "torch.Size([1, 32])",
+    ("fixtures/TL401/bad_seed_rnn_discarded.py", 14, "TL401"):
+        "embedding weight differs from the pretrained matrix by up to 10.8 (embd)",
+    ("fixtures/TL501/bad_running_total_tensor.py", 15, "TL501"):
+        "after 6 steps the running total keeps 32 autograd nodes alive, 5 more nodes per step; "
+        "with .item(): 0 nodes",
+    ("fixtures/TL502/bad_manual_seed_in_epoch_loop.py", 16, "TL502"):
+        "after torch.manual_seed(SEED), step 2 drew the same dropout masks as step 1; without it the "
+        "draws differ",
+    ("fixtures/TL503/bad_zero_grad_before_loop.py", 15, "TL503"):
+        "after two backward passes without zero_grad, .grad is 2.00x one pass's (norm 2.07 vs 1.03); "
+        "after zero_grad 1.00x",
+    # More than one per rule where the experiment takes another path.
+    ("fixtures/TL201/bad_nll_on_probabilities.py", 23, "TL201"):
+        "outputs are probabilities (min 0.0574, rows sum to 1 within 1e-6); NLLLoss gradient norm 0.491 "
+        "on probabilities vs 5.37 CrossEntropyLoss on logits (loss -0.0896 vs 2.43)",
+    ("fixtures/TL202/bad_tensor_method_label_smoothing.py", 16, "TL202"):
+        "outputs are log-probabilities (|logsumexp| < 1e-6); CrossEntropyLoss(label_smoothing=0.1) 1.89 "
+        "equals the smoothed NLLLoss 1.89 on them (|diff| < 1e-6)",
+    ("fixtures/TL204/bad_nn_softmax_without_dim.py", 11, "TL204"):
+        "softmax over dim 1 (PyTorch's implicit choice for 2-D input) of layer softmax keeps samples "
+        "apart: changing sample 1 changes sample 0's probabilities by 0",
+    ("fixtures/TL301/bad_argparse_batch.py", 26, "TL301"):
+        "with a batch of one, bn normalized the sample by its own statistics: every channel's mean "
+        "output equals the layer's bias (|diff| < 1e-4; up to 0.0738 with a batch of 4)",
+    ("fixtures/TL401/bad_full_path_in_main.py", 21, "TL401"):
+        "embedding weight differs from the pretrained matrix by up to 10.8 (word_embeddings); the layer "
+        "from_pretrained returned (and the script drops) holds it (max |diff| 0)",
+    ("fixtures/TL503/project_engine/engine.py", 11, "TL503"):
+        "after two backward passes without zero_grad, .grad is 2.00x one pass's (norm 3.04 vs 1.52); "
+        "after zero_grad 1.00x",
+    ("fixtures/seeds/cosmic_bimodal/model.py", 16, "TL203"):
+        "loss ratio 4.0 between batch 16 and batch 4 tiled x4 (32 vs 7.99); with reduction='mean' "
+        "the ratio is 1.0",
+    ("fixtures/seeds/cosmic_bimodal/train_meld.py", 22, "TL101"):
+        "train vs eval max |diff| 0.648 on outputs of scale 1.95; eval vs eval 0; ran: norm3a "
+        "(BatchNorm1d), dropout (Dropout), cell.dropout (Dropout)",
+    ("fixtures/seeds/cosmic_bimodal/train_meld.py", 22, "TL102"):
+        "eval output requires grad (LogSoftmaxBackward0); autograd saved 119 activation tensors (644 KiB "
+        "for a batch of 4) for a backward pass that never comes; under torch.no_grad: 0",
+    ("fixtures/seeds/lstm_tv_script/train_rnn.py", 21, "TL401"):
+        "embedding weight differs from the pretrained matrix by up to 17 (embd)",
+    ("fixtures/seeds/lstm_tv_script/train_rnn.py", 49, "TL301"):
+        "ValueError: Expected more than 1 value per channel when training, got input size "
+        "torch.Size([1, 256])",
+    ("fixtures/seeds/lstm_tv_script/train_rnn.py", 69, "TL101"):
+        "train vs eval max |diff| 2.1 on outputs of scale 0.0531; eval vs eval 0; ran: lstm (LSTM), "
+        "dropout (Dropout), bn (BatchNorm1d)",
+    ("fixtures/probe/rules/tl101_dropout_branch_off.py", 22, "TL101"):
+        "train vs eval max |diff| 0 on outputs of scale 0.622; eval vs eval 0; the mode-dependent "
+        "layers never ran: dropout (Dropout)",
+    ("fixtures/probe/rules/tl101_dropout_off_by_default.py", 22, "TL101"):
+        "train vs eval max |diff| 0 on outputs of scale 0.117; eval vs eval 0; no mode-dependent layer ran",
+    ("fixtures/probe/rules/tl102_frozen_model.py", 19, "TL102"):
+        "the eval-mode output does not require grad (no parameter trains): autograd saved 0 tensors for "
+        "backward",
+    ("fixtures/probe/rules/tl301_batchnorm_over_time.py", 24, "TL301"):
+        "a batch of one ran through BatchNorm without error and without collapsing to its bias "
+        "(max |mean - bias| 2.15)",
+}
+
+
+EXPECT_RE = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")  # as tests/test_rules.py reads them
+
+
+def _expected_findings() -> set[tuple[str, int, str]]:
+    """Every `# expect: CODE` marker of the probed files: what the static rules report."""
+    found = set()
+    for root in RUN_PATHS:
+        for path in sorted((REPO / root).rglob("*.py")):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                match = EXPECT_RE.search(line)
+                for code in (match.group(1).replace(" ", "").split(",") if match else []):
+                    if code:
+                        found.add((path.relative_to(REPO).as_posix(), number, code))
+    return found
+
+
+EXPECTED = _expected_findings()
+
+
+def _run_once(tmp_path_factory, probe_tmp) -> dict:
+    """The probe run as {exit_code, stdout, stderr}. Under pytest-xdist the workers
+    share it (the first one runs it, the others wait for its result), so the suite
+    pays for it once whichever workers the tests land on."""
+    def run() -> dict:
+        done = probe(*RUN_PATHS, tmpdir=probe_tmp / "rules", plugins=False)
+        return {"exit_code": done.exit_code, "stdout": done.stdout, "stderr": done.stderr}
+
+    if not os.environ.get("PYTEST_XDIST_WORKER") or fcntl is None:
+        return run()
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of the session
+    result = shared / "rule_experiments.json"
+    with open(shared / "rule_experiments.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            result.write_text(json.dumps(run()))
+    return json.loads(result.read_text())
+
+
+@pytest.fixture(scope="module")
+def rules_run(fixtures_before, probe_tmp, tmp_path_factory) -> dict[tuple[str, int, str], dict]:
+    done = _run_once(tmp_path_factory, probe_tmp)
+    assert done["exit_code"] == 1, done["stderr"]
+    assert done["stderr"] == ""
+    return {(f["path"], f["line"], f["code"]): f for f in json.loads(done["stdout"])}
+
+
+def _verdict(key: tuple[str, int, str]) -> tuple[str, str | None]:
+    if key in NOT_CONFIRMED:
+        return NOT_CONFIRMED[key]
+    return ("confirmed_redundant" if key[2] == "TL202" else "confirmed"), None
+
+
+def test_the_run_probes_every_expected_finding_and_nothing_else(rules_run):
+    assert set(rules_run) == EXPECTED
+    assert all(rules_run[key]["probe"] is not None for key in rules_run)
+    assert set(NOT_CONFIRMED) <= EXPECTED and set(SUMMARIES) <= EXPECTED and set(SEEDS) <= EXPECTED
+
+
+def test_every_rule_is_confirmed_on_a_bad_fixture(rules_run):
+    confirmed = {code for (path, _, code), finding in rules_run.items()
+                 if "/bad_" in path and finding["probe"]["verdict"] in ("confirmed", "confirmed_redundant")}
+    assert confirmed == {"TL101", "TL102", "TL103", "TL201", "TL202", "TL203", "TL204", "TL301",
+                         "TL401", "TL501", "TL502", "TL503"}
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED), ids=lambda key: f"{key[0]}:{key[1]}:{key[2]}")
+def test_verdict_and_numbers(rules_run, key):
+    result = rules_run[key]["probe"]
+    verdict, reason = _verdict(key)
+    assert (result["verdict"], result.get("reason")) == (verdict, reason), result["evidence"]
+    evidence = result["evidence"]
+    assert evidence["summary"]
+    if verdict != "inconclusive":  # a conclusion always carries its measurements
+        numbers = [value for name, value in evidence.items() if name != "summary"
+                   and isinstance(value, (int, float)) and not isinstance(value, bool)]
+        assert numbers, evidence
+        assert any(character.isdigit() for character in evidence["summary"]), evidence
+
+
+@pytest.mark.parametrize("key", sorted(SUMMARIES), ids=lambda key: f"{key[0]}:{key[1]}:{key[2]}")
+def test_evidence_line(rules_run, key):
+    assert rules_run[key]["probe"]["evidence"]["summary"] == SUMMARIES[key]
+
+
+def test_seeds_are_confirmed(rules_run):
+    assert sorted(key for key in rules_run if key[0].startswith("fixtures/seeds/")) == SEEDS
+    assert {rules_run[key]["probe"]["verdict"] for key in SEEDS} == {"confirmed"}
+
+
+def test_good_twins_get_no_finding(rules_run):
+    good = [key for key in rules_run if "/good_" in key[0]]
+    assert good == []
+    assert any((REPO / folder).glob("good_*.py") for folder in RULE_FOLDERS)
+
+
+def test_what_each_experiment_assumed(rules_run):
+    def assumptions(key):
+        return without_sandbox(rules_run[key]["probe"])["assumptions"]
+
+    # A torch layer built in the script is evaluated from its source, fed through nn.Sequential.
+    assert assumptions(("fixtures/TL503/bad_zero_grad_before_loop.py", 15, "TL503")) == {
+        "constructor": "nn.Linear(10, 3)", "inputs": {"input": "float32[4,10]"},
+        "loss": "the mean square of the model's output stands in for the script's loss"}
+    # No model reaches the loop of engine.py (it is a parameter): a stand-in, said so.
+    assert assumptions(("fixtures/TL503/project_engine/engine.py", 11, "TL503"))["model"] == \
+        "a stand-in nn.Linear(8, 4): no model of the script reaches this loop"
+    # The pretrained matrix goes through the constructor argument the rule named.
+    assert assumptions(("fixtures/TL401/bad_seed_rnn_discarded.py", 14, "TL401"))["overrides"] == \
+        {"pretrained_embedding": "tensor[50,8]"}
+    # The script's own seeding call, with its module constant.
+    assert assumptions(("fixtures/TL502/bad_manual_seed_in_epoch_loop.py", 16, "TL502"))["seeding"] == \
+        "torch.manual_seed(SEED)"
+    # The softmax the script applies outside the model is applied to the model's output.
+    assert assumptions(("fixtures/TL201/bad_softmax_at_loss_call.py", 25, "TL201"))["softmax"] == \
+        "applied to the model's output over dim 1, as the script does"
+    # The user's loss construction, evaluated in the script (size_average=False included).
+    assert assumptions(("fixtures/TL203/bad_trainer_size_average_false.py", 24, "TL203"))["loss"] == \
+        "nn.CrossEntropyLoss(size_average=False)"
+    # The bimodal CommonsenseGRU-like model is driven by the hint next to it.
+    cosmic = assumptions(("fixtures/seeds/cosmic_bimodal/train_meld.py", 22, "TL101"))
+    assert cosmic["hint"] == ("fixtures/seeds/cosmic_bimodal/pyproject.toml "
+                              "[tool.torchlint.probe.classes.CommonsenseGRUModel_bimodal]")
+    assert cosmic["inputs"] == {"r1": "float32[6,4,1024]", "audio": "float32[6,4,384]",
+                                "qmask": "ones[6,4,2]", "umask": "ones[4,6]"}
