@@ -129,7 +129,7 @@ for x, y in loader:
         values = model.values.at(added, fact)
         if not any(v.kind == "loss" for v in values):
             return
-        if _grad_off(model, fact) or _backpropagated(model, fact.scope, total):
+        if model.phases.in_no_grad_block(fact) or _backpropagated(model, fact.scope, total):
             return
         fix = None
         method = "detach" if is_list or not _numeric_total(model, fact, total) else "item"
@@ -248,15 +248,6 @@ for x, y in loader:
         if nodes[-1] > nodes[0]:
             return lab.confirmed(summary, **numbers)
         return lab.refuted(summary + ": the graph does not grow", **numbers)
-
-
-def _grad_off(model, fact) -> bool:
-    with_ = fact.with_
-    while with_ is not None:
-        if model.phases._disables_grad(with_):
-            return True
-        with_ = with_.parent
-    return False
 
 
 def _backpropagated(model, scope, total: str) -> bool:

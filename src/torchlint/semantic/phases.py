@@ -470,12 +470,18 @@ class Phases:
                 return True
         return False
 
-    def grad_disabled_at(self, call: F.Call, depth: int = 0, phase: Phase | None = None) -> bool:
-        with_ = call.with_
+    def in_no_grad_block(self, fact: F.Located) -> bool:
+        """Whether a `with torch.no_grad()` (or inference_mode, set_grad_enabled) surrounds `fact`."""
+        with_ = fact.with_
         while with_ is not None:
             if self._disables_grad(with_):
                 return True
             with_ = with_.parent
+        return False
+
+    def grad_disabled_at(self, call: F.Call, depth: int = 0, phase: Phase | None = None) -> bool:
+        if self.in_no_grad_block(call):
+            return True
         scope = call.scope
         function = scope.function
         while function is not None:
