@@ -3,8 +3,10 @@
     python bench/fuzz.py [N] [--seed 0] [--batch 100] [--generated 0.2] [--keep DIR]
 
 Tries N inputs (default 2,000) and prints how many it tried and every failure,
-each with the file that shows it. ``tests/test_fuzz.py`` runs a bounded slice
-of the same machinery with fixed seeds; this script is the long run.
+each with the input that shows it, copied into the --keep folder. A failure
+that names no input (a crash, invalid JSON) is narrowed down by checking
+halves of its batch until single inputs show it. ``tests/test_fuzz.py`` runs
+a bounded slice of the same machinery with fixed seeds; this is the long run.
 
 Inputs are of two kinds:
 
@@ -33,10 +35,12 @@ batch is checked for the properties every run must keep:
   edit) lies inside its file: 1 <= line <= lines, 1 <= column <= line length + 1,
   start before end; in a notebook, inside its cell;
 - linting is deterministic: two runs print the same bytes;
-- ``--fix --unsafe-fixes``: every file it changed still parses, text outside
-  the edit ranges the first run reported is unchanged, no finding with a fix
-  is left, nothing else appears in the folder, notebooks are not touched,
-  and a second ``--fix --unsafe-fixes`` changes nothing.
+- ``--fix --unsafe-fixes``: every file it changed still parses (if it did
+  before), is its old text with exactly the edits the first run announced
+  (when fixes overlap and a second pass runs: text outside the announced
+  ranges is unchanged), no finding with a fix is left, nothing else appears in
+  the folder, notebooks are not touched, and a second ``--fix
+  --unsafe-fixes`` changes nothing.
 """
 
 from __future__ import annotations
@@ -962,8 +966,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=100, help="inputs per torchlint run")
     parser.add_argument("--generated", type=float, default=0.2,
                         help="share of inputs that are hypothesmith programs")
-    parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"),
-                        help="folder for the inputs of failures")
+    parser.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "torchlint-fuzz-failures",
+                        help="folder for the inputs of failures (default: %(default)s)")
     args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)

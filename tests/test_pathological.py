@@ -128,6 +128,19 @@ def test_5000_nested_parentheses_in_an_imported_module(torchlint, project):
     assert (result.exit_code, result.stdout, result.stderr) == (0, "No findings in 1 file.\n", "")
 
 
+def test_deep_nesting_in_a_file_with_a_nul_byte_past_8_kib(torchlint, project):
+    # A NUL byte in the first 8 KiB makes it a binary file; later, it is a syntax error.
+    # (Found by bench/fuzz.py: this once reached libcst, which overflowed the C stack.)
+    (project / "t.py").write_bytes(b"import torch\nx = " + b"(" * 3000 + b"1" + b")" * 3000
+                                   + b"\n#" + b"x" * 9000 + b"\0\n")
+    result = lint(torchlint, project, "t.py")
+    assert (result.exit_code, result.stderr) == (1, "")
+    assert result.stdout == (
+        "t.py:3:9002: TL001 [syntax-error] the file does not parse: a NUL byte, which Python "
+        "source cannot hold\n"
+        "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
+
+
 def test_5000_chained_operators_are_too_deep_as_in_python(torchlint, project):
     # CPython 3.11 refuses it too: "maximum recursion depth exceeded during compilation"
     (project / "chain.py").write_text(patho.operator_chain(5_000))

@@ -30,6 +30,8 @@ def _refuse_what_crashes_libcst(text: str) -> None:
     the C stack and, a little deeper, kills the process with a segmentation
     fault. Any other syntax error is left for libcst to report (it parses
     syntax newer than the running Python)."""
+    if "\0" in text:  # never Python source; Python 3.11.7+ reports it as a SyntaxError
+        raise ValueError("source code cannot contain null bytes")
     try:
         python_parse(text)
     except SyntaxError as err:
