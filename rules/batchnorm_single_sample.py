@@ -5,8 +5,8 @@ import libcst as cst
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
 from torchlint.semantic.modules import flat_batchnorms, literal_number
+from torchlint.semantic.probe_context import model_context
 
 
 class BatchNormSingleSample(Rule):
@@ -137,22 +137,6 @@ for x, y in loader:
         (every channel's mean output collapses to the layer's bias)."""
         torch = lab.torch
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def collapse(batch):
             """Per BatchNorm layer that ran: max over samples and channels of
             |mean of the sample's channel - bias| in a train-mode forward."""
@@ -171,13 +155,13 @@ for x, y in loader:
             try:
                 model.train()
                 with torch.no_grad():
-                    lab.forward(model, lab.inputs(feeder, batch=batch))
+                    lab.forward(model, lab.inputs(model, batch=batch))
             finally:
                 for handle in handles:
                     handle.remove()
             return found
 
-        model, feeder = build()
+        model = lab.build_from_context()
         norms = lab.modules_of_type(model, ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"))
         try:
             single = collapse(1)

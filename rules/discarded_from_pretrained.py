@@ -149,7 +149,7 @@ class Encoder(nn.Module):
 
         if not lab.context.get("class"):
             # Discarded at script level: the script's model next to what from_pretrained built.
-            model = lab.build_model()
+            model = lab.build_from_context()
             layer = first_embedding(model)
             matrix = lab.pretrained_matrix(layer.num_embeddings, layer.embedding_dim)
             receiver = lab.context.get("receiver") or "torch.nn.Embedding"

@@ -140,7 +140,7 @@ class Net(nn.Module):
                 second = lab.output_tensor(lab.forward(model, inputs))
             return first, second
 
-        model = lab.build_model()
+        model = lab.build_from_context()
         inputs = lab.inputs(model)
         model.eval()
         first, second = twice()

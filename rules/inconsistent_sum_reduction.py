@@ -4,8 +4,8 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
 from torchlint.semantic.phases import words
+from torchlint.semantic.probe_context import model_context
 
 
 class InconsistentSumReduction(Rule):
@@ -142,22 +142,6 @@ def compute(out, y, normalize):
         binary = name in ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", "BCELoss",
                           "binary_cross_entropy")
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def loss_function():
             """(make(reduction), description): ``make(None)`` is the loss as the script
             builds it (its own construction where that evaluates in the script's
@@ -194,9 +178,9 @@ def compute(out, y, normalize):
         make, described = loss_function()
         lab.assume("loss", described)
         if lab.context.get("class") or lab.context.get("construct"):
-            model, feeder = build()
+            model = lab.build_from_context()
             model.eval()
-            inputs = lab.inputs(feeder)
+            inputs = lab.inputs(model)
             batch = inputs.batch_size
             with torch.no_grad():
                 small = batch_first(lab.output_tensor(lab.forward(model, inputs)), batch)

@@ -5,8 +5,8 @@ import libcst as cst
 from torchlint.edits import replace_callee_attribute
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import softmax_context
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.probe_context import softmax_context
 
 
 class LogSoftmaxBeforeCrossEntropy(Rule):
@@ -121,27 +121,11 @@ loss = F.nll_loss(logp, y)  # expect: TL202
         torch = lab.torch
         functional = lab.F
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def off_zero(tensor, dim):
             return float(tensor.logsumexp(dim=dim).abs().max())
 
-        model, feeder = build()
-        inputs = lab.inputs(feeder)
+        model = lab.build_from_context()
+        inputs = lab.inputs(model)
         model.eval()
         with torch.no_grad():
             output = lab.output_tensor(lab.forward(model, inputs))

@@ -6,9 +6,9 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.probe_context import model_context
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 
@@ -159,27 +159,6 @@ for x, y in loader:
         as_list = lab.context.get("kind") == "list"
         trains = lab.context.get("trains", True)
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, the torch layer expression the rule recorded (wrapped in
-            nn.Sequential, whose children the input synthesis follows), or a stand-in."""
-            text = lab.context.get("construct")
-            if not text and not lab.context.get("class"):
-                lab.assume("model", "a stand-in nn.Linear(8, 4): no model of the script reaches this loop")
-                lab.seed(0)
-                model = lab.nn.Linear(8, 4)
-                return model, lab.nn.Sequential(model)
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         class Saved:
             """A tensor autograd saved for backward, as a weakly referenceable box."""
 
@@ -229,8 +208,8 @@ for x, y in loader:
             held = [box.tensor.numel() * box.tensor.element_size() for box in alive]
             return nodes, len(held), sum(held)
 
-        model, feeder = build()
-        inputs = lab.inputs(feeder)
+        model = lab.build_from_context(stand_in="nn.Linear(8, 4)")
+        inputs = lab.inputs(model)
         weights = {storage(p) for p in model.parameters()}
         lab.assume("loss", "the mean square of the model's output stands in for the script's loss")
         lab.assume("backward", "called on each step's loss, as the loop does" if trains

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
+from torchlint.semantic.probe_context import model_context
 
 
 class MissingEval(Rule):
@@ -117,24 +117,8 @@ with torch.no_grad():
         with hooks on the mode-dependent layers to see which of them ran."""
         torch = lab.torch
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
-        model, feeder = build()
-        inputs = lab.inputs(feeder)
+        model = lab.build_from_context()
+        inputs = lab.inputs(model)
         layers = lab.mode_dependent_modules(model)
         with torch.no_grad():
             with lab.hooks_on(model, layers) as seen:

@@ -4,7 +4,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
+from torchlint.semantic.probe_context import model_context
 
 
 class MissingNoGrad(Rule):
@@ -111,22 +111,6 @@ for x in val_loader:
         counting what autograd saves for a backward pass; then the same under no_grad."""
         torch = lab.torch
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def storage(tensor):
             try:
                 return tensor.untyped_storage().data_ptr()
@@ -148,8 +132,8 @@ for x in val_loader:
                 output = lab.output_tensor(lab.forward(model, inputs))
             return output, saved
 
-        model, feeder = build()
-        inputs = lab.inputs(feeder)
+        model = lab.build_from_context()
+        inputs = lab.inputs(model)
         model.eval()
         weights = {storage(p) for p in model.parameters()}
         with_grad, saved = run(True)

@@ -4,7 +4,7 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
+from torchlint.semantic.probe_context import model_context
 from torchlint.semantic.walker import dotted_name
 
 MAX_DEPTH = 3
@@ -122,35 +122,14 @@ for i in range(100):
         it is one pass's."""
         torch = lab.torch
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, the torch layer expression the rule recorded (wrapped in
-            nn.Sequential, whose children the input synthesis follows), or a stand-in."""
-            text = lab.context.get("construct")
-            if not text and not lab.context.get("class"):
-                lab.assume("model", "a stand-in nn.Linear(8, 4): no model of the script reaches this loop")
-                lab.seed(0)
-                model = lab.nn.Linear(8, 4)
-                return model, lab.nn.Sequential(model)
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def backward():
             lab.output_tensor(lab.forward(model, inputs)).float().pow(2).mean().backward()
 
         def gradients():
             return torch.cat([p.grad.flatten().double() for p in params if p.grad is not None])
 
-        model, feeder = build()
-        inputs = lab.inputs(feeder)
+        model = lab.build_from_context(stand_in="nn.Linear(8, 4)")
+        inputs = lab.inputs(model)
         model.eval()  # the same gradient on every pass (no dropout draws, fixed BatchNorm statistics)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
+from torchlint.semantic.probe_context import model_context
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 
@@ -109,22 +109,6 @@ for step in range(100):
         text = lab.context.get("call") or ""
         function = lab.context.get("seed_function") or ""
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def reseed():
             """The loop's seeding call, evaluated in the script; where it names what only
             exists at run time (``self.seed``), the seed function with 0."""
@@ -165,11 +149,12 @@ for step in range(100):
                                     "probe runs without a GPU")
         dropouts = []
         if lab.context.get("construct") or lab.context.get("class"):
-            model, feeder = build()
-            inputs = lab.inputs(feeder)
+            model = lab.build_from_context()
+            inputs = lab.inputs(model)
             model.train()
             dropouts = [(n, m) for n, m in lab.mode_dependent_modules(model)
                         if isinstance(m, (lab.nn.Dropout, lab.nn.Dropout1d, lab.nn.Dropout2d, lab.nn.Dropout3d))]
+        random.seed(0)  # Python's generator too starts from a known state: the same numbers every run
         made = reseed()
         lab.assume("seeding", made)
         first = draws()

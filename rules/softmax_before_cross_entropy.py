@@ -4,8 +4,8 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import softmax_context
 from torchlint.semantic.names import lookup
+from torchlint.semantic.probe_context import softmax_context
 
 
 class SoftmaxBeforeCrossEntropy(Rule):
@@ -114,22 +114,6 @@ loss = criterion(logits, y)  # expect: TL201
         torch = lab.torch
         functional = lab.F
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def row_error(tensor, dim):
             return float((tensor.detach().sum(dim=dim) - 1).abs().max())
 
@@ -137,8 +121,8 @@ loss = criterion(logits, y)  # expect: TL201
             grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
             return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
 
-        model, feeder = build()
-        inputs = lab.inputs(feeder)
+        model = lab.build_from_context()
+        inputs = lab.inputs(model)
         output = lab.output_tensor(lab.forward(model, inputs))
         outside = lab.context.get("softmax") == "outside"
         dim = lab.context.get("dim")

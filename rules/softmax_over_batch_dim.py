@@ -4,10 +4,10 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.rules._probe_context import model_context
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
+from torchlint.semantic.probe_context import model_context
 
 
 class SoftmaxOverBatchDim(Rule):
@@ -124,22 +124,6 @@ head = nn.Softmax()  # expect: TL204
         torch = lab.torch
         functional = lab.F
 
-        def build():
-            """(model, what to synthesize its inputs for): the script's construction of
-            a project class, or the torch layer expression the rule recorded, wrapped
-            in nn.Sequential (whose children the input synthesis follows)."""
-            text = lab.context.get("construct")
-            if not text:
-                model = lab.build_model()
-                return model, model
-            lab.seed(0)
-            lab.assume("constructor", text)
-            try:
-                model = lab.evaluate(text).train()
-            except (NameError, AttributeError, TypeError, SyntaxError) as err:
-                raise lab.Inconclusive("construct_failed", f"{text}: {type(err).__name__}: {err}") from None
-            return model, lab.nn.Sequential(model)
-
         def sample(tensor, batch, index):
             """Sample `index` of a tensor whose batch dimension has size `batch`."""
             dim = next((d for d in range(tensor.dim()) if tensor.shape[d] == batch), 0)
@@ -148,9 +132,9 @@ head = nn.Softmax()  # expect: TL204
         if lab.context.get("where") == "layer" and not lab.context.get("class"):
             return lab.inconclusive("no_inputs", "this softmax layer is built outside any model class: the "
                                     "probe cannot tell which tensor it normalizes")
-        model, feeder = build()
+        model = lab.build_from_context()
         model.eval()
-        inputs = lab.inputs(feeder)
+        inputs = lab.inputs(model)
         batch = inputs.batch_size
         changed = inputs.with_sample_changed(1)
         implicit = lab.context.get("dim") is None

@@ -3,20 +3,23 @@ this process: these models are defined here, so their source is readable)."""
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from torchlint.probe import sandbox_lab  # noqa: E402
-from torchlint.probe.sandbox_inputs import parse_spec  # noqa: E402
+from torchlint.probe.sandbox_inputs import hint_text, parse_spec, plan_inputs, search_spatial  # noqa: E402
 
 
 class _Runtime:
-    """The little of the child runtime that Lab.inputs needs."""
+    """The little of the child runtime that the Lab needs here."""
 
     def __init__(self, hints=None) -> None:
         self.hints = hints or {}
+        self.script = types.SimpleNamespace(nn=nn, torch=torch)  # the stripped script's names
 
     def hint(self, name):
         return self.hints.get(name, {})
@@ -28,8 +31,9 @@ class _Runtime:
         return None
 
 
-def _lab(hints=None) -> sandbox_lab.Lab:
-    return sandbox_lab.Lab(_Runtime(hints), {"code": "TL999", "message": "", "line": 1, "column": 1})
+def _lab(hints=None, context=None) -> sandbox_lab.Lab:
+    return sandbox_lab.Lab(_Runtime(hints), {"code": "TL999", "message": "", "line": 1, "column": 1,
+                                             "context": context or {}})
 
 
 def _specs(model, **kwargs) -> dict[str, str]:
@@ -174,3 +178,154 @@ def test_evidence_numbers_are_cleaned():
     assert sandbox_lab.clean({"a": torch.tensor(0.123456789), "b": float("nan"), "c": (1, 2.0)}) == \
         {"a": 0.123457, "b": "nan", "c": [1, 2.0]}
     assert sandbox_lab.fmt(0.000123456) == "0.000123"
+
+
+class Bags(nn.Module):
+    """EmbeddingBag called with offsets: 1-D ids of every bag, 1-D offsets."""
+
+    def __init__(self, last=False):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(40, 8, mode="sum", include_last_offset=last)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, text, offsets, weights):
+        return self.out(self.bag(text, offsets, per_sample_weights=weights))
+
+
+class RowBags(nn.Module):
+    """EmbeddingBag without offsets: one bag per row of (B, T) ids."""
+
+    def __init__(self):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(40, 8)
+
+    def forward(self, text):
+        return self.bag(text)
+
+
+class SmallImages(nn.Module):
+    """Built for 14x14 images: no candidate size's flattened features fit fc."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3)
+        self.conv2 = nn.Conv2d(4, 8, 3)
+        self.fc = nn.Linear(8 * 5 * 5, 10)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.conv2(torch.relu(self.conv1(x)))), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+class StridedImages(nn.Module):
+    """Built for 48x48 RGB images through a strided stack (48 -> 24 -> 12 -> 6)."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 6, 3, stride=2, padding=1), nn.ReLU(),
+                                      nn.Conv2d(6, 6, 3, stride=2, padding=1), nn.MaxPool2d(2))
+        self.head = nn.Linear(6 * 6 * 6, 2)
+
+    def forward(self, image):
+        return self.head(self.features(image).flatten(1))
+
+
+def test_embedding_bag_with_offsets_gets_packed_ids_and_1d_int64_offsets():
+    lab = _lab()
+    model = Bags()
+    inputs = lab.inputs(model, batch=4)
+    assert inputs.specs == {"text": "int64[24] in [0, 40): 4 bags of 6",
+                            "offsets": "offsets[4] = 0, 6, 12, ...",
+                            "weights": "float32[24]: 4 bags of 6"}
+    text, offsets, weights = inputs.args
+    assert offsets.dtype == torch.int64 and offsets.tolist() == [0, 6, 12, 18]
+    model.eval()
+    with torch.no_grad():
+        whole = model(*inputs.args)
+        # every batch operation keeps each bag's ids together and the offsets right
+        assert torch.allclose(model(*inputs.slice(1, 3).args), whole[1:3])
+        assert inputs.slice(1, 3).args[1].tolist() == [0, 6]
+        assert torch.allclose(model(*inputs.repeat(2).args), torch.cat([whole, whole]))
+        changed = inputs.with_sample_changed(1)
+        assert torch.equal(changed.args[0][:6], text[:6]) and torch.equal(changed.args[0][12:], text[12:])
+        assert not torch.equal(changed.args[0][6:12], text[6:12])
+        moved = (model(*changed.args) - whole).abs().amax(dim=1)
+        assert moved[1] > 0 and moved[0] == moved[2] == moved[3] == 0
+
+
+def test_embedding_bag_with_the_last_offset_included_gets_one_offset_more():
+    inputs = _lab().inputs(Bags(last=True), batch=3)
+    assert inputs.args[1].tolist() == [0, 6, 12, 18]
+    assert inputs.slice(0, 2).args[1].tolist() == [0, 6, 12]
+
+
+def test_embedding_bag_without_offsets_gets_one_bag_per_row():
+    assert _specs(RowBags()) == {"text": "int64[4,6] in [0, 40)"}
+
+
+def test_a_spatial_size_no_candidate_fits_is_searched_from_the_first_linear():
+    lab = _lab()
+    assert lab.inputs(SmallImages()).specs == {"x": "float32[4,1,14,14]"}
+    assert lab.assumptions()["spatial_size"] == (
+        "14: none of 32, 28, 64, 224, 16, 96, 128, 8, 256, 299 ran; the smallest size whose features "
+        "match fc (in_features 200)")
+    assert _specs(StridedImages()) == {"image": "float32[4,3,45,45]"}  # 45 -> 23 -> 12 -> 6: the smallest
+
+
+def test_spatial_search_brackets_then_bisects():
+    def measure(size):  # features grow with the size; 36 and 37 fit
+        width = size // 2
+        return "ok" if width == 18 else "small" if width < 18 else "large"
+
+    assert search_spatial(measure) == 36
+    assert search_spatial(lambda size: "small" if size < 10 else "large") is None  # skips the width
+    assert search_spatial(lambda size: "small") is None  # past the limit
+    assert search_spatial(lambda size: "small" if size < 20 else "other") is None  # another error
+
+
+def test_a_torch_layer_is_fed_as_its_sequential_would_be():
+    assert _specs(nn.Linear(10, 3)) == {"input": "float32[4,10]"}
+    assert _specs(nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU())) == {"input": "float32[4,64]"}
+    assert _specs(nn.LSTM(5, 7, batch_first=True)) == {"input": "float32[4,6,5]"}
+
+
+def test_hint_specs_for_bags():
+    bags = parse_spec("long[B*T] < vocab", {"vocab": 40})
+    assert (bags.kind, bags.dims, bags.packed, bags.bound) == ("ids", ("B", "T"), True, 40)
+    assert parse_spec("offsets[B]", {}).kind == "offsets"
+    with pytest.raises(ValueError, match="offsets are offsets\\[B\\]"):
+        parse_spec("offsets[B,T]", {})
+
+
+def test_build_from_context_evaluates_the_layer_the_rule_recorded():
+    lab = _lab(context={"construct": "nn.Sequential(nn.Linear(6, 2), nn.Dropout(0.5))"})
+    model = lab.build_from_context()
+    assert isinstance(model, nn.Sequential) and model.training
+    assert torch.equal(model[0].weight, lab.build_from_context()[0].weight)  # seeded
+    assert lab.inputs(model).specs == {"input": "float32[4,6]"}
+    assert lab.assumptions()["constructor"] == "nn.Sequential(nn.Linear(6, 2), nn.Dropout(0.5))"
+
+
+def test_build_from_context_uses_the_stand_in_only_when_no_model_is_named():
+    lab = _lab()
+    assert isinstance(lab.build_from_context(stand_in="nn.Linear(8, 4)"), nn.Linear)
+    assert lab.assumptions() == {
+        "model": "a stand-in nn.Linear(8, 4): no model of the script reaches this loop"}
+    with pytest.raises(sandbox_lab.Inconclusive) as caught:
+        _lab(context={"construct": "nn.Linear(6)"}).build_from_context()
+    assert caught.value.reason == "construct_failed"
+    assert caught.value.detail.startswith("nn.Linear(6): TypeError: ")
+    with pytest.raises(sandbox_lab.Inconclusive, match="built int, not an nn.Module"):
+        _lab(context={"construct": "len('abc')"}).build_from_context()
+
+
+def test_a_bag_models_suggested_hint_reads_back_as_the_same_inputs():
+    model = Bags()
+    plans, missing = plan_inputs(model, {})
+    assert hint_text(model, plans, missing, {"vocab": 40})["text"] == "long[B*T] < vocab"
+    suggested = hint_text(model, plans, missing)
+    assert suggested == {"text": "long[B*T] < 40", "offsets": "offsets[B]", "weights": "float[B*T]"}
+    hinted = _lab({"Bags": {"inputs": suggested}}).inputs(model)
+    synthesized = _lab().inputs(model)
+    assert [a.shape for a in hinted.args] == [a.shape for a in synthesized.args]
+    assert hinted.args[1].tolist() == synthesized.args[1].tolist() == [0, 6, 12, 18]

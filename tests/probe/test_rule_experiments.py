@@ -26,14 +26,8 @@ RUN_PATHS = [*RULE_FOLDERS, "fixtures/seeds", "fixtures/probe/rules"]
 
 #: Findings whose verdict is not the rule's confirmation, and why.
 NOT_CONFIRMED = {
-    # MnistNet needs 14x14 images; the input synthesis tries 32, 28, 64, 224... only.
-    ("fixtures/TL103/bad_direct_import.py", 16, "TL103"): ("inconclusive", "no_inputs"),
-    ("fixtures/TL103/bad_direct_import.py", 18, "TL103"): ("inconclusive", "no_inputs"),
-    # A module of a package probed on its own: its relative import cannot be resolved.
-    ("fixtures/TL103/project_models/models/heads.py", 15, "TL103"): ("inconclusive", "load_failed"),
-    # EmbeddingBag's offsets are synthesized as a float (B, 16) tensor.
-    ("fixtures/TL201/bad_trainer_tensor_method.py", 26, "TL201"): ("inconclusive", "no_inputs"),
-    # nn.Softmax() without dim on (batch, actions): PyTorch picks dim 1, which keeps samples apart.
+    # nn.Softmax() without dim on (batch, actions): PyTorch picks dim 1, which keeps samples apart
+    # (the rule warns of the deprecated implicit dim; the probe rightly finds no batch mixing).
     ("fixtures/TL204/bad_nn_softmax_without_dim.py", 11, "TL204"): ("refuted", None),
     ("fixtures/TL204/bad_nn_softmax_without_dim.py", 12, "TL204"): ("refuted", None),
     # CUDA generators cannot be observed without a GPU; numpy is not installed here.
@@ -43,7 +37,10 @@ NOT_CONFIRMED = {
     ("fixtures/probe/rules/tl101_dropout_branch_off.py", 22, "TL101"): ("not_exercised", None),
     ("fixtures/probe/rules/tl101_dropout_off_by_default.py", 22, "TL101"): ("refuted", None),
     ("fixtures/probe/rules/tl102_frozen_model.py", 19, "TL102"): ("refuted", None),
+    ("fixtures/probe/rules/tl103_dropout_rate_zero.py", 16, "TL103"): ("refuted", None),
     ("fixtures/probe/rules/tl301_batchnorm_over_time.py", 24, "TL301"): ("refuted", None),
+    ("fixtures/probe/rules/tl501_frozen_model.py", 20, "TL102"): ("refuted", None),
+    ("fixtures/probe/rules/tl501_frozen_model.py", 21, "TL501"): ("refuted", None),
 }
 
 #: The seeds' findings: every one is confirmed.
@@ -94,6 +91,15 @@ SUMMARIES = {
         "after two backward passes without zero_grad, .grad is 2.00x one pass's (norm 2.07 vs 1.03); "
         "after zero_grad 1.00x",
     # More than one per rule where the experiment takes another path.
+    ("fixtures/TL103/bad_direct_import.py", 18, "TL103"):  # 14x14 images: the spatial size searched
+        "two eval-mode passes differ by up to 0.813 on outputs of scale 0.267; with "
+        "training=self.training: 0",
+    ("fixtures/TL103/project_models/models/heads.py", 15, "TL103"):  # loaded as models.heads
+        "two eval-mode passes differ by up to 1.07 on outputs of scale 0.506; with "
+        "training=self.training: 0",
+    ("fixtures/TL201/bad_trainer_tensor_method.py", 26, "TL201"):  # EmbeddingBag(input, offsets)
+        "outputs are probabilities (min 0.111, rows sum to 1 within 1e-6); CrossEntropyLoss gradient "
+        "norm 0.181 with softmax vs 1.02 on logits (loss 1.64 vs 1.78)",
     ("fixtures/TL201/bad_nll_on_probabilities.py", 23, "TL201"):
         "outputs are probabilities (min 0.0574, rows sum to 1 within 1e-6); NLLLoss gradient norm 0.491 "
         "on probabilities vs 5.37 CrossEntropyLoss on logits (loss -0.0896 vs 2.43)",
@@ -140,6 +146,11 @@ SUMMARIES = {
     ("fixtures/probe/rules/tl301_batchnorm_over_time.py", 24, "TL301"):
         "a batch of one ran through BatchNorm without error and without collapsing to its bias "
         "(max |mean - bias| 2.15)",
+    ("fixtures/probe/rules/tl103_dropout_rate_zero.py", 16, "TL103"):
+        "two eval-mode passes agree (max |diff| 0): 2 of 2 functional dropout calls had training on",
+    ("fixtures/probe/rules/tl501_frozen_model.py", 21, "TL501"):
+        "after 6 steps the running total keeps 0 autograd nodes alive, 0 more nodes per step; with "
+        ".item(): 0 nodes: the graph does not grow",
 }
 
 
@@ -261,6 +272,18 @@ def test_what_each_experiment_assumed(rules_run):
     # The user's loss construction, evaluated in the script (size_average=False included).
     assert assumptions(("fixtures/TL203/bad_trainer_size_average_false.py", 24, "TL203"))["loss"] == \
         "nn.CrossEntropyLoss(size_average=False)"
+    # No candidate spatial size fits MnistNet: the size whose features match its Linear is searched.
+    mnist = assumptions(("fixtures/TL103/bad_direct_import.py", 16, "TL103"))
+    assert mnist["inputs"] == {"x": "float32[4,1,14,14]"}
+    assert mnist["spatial_size"] == ("14: none of 32, 28, 64, 224, 16, 96, 128, 8, 256, 299 ran; the "
+                                     "smallest size whose features match fc (in_features 200)")
+    # EmbeddingBag called with offsets: bags packed into 1-D ids, 1-D int64 offsets.
+    assert assumptions(("fixtures/TL201/bad_trainer_tensor_method.py", 26, "TL201"))["inputs"] == {
+        "tokens": "int64[24] in [0, 100): 4 bags of 6", "offsets": "offsets[4] = 0, 6, 12, ..."}
+    # A package module probed alone is built the way the sibling script builds it (through the
+    # package's star re-export).
+    assert assumptions(("fixtures/TL103/project_models/models/heads.py", 15, "TL103"))["construction"] == \
+        "fixtures/TL103/project_models/predict.py:7"
     # The bimodal CommonsenseGRU-like model is driven by the hint next to it.
     cosmic = assumptions(("fixtures/seeds/cosmic_bimodal/train_meld.py", 22, "TL101"))
     assert cosmic["hint"] == ("fixtures/seeds/cosmic_bimodal/pyproject.toml "

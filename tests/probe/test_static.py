@@ -243,3 +243,45 @@ def test_script_module_names_never_shadow_real_modules():
     assert jobs.module_name_for(Path("/p/torch.py")) == "__torchlint_script__"
     assert jobs.module_name_for(Path("/p/my-script.py")) == "__torchlint_script__"
     assert jobs.module_name_for(None) == "__torchlint_script__"
+
+
+def test_a_package_module_is_named_from_its_outermost_package(tmp_path):
+    for folder in ("top", "top/models"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "__init__.py").write_text("")
+    assert jobs.package_module_name(tmp_path / "top/models/heads.py") == "top.models.heads"
+    assert jobs.package_module_name(tmp_path / "train.py") is None  # not in a package
+    assert jobs.package_module_name(tmp_path / "top/__init__.py") is None
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json/__init__.py").write_text("")
+    assert jobs.package_module_name(tmp_path / "json/heads.py") is None  # would shadow the stdlib
+
+
+def test_a_package_module_probed_alone_is_loaded_as_part_of_its_package(tmp_path):
+    job = _job(tmp_path, {
+        "models/__init__.py": "from .heads import *\n",
+        "models/base.py": "from torch import nn\n\nclass Head(nn.Module):\n    pass\n",
+        "models/heads.py": "from .base import Head\n\nclass DropoutHead(Head):\n    pass\n",
+    }, script="models/heads.py")
+    assert job["script_module"] == "models.heads"
+    assert sorted((m["name"], m["package"]) for m in job["modules"]) == [
+        ("models", True), ("models.base", False), ("models.heads", False)]
+
+
+def test_a_script_without_relative_imports_keeps_its_plain_name(tmp_path):
+    job = _job(tmp_path, {"models/__init__.py": "", "models/train.py": "import torch\n"},
+               script="models/train.py")
+    assert job["script_module"] == "train"
+
+
+def test_a_construction_through_a_packages_re_export_reaches_the_defining_module(tmp_path):
+    job = _job(tmp_path, {
+        "models/__init__.py": "from .nets import *\nfrom .heads import Head as Classifier\n",
+        "models/nets.py": "from torch import nn\n\nclass Net(nn.Module):\n"
+                          "    def __init__(self, width=3):\n        super().__init__()\n",
+        "models/heads.py": "from torch import nn\n\nclass Head(nn.Module):\n    pass\n",
+        "train.py": "from models import Net, Classifier\n\nnet = Net(width=5)\nhead = Classifier()\n",
+    })
+    built = {spec["class"]: (spec["module"], spec["kind"], spec["kwargs"]) for spec in job["models"]}
+    assert built == {"Net": ("models.nets", "call", {"width": {"literal": "5"}}),
+                     "Head": ("models.heads", "call", {})}

@@ -66,16 +66,41 @@ def experiment_of(rule: type[Rule]) -> tuple[str, str] | None:
     return "".join(lines), function.__name__
 
 
+_REAL_MODULES = ("torch", "torchvision", "numpy", "torchlint")
+_MAX_PACKAGE_DEPTH = 8
+
+
+def _usable(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
 def module_name_for(path: Path | None) -> str:
     """The sandbox module name of a probed script: its stem when that cannot
     clash with a real module."""
     if path is None:
         return "__torchlint_script__"
     stem = path.stem
-    if not stem.isidentifier() or keyword.iskeyword(stem) or stem in sys.stdlib_module_names \
-            or stem in ("torch", "torchvision", "numpy", "torchlint"):
+    if not _usable(stem) or stem in sys.stdlib_module_names or stem in _REAL_MODULES:
         return "__torchlint_script__"
     return stem
+
+
+def package_module_name(path: Path | None) -> str | None:
+    """For a module of a package (its folder, and maybe theirs, hold an
+    ``__init__.py``): its dotted name from the outermost package
+    (``models/heads.py`` -> ``models.heads``), so that its relative imports
+    resolve; None outside a package or when the name could shadow a real module."""
+    if path is None or path.name == "__init__.py":
+        return None
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and len(parts) <= _MAX_PACKAGE_DEPTH:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) == 1 or not all(_usable(part) for part in parts) \
+            or parts[0] in sys.stdlib_module_names or parts[0] in _REAL_MODULES:
+        return None
+    return ".".join(parts)
 
 
 # -- the project: the script and the local modules it reaches -----------------------------------
@@ -151,15 +176,7 @@ class ProbeProject:
         if resolved in self.by_path or any(i.name == name for i in self.infos):
             return None
         parts = name.split(".")
-        is_init = resolved.name == "__init__.py"
-        for depth in range(1, len(parts)):  # parent packages must exist for `import a.b`
-            parent = ".".join(parts[:depth])
-            if any(i.name == parent for i in self.infos) or parent in self.synthetic_packages:
-                continue
-            folder = resolved.parents[len(parts) - depth - 1 + (1 if is_init else 0)]
-            init = folder / "__init__.py"
-            if not (init.is_file() and self._add(parent, init) is not None):
-                self.synthetic_packages.append(parent)
+        self.add_parents(name, resolved)
         try:
             text = resolved.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -170,6 +187,20 @@ class ProbeProject:
         self.infos.append(info)
         self.by_path[resolved] = info
         return info
+
+    def add_parents(self, name: str, resolved: Path) -> None:
+        """The packages above module `name` (at `resolved`): ``import a.b`` and
+        ``from . import x`` need them; their ``__init__.py`` where there is one."""
+        parts = name.split(".")
+        is_init = resolved.name == "__init__.py"
+        for depth in range(1, len(parts)):
+            parent = ".".join(parts[:depth])
+            if any(i.name == parent for i in self.infos) or parent in self.synthetic_packages:
+                continue
+            folder = resolved.parents[len(parts) - depth - 1 + (1 if is_init else 0)]
+            init = folder / "__init__.py"
+            if not (init.is_file() and self._add(parent, init) is not None):
+                self.synthetic_packages.append(parent)
 
     def resolve_import(self, info: recover.SourceInfo, fact: F.Import
                        ) -> tuple[recover.SourceInfo, str | None] | None:
@@ -340,8 +371,8 @@ def _borrow(project: ProbeProject, siblings: list[tuple[Path, str, str]], wanted
     if script.path is None or not wanted:
         return borrowed
     for path, display, text in siblings:
-        if path == script.path or script.name.rsplit(".", 1)[-1] not in text:
-            continue
+        if path == script.path or not any(class_name in text for class_name in wanted):
+            continue  # cheap: a file that never names the classes cannot build them
         name = module_name_for(path)
         if name in taken or name == script.name:
             name = f"__torchlint_sibling_{len(borrowed.namespaces)}__"
@@ -443,11 +474,16 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
     source = result.source
     assert source is not None
     path = source.path.resolve() if source.path is not None else None
-    name = module_name_for(path)
-    script = _parse(path, name, source.text)
+    script = _parse(path, module_name_for(path), source.text)
     if script is None:
         raise JobError(f"{result.display} does not parse")
+    if any(fact.level > 0 for fact in script.facts.imports):
+        # `from .base import Head`: loaded as a module of its package, as Python would
+        script.name = package_module_name(path) or script.name
+    name = script.name
     project = ProbeProject(script)
+    if script.path is not None:
+        project.add_parents(script.name, script.path)
     project.follow()
     evaluator = recover.Evaluator(script)
     evaluator.setup()

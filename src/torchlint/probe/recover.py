@@ -616,7 +616,36 @@ def local_class_of(info: SourceInfo, func: cst.BaseExpression, scope: F.Scope, o
             return None
         module, name = target
         if name is not None and not rest:
-            return (module.name, name)
+            return _defining_module(module, name, resolve_import)
         if name is None and rest and "." not in rest:
-            return (module.name, rest)
+            return _defining_module(module, rest, resolve_import)
+    return None
+
+
+def _defining_module(module: SourceInfo, name: str,
+                     resolve_import: Callable[[SourceInfo, F.Import], tuple[SourceInfo, str | None] | None]
+                     ) -> tuple[str, str]:
+    """(module name, class name) where class `name`, reached through `module`, is
+    defined: a package's ``__init__.py`` often only re-exports it (``from .heads
+    import *``, ``from .heads import DropoutHead``)."""
+    return _definition(module, name, resolve_import, 0) or (module.name, name)
+
+
+def _definition(module: SourceInfo, name: str,
+                resolve_import: Callable[[SourceInfo, F.Import], tuple[SourceInfo, str | None] | None],
+                depth: int) -> tuple[str, str] | None:
+    if any(c.name == name for c in module.facts.classes):
+        return (module.name, name)
+    if depth >= 4:  # re-exports of re-exports: far enough
+        return None
+    for fact in module.facts.imports:
+        if fact.name != "*" and fact.local != name:
+            continue
+        target = resolve_import(module, fact)
+        if target is None or (fact.name == "*" and target[1] is not None):
+            continue
+        inner, inner_name = target
+        found = _definition(inner, inner_name or name, resolve_import, depth + 1)
+        if found is not None:
+            return found
     return None

@@ -8,9 +8,13 @@ How an argument's shape is chosen:
 2. Otherwise ``forward``'s source is read with :mod:`ast` and each argument is
    followed through assignments and calls to the first submodule it reaches
    (into user submodules and ``nn.Sequential`` too):
-   ``Embedding`` -> integer ids below ``num_embeddings``; ``Linear`` ->
+   ``Embedding`` -> integer ids below ``num_embeddings``; ``EmbeddingBag``
+   called with offsets -> the bags packed into 1-D ids ``(B·T,)`` and offsets
+   ``0, T, 2T, ...`` (1-D int64), without -> ids ``(B, T)``; ``Linear`` ->
    ``(B, in_features)``; ``Conv1d/2d/3d`` -> ``(B, C, S...)`` with a spatial
-   size ``S`` that survives the network (tried in turn); ``LSTM/GRU/RNN`` ->
+   size ``S`` that survives the network (tried in turn; where none does, the
+   size whose flattened features match the first ``Linear`` they reach is
+   searched for); ``LSTM/GRU/RNN`` ->
    ``(T, B, D)`` or ``(B, T, D)`` by ``batch_first`` (also when an Embedding
    or Linear feeds them), their second argument -> the model's own
    ``init_hidden(B)`` or zeros; norms, cells and attention layers likewise.
@@ -25,11 +29,12 @@ gradients (RNG state restored); if no candidate runs, the lab reports
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import re
 import textwrap
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -57,19 +62,22 @@ class NoInputs(Exception):
 class Plan:
     """How to make one argument. ``dims`` hold ints and the symbols B, T, S."""
 
-    kind: str  # float | ids | ones | zeros | bool | lengths | state | init_hidden | literal | factory
+    kind: str  # float | ids | ones | zeros | bool | lengths | offsets | state | init_hidden | literal
     dims: tuple[Any, ...] = ()
     bound: int = 2  # ids: values in [0, bound)
     dtype: str = "float32"
     batch_dim: int | None = 0
     pieces: int = 1  # state: a tuple of this many tensors (LSTM: h and c)
-    value: Any = None  # literal
+    value: Any = None  # literal; offsets: whether the last offset (the end) is included
     method: str = ""  # init_hidden: the model's method
     source: str = "synthesized"  # synthesized | hint
     reached: str = ""  # the layer that decided, for the assumptions
+    packed: bool = False  # dims (B, T) made as one 1-D tensor of B·T: sample i is [i·T, (i+1)·T)
 
     def transposed(self) -> Plan:
         """(B, T, ...) <-> (T, B, ...), the other sequence layout."""
+        if self.packed or self.kind == "offsets":  # bags have one layout
+            return self
         dims = list(self.dims)
         if "B" in dims and "T" in dims:
             b, t = dims.index("B"), dims.index("T")
@@ -86,6 +94,8 @@ class InputArg:
     batch_dim: int | None
     positional: bool
     remake: Callable[[torch.Tensor], torch.Tensor] | None = None
+    stride: int = 1  # elements of one sample along batch_dim (packed bags: T)
+    rebatch: Callable[[int], Any] | None = None  # made anew for a batch size (offsets)
 
 
 @dataclass
@@ -112,6 +122,9 @@ class Inputs:
     def _map(self, change: Callable[[InputArg, torch.Tensor], torch.Tensor], batch: int) -> Inputs:
         arguments = []
         for arg in self.arguments:
+            if arg.rebatch is not None:  # derived from the batch size alone (offsets)
+                arguments.append(replace(arg, value=arg.rebatch(batch)))
+                continue
             if arg.batch_dim is None:
                 arguments.append(arg)
                 continue
@@ -121,8 +134,8 @@ class Inputs:
 
     def slice(self, start: int, stop: int) -> Inputs:
         """Samples start..stop-1 of every batched argument."""
-        return self._map(lambda a, t: t.narrow(a.batch_dim, start, stop - start).clone(),
-                         stop - start)
+        return self._map(lambda a, t: t.narrow(a.batch_dim, start * a.stride,
+                                               (stop - start) * a.stride).clone(), stop - start)
 
     def repeat(self, times: int) -> Inputs:
         """The batch tiled `times` over (samples 0..B-1, 0..B-1, ...)."""
@@ -139,8 +152,8 @@ class Inputs:
             out = tensor.clone()
             if arg.remake is None:
                 return out
-            fresh = arg.remake(tensor.narrow(arg.batch_dim, index, 1))
-            out.narrow(arg.batch_dim, index, 1).copy_(fresh)
+            fresh = arg.remake(tensor.narrow(arg.batch_dim, index * arg.stride, arg.stride))
+            out.narrow(arg.batch_dim, index * arg.stride, arg.stride).copy_(fresh)
             return out
 
         return self._map(change, self.batch_size)
@@ -167,7 +180,7 @@ _DTYPES = {
     "double": ("float", "float64"), "float64": ("float", "float64"), "half": ("float", "float16"),
     "long": ("ids", "int64"), "int64": ("ids", "int64"), "int": ("ids", "int64"),
     "int32": ("ids", "int32"), "ids": ("ids", "int64"), "bool": ("bool", "bool"),
-    "ones": ("ones", "float32"), "zeros": ("zeros", "float32"),
+    "ones": ("ones", "float32"), "zeros": ("zeros", "float32"), "offsets": ("offsets", "int64"),
 }
 
 
@@ -209,10 +222,15 @@ def parse_spec(spec: Any, names: dict[str, Any]) -> Plan:
         raise ValueError(f"input spec {spec!r}: unknown type {kind_name!r}; "
                          f"use one of {', '.join(sorted(_DTYPES))}")
     kind, dtype = _DTYPES[kind_name.lower()]
-    dims = tuple(_evaluate_dim(d, names) for d in dims_text.split(",") if d.strip())
+    packed = "".join(dims_text.split()) in ("B*T", "T*B")  # bags packed into one dimension
+    dims: tuple[Any, ...] = ("B", "T") if packed else \
+        tuple(_evaluate_dim(d, names) for d in dims_text.split(",") if d.strip())
+    if kind == "offsets" and dims != ("B",):
+        raise ValueError(f"input spec {spec!r}: offsets are offsets[B] (one per bag)")
     bound = int(_evaluate_dim(bound_text, names)) if bound_text else 2
     batch_dim = dims.index("B") if "B" in dims else None
-    return Plan(kind=kind, dims=dims, bound=bound, dtype=dtype, batch_dim=batch_dim, source="hint")
+    return Plan(kind=kind, dims=dims, bound=bound, dtype=dtype, batch_dim=batch_dim, source="hint",
+                packed=packed)
 
 
 # -- tracing forward ------------------------------------------------------------------------
@@ -224,10 +242,20 @@ class Reach:
     position: int | None
     keyword: str | None
     path: str
+    arity: int = 1  # positional arguments of the call
+    keywords: tuple[str, ...] = ()  # keyword arguments of the call
 
 
 def _is_user_module(module: nn.Module) -> bool:
     return not type(module).__module__.startswith("torch.")
+
+
+def feedable(model: nn.Module) -> nn.Module:
+    """What to plan a model's inputs for: a class of the user's as it is; a torch
+    layer (``nn.Linear(10, 3)``, ``nn.Sequential(...)``, whose ``forward`` source
+    shows no layer an argument reaches) as ``nn.Sequential(layer)``, which the
+    tracing follows into its children. Both take the same positional input."""
+    return model if _is_user_module(model) else nn.Sequential(model)
 
 
 class _ForwardTrace:
@@ -375,14 +403,15 @@ class _ForwardTrace:
             positional = [self.expr(arg) for arg in node.args]
             keywords = [(k.arg, self.expr(k.value)) for k in node.keywords]
             if module is not None and module[0] is not self.owner:
+                names = tuple(k for k, _ in keywords if k is not None)
                 for index, arg_taint in enumerate(positional):
                     for param in arg_taint:
                         self.reaches.setdefault(param, []).append(
-                            Reach(module[0], index, None, module[1]))
+                            Reach(module[0], index, None, module[1], len(positional), names))
                 for keyword, kw_taint in keywords:
                     for param in kw_taint:
                         self.reaches.setdefault(param, []).append(
-                            Reach(module[0], None, keyword, module[1]))
+                            Reach(module[0], None, keyword, module[1], len(positional), names))
             for arg_taint in positional:
                 taint |= arg_taint
             for _, kw_taint in keywords:
@@ -524,10 +553,11 @@ def _plan_for(reach: Reach, later: list[Reach]) -> Plan | None:
     sequence = next((r.module for r in later if isinstance(r.module, _SEQUENCE_TYPES)), None)
     seq_dims: tuple[Any, ...] = ("B", "T") if sequence is None or _batch_first(sequence) else ("T", "B")
     name = f"{type(module).__name__} {reach.path}"
-    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) and position == 0:
-        dims = ("B", "T") if isinstance(module, nn.EmbeddingBag) else seq_dims
-        return Plan(kind="ids", dims=dims, bound=module.num_embeddings, dtype="int64",
-                    batch_dim=dims.index("B"), reached=name)
+    if isinstance(module, nn.EmbeddingBag):
+        return _bag_plan(module, reach, name)
+    if isinstance(module, nn.Embedding) and position == 0:
+        return Plan(kind="ids", dims=seq_dims, bound=module.num_embeddings, dtype="int64",
+                    batch_dim=seq_dims.index("B"), reached=name)
     if isinstance(module, nn.Linear) and position == 0:
         dims = (*seq_dims, module.in_features) if sequence is not None else ("B", module.in_features)
         return Plan(kind="float", dims=dims, batch_dim=dims.index("B"), reached=name)
@@ -572,6 +602,24 @@ def _plan_for(reach: Reach, later: list[Reach]) -> Plan | None:
         if width is not None and (position in (0, 1, 2) or keyword in ("query", "key", "value", "src", "tgt")):
             dims = ("B", "T", width) if _batch_first(module) else ("T", "B", width)
             return Plan(kind="float", dims=dims, batch_dim=dims.index("B"), reached=name)
+    return None
+
+
+def _bag_plan(module: nn.EmbeddingBag, reach: Reach, name: str) -> Plan | None:
+    """``EmbeddingBag(input, offsets, per_sample_weights)``: with offsets, the B
+    bags of T ids are packed into one 1-D tensor and offsets (1-D int64) mark
+    where each starts; without, input is (B, T), one bag per row."""
+    argument = reach.keyword or {0: "input", 1: "offsets", 2: "per_sample_weights"}.get(
+        reach.position if reach.position is not None else -1)
+    with_offsets = reach.arity >= 2 or "offsets" in reach.keywords
+    if argument == "input":
+        return Plan(kind="ids", dims=("B", "T"), bound=module.num_embeddings, dtype="int64",
+                    reached=name, packed=with_offsets)
+    if argument == "offsets":
+        return Plan(kind="offsets", dims=("B",), dtype="int64", value=module.include_last_offset,
+                    reached=name)
+    if argument == "per_sample_weights":
+        return Plan(kind="float", dims=("B", "T"), reached=name, packed=with_offsets)
     return None
 
 
@@ -687,6 +735,13 @@ def materialize(model: nn.Module, name: str, plan: Plan, positional: bool, batch
     if plan.kind == "lengths":
         value = torch.full((batch,), seq, dtype=torch.int64)
         return InputArg(name, value, f"lengths[{batch}] = {seq}", 0, positional)
+    if plan.kind == "offsets":  # where each bag of `seq` packed ids starts
+        def offsets(samples: int) -> torch.Tensor:
+            return torch.arange(0, samples * seq + (1 if plan.value else 0), seq, dtype=torch.int64)
+
+        value = offsets(batch)
+        return InputArg(name, value, f"offsets[{value.numel()}] = 0, {seq}, {2 * seq}, ...", 0,
+                        positional, rebatch=offsets)
     size = _size(plan.dims, batch, seq, spatial)
     if plan.kind == "state":
         if plan.value is not None:  # LSTM with projections: h and c differ
@@ -699,6 +754,12 @@ def materialize(model: nn.Module, name: str, plan: Plan, positional: bool, batch
         spec = f"zeros[{','.join(map(str, size))}]" + (f" x{plan.pieces}" if plan.pieces > 1 else "")
         return InputArg(name, value, spec, plan.batch_dim, positional)
     make = _maker(plan, generator)
+    if plan.packed:  # (B, T) drawn, then packed: sample i is elements [i·T, (i+1)·T)
+        stride = size[1]
+        value = make(size).flatten()
+        return InputArg(name, value, f"{describe(plan, (value.numel(),))}: {size[0]} bags of {stride}",
+                        0, positional, remake=lambda like, make=make: make(tuple(like.shape)),
+                        stride=stride)
     value = make(size)
     return InputArg(name, value, describe(plan, size), plan.batch_dim, positional,
                     remake=lambda like, make=make: make(tuple(like.shape)))
@@ -741,8 +802,8 @@ def hint_text(model: nn.Module, plans: dict[str, Plan], missing: list[str],
         plan = plans.get(name)
         if plan is not None and plan.kind not in ("literal", "init_hidden", "state"):
             kind = {"ids": "long", "float": "float", "ones": "ones", "zeros": "zeros",
-                    "bool": "bool", "lengths": "long"}[plan.kind]
-            dims = ",".join(dim(d) for d in plan.dims)
+                    "bool": "bool", "lengths": "long", "offsets": "offsets"}[plan.kind]
+            dims = "B*T" if plan.packed else ",".join(dim(d) for d in plan.dims)
             bound = f" < {dim(plan.bound)}" if plan.kind == "ids" else ""
             specs[name] = f"{kind}[{dims}]{bound}"
         elif name in missing:
@@ -752,6 +813,76 @@ def hint_text(model: nn.Module, plans: dict[str, Plan], missing: list[str],
 
 def spatial_needed(plans: dict[str, Plan]) -> bool:
     return any("S" in plan.dims for plan in plans.values())
+
+
+class WidthMismatch(Exception):
+    """A Linear layer got inputs of another width than its ``in_features``
+    (raised by :func:`width_checks` before the matrix product fails)."""
+
+    def __init__(self, layer: str, got: int, want: int) -> None:
+        super().__init__(f"{layer} expects {want} features, got {got}")
+        self.layer = layer
+        self.got = got
+        self.want = want
+
+
+@contextlib.contextmanager
+def width_checks(model: nn.Module) -> Iterator[None]:
+    """While the block runs, every ``nn.Linear`` of `model` raises
+    :class:`WidthMismatch` when its input's last dimension is not its width."""
+    def check(name: str, module: nn.Linear, args: tuple[Any, ...]) -> None:
+        first = args[0] if args else None
+        if isinstance(first, torch.Tensor) and first.dim() and first.shape[-1] != module.in_features:
+            raise WidthMismatch(name or type(module).__name__, int(first.shape[-1]), module.in_features)
+
+    handles = [module.register_forward_pre_hook(lambda m, args, name=name: check(name, m, args))
+               for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+_TOO_SMALL_RE = re.compile(r"too small|can't be greater than actual input size|non-positive")
+
+
+def too_small(error: BaseException) -> bool:
+    """Whether a forward failed because the spatial size shrank below a kernel or pool."""
+    return isinstance(error, (RuntimeError, ValueError)) and bool(_TOO_SMALL_RE.search(str(error)))
+
+
+def search_spatial(measure: Callable[[int], str], start: int = 8, limit: int = 512) -> int | None:
+    """The smallest spatial size S for which ``measure(S)`` is ``"ok"``, where
+    ``measure`` says whether the features reaching the first mismatched Linear
+    are too few (``"small"``), too many (``"large"``), or something else failed
+    (``"other"``). A conv/pool stack's flattened size grows with S, so S is
+    bracketed by doubling from `start`, then bisected; None when no size fits
+    (the size that matches skips a value, or another error) or S passes `limit`."""
+    seen: dict[int, str] = {}
+
+    def small(size: int) -> bool | None:
+        if size not in seen:
+            seen[size] = measure(size)
+        return None if seen[size] == "other" else seen[size] == "small"
+
+    low, high = 0, start
+    while True:
+        verdict = small(high)
+        if verdict is None:
+            return None
+        if not verdict:
+            break
+        low, high = high, high * 2
+        if high > limit:
+            return None
+    while high - low > 1:
+        middle = (low + high) // 2
+        verdict = small(middle)
+        if verdict is None:
+            return None
+        low, high = (middle, high) if verdict else (low, middle)
+    return high if seen[high] == "ok" else None
 
 
 def candidate_layouts(plans: dict[str, Plan]) -> list[tuple[dict[str, Plan], int]]:

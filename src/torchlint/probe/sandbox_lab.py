@@ -341,6 +341,43 @@ class Lab:
         self._made[model] = _Made(prepared, name)
         return model
 
+    def build_from_context(self, stand_in: str | None = None) -> nn.Module:
+        """The model the finding is about, in train mode, from the finding's context:
+
+        - ``construct`` (a torch layer the script builds outside any class, e.g.
+          ``nn.Sequential(...)``): that source evaluated in the script's namespace
+          (seeded); :meth:`inputs` feeds it as ``nn.Sequential(layer)`` would be fed;
+        - else, with `stand_in` (source of a torch layer, e.g. ``"nn.Linear(8, 4)"``)
+          and no ``class`` in the context (no model of the script reaches the code
+          the finding is about): the stand-in, recorded as an assumption;
+        - else :meth:`build_model`: the script's construction of the model
+          (``construct_line``, ``model_var``/``model``, ``class``).
+
+        Raises ``Inconclusive("construct_failed", ...)`` when the source does not
+        evaluate to a module."""
+        text = self.context.get("construct")
+        if not text and stand_in is not None and not self.context.get("class"):
+            self._assumptions["model"] = (f"a stand-in {stand_in}: no model of the script reaches "
+                                          "this loop")
+            return self._layer_from_source(stand_in, {"torch": torch, "nn": nn, "F": self.F})
+        if not text:
+            return self.build_model()
+        self._assumptions["constructor"] = text  # recorded before running it: failures show it
+        return self._layer_from_source(text, vars(self.script))
+
+    @staticmethod
+    def _layer_from_source(text: str, namespace: dict[str, Any]) -> nn.Module:
+        torch.manual_seed(0)  # seeded like build_model: two builds are identical
+        try:
+            made = eval(compile(text, "<probe construction>", "eval"), namespace)  # noqa: S307
+        except Exception as err:  # noqa: BLE001 - any construction failure
+            if _special(err):
+                raise
+            raise Inconclusive("construct_failed", f"{text}: {last_line(err)}") from None
+        if not isinstance(made, nn.Module):
+            raise Inconclusive("construct_failed", f"{text} built {type(made).__name__}, not an nn.Module")
+        return made.train()
+
     def constructor_arguments(self, model: nn.Module) -> dict[str, Any]:
         made = self._made.get(model)
         return dict(made.prepared.arguments) if made else {}
@@ -355,6 +392,8 @@ class Lab:
         seq = seq_len or self.seq_len
         made = self._made.get(model)
         name = made.class_name if made else type(model).__name__
+        layout_key = model
+        model = inputs_mod.feedable(model)  # a bare torch layer: fed as nn.Sequential(layer)
         factory = self._runtime.factory(name, "inputs")
         if factory is not None:
             return self._factory_inputs(model, factory, name, batch)
@@ -384,7 +423,7 @@ class Lab:
                 hint_snippet(name, inputs=suggestion,
                              comment="B and T are chosen by the probe; other names are "
                                      "constructor arguments"))
-        layout = self._layouts.get(model)
+        layout = self._layouts.get(layout_key)
         if layout is None:
             try:
                 layout = self._choose_layout(model, plans, batch, seq, seed, name, suggestion, params)
@@ -393,7 +432,7 @@ class Lab:
                     self._assumptions.setdefault("inputs", inputs_mod.build_inputs(
                         model, plans, batch, seq, inputs_mod.SPATIAL_CANDIDATES[0], seed).specs)
                 raise
-            self._layouts[model] = layout
+            self._layouts[layout_key] = layout
         chosen, spatial = layout
         made_inputs = inputs_mod.build_inputs(model, chosen, batch, seq, spatial, seed)
         self._assumptions.setdefault("inputs", made_inputs.specs)
@@ -420,6 +459,10 @@ class Lab:
                 return candidate, spatial
             first_error = first_error or error
         assert first_error is not None
+        if inputs_mod.spatial_needed(plans):
+            spatial = self._fit_spatial(model, plans, seq, seed)
+            if spatial is not None:
+                return plans, spatial
         tried = inputs_mod.build_inputs(model, plans, batch, seq, inputs_mod.SPATIAL_CANDIDATES[0],
                                         seed).specs if first_error else {}
         raise Inconclusive(
@@ -429,6 +472,32 @@ class Lab:
             hint_snippet(name, inputs=suggestion,
                          comment="B and T are chosen by the probe; other names are "
                                  "constructor arguments"))
+
+    def _fit_spatial(self, model: nn.Module, plans: dict[str, inputs_mod.Plan], seq: int,
+                     seed: int) -> int | None:
+        """The spatial size whose conv/pool output, flattened, has the width of the
+        first Linear it reaches (MNIST-like nets built for 14x14 or 100x100 inputs):
+        searched, since no size of SPATIAL_CANDIDATES ran. Recorded as an assumption."""
+        last: list[inputs_mod.WidthMismatch] = []
+
+        def measure(spatial: int) -> str:
+            trial = inputs_mod.build_inputs(model, plans, 2, seq, spatial, seed)
+            with inputs_mod.width_checks(model):
+                error = self._dry_run(model, trial)
+            if error is None:
+                return "ok"
+            if isinstance(error, inputs_mod.WidthMismatch):
+                last.append(error)
+                return "small" if error.got < error.want else "large"
+            return "small" if inputs_mod.too_small(error) else "other"
+
+        spatial = inputs_mod.search_spatial(measure)
+        if spatial is not None:
+            tried = ", ".join(str(s) for s in inputs_mod.SPATIAL_CANDIDATES)
+            matched = f"whose features match {last[-1].layer} (in_features {last[-1].want})" if last \
+                else "that runs"
+            self._assumptions["spatial_size"] = f"{spatial}: none of {tried} ran; the smallest size {matched}"
+        return spatial
 
     @staticmethod
     def _dry_run(model: nn.Module, trial: inputs_mod.Inputs) -> BaseException | None:

@@ -217,6 +217,9 @@ def load(name: str, namespace: dict[str, Any] | None = None) -> types.ModuleType
     """Import module `name`, with `namespace` set in it before its code runs
     (the argparse namespace the script would have parsed)."""
     if namespace:
+        parent = name.rpartition(".")[0]
+        if parent:  # a module of a package: its package first, as `import` would
+            importlib.import_module(parent)
         finder = next(f for f in sys.meta_path if isinstance(f, UserCodeFinder))
         spec = finder.find_spec(name)
         if spec is None:

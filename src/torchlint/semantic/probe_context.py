@@ -1,11 +1,12 @@
-"""Facts a finding's probe experiment needs, shared by the rules that report them.
+"""Which model a finding is about, as the ``context`` keys its probe experiment reads.
 
-Not a rule: the registry only collects ``Rule`` subclasses. The keys follow
-the experiment contract of ``src/torchlint/probe/README.md``: the probe picks
-the model to build from ``construct_line`` (the script's own construction
-call), ``model`` and ``class``; an experiment evaluates ``construct`` (the
-source of a torch layer built in the script, e.g. ``nn.Sequential(...)``) in
-the script's namespace when the model is not a class of the project.
+Shared by the rules that report a model's findings (the static side: libcst,
+never torch). The keys follow the experiment contract of
+``src/torchlint/probe/README.md``: the probe picks the model to build from
+``construct_line`` (the script's own construction call), ``model`` and
+``class``; ``lab.build_from_context()`` evaluates ``construct`` (the source of
+a torch layer built in the script, e.g. ``nn.Sequential(...)``) in the
+script's namespace when the model is not a class of the project.
 """
 
 from __future__ import annotations
