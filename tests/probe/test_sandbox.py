@@ -81,7 +81,10 @@ def test_every_probed_file_is_byte_identical_afterwards(fixtures_before, modes_r
     assert tree_digest(PROBE_FIXTURES) == fixtures_before
 
 
-def _processes_mentioning(text: str) -> list[str]:
+def processes_mentioning(text: str) -> list[str]:
+    """Live processes whose command line or working folder contains `text`: a
+    sandbox process forked from the server keeps the server's command line
+    (which names its folder), one it started runs in its folder."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -90,8 +93,12 @@ def _processes_mentioning(text: str) -> list[str]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if text in command:
-            found.append(f"{entry.name}: {command}")
+        try:
+            folder = os.readlink(entry / "cwd")
+        except OSError:
+            folder = ""
+        if command and (text in command or text in folder):  # an empty command line: a zombie
+            found.append(f"{entry.name}: {command} (in {folder})")
     return found
 
 
@@ -100,7 +107,7 @@ def test_no_process_outlives_the_probe(probe_tmp, modes_run, failures_run, scena
                                        seed002_run, seed000_run):
     # Every run had TMPDIR under probe_tmp, so its server and children (forked,
     # same command line) name a folder under it.
-    assert _processes_mentioning(str(probe_tmp)) == []
+    assert processes_mentioning(str(probe_tmp)) == []
     leftovers = [p for p in probe_tmp.rglob("*") if p.name.startswith("torchlint-probe-")]
     assert leftovers == []
 

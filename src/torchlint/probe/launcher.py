@@ -30,7 +30,7 @@ from torchlint.registry import RuleSet
 
 from . import jobs
 from .progress import Progress
-from .sandbox_limits import scrubbed_environment
+from .sandbox_limits import hide_from_sandbox, scrubbed_environment
 
 SERVER = Path(__file__).with_name("sandbox_server.py")
 STARTUP_SECONDS = 180.0  # importing torch, generously
@@ -97,6 +97,14 @@ def plan(results: list[FileResult], configs: ConfigFinder,
     return planned
 
 
+def _absolute_search_path(value: str) -> str:
+    """PYTHONPATH for the server, which runs in its temporary folder: relative
+    entries (``PYTHONPATH=src``) made absolute from here, so the user's
+    packages are found there too; empty ones (the current folder) dropped, so
+    no unstripped project file becomes importable."""
+    return os.pathsep.join(os.path.abspath(entry) for entry in value.split(os.pathsep) if entry)
+
+
 class _Server:
     """The probe server process and its event stream."""
 
@@ -105,6 +113,8 @@ class _Server:
         for name in _PASSED_VARIABLES:
             if name in os.environ:
                 env[name] = os.environ[name]
+        if "PYTHONPATH" in env:
+            env["PYTHONPATH"] = _absolute_search_path(env["PYTHONPATH"])
         self.stderr = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-B", str(SERVER), str(workdir)], stdin=subprocess.PIPE,
@@ -244,6 +254,7 @@ def probe_results(results: list[FileResult], configs: ConfigFinder, progress: bo
     candidates = _candidates(results)
     if not candidates:
         return results
+    hide_from_sandbox()  # this process's environment holds the user's tokens
     with tempfile.TemporaryDirectory(prefix="torchlint-probe-") as folder:
         workdir = Path(folder)
         server = _Server(workdir)  # imports torch while the jobs are being built

@@ -25,7 +25,7 @@ import torch
 
 from . import sandbox_lab as lab_mod
 from . import sandbox_loader as loader
-from .sandbox_limits import Budget, Protections, confine
+from .sandbox_limits import Budget, Protections, audit_native_file_access, confine
 
 SANDBOX_MODULES = ("sandbox_limits", "sandbox_loader", "sandbox_inputs", "sandbox_build",
                    "sandbox_lab", "sandbox_child")
@@ -172,6 +172,7 @@ def run(job: dict[str, Any], handle: TextIO, rundir: str, start: str, skip: set[
     budget = Budget(memory_mb=int(settings["memory_mb"]),
                     cpu_seconds=int(settings["script_timeout"]) + 5)
     protections: Protections = confine(rundir, budget, start)
+    audit_native_file_access(torch)
     sys.dont_write_bytecode = True
     torch.set_num_threads(1)
     writer.event({"event": "sandbox", "protections": protections.to_json()})

@@ -168,6 +168,16 @@ class Server:
             except OSError:
                 pass
 
+    def sweep(self, child: Child) -> None:
+        """After a child ended: kill what is left of its process group, so that
+        nothing it started (past the sandbox's refusals) outlives it. The
+        group's id cannot be reused while any member lives."""
+        if hasattr(os, "killpg"):
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def read_events(self, child: Child) -> None:
         try:
             with open(child.results_path, encoding="utf-8") as handle:
@@ -290,6 +300,7 @@ class Server:
                     self.check_deadlines(child, now)
                     continue
                 self.children.remove(child)
+                self.sweep(child)
                 self.settle(child, status)
                 if not any(c.job_index == child.job_index for c in self.children):
                     _emit({"event": "done", "job": child.job_index})
