@@ -1,14 +1,25 @@
 """LSP latency: from a didChange on a 1,000-line training script to its
 publishDiagnostics, beside the same lint in-process and beside the floor
-(libcst parse + one visit of the same text).
+(libcst parse + one visit of the same text); then a storm of edits.
 
-    python bench/lsp_latency.py [--edits 100] [--lines 1000]
+    python bench/lsp_latency.py [--edits 100] [--lines 1000] [--storm 2000] [--storm-debounce 200 0]
 
 The server is the installed ``torchlint lsp``, started with a debounce of 0 so
 that the figure is the work alone. Each edit changes one number in the
 middle of the script (an incremental change, as an editor sends on a
 keystroke) and waits for the diagnostics of that version before the next.
 The rules are the default ones (whatever ``torchlint.rules`` holds).
+
+The storm sends ``--storm`` edits to the same script without waiting for
+anything (random insertions and deletions that break the syntax and are
+undone, comment lines typed a character at a time, whole texts now and then:
+the generator of tests/lsp/storm_edits.py, seed 9), once per debounce given.
+It reports how long the client took to send them, how long a request sent
+after the last edit waits for its answer (the server reading the edits
+before it), the time from the last edit to the diagnostics of the final
+version, how many lints the server ran
+(``torchlint/status``), and the server's resident memory before, after, and
+at its peak (VmHWM).
 """
 
 from __future__ import annotations
@@ -29,6 +40,11 @@ from torchlint.config import ConfigFinder
 from torchlint.runner import Run, Selection
 from torchlint.semantic.project import Project
 from torchlint.source import SourceFile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "lsp"))
+from storm_edits import Storm, position, replay  # noqa: E402 - the tests' storm
+
+STORM_SEED = 9
 
 HEADER = '''"""A training script, generated for the benchmark."""
 import argparse
@@ -165,6 +181,16 @@ def in_process(text: str, path: Path, edits: int) -> list[float]:
     return samples
 
 
+def lint_times(text: str, path: Path, runs: int) -> list[float]:
+    run = Run(configs=ConfigFinder(), selection=Selection(), project=Project())
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run.lint(SourceFile(display=path.name, text=text, path=path))
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
 async def through_server(text: str, path: Path, edits: int) -> tuple[list[float], int]:
     executable = str(Path(sys.executable).parent / "torchlint")
     client = LanguageClient("lsp-latency-bench", "1")
@@ -211,10 +237,98 @@ async def through_server(text: str, path: Path, edits: int) -> tuple[list[float]
     return samples, counts[-1] if counts else 0
 
 
+async def start_server(client: LanguageClient, folder: Path, debounce: float) -> None:
+    await client.start_io(str(Path(sys.executable).parent / "torchlint"), "lsp", cwd=str(folder))
+    await client.initialize_async(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), root_uri=folder.as_uri(),
+        initialization_options={"debounce": debounce}))
+    client.initialized(types.InitializedParams())
+
+
+async def stop_server(client: LanguageClient) -> None:
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (peak) of process `pid`, in KiB."""
+    found = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            key = line.split(":")[0]
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(line.split()[1])
+    return found
+
+
+async def storm(text: str, path: Path, edits: int, debounce: float) -> dict[str, float]:
+    changes = list(Storm(text, STORM_SEED, keep=0, count=edits).changes())
+    final_version = edits + 1
+    client = LanguageClient("lsp-latency-bench", "1")
+    loop = asyncio.get_running_loop()
+    final: asyncio.Future = loop.create_future()
+    published: list[int] = []
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_publish(params: types.PublishDiagnosticsParams) -> None:
+        published.append(params.version or 0)
+        if params.version == final_version and not final.done():
+            final.set_result((time.perf_counter(), len(params.diagnostics)))
+
+    async def status() -> dict:
+        answer = await client.protocol.send_request_async("torchlint/status", None)
+        return {"pid": answer.pid, "run": answer.lints.run, "shown": answer.lints.shown}
+
+    await start_server(client, path.parent, debounce)
+    uri = path.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+    while not published:
+        await asyncio.sleep(0.01)
+    before = await status()
+    pid = before["pid"]
+    rss_before = memory_kib(pid)["VmRSS"]
+    current = text
+    start = time.perf_counter()
+    for version, change in enumerate(changes, start=2):
+        if change.full:
+            event: types.TextDocumentContentChangeEvent = \
+                types.TextDocumentContentChangeWholeDocument(text=change.text)
+        else:
+            event = types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(*position(current, change.start)),
+                                  types.Position(*position(current, change.end))),
+                text=change.text)
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[event]))
+        current = change.apply(current)
+    sent = time.perf_counter()
+    await status()  # answered once the server has read every edit: how long a request waits
+    caught_up = time.perf_counter()
+    end, findings = await asyncio.wait_for(final, 600)
+    after = await status()
+    memory = memory_kib(pid)
+    await stop_server(client)
+    assert current == replay(text, changes)
+    return {
+        "send_s": sent - start, "final_ms": (end - sent) * 1000, "findings": findings,
+        "caught_up_ms": (caught_up - sent) * 1000,
+        "lints": after["run"] - before["run"], "shown": after["shown"] - before["shown"],
+        "publications": len(published) - 1,
+        "rss_before": rss_before / 1024, "rss_after": memory["VmRSS"] / 1024,
+        "rss_peak": memory["VmHWM"] / 1024,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=100)
     parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--storm", type=int, default=2000, help="edits in the storm (0: none)")
+    parser.add_argument("--storm-debounce", type=float, nargs="+", default=[200, 0],
+                        help="debounce settings (ms) to run the storm with")
     args = parser.parse_args()
     text = training_script(args.lines)
     with tempfile.TemporaryDirectory() as folder:
@@ -223,6 +337,10 @@ def main() -> None:
         floor_samples = floor(text, max(20, args.edits // 5))
         lint_samples = in_process(text, path, args.edits)
         server_samples, findings = asyncio.run(through_server(text, path, args.edits))
+        storms = {debounce: asyncio.run(storm(text, path, args.storm, debounce))
+                  for debounce in (args.storm_debounce if args.storm else [])}
+        final_text = replay(text, list(Storm(text, STORM_SEED, keep=0, count=args.storm).changes()))
+        final_lint = summary(lint_times(final_text, path, 5))[0]
     floor_median, floor_p95 = summary(floor_samples)
     lint_median, lint_p95 = summary(lint_samples)
     server_median, server_p95 = summary(server_samples)
@@ -234,6 +352,17 @@ def main() -> None:
     print(f"{'didChange -> publishDiagnostics':40} {server_median:7.1f}ms {server_p95:7.1f}ms")
     print(f"server / floor: median {server_median / floor_median:.2f}x (budget 1.5x), "
           f"p95 {server_p95 / floor_median:.2f}x of the floor's median (budget 2x)")
+
+    for debounce, numbers in storms.items():
+        print(f"\nStorm: {args.storm} edits sent without waiting, debounce {debounce:g} ms "
+              f"(one lint of the final text in-process: {final_lint:.0f} ms)")
+        print(f"  sent in {numbers['send_s']:.1f} s; a request sent after the last edit answered "
+              f"{numbers['caught_up_ms']:.0f} ms later; final diagnostics "
+              f"({numbers['findings']} findings) {numbers['final_ms']:.0f} ms after the last edit")
+        print(f"  lints run {numbers['lints']} (shown {numbers['shown']}, the rest stale), "
+              f"publications {numbers['publications']}")
+        print(f"  server RSS {numbers['rss_before']:.0f} MiB before, {numbers['rss_after']:.0f} MiB "
+              f"after, peak {numbers['rss_peak']:.0f} MiB")
 
 
 if __name__ == "__main__":

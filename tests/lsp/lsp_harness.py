@@ -175,10 +175,13 @@ class Editor:
             types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)))
         return uri
 
-    def edit(self, uri: str, start: tuple[int, int], end: tuple[int, int], new: str) -> int:
-        """An incremental change; returns the new version."""
+    def edit(self, uri: str, start: tuple[int, int], end: tuple[int, int], new: str,
+             result: str | None = None) -> int:
+        """An incremental change; returns the new version. `result`: the text
+        after it, when the caller already knows it (saves applying it here)."""
         area = types.Range(types.Position(*start), types.Position(*end))
-        self.texts[uri] = apply_edits(self.texts[uri], [types.TextEdit(area, new)])
+        self.texts[uri] = result if result is not None else apply_edits(
+            self.texts[uri], [types.TextEdit(area, new)])
         return self._send(uri, [types.TextDocumentContentChangePartial(range=area, text=new)])
 
     def replace_all(self, uri: str, text: str) -> int:

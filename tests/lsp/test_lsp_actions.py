@@ -70,6 +70,18 @@ async def test_disable_for_this_line_adds_or_extends_noqa(workspace: Path) -> No
         assert brief(await editor.published(uri, version=version)) == []
 
 
+async def test_no_disable_for_a_line_an_edit_removed(workspace: Path) -> None:
+    text = "import torch\nprint(1)\nbreakpoint()"  # no line break at the end
+    async with start(workspace) as editor:
+        uri = await editor.open("train.py", text)
+        _, stop = await editor.published(uri, version=1)
+        version = editor.edit(uri, (1, 0), (2, 12), "x = 1")  # two lines become one
+        await editor.published(uri, version=version)
+        # The editor may still hold the old diagnostic on line 2, past the end now:
+        # a noqa for it would land on `x = 1`.
+        assert await editor.actions(uri, [stop], only=["quickfix"]) == []
+
+
 async def test_fix_all_applies_every_safe_fix(workspace: Path) -> None:
     text = TRAIN + "print(step)\n"
     async with start(workspace) as editor:

@@ -68,6 +68,29 @@ async def test_incremental_edits_break_and_restore_the_syntax(workspace: Path, t
         assert cli_brief(json.loads(cli.stdout), broken_text) == brief(broken)
 
 
+async def test_lines_end_where_lsp_says_not_where_python_splitlines_does(
+        workspace: Path, torchlint) -> None:
+    # A form feed (PEP 8 allows them), U+2028, U+0085 and U+001C end a line for
+    # str.splitlines but not for LSP: edits below them must land where the editor meant.
+    text = ("import torch\n\x0c\ndef step(model):\n    # a \u2028 b \x85 c \x1c d\n"
+            "    return model\nx = 1\n")
+    async with start(workspace) as editor:
+        uri = await editor.open("train.py", text)
+        assert brief(await editor.published(uri, version=1)) == []
+        version = editor.edit(uri, (5, 0), (5, 5), "print(x)")
+        version = editor.edit(uri, (4, 11), (4, 16), "breakpoint()")
+        diagnostics = await editor.published(uri, version=version)
+    assert brief(diagnostics) == [
+        ("TL902", "Error", (4, 11, 4, 23), "breakpoint() call left in the code"),
+        ("TL901", "Warning", (5, 0, 5, 8), "print() call; use logger.info"),
+    ]
+    edited = text.replace("return model", "return breakpoint()").replace("x = 1", "print(x)")
+    assert editor.texts[uri] == edited
+    cli = torchlint("--select", ",".join(TEST_RULES), "--format", "json", "--stdin-filename",
+                    "train.py", "-", cwd=workspace, input=edited, plugins="lsp_rules")
+    assert cli_brief(json.loads(cli.stdout), edited) == brief(diagnostics)
+
+
 async def test_full_text_changes_and_save(workspace: Path) -> None:
     async with start(workspace) as editor:
         uri = await editor.open("train.py", TRAIN)

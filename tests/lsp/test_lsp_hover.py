@@ -40,3 +40,16 @@ async def test_hover_on_a_diagnostic_and_on_noqa_codes(workspace: Path, torchlin
         )
         assert await editor.hover(uri, 0, 3) is None  # `import torch`: nothing to explain
         assert await editor.hover(uri, 2, 9) is None  # on "noqa" itself
+
+
+async def test_hover_after_an_edit_not_yet_linted_explains_no_stale_finding(workspace: Path) -> None:
+    async with start(workspace, settings={"debounce": 120_000}) as editor:
+        uri = await editor.open("train.py", "import torch\nprint(1)\n")
+        await editor.published(uri, version=1)
+        assert (await editor.hover(uri, 1, 3)).startswith("**TL901 print-call**")
+        editor.edit(uri, (1, 0), (1, 0), "x = 2\n")  # print(1) moves down to line 2
+        # The finding shown still says line 1, which now holds `x = 2`.
+        assert await editor.hover(uri, 1, 3) is None
+        await editor.pull(uri)  # lints the text it has now
+        assert await editor.hover(uri, 1, 3) is None
+        assert (await editor.hover(uri, 2, 3)).startswith("**TL901 print-call**")

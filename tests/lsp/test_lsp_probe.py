@@ -159,3 +159,24 @@ async def test_probe_on_save_with_the_real_probe(workspace: Path, torchlint) -> 
         await editor.settles(uri, [(
             "TL101", "Error", brief([plain])[0][2],
             f"{findings[0]['message']} [probe confirmed: {summary}]")], after=mark, timeout=240)
+
+
+async def test_verdicts_arriving_after_an_edit_do_not_republish_the_older_version(
+        workspace: Path) -> None:
+    # The probe sleeps 1 s; meanwhile an edit comes, whose lint waits out a long debounce.
+    text = "import torch\n# probe-sleep: 1\nprint(1)\n"
+    settings = {"probeOnSave": True, "debounce": 120_000}
+    async with start(workspace, settings=settings, env=FAKE) as editor:
+        uri = await editor.open("train.py", text)
+        await editor.published(uri, version=1)
+        editor.save(uri)
+        await editor.until((workspace / "probe.pid").exists)
+        mark = editor.mark()
+        version = editor.edit(uri, (0, 0), (0, 0), "\n")
+        await editor.until(lambda: any(m.message.startswith("torchlint: probe of train.py:")
+                                       for m in editor.client.log_messages))
+        # Showing the verdicts now would publish version 1 after version 2 came.
+        assert editor.publications(uri, after=mark) == []
+        assert brief(await editor.pull(uri)) == [  # its verdicts lapsed with the edit
+            ("TL901", "Warning", (3, 0, 3, 8), "print() call; use logger.info")]
+        assert [p.version for p in editor.publications(uri, after=mark)] == [version]

@@ -4,6 +4,7 @@
 which lints open documents through the same :class:`~torchlint.runner.Run`
 as the command line, so both give the same findings for the same text and
 configuration. The other modules each do one job: settings, positions,
-diagnostics, code actions, hover, noqa comments, notebooks, configuration
-and the probe.
+diagnostics, code actions, hover, noqa comments, notebooks, configuration,
+the probe, the lint thread, and where pygls needs correcting: the protocol
+(line breaks, finished handlers) and reading standard input.
 """

@@ -54,6 +54,8 @@ def disable_for_line(uri: str, diagnostic: types.Diagnostic, text: str,
     if diagnostic.source != SOURCE or not isinstance(diagnostic.code, str):
         return None
     line = diagnostic.range.start.line + 1
+    if line > len(lines.lines):
+        return None  # from an older text, past the end of this one: it would silence the last line
     edit = noqa.disable_edit(text, lines.line(line), line, diagnostic.code)
     if edit is None:
         return None

@@ -60,6 +60,8 @@ class OpenDocument:
     uri: str  # as the client sent it
     path: Path | None
     display: str
+    #: `path` with its links resolved, once: compared with other files on every edit.
+    resolved: Path | None = None
     notebook: bool = False
     version: int | None = None
     #: Bumped by anything that makes the last lint stale: an edit, a change of a

@@ -9,17 +9,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from torchlint import __version__
+from torchlint.lsp import stdio
 from torchlint.lsp.actions import KINDS
+from torchlint.lsp.protocol import TEXT_DOCUMENT_SYNC, EditorProtocol
 from torchlint.lsp.session import Session
 
 #: How often the server checks that the editor that started it is still alive.
 PARENT_CHECK_SECONDS = 2.0
 WATCHED_FILES = ("**/*.py", "**/*.pyi", "**/pyproject.toml")
+#: A request of our own: what the server holds now (open documents, queued work,
+#: lints run, memory), for bug reports and the load tests.
+STATUS = "torchlint/status"
 
 
 class TorchlintServer(LanguageServer):
@@ -27,7 +33,8 @@ class TorchlintServer(LanguageServer):
         super().__init__(
             name="torchlint",
             version=__version__,
-            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            text_document_sync_kind=TEXT_DOCUMENT_SYNC,
+            protocol_cls=EditorProtocol,
             notebook_document_sync=types.NotebookDocumentSyncOptions(
                 notebook_selector=[types.NotebookDocumentFilterWithCells(
                     notebook="*", cells=[types.NotebookCellLanguage(language="python")])],
@@ -112,6 +119,10 @@ def build() -> TorchlintServer:
     def hover(params: types.HoverParams) -> types.Hover | None:
         return session.hover(params.text_document.uri, params.position)
 
+    @server.feature(STATUS)
+    def status(params: Any) -> dict[str, Any]:
+        return session.status()
+
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
         settings = params.settings
@@ -167,4 +178,4 @@ async def _exit_with_parent(server: TorchlintServer, pid: int) -> None:
 
 def serve() -> None:
     logging.basicConfig(level=logging.WARNING, format="torchlint lsp: %(message)s")
-    build().start_io()
+    stdio.serve(build())

@@ -13,8 +13,9 @@ sees half of a change.
 from __future__ import annotations
 
 import asyncio
+import os
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -25,7 +26,7 @@ from pygls.uris import to_fs_path
 from torchlint.engine import FileResult
 from torchlint.lsp import actions, noqa
 from torchlint.lsp.configs import EditorConfigs
-from torchlint.lsp.diagnostics import Verdicts, to_diagnostic
+from torchlint.lsp.diagnostics import to_diagnostic
 from torchlint.lsp.documents import (
     Linted,
     OpenDocument,
@@ -34,6 +35,7 @@ from torchlint.lsp.documents import (
     text_snapshot,
 )
 from torchlint.lsp.hover import prefix_markdown, rule_markdown
+from torchlint.lsp.lint_thread import LintThread
 from torchlint.lsp.positions import Lines
 from torchlint.lsp.probe import ProbeProcesses, probe_request
 from torchlint.lsp.settings import Settings, parse, section
@@ -56,6 +58,12 @@ def _path(uri: str) -> Path | None:
     return Path(path) if path else None
 
 
+@dataclass
+class LintCounts:
+    run: int = 0  # lints the lint thread ran (only that thread counts them)
+    shown: int = 0  # of which the result was shown; the others were stale on arrival
+
+
 class Session:
     def __init__(self, server: LanguageServer) -> None:
         self.server = server
@@ -69,7 +77,8 @@ class Session:
         self.reported: set[str] = set()  # messages already shown (bad config, settings)
         self._initial: dict[str, Any] = {}  # the settings of initializationOptions
         self.probes = ProbeProcesses()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchlint-lint")
+        self.lints = LintCounts()
+        self._thread = LintThread()
         self._closed = False
 
     # -- setup and teardown ---------------------------------------------------
@@ -100,7 +109,25 @@ class Session:
                 if task is not None:
                     task.cancel()
         self.probes.kill_all()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._thread.shutdown()
+
+    def status(self) -> dict[str, Any]:
+        """What the server holds now (``torchlint/status``): for bug reports about
+        a slow or growing server, and for the load tests."""
+        return {
+            "pid": os.getpid(),
+            "documents": len(self.documents),
+            "pendingLints": sum(1 for doc in self.documents.values()
+                                if doc.pending is not None and not doc.pending.done()),
+            "runningProbes": sum(1 for doc in self.documents.values()
+                                 if doc.probe is not None and not doc.probe.done()),
+            "queuedJobs": self._thread.unfinished,
+            "overlays": len(self.project.overlays),  # a path may be there twice (as given, resolved)
+            "tasks": len(asyncio.all_tasks()),
+            "requestFutures": len(getattr(self.server.protocol, "_request_futures", ())),
+            "lints": {"run": self.lints.run, "shown": self.lints.shown},
+            "rssKiB": _rss_kib(),
+        }
 
     # -- messages to the client -----------------------------------------------
 
@@ -156,6 +183,7 @@ class Session:
     def _new_document(self, uri: str, version: int | None, notebook: bool) -> OpenDocument:
         path = _path(uri)
         doc = OpenDocument(uri=uri, path=path, display=self.display(path, uri),
+                           resolved=path.resolve() if path is not None else None,
                            notebook=notebook, version=version)
         self.documents[_key(uri)] = doc
         return doc
@@ -168,8 +196,8 @@ class Session:
         doc = self._new_document(item.uri, item.version, notebook=False)
         self._set_overlay(doc.path, item.text)
         self.schedule(doc, 0)
-        if doc.path is not None and _differs_from_disk(doc.path, item.text):
-            self.relint_dependents(doc.path, 0)
+        if doc.resolved is not None and _differs_from_disk(doc.resolved, item.text):
+            self.relint_dependents(doc.resolved, 0)
 
     def change_text(self, identifier: types.VersionedTextDocumentIdentifier) -> None:
         doc = self.documents.get(_key(identifier.uri))
@@ -182,8 +210,8 @@ class Session:
         doc.invalidate()
         self._set_overlay(doc.path, self._text(doc.uri))
         self.schedule(doc, self.settings.debounce)
-        if doc.path is not None:
-            self.relint_dependents(doc.path, self.settings.debounce)
+        if doc.resolved is not None:
+            self.relint_dependents(doc.resolved, self.settings.debounce)
 
     def save(self, uri: str) -> None:
         doc = self.documents.get(_key(uri))
@@ -204,9 +232,9 @@ class Session:
         if self.push:
             for target_uri in doc.shown:
                 self._publish(target_uri, [], None)
-        if doc.path is not None and not doc.notebook:
+        if doc.path is not None and doc.resolved is not None and not doc.notebook:
             self._drop_overlay(doc.path)
-            self.relint_dependents(doc.path, 0)
+            self.relint_dependents(doc.resolved, 0)
 
     def open_notebook(self, notebook: types.NotebookDocument) -> None:
         doc = self._new_document(notebook.uri, notebook.version, notebook=True)
@@ -244,10 +272,10 @@ class Session:
 
     def _set_overlay(self, path: Path | None, text: str) -> None:
         if path is not None:
-            self._executor.submit(self._overlay_job, path, text)
+            self._thread.submit_latest(path, self._overlay_job, text)
 
     def _drop_overlay(self, path: Path) -> None:
-        self._executor.submit(self._overlay_job, path, None)
+        self._thread.submit_latest(path, self._overlay_job, None)
 
     def _overlay_job(self, path: Path, text: str | None) -> None:
         # Runs on the lint thread; reads self.project then, so a project replaced
@@ -265,8 +293,8 @@ class Session:
         reload = False
         renewed = False
         changed: list[Path] = []
-        open_paths = {doc.path.resolve() for doc in self.documents.values()
-                      if doc.path is not None and not doc.notebook}
+        open_paths = {doc.resolved for doc in self.documents.values()
+                      if doc.resolved is not None and not doc.notebook}
         for change in changes:
             path = _path(change.uri)
             if path is None:
@@ -278,11 +306,11 @@ class Session:
                     renewed = True  # where imports resolve may change for any file
                 changed.append(path)
         if renewed:
-            self._executor.submit(self._renew_project_job)
+            self._thread.submit(self._renew_project_job)
             self.relint_all()
         for path in changed:
-            self._executor.submit(self.project_forget_job, path)
-            self.relint_dependents(path, 0)
+            self._thread.submit(self.project_forget_job, path)
+            self.relint_dependents(path.resolve(), 0)
         if reload:
             self.reload_configuration()
 
@@ -292,10 +320,11 @@ class Session:
     def _renew_project_job(self) -> None:
         self.project = Project(overlays=dict(self.project.overlays))
 
-    def relint_dependents(self, path: Path, delay: float) -> None:
-        resolved = path.resolve()
+    def relint_dependents(self, resolved: Path, delay: float) -> None:
+        """Relint the open documents whose last lint read the file at `resolved`
+        (a resolved path)."""
         for doc in list(self.documents.values()):
-            if doc.path is not None and doc.path.resolve() == resolved:
+            if doc.resolved == resolved:
                 continue
             if doc.depends_on(resolved):
                 doc.invalidate()
@@ -337,7 +366,7 @@ class Session:
         snapshot = self.snapshot(doc)
         if snapshot is None:
             return False
-        future = self._executor.submit(self._lint_job, self.settings.selection, snapshot)
+        future = self._thread.submit(self._lint_job, self.settings.selection, snapshot)
         try:
             outcome = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -349,6 +378,7 @@ class Session:
         self._report_config_problems()
         if self.documents.get(_key(doc.uri)) is not doc or doc.generation != snapshot.generation:
             return False  # stale: the document changed (or closed) while this ran
+        self.lints.shown += 1
         doc.linted, doc.outcome = snapshot, outcome
         self._log_rule_errors(doc, outcome.result)
         self.show(doc)
@@ -360,6 +390,7 @@ class Session:
         return Run(configs=self.configs, selection=selection, project=self.project)
 
     def _lint_job(self, selection: Selection, snapshot: Snapshot) -> Linted:
+        self.lints.run += 1
         run = self._run(selection)
         source = snapshot.source
         config = self.configs.for_file(source.path)
@@ -447,7 +478,7 @@ class Session:
         rules = RuleSet.all()
         pages: list[str] = []
         doc = self.document_for(uri)
-        for finding, diagnostic in self.shown_at(uri):
+        for finding, diagnostic in self._shown_for_text(uri):
             if _contains(diagnostic.range, position):
                 rule = rules.by_code(finding.code)
                 if rule is not None:
@@ -470,6 +501,18 @@ class Session:
                     return None
         return types.Hover(contents=types.MarkupContent(
             kind=types.MarkupKind.Markdown, value="\n\n---\n\n".join(pages)))
+
+    def _shown_for_text(self, uri: str) -> list[tuple[Any, types.Diagnostic]]:
+        """The diagnostics shown on `uri` if they were computed for the text it has
+        now: after an edit not yet linted their ranges point into the old text, and
+        a hover there would explain a finding that is no longer under the cursor."""
+        doc = self.document_for(uri)
+        if doc is None or doc.linted is None:
+            return []
+        text = self._text(uri)
+        if not any(_key(t.uri) == _key(uri) and t.text == text for t in doc.linted.targets):
+            return []
+        return self.shown_at(uri)
 
     # -- code actions ---------------------------------------------------------------
 
@@ -510,7 +553,7 @@ class Session:
         if doc.linted.source.text != text:
             return None
         selection, result = self.settings.selection, doc.result
-        _, outcome = await asyncio.wrap_future(self._executor.submit(
+        _, outcome = await asyncio.wrap_future(self._thread.submit(
             lambda: self._run(selection).fix(result, False)))
         if outcome is None or outcome.parse_error is not None or outcome.new_text == text:
             return None
@@ -551,7 +594,10 @@ class Session:
             return
         doc.verdicts = outcome.verdicts(snapshot.source.text)
         self.log(f"torchlint: probe of {doc.display}: {doc.verdicts.summary()}")
-        if self.documents.get(_key(doc.uri)) is doc and doc.linted is not None \
+        # Shown now only if the diagnostics on screen are for the probed text and no
+        # edit came since; else the next lint shows them (or they lapsed with the edit).
+        # Republishing an older version would take the editor back in time.
+        if self.documents.get(_key(doc.uri)) is doc and doc.current \
                 and doc.linted.source.text == snapshot.source.text:
             self.show(doc)
             if not self.push:
@@ -571,3 +617,14 @@ def _contains(area: types.Range, position: types.Position) -> bool:
     before_end = (position.line, position.character) <= (end.line, end.character)
     return after_start and before_end
 
+
+def _rss_kib() -> int | None:
+    """This process's resident memory (Linux), None elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
