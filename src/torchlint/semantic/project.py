@@ -25,8 +25,14 @@ _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Never resolved locally even when a file of that name exists beside the script.
 _EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext"})
 _MAX_UP = 4  # how many folders above a file are searched for absolute imports
-# Parsed local modules kept for reuse; a syntax tree costs about ten times its text.
+# Parsed local modules kept for reuse. A module's syntax tree and facts cost
+# about 50 bytes per character of its text, so the cache is bounded by both
+# count and total text: 96 small modules, or fewer large ones (about 100 MB).
 MAX_CACHED_MODULES = 96
+MAX_CACHED_CHARS = 2_000_000
+# Import lookups remembered; bounded because an editor session types many
+# half-finished names.
+MAX_REMEMBERED_LOOKUPS = 20_000
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Project:
     #: Text the editor holds for files that differ from the disk.
     overlays: dict[Path, str] = field(default_factory=dict)
     files_read: int = 0
+    _cached_chars: int = 0
 
     # -- which files -------------------------------------------------------
 
@@ -71,6 +78,8 @@ class Project:
         if key in self._resolved:
             return self._resolved[key]
         found = self._find(folder, module, level)
+        if len(self._resolved) >= MAX_REMEMBERED_LOOKUPS:
+            self._resolved.clear()  # cheap to recompute: a few stat calls each
         self._resolved[key] = found
         return found
 
@@ -102,10 +111,6 @@ class Project:
             found = self._modules.pop(path)  # most recently used last
             self._modules[path] = found
             return found
-        while len(self._modules) >= MAX_CACHED_MODULES:
-            # Bound memory on huge trees: drop the least recently used module
-            # (a syntax tree costs about ten times its source text).
-            self._modules.pop(next(iter(self._modules)))
         self._modules[path] = None  # guards against import cycles while parsing
         text = self.overlays.get(path)
         try:
@@ -117,8 +122,25 @@ class Project:
                 ValueError):
             facts = None
         found = LocalModule(path=path, facts=facts, text=text or "")
+        self._evict_for(len(found.text))
         self._modules[path] = found
+        self._cached_chars += len(found.text)
         return found
+
+    def _evict_for(self, chars: int) -> None:
+        """Bound memory on huge trees: drop the least recently used modules
+        until one more of `chars` characters fits. Entries still being parsed
+        (None, the new module's among them) are kept and not counted."""
+        parsed = sum(entry is not None for entry in self._modules.values())
+        for key in list(self._modules):
+            if parsed < MAX_CACHED_MODULES and self._cached_chars + chars <= MAX_CACHED_CHARS:
+                return
+            entry = self._modules[key]
+            if entry is None:
+                continue
+            del self._modules[key]
+            parsed -= 1
+            self._cached_chars -= len(entry.text)
 
     def import_target(self, importer: Path | None, fact: F.Import) -> tuple[LocalModule, str | None] | None:
         """For ``from m import name`` in `importer`: m's module and the name; for
@@ -148,7 +170,9 @@ class Project:
 
     def forget(self, path: Path) -> None:
         """Drop a module so it is read again (the editor changed it)."""
-        self._modules.pop(path.resolve(), None)
+        dropped = self._modules.pop(path.resolve(), None)
+        if dropped is not None:
+            self._cached_chars -= len(dropped.text)
 
     def forget_resolutions(self) -> None:
         """Forget which import names to which file (a module was created or deleted)."""

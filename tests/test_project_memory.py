@@ -1,0 +1,54 @@
+"""The project's module cache stays within its budget on huge trees, and
+evicted modules are read again when needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torchlint.semantic import project as project_module
+from torchlint.semantic.project import Project
+
+
+def _write_modules(folder: Path, count: int, size: int) -> list[Path]:
+    paths = []
+    for index in range(count):
+        path = folder / f"mod{index}.py"
+        body = "X = 1\n" * (size // 6)
+        path.write_text(f"import torch\n{body}")
+        paths.append(path)
+    return paths
+
+
+def test_cache_is_bounded_by_total_text(tmp_path, monkeypatch):
+    monkeypatch.setattr(project_module, "MAX_CACHED_CHARS", 10_000)
+    paths = _write_modules(tmp_path, 6, 3_000)
+    project = Project()
+    for path in paths:
+        assert project.module(path).facts is not None
+    kept = project.modules()
+    # Three modules of ~3,000 characters fit in 10,000; the oldest were dropped.
+    assert [m.path.name for m in kept] == ["mod3.py", "mod4.py", "mod5.py"]
+    assert project._cached_chars == sum(len(m.text) for m in kept)
+    assert project.files_read == 6
+    project.module(paths[0])  # evicted: read again, and the least recent goes
+    assert project.files_read == 7
+    assert [m.path.name for m in project.modules()] == ["mod4.py", "mod5.py", "mod0.py"]
+
+
+def test_cache_is_bounded_by_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(project_module, "MAX_CACHED_MODULES", 4)
+    paths = _write_modules(tmp_path, 10, 60)
+    project = Project()
+    for path in paths:
+        project.module(path)
+    assert [m.path.name for m in project.modules()] == ["mod6.py", "mod7.py", "mod8.py", "mod9.py"]
+    project.forget(paths[9])
+    assert project._cached_chars == sum(len(m.text) for m in project.modules())
+
+
+def test_remembered_lookups_are_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(project_module, "MAX_REMEMBERED_LOOKUPS", 50)
+    project = Project()
+    for index in range(500):  # names typed halfway in an editor, none of them a file
+        assert project.resolve(tmp_path, f"half_typed_{index}", 0) is None
+    assert len(project._resolved) <= 50
