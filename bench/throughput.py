@@ -1,17 +1,29 @@
 """Lines per second of torchlint, TorchFix and the libcst floor, side by side.
 
     python bench/throughput.py [--corpus torch|fixtures|both] [--rounds 3] [--limit N]
+                               [--jobs 2] [--no-torchfix] [--profile]
 
-Each round runs, interleaved, as separate processes on one core:
+Each round runs, interleaved, as separate processes:
 - the floor: a script that parses every file with libcst and visits its tree
-  once with a do-nothing CSTVisitor (no metadata);
-- torchlint: `torchlint --select ALL --format json --no-cache --jobs 1` (the
-  flags that exist in this version are used);
+  once with a do-nothing CSTVisitor (no metadata), on one core;
+- torchlint cold, one process: `torchlint --select ALL --format json
+  --no-cache --jobs 1` (the flags that exist in this version are used);
+- torchlint cold, the process pool: the same with `--jobs N` (default: the
+  cores), when this version has --jobs;
+- torchlint cached: `--jobs 1` with the cache on, right after an untimed run
+  that filled it (a second run on an unchanged tree), when this version has a
+  cache;
 - TorchFix 0.7 (`torchfix -j 1 --select ALL`), installed into its own virtual
   environment under bench/.venv-torchfix (it pins libcst < 1.6), if it can be
   installed from the package index.
-It prints lines/s (best round), the ratios torchlint/floor (time) and
-torchlint/TorchFix (speed), and each tool's peak resident memory.
+torchlint runs in a temporary folder, so its cache lands there. The script
+prints lines/s (best round), the ratios torchlint/floor (time),
+torchlint/TorchFix (speed), cold/cached and one process/pool, and each
+command's peak resident memory (of its largest process: with the pool, each
+worker's is about the same as one process's share of the files).
+
+--profile then runs torchlint once more, cold on one process, under cProfile,
+and prints the functions where the time goes.
 """
 
 from __future__ import annotations
@@ -28,6 +40,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TORCHFIX_VENV = REPO / "bench" / ".venv-torchfix"
+FLOOR_NAME = "floor (libcst parse + visit)"
+COLD, POOL, CACHED, TORCHFIX = "torchlint cold, 1 process", "torchlint cold, pool", \
+    "torchlint cached, 1 process", "TorchFix 0.7, 1 process"
 
 FLOOR = r"""
 import sys
@@ -76,25 +91,49 @@ def torchfix_command() -> list[str] | None:
     return [str(executable), "-j", "1", "--select", "ALL"]
 
 
-def torchlint_command() -> list[str]:
-    help_text = subprocess.run([sys.executable, "-m", "torchlint", "check", "--help"],
-                               capture_output=True, text=True).stdout
-    command = [sys.executable, "-m", "torchlint", "--select", "ALL", "--format", "json", "--exit-zero"]
-    if "--no-cache" in help_text:
-        command.append("--no-cache")
-    if "--jobs" in help_text:
-        command += ["--jobs", "1"]
-    return command
+def torchlint_options() -> str:
+    return subprocess.run([sys.executable, "-m", "torchlint", "check", "--help"],
+                          capture_output=True, text=True).stdout
 
 
-def timed(command: list[str], files: list[Path]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run over `files`."""
+def torchlint_commands(jobs: int) -> dict[str, list[str]]:
+    """The torchlint rows this version supports."""
+    help_text = torchlint_options()
+    base = [sys.executable, "-m", "torchlint", "--select", "ALL", "--format", "json", "--exit-zero"]
+    has_cache, has_jobs = "--no-cache" in help_text, "--jobs" in help_text
+    serial = ["--jobs", "1"] if has_jobs else []
+    commands = {COLD: [*base, *(["--no-cache"] if has_cache else []), *serial]}
+    if has_jobs and jobs > 1:
+        commands[POOL] = [*base, *(["--no-cache"] if has_cache else []), "--jobs", str(jobs)]
+    if has_cache:
+        commands[CACHED] = [*base, *serial]
+    return commands
+
+
+def timed(command: list[str], files: list[Path], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB, of the largest process) of one run over `files`."""
     with tempfile.TemporaryFile() as sink:
         start = time.perf_counter()
-        process = subprocess.Popen([*command, *map(str, files)], stdout=sink, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen([*command, *map(str, files)], stdout=sink, stderr=subprocess.DEVNULL,
+                                   cwd=cwd)
         _, _, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
     return elapsed, usage.ru_maxrss
+
+
+def profile(command: list[str], files: list[Path], cwd: Path, top: int = 25) -> None:
+    """Where a cold one-process run spends its time: own time and cumulative."""
+    import pstats
+
+    output = cwd / "torchlint.prof"
+    arguments = command[command.index("torchlint") + 1:]
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(output), "-m", "torchlint",
+                    *arguments, *map(str, files)], cwd=cwd, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    stats = pstats.Stats(str(output))
+    for order in ("tottime", "cumulative"):
+        print(f"\nprofile of `{' '.join(['torchlint', *arguments])}`, top {top} by {order}:")
+        stats.sort_stats(order).print_stats(top)
 
 
 def main() -> None:
@@ -102,37 +141,53 @@ def main() -> None:
     parser.add_argument("--corpus", choices=("torch", "fixtures", "both"), default="both")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="only the first N files")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processes of the pool row (default: the cores)")
     parser.add_argument("--no-torchfix", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="also profile a cold one-process run")
     args = parser.parse_args()
 
     files = corpus(args.corpus, args.limit)
     lines = count_lines(files)
-    with tempfile.NamedTemporaryFile("w", suffix="_floor.py", delete=False) as handle:
-        handle.write(FLOOR)
-    tools = {"floor (libcst parse + visit)": [sys.executable, handle.name],
-             "torchlint": torchlint_command()}
-    if not args.no_torchfix:
-        command = torchfix_command()
-        if command is not None:
-            tools["TorchFix 0.7"] = command
-    print(f"{len(files)} files, {lines} lines, {args.rounds} rounds, one process each")
-    best: dict[str, float] = {}
-    memory: dict[str, int] = {}
-    for round_number in range(args.rounds):
-        for name, command in tools.items():  # interleaved: load changes hit every tool alike
-            seconds, rss = timed(command, files)
-            best[name] = min(best.get(name, float("inf")), seconds)
-            memory[name] = max(memory.get(name, 0), rss)
-            print(f"  round {round_number + 1}: {name:<30} {seconds:8.2f} s  {rss / 1024:7.0f} MiB",
-                  file=sys.stderr)
-    print(f"{'tool':<30} {'lines/s':>10} {'best s':>8} {'peak MiB':>9}")
-    for name in tools:
-        print(f"{name:<30} {lines / best[name]:>10.0f} {best[name]:>8.2f} {memory[name] / 1024:>9.0f}")
-    floor = best["floor (libcst parse + visit)"]
-    print(f"torchlint / floor time: {best['torchlint'] / floor:.2f}x (budget: at most 1.5x)")
-    if "TorchFix 0.7" in best:
-        print(f"torchlint / TorchFix speed: {best['TorchFix 0.7'] / best['torchlint']:.2f}x (aim: at least 4x)")
-    os.unlink(handle.name)
+    with tempfile.TemporaryDirectory(prefix="torchlint-throughput-") as temp:
+        workdir = Path(temp)
+        floor_script = workdir / "floor.py"
+        floor_script.write_text(FLOOR)
+        tools = {FLOOR_NAME: [sys.executable, str(floor_script)], **torchlint_commands(args.jobs)}
+        if not args.no_torchfix:
+            command = torchfix_command()
+            if command is not None:
+                tools[TORCHFIX] = command
+        print(f"{len(files)} files, {lines} lines, {args.rounds} rounds, {os.cpu_count()} cores")
+        best: dict[str, float] = {}
+        memory: dict[str, int] = {}
+        for round_number in range(args.rounds):
+            for name, command in tools.items():  # interleaved: load changes hit every tool alike
+                if name == CACHED:  # a second run: fill the cache just before (an edit of
+                    timed(command, files, workdir)  # torchlint's code since invalidates it)
+                seconds, rss = timed(command, files, workdir)
+                best[name] = min(best.get(name, float("inf")), seconds)
+                memory[name] = max(memory.get(name, 0), rss)
+                print(f"  round {round_number + 1}: {name:<30} {seconds:8.2f} s  {rss / 1024:7.0f} MiB",
+                      file=sys.stderr)
+        label = {POOL: f"torchlint cold, pool of {args.jobs}"}
+        print(f"{'command':<32} {'lines/s':>10} {'best s':>8} {'peak MiB':>9}")
+        for name in tools:
+            print(f"{label.get(name, name):<32} {lines / best[name]:>10.0f} {best[name]:>8.2f} "
+                  f"{memory[name] / 1024:>9.0f}")
+        floor = best[FLOOR_NAME]
+        print(f"torchlint / floor time, 1 process: {best[COLD] / floor:.2f}x (budget: at most 1.5x)")
+        if TORCHFIX in best:
+            print(f"torchlint / TorchFix speed, 1 process: {best[TORCHFIX] / best[COLD]:.2f}x "
+                  "(aim: at least 4x)")
+        if CACHED in best:
+            print(f"cached / cold speed: {best[COLD] / best[CACHED]:.1f}x (aim: at least 10x)")
+        if POOL in best:
+            print(f"pool of {args.jobs} / 1 process speed: {best[COLD] / best[POOL]:.2f}x")
+        print(f"peak memory of torchlint: {max(memory[n] for n in tools if n.startswith('torchlint')) / 1024:.0f} "
+              "MiB per process (budget: under 1024 MiB)")
+        if args.profile:
+            profile(tools[COLD], files, workdir)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,13 @@ def test_remembered_lookups_are_bounded(tmp_path, monkeypatch):
     for index in range(500):  # names typed halfway in an editor, none of them a file
         assert project.resolve(tmp_path, f"half_typed_{index}", 0) is None
     assert len(project._resolved) <= 50
+
+
+def test_a_huge_local_module_is_not_parsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(project_module, "MAX_MODULE_CHARS", 1_000)
+    [small, huge] = _write_modules(tmp_path, 2, 0)
+    huge.write_text("import torch\n" + "TABLE = 1\n" * 200)
+    project = Project()
+    assert project.module(small).facts is not None
+    skipped = project.module(huge)
+    assert skipped.facts is None and skipped.text.startswith("import torch")

@@ -58,6 +58,11 @@ if TYPE_CHECKING:
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 _PLUGINS_ENV = "TORCHLINT_PLUGINS"
+_NO_CACHE_ENV = "TORCHLINT_NO_CACHE"
+#: Set to print, on standard error, how many files came from the cache and how
+#: many were parsed (the tests use it to show that a second run parses nothing).
+_STATS_ENV = "TORCHLINT_DEBUG_STATS"
+_CACHE_DIR = ".torchlint_cache"  # cache.CACHE_DIR, without importing it for --help
 
 
 class _DefaultToCheck(click.Group):
@@ -133,11 +138,15 @@ def _check_selectors(rules: RuleSet, options: dict[str, tuple[str, ...]]) -> Non
 @click.option("--show-files", is_flag=True, help="List the files that would be linted, and stop.")
 @click.option("--show-settings", is_flag=True,
               help="Print the settings and rules each file would be linted with (JSON), and stop.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Lint in this many processes (default: one per core; 1: in this process).")
+@click.option("--no-cache", is_flag=True, envvar=_NO_CACHE_ENV,
+              help=f"Neither read nor write {_CACHE_DIR}/ (also ${_NO_CACHE_ENV}=1).")
 def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...],
           extend_select: tuple[str, ...], output_format: str, exit_zero: bool, apply_fix: bool,
           unsafe_fixes: bool, diff: bool, config_path: str | None, show_source: bool,
           statistics: bool, stdin_filename: str | None, probe: bool | None, quiet: bool,
-          show_files: bool, show_settings: bool) -> NoReturn:
+          show_files: bool, show_settings: bool, jobs: int | None, no_cache: bool) -> NoReturn:
     """Lint PATHS (files or folders; - for standard input)."""
     from torchlint.config import ConfigError, ConfigFinder
     from torchlint.runner import Run, Selection
@@ -157,7 +166,10 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
         run = Run(configs=configs, selection=selection)
         if show_files or show_settings:
             _show(run, paths, settings=show_settings)
-        results, errors, stdin = _lint_all(run, paths, stdin_filename)
+        # --fix rewrites files and --diff promises to write nothing: no cache for either.
+        use_cache = not (no_cache or apply_fix or diff)
+        results, errors, stdin = _lint_all(run, paths, stdin_filename, jobs=jobs or _cores(),
+                                           use_cache=use_cache, rules=rules)
     except ConfigError as err:
         _fail(str(err))
 
@@ -191,10 +203,20 @@ class _Stdin(NamedTuple):
     result: FileResult
 
 
-def _lint_all(run: Run, paths: tuple[str, ...], stdin_filename: str | None
-              ) -> tuple[list[FileResult], list[str], _Stdin | None]:
+def _cores() -> int:
+    """The cores this process may run on (the default of --jobs)."""
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counted is not None:
+        return counted() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _lint_all(run: Run, paths: tuple[str, ...], stdin_filename: str | None, *, jobs: int,
+              use_cache: bool, rules: RuleSet) -> tuple[list[FileResult], list[str], _Stdin | None]:
     """Every result, the errors of paths that could not be read, and standard
-    input when it was linted."""
+    input when it was linted (never cached: it has no file to key on)."""
     from torchlint.files import discover
 
     results: list[FileResult] = []
@@ -203,12 +225,23 @@ def _lint_all(run: Run, paths: tuple[str, ...], stdin_filename: str | None
         results.append(stdin.result)
     found = discover([p for p in paths if p != "-"], run.configs)
     errors = list(found.errors)
-    for target in found.targets:
-        result, error = run.lint_path(target.path, target.display)
-        if error is not None:
-            errors.append(error)
-        elif result is not None:
-            results.append(result)
+    cache = None
+    if use_cache and found.targets:
+        from torchlint.cache import Cache
+        from torchlint.config import ConfigError
+
+        # The project root: the folder of the pyproject.toml that configures the
+        # current folder (or --config's), else the current folder, as ruff does.
+        try:
+            root = run.configs.for_file(None).root
+        except ConfigError:  # a broken pyproject.toml that none of the linted files uses
+            root = Path.cwd()
+        cache = Cache(root, rules)
+    linted, unreadable, stats = run.lint_targets(found.targets, jobs=jobs, cache=cache)
+    results.extend(linted)
+    errors.extend(unreadable)
+    if os.environ.get(_STATS_ENV):
+        click.echo(f"torchlint: stats: {stats}", err=True)
     return results, errors, stdin
 
 

@@ -54,6 +54,8 @@ class Config:
 
     def ignored_for(self, file: Path | None, display: str) -> tuple[str, ...]:
         """Codes that per-file-ignores turns off for this file."""
+        if not self.per_file_ignores:  # the common case, asked once per file: skip the path work
+            return ()
         codes: list[str] = []
         relative = _relative(file, self.root) if file else display
         for pattern, ignored in self.per_file_ignores:
@@ -62,6 +64,8 @@ class Config:
         return tuple(codes)
 
     def excludes(self, file: Path) -> bool:
+        if not self.exclude:
+            return False
         relative = _relative(file, self.root)
         return any(path_matches(relative, pattern) for pattern in self.exclude)
 
@@ -357,12 +361,21 @@ class ConfigFinder:
     def __init__(self, explicit: Path | None = None) -> None:
         self._explicit = load(explicit) if explicit else None
         self._by_folder: dict[Path, Config] = {}
+        # By the folder as written: for_file is asked several times per linted
+        # file, and making absolute Paths dominated a run read from the cache.
+        self._by_parent: dict[str, Config] = {}
 
     def for_file(self, file: Path | None) -> Config:
         if self._explicit is not None:
             return self._explicit
-        folder = Path(os.path.abspath(file.parent if file else Path.cwd()))
-        return self._for_folder(folder)
+        parent = os.path.dirname(file) if file is not None else None
+        found = self._by_parent.get(parent) if parent is not None else None
+        if found is None:
+            folder = Path(os.path.abspath(file.parent if file else Path.cwd()))
+            found = self._for_folder(folder)
+            if parent is not None:
+                self._by_parent[parent] = found
+        return found
 
     def _for_folder(self, folder: Path) -> Config:
         found = self._by_folder.get(folder)

@@ -119,7 +119,10 @@ def _blank_broken_cells(source: SourceFile) -> tuple[SourceFile, list[tuple[int,
     return blanked, broken
 
 
-def lint_source(source: SourceFile, rules: RuleSet, project: Project) -> FileResult:
+def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
+                from_disk: bool = False) -> FileResult:
+    """Lint one file. `from_disk`: the text is the file's content on disk, so
+    its parsed facts can be shared with the files that import it."""
     result = FileResult(display=source.display, source=source)
     syntax_rule = _syntax_rule(rules)
     checks = [rule for rule in rules.rules if not getattr(rule, "reports_parse_errors", False)]
@@ -132,8 +135,10 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project) -> FileRes
             result.findings.append(_to_cells(source, _syntax_finding(
                 syntax_rule, source, message, line, column)))
         return result
+    shared = from_disk and source.path is not None and not source.is_notebook
+    known = project.known_facts(source.path, source.text) if shared else None
     try:
-        module = parse_module(source.text)
+        module = known.module if known is not None else parse_module(source.text)
     except Exception as err:  # noqa: BLE001 - ParserSyntaxError, RecursionError, ...
         broken: list[tuple[int, str, int, int]] = []
         if source.is_notebook:
@@ -156,7 +161,9 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project) -> FileRes
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
     try:
-        facts = collect(module)
+        facts = known if known is not None else collect(module)
+        if shared and known is None:
+            project.remember(source.path, source.text, facts)
         model = SemanticModel(facts=facts, project=project, path=source.path, text=source.text)
         locator = model.locator
         noqa = suppressions.parse(source.text)

@@ -7,6 +7,7 @@ are read, never the whole tree.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ _MAX_UP = 4  # how many folders above a file are searched for absolute imports
 # count and total text: 96 small modules, or fewer large ones (about 100 MB).
 MAX_CACHED_MODULES = 96
 MAX_CACHED_CHARS = 2_000_000
+# Local modules larger than this are generated tables (torch's own
+# _triton_ops_meta.py is 500 KB of literals), never model definitions worth
+# following; parsing one costs over 500 MB.
+MAX_MODULE_CHARS = 300_000
 # Import lookups remembered; bounded because an editor session types many
 # half-finished names.
 MAX_REMEMBERED_LOOKUPS = 20_000
@@ -84,6 +89,9 @@ class Project:
         return found
 
     def _find(self, folder: Path, module: str, level: int) -> Path | None:
+        # Absolute, so that `cd app && torchlint train.py` searches the parent
+        # folders as `torchlint app/train.py` does (Path(".").parents is empty).
+        folder = Path(os.path.abspath(folder))
         parts = [p for p in module.split(".") if p]
         if level == 0:
             if not parts or parts[0] in _EXTERNAL:
@@ -117,7 +125,8 @@ class Project:
             if text is None:
                 self.files_read += 1
                 text, _, _ = decode(path.read_bytes(), str(path))
-            facts = collect(parse_module(text))
+            # Too large to follow: known to the analysis as a module it cannot read.
+            facts = collect(parse_module(text)) if len(text) <= MAX_MODULE_CHARS else None
         except (OSError, SourceError, cst.ParserSyntaxError, SyntaxError, RecursionError, MemoryError,
                 ValueError):
             facts = None
@@ -141,6 +150,27 @@ class Project:
             del self._modules[key]
             parsed -= 1
             self._cached_chars -= len(entry.text)
+
+    def known_facts(self, path: Path, text: str) -> F.FileFacts | None:
+        """The facts of `path` if it was parsed already with this very text: in
+        a run over a whole tree most linted files are also imported by others,
+        and parsing is most of the cost of linting."""
+        found = self._modules.get(path.resolve())
+        if found is None or found.facts is None or found.text != text:
+            return None
+        self._modules[found.path] = self._modules.pop(found.path)  # most recently used last
+        return found.facts
+
+    def remember(self, path: Path, text: str, facts: F.FileFacts) -> None:
+        """Keep the facts of a linted file read from disk for the files that
+        import it. Only for text read from the disk: the files importing it
+        must see what they would read themselves."""
+        path = path.resolve()
+        if path in self._modules:
+            return  # being read as a module right now (None), or known already
+        self._evict_for(len(text))
+        self._modules[path] = LocalModule(path=path, facts=facts, text=text)
+        self._cached_chars += len(text)
 
     def import_target(self, importer: Path | None, fact: F.Import) -> tuple[LocalModule, str | None] | None:
         """For ``from m import name`` in `importer`: m's module and the name; for

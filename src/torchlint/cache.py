@@ -1,0 +1,298 @@
+"""Lint results cached per file in ``.torchlint_cache/``, as ruff keeps ``.ruff_cache/``.
+
+The folder sits at the project root (the folder of the pyproject.toml in use,
+or the current folder) and holds a ``.gitignore`` of ``*`` and a
+``CACHEDIR.TAG``, so neither git nor backup tools pick it up. Each linted file
+has one entry, named after its path; the entry holds its findings and:
+
+- a key over everything the findings are a function of: the file's text,
+  its path, the resolved configuration and rule selection for it, and the
+  code that computes them (torchlint's and every rule package's source files,
+  by size and modification time, so an edited rule in a development checkout
+  invalidates too; the Python and libcst versions);
+- what the findings depend on beyond the file (see dependencies.py): the
+  local modules read and every import lookup made, checked again on load.
+
+Entries are JSON, never pickle: a cache folder that came with a repository
+must not be able to run code. A file that is corrupt, truncated, foreign or
+stale is a miss and gets rewritten; each write goes to a temporary file that
+is renamed over the entry, so concurrent runs never see half an entry. A
+folder that cannot be written turns caching off for the run, silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from torchlint import __version__
+from torchlint.config import Config
+from torchlint.dependencies import DependencyCheck, Lookup, ModuleRead, Record, blake2b, digest
+from torchlint.engine import FileResult
+from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
+from torchlint.registry import RuleSet
+from torchlint.source import SourceFile
+
+CACHE_DIR = ".torchlint_cache"
+#: Bump when the entry layout changes; older entries then read as misses.
+FORMAT = 1
+_GITIGNORE = "# Created by torchlint: nothing in this folder belongs in version control.\n*\n"
+# https://bford.info/cachedir/
+_CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                 "# This file is a cache directory tag created by torchlint.\n"
+                 "# For information about cache directory tags see https://bford.info/cachedir/\n")
+_SOURCE_SUFFIXES = (".py", ".json", ".toml")
+#: Folders of the torchlint package that findings do not depend on: output
+#: formats, the editor's server, the probe (never cached). Edits there keep the cache.
+_NOT_FINDINGS = frozenset({"__pycache__", "reporters", "lsp", "probe"})
+
+
+class BadEntry(ValueError):
+    """An entry that is not one of ours, or not whole."""
+
+
+# -- the key ---------------------------------------------------------------------
+
+
+def _code_sources(rules: RuleSet) -> tuple[list[str], list[str]]:
+    """(folders, files) of the code that computes findings: torchlint's own
+    package and the package of every rule (helpers beside a rule count as much
+    as the rule); a rule in a module of its own, outside any package, alone."""
+    import torchlint
+
+    folders = {os.path.dirname(os.path.abspath(torchlint.__file__))}
+    files = set()
+    for rule in rules.rules:
+        module = sys.modules.get(rule.__module__)
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        if "." in rule.__module__ or hasattr(module, "__path__"):
+            folders.add(os.path.dirname(os.path.abspath(file)))
+        else:  # e.g. site-packages/myrules.py: not the whole of site-packages
+            files.add(os.path.abspath(file))
+    return sorted(folders), sorted(files)
+
+
+def _stamp(path: str) -> str | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return f"{path} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def code_fingerprint(rules: RuleSet) -> str:
+    """What identifies the code that computes findings. In a development
+    checkout the version stays 0.1.0 while the rules change, so every source
+    file's size and modification time counts (about a hundred ``stat`` calls)."""
+    parts = [f"torchlint {__version__}", sys.version]
+    try:
+        from libcst._version import __version__ as libcst_version
+    except ImportError:  # pragma: no cover - a libcst without the module
+        libcst_version = "?"
+    parts.append(f"libcst {libcst_version}")
+    parts += [f"{rule.code} {rule.__module__}.{rule.__qualname__}" for rule in rules.rules]
+    folders, files = _code_sources(rules)
+    for folder in folders:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = sorted(name for name in dirnames if name not in _NOT_FINDINGS)
+            parts += [stamp for name in sorted(filenames) if name.endswith(_SOURCE_SUFFIXES)
+                      and (stamp := _stamp(os.path.join(dirpath, name))) is not None]
+    parts += [stamp for file in files if (stamp := _stamp(file)) is not None]
+    return digest("\n".join(parts).encode("utf-8", "surrogatepass"))
+
+
+def _encoded(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # paths may hold undecodable bytes
+
+
+# -- entries ---------------------------------------------------------------------
+
+
+def _span_to_json(span: Span) -> list[int]:
+    return [span.start_line, span.start_col, span.end_line, span.end_col]
+
+
+def _finding_to_json(finding: Finding) -> dict[str, Any]:
+    fix = finding.fix
+    return {
+        "code": finding.code, "name": finding.name, "severity": finding.severity.value,
+        "message": finding.message, "span": _span_to_json(finding.span), "cell": finding.cell,
+        "fix": None if fix is None else {
+            "applicability": fix.applicability.value, "title": fix.title,
+            "edits": [[*_span_to_json(edit.span), edit.replacement] for edit in fix.edits],
+        },
+        "context": finding.context,
+    }
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadEntry("expected a string")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadEntry("expected an integer")
+    return value
+
+
+def _span(values: Any) -> Span:
+    if not isinstance(values, list) or len(values) != 4:
+        raise BadEntry("expected a span")
+    return Span(*(_integer(value) for value in values))
+
+
+def _finding_from_json(data: Any, path: str) -> Finding:
+    if not isinstance(data, dict):
+        raise BadEntry("expected a finding")
+    fix = data["fix"]
+    if fix is not None:
+        edits = []
+        for edit in fix["edits"]:
+            if not isinstance(edit, list) or len(edit) != 5:
+                raise BadEntry("expected an edit")
+            edits.append(Edit(_span(edit[:4]), _string(edit[4])))
+        fix = Fix(Applicability(fix["applicability"]), tuple(edits), _string(fix["title"]))
+    cell = data["cell"]
+    context = data["context"]
+    if not isinstance(context, dict):
+        raise BadEntry("expected a context")
+    return Finding(
+        code=_string(data["code"]), name=_string(data["name"]), severity=Severity(data["severity"]),
+        message=_string(data["message"]), path=path, span=_span(data["span"]), fix=fix,
+        cell=None if cell is None else _integer(cell), context=context,
+    )
+
+
+def _record_from_json(modules: Any, lookups: Any) -> Record:
+    return Record(
+        modules=tuple(ModuleRead(_string(path), _string(value)) for path, value in modules),
+        lookups=tuple(Lookup(_string(folder), _string(module), _integer(level),
+                             None if found is None else _string(found))
+                      for folder, module, level, found in lookups),
+    )
+
+
+# -- the store -------------------------------------------------------------------
+
+
+class Cache:
+    """One run's view of the cache folder: keys, loads, atomic saves."""
+
+    def __init__(self, root: Path, rules: RuleSet) -> None:
+        self.folder = Path(os.path.abspath(root)) / CACHE_DIR
+        self._entries = self.folder / __version__
+        self._rules = rules
+        self._code: str | None = None  # computed on the first key: a run may lint nothing
+        self._configs: dict[int, str] = {}
+        self._selections: dict[int, str] = {}
+        self._check = DependencyCheck()
+        self._writable = True
+        self._prepared = False
+
+    # -- keys
+
+    def key(self, source: SourceFile, config: Config, rules: RuleSet) -> str:
+        """Everything the findings are a function of, but for other files."""
+        if self._code is None:
+            self._code = code_fingerprint(self._rules)
+        settings = self._configs.get(id(config))  # the finder keeps each Config for the run
+        if settings is None:
+            settings = self._configs[id(config)] = json.dumps(config.to_json(), sort_keys=True,
+                                                              default=str)
+        selected = self._selections.get(id(rules))
+        if selected is None:
+            selected = self._selections[id(rules)] = " ".join(
+                f"{rule.code}={rule.__module__}.{rule.__qualname__}" for rule in rules.rules)
+        hasher = blake2b(digest_size=16)
+        for part in (self._code, os.path.abspath(source.path or ""), source.display, settings,
+                     selected, source.encoding, str(source.bom), repr(source.cells)):
+            hasher.update(_encoded(part))
+            hasher.update(b"\0")
+        hasher.update(_encoded(source.text))
+        return hasher.hexdigest()
+
+    def _entry(self, source: SourceFile) -> Path:
+        name = digest(_encoded(f"{os.path.abspath(source.path or '')}\0{source.display}"))
+        return self._entries / name[:2] / f"{name[2:]}.json"
+
+    # -- loading
+
+    def load(self, source: SourceFile, key: str) -> FileResult | None:
+        """The cached result, or None when there is none or it no longer holds."""
+        try:
+            data = json.loads(self._entry(source).read_bytes())
+            if not isinstance(data, dict) or data.get("torchlint-cache") != FORMAT \
+                    or data.get("key") != key:
+                return None
+            record = _record_from_json(data["modules"], data["lookups"])
+            if not self._check.holds(record):
+                return None
+            findings = [_finding_from_json(item, source.display) for item in data["findings"]]
+            dependencies = tuple(Path(_string(path)) for path in data["dependencies"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None  # missing, unreadable, truncated or foreign: lint again, write it anew
+        return FileResult(display=source.display, source=source, findings=findings,
+                          dependencies=dependencies)
+
+    # -- saving
+
+    def save(self, source: SourceFile, key: str, result: FileResult, record: Record) -> None:
+        """Store `result`; never raises. A result with errors is not stored (the
+        crash may not happen again, and should be seen again if it does)."""
+        if not self._writable or result.errors or source.path is None:
+            return
+        entry = {
+            "torchlint-cache": FORMAT,
+            "key": key,
+            "path": str(source.path),  # for people looking into the folder
+            "findings": [_finding_to_json(finding) for finding in result.findings],
+            "dependencies": [str(path) for path in result.dependencies],
+            "modules": [list(read) for read in record.modules],
+            "lookups": [list(lookup) for lookup in record.lookups],
+        }
+        try:
+            data = json.dumps(entry, separators=(",", ":")).encode("ascii")
+        except (TypeError, ValueError):  # a rule put something JSON cannot hold in a context
+            return
+        target = self._entry(source)
+        try:
+            self._prepare()
+            target.parent.mkdir(exist_ok=True)
+            _write_atomically(target, data)
+        except OSError:
+            self._writable = False  # read-only checkout, full disk: lint without a cache
+
+    def _prepare(self) -> None:
+        if self._prepared:
+            return
+        self._entries.mkdir(parents=True, exist_ok=True)
+        for name, text in (("CACHEDIR.TAG", _CACHEDIR_TAG), (".gitignore", _GITIGNORE)):
+            path = self.folder / name
+            if not path.exists():
+                _write_atomically(path, text.encode("ascii"))
+        self._prepared = True
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file beside `path`, then rename it over `path`: a
+    reader sees the old entry or the new one, never a mix. No fsync: an entry
+    lost or cut short by a power failure is only a miss."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,126 @@
+"""What a file's findings depend on beyond its own text, recorded while the
+file is linted and checked again before a cached result is reused.
+
+Two kinds of thing: the local modules the analysis read (by the text it
+read), and every import lookup it made, whether it found a file or not. The
+lookups matter on their own: ``from model import Net`` while model.py does
+not exist yet finds nothing, and creating model.py must change the findings;
+a new ``model.py`` nearer than the old one must too. Checking a lookup again
+costs a few ``stat`` calls; checking a module costs reading and hashing it,
+once per run however many files depend on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from torchlint.semantic.project import LocalModule, Project
+from torchlint.source import SourceError, decode
+
+#: The digest of a module that could not be read or decoded.
+UNREADABLE = "-"
+
+try:  # _blake2 alone imports in a fraction of hashlib's time (OpenSSL), and startup is budgeted
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - an interpreter built without it
+    from hashlib import blake2b
+
+
+def digest(data: bytes) -> str:
+    return blake2b(data, digest_size=16).hexdigest()
+
+
+def text_digest(text: str) -> str:
+    return digest(text.encode("utf-8", "surrogatepass"))
+
+
+class ModuleRead(NamedTuple):
+    path: str  # resolved, as the project reads it
+    digest: str  # of the decoded text; UNREADABLE when it could not be read
+
+
+class Lookup(NamedTuple):
+    folder: str  # as the analysis passed it (relative folders search differently)
+    module: str
+    level: int
+    found: str | None
+
+
+class Record(NamedTuple):
+    """A file's dependencies: JSON-friendly (lists of strings and numbers)."""
+
+    modules: tuple[ModuleRead, ...] = ()
+    lookups: tuple[Lookup, ...] = ()
+
+
+def _module_digest(module: LocalModule) -> str:
+    if module.facts is None and not module.text:  # unreadable or undecodable (empty text parses)
+        return UNREADABLE
+    return text_digest(module.text)
+
+
+@dataclass
+class RecordingProject(Project):
+    """A :class:`Project` that notes, for the file being linted, each module it
+    reads and each lookup it makes, including those answered from its memo."""
+
+    _reads: dict[str, str] = field(default_factory=dict)
+    _lookups: dict[tuple[str, str, int], str | None] = field(default_factory=dict)
+
+    def resolve(self, folder: Path, module: str, level: int) -> Path | None:
+        found = super().resolve(folder, module, level)
+        self._lookups[(str(folder), module, level)] = str(found) if found is not None else None
+        return found
+
+    def module(self, path: Path) -> LocalModule | None:
+        found = super().module(path)
+        if found is not None:  # None: the module is being read already (an import cycle)
+            self._reads[str(found.path)] = _module_digest(found)
+        return found
+
+    def begin(self) -> None:
+        """Start recording for a new file."""
+        self._reads.clear()
+        self._lookups.clear()
+
+    def record(self) -> Record:
+        """What the file linted since :meth:`begin` depends on."""
+        return Record(
+            modules=tuple(ModuleRead(path, value) for path, value in sorted(self._reads.items())),
+            lookups=tuple(Lookup(folder, module, level, found) for (folder, module, level), found
+                          in sorted(self._lookups.items())),
+        )
+
+
+class DependencyCheck:
+    """Tells whether recorded dependencies still hold, with one lookup and one
+    read per module for the whole run, however many files share them."""
+
+    def __init__(self) -> None:
+        self._project = Project()  # its own memo: the same answers a fresh lint would get
+        self._found: dict[tuple[str, str, int], str | None] = {}
+        self._digests: dict[str, str] = {}
+
+    def holds(self, record: Record) -> bool:
+        return all(self._lookup(lookup) == lookup.found for lookup in record.lookups) \
+            and all(self._digest(read.path) == read.digest for read in record.modules)
+
+    def _lookup(self, lookup: Lookup) -> str | None:
+        key = (lookup.folder, lookup.module, lookup.level)
+        if key not in self._found:
+            found = self._project.resolve(Path(lookup.folder), lookup.module, lookup.level)
+            self._found[key] = str(found) if found is not None else None
+        return self._found[key]
+
+    def _digest(self, path: str) -> str:
+        known = self._digests.get(path)
+        if known is None:
+            try:
+                text, _, _ = decode(Path(path).read_bytes(), path)
+                known = text_digest(text)
+            except (OSError, SourceError, ValueError):
+                known = UNREADABLE
+            self._digests[path] = known
+        return known
