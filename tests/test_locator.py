@@ -81,3 +81,18 @@ def test_tricky_layouts():
 @pytest.mark.parametrize("path", _files(), ids=lambda p: p.name)
 def test_real_files(path):
     _check(path.read_text(encoding="utf-8"))
+
+
+
+def test_a_line_separator_python_keeps_in_a_line_does_not_shift_positions(torchlint, tmp_path):
+    # bench/fuzz.py found it: a comment holding \x1d and form feeds (str.splitlines() splits
+    # there, Python does not) shifted the locator's lines after it, so the TL301 fix was cut
+    # from the wrong line and the fixed code did not parse.
+    source = Path(__file__).parent / "data" / "fuzz" / "separator_in_comment.py"
+    (tmp_path / "train.py").write_bytes(source.read_bytes())
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
+    fixed = torchlint("--no-cache", "--select", "ALL", "--fix", "--unsafe-fixes", "train.py", cwd=tmp_path)
+    assert fixed.stderr == ""
+    assert fixed.stdout.endswith("Found 1 finding (1 error, 0 warnings) in 1 file (2 fixed).\n")
+    text = (tmp_path / "train.py").read_bytes().decode()
+    assert "return DataLoader(data, shuffle=True, batch_size=batch_size, drop_last=True)  # expect: TL301" in text

@@ -18,6 +18,7 @@ from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 from torchlint.findings import Span
 from torchlint.semantic.facts import FileFacts
+from torchlint.source import python_lines
 
 _COMPOUND = cst.BaseCompoundStatement
 _STUBBABLE = (cst.If, cst.For, cst.While, cst.With, cst.FunctionDef, cst.ClassDef)
@@ -122,7 +123,7 @@ class Locator:
 
     def _source_lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self.text.splitlines()
+            self._lines = python_lines(self.text)  # not str.splitlines: see source.py
         return self._lines
 
     def _generate(self, statement: cst.CSTNode, line: int, column: int) -> dict[cst.CSTNode, CodeRange]:

@@ -18,6 +18,16 @@ from typing import NamedTuple
 
 # PEP 263: a coding declaration on the first line, or on the second when the
 # first is blank or a comment (the rules of tokenize.detect_encoding).
+# Where Python ends a line. str.splitlines() also splits at form feeds, U+001C..
+# U+001E, U+0085 and U+2028/9, which Python (and libcst) keep inside a line.
+PYTHON_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def python_lines(text: str) -> list[str]:
+    """The lines of `text` as Python numbers them, without their line breaks."""
+    return PYTHON_LINE_BREAK.split(text)
+
+
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _BLANK_OR_COMMENT_RE = re.compile(rb"^[ \t\f]*(?:#|$)")
 _FIRST_LINES_RE = re.compile(rb"\r\n|\r|\n")

@@ -58,6 +58,14 @@ async def test_verdicts_change_the_diagnostics(workspace: Path) -> None:
         assert brief(await editor.published(uri, version=version)) == shifted
 
 
+def written(path: Path) -> bool:
+    """The probe wrote its pid: the file exists and is not still empty."""
+    try:
+        return path.read_text().strip() != ""
+    except FileNotFoundError:
+        return False
+
+
 async def test_the_next_save_cancels_a_running_probe_and_edits_go_on(workspace: Path) -> None:
     text = "import torch\n# probe-sleep: 120\nprint(1)\n"
     pid_file = workspace / "probe.pid"
@@ -65,7 +73,7 @@ async def test_the_next_save_cancels_a_running_probe_and_edits_go_on(workspace: 
         uri = await editor.open("train.py", text)
         await editor.published(uri, version=1)
         editor.save(uri)
-        await editor.until(pid_file.exists)
+        await editor.until(lambda: written(pid_file))
         first = int(pid_file.read_text())
 
         # While the probe sleeps, edits are linted and published as usual.
@@ -75,7 +83,7 @@ async def test_the_next_save_cancels_a_running_probe_and_edits_go_on(workspace: 
 
         pid_file.unlink()
         editor.save(uri)
-        await editor.until(pid_file.exists)
+        await editor.until(lambda: written(pid_file))
         second = int(pid_file.read_text())
         await editor.until(lambda: not alive(first))
         assert second != first and alive(second)

@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 import unicodedata
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
 from torchlint.findings import Finding, Span
 from torchlint.reporters import Report
+from torchlint.source import python_lines
 
-# Python's line breaks (what libcst numbers lines by). str.splitlines() would
-# also split at form feeds and other separators that Python keeps in a line.
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    return _LINE_BREAK.split(text)
+# Python's line breaks (what libcst numbers lines by), not str.splitlines().
+split_lines = python_lines
 
 
 class Lines:
