@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from test_cache import TL101, TRAIN as CACHE_TRAIN
+
 PACKAGES, MODULES = 50, 99  # + an __init__.py each: 5,000 files
 
 # Run the command in this interpreter with an audit hook: "open" sees every
@@ -40,35 +42,10 @@ from torchlint.cli import main
 main()
 """
 
-TRAIN = """\
-import torch
-from torch.utils.data import DataLoader, TensorDataset
-
-from pkg07.m95 import Block95
-
-
-def main():
-    data = TensorDataset(torch.randn(30, 6), torch.randint(0, 3, (30,)))
-    train_loader = DataLoader(data, batch_size=10, shuffle=True)
-    val_loader = DataLoader(data, batch_size=10)
-    model = Block95()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    for epoch in range(2):
-        model.train()
-        for x, y in train_loader:
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
-        with torch.no_grad():
-            for x, y in val_loader:
-                print(epoch, torch.nn.functional.cross_entropy(model(x), y).item())
-"""
-
-FINDING = ("train.py:21:64: TL101 [missing-eval] `model` runs in train mode in this evaluation code "
-           "(loop over val_loader): `model.train()` at line 14 is still in force. Its Dropout(0.5) "
-           "layer behaves differently in training, so validation results are noisy. Call "
-           "`model.eval()` before evaluating and `model.train()` when training resumes.\n"
-           "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
+# The training script of the cache tests, importing its model from deep in the tree.
+TRAIN = CACHE_TRAIN.replace("from model import Net", "from pkg07.m95 import Block95").replace(
+    "model = Net()", "model = Block95()")
+FINDING = TL101
 CHAIN = ["pkg07/m95.py", "pkg07/m96.py", "pkg07/m97.py", "pkg07/m98.py"]
 
 

@@ -14,17 +14,15 @@ import re
 from pathlib import Path
 
 from torchlint.findings import Applicability, Edit, Finding
+from torchlint.source import PYTHON_LINE_BREAK  # not str.splitlines: see there
 
-# Where Python's tokenizer ends a line (not str.splitlines, which also splits
-# at form feeds and other separators that are not newlines in Python).
-_NEWLINE_RE = re.compile(r"\r\n?|\n")
 # Lines of a diff end at "\n" only, as git and patch split them ("\r" stays in the line).
 _DIFF_LINE_RE = re.compile(r"[^\n]*\n|[^\n]+$")
 
 
 def line_offsets(text: str) -> list[int]:
     """Offset of the start of each line (index 0 is line 1)."""
-    return [0] + [m.end() for m in _NEWLINE_RE.finditer(text)]
+    return [0] + [m.end() for m in PYTHON_LINE_BREAK.finditer(text)]
 
 
 def offset(starts: list[int], line: int, column: int) -> int:

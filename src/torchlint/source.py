@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-# PEP 263: a coding declaration on the first line, or on the second when the
-# first is blank or a comment (the rules of tokenize.detect_encoding).
 # Where Python ends a line. str.splitlines() also splits at form feeds, U+001C..
 # U+001E, U+0085 and U+2028/9, which Python (and libcst) keep inside a line.
 PYTHON_LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -28,6 +26,8 @@ def python_lines(text: str) -> list[str]:
     return PYTHON_LINE_BREAK.split(text)
 
 
+# PEP 263: a coding declaration on the first line, or on the second when the
+# first is blank or a comment (the rules of tokenize.detect_encoding).
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _BLANK_OR_COMMENT_RE = re.compile(rb"^[ \t\f]*(?:#|$)")
 _FIRST_LINES_RE = re.compile(rb"\r\n|\r|\n")

@@ -27,9 +27,10 @@ from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument, Workspace
 
+from torchlint.source import PYTHON_LINE_BREAK  # LSP ends lines where Python does
+
 TEXT_DOCUMENT_SYNC = types.TextDocumentSyncKind.Incremental
 
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 #: One line with its line break, or the last line without one.
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 #: What ``str.splitlines`` also takes for a line break.
@@ -60,7 +61,7 @@ class EditorTextDocument(TextDocument):
         start = _line_start(source, position.line)
         if start is None:
             return len(source)
-        found = _LINE_BREAK_RE.search(source, start)
+        found = PYTHON_LINE_BREAK.search(source, start)
         line = source[start:found.start() if found else len(source)]
         if line.isascii():
             return start + min(position.character, len(line))
@@ -77,7 +78,7 @@ def _line_start(source: str, line: int) -> int | None:
     if "\r" in source:  # rare: the general pattern
         if line == 0:
             return 0
-        for number, found in enumerate(_LINE_BREAK_RE.finditer(source), start=1):
+        for number, found in enumerate(PYTHON_LINE_BREAK.finditer(source), start=1):
             if number == line:
                 return found.end()
         return None

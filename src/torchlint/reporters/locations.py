@@ -20,10 +20,6 @@ from torchlint.findings import Finding, Span
 from torchlint.reporters import Report
 from torchlint.source import python_lines
 
-# Python's line breaks (what libcst numbers lines by), not str.splitlines().
-split_lines = python_lines
-
-
 class Lines:
     """The text of the lines findings point at, read from the report's sources."""
 
@@ -35,7 +31,7 @@ class Lines:
         if path not in self._cache:
             source = self._report.files.get(path)
             text = source.text if source is not None else self._report.sources.get(path)
-            self._cache[path] = split_lines(text) if text is not None else None
+            self._cache[path] = python_lines(text) if text is not None else None
         return self._cache[path]
 
     def line(self, finding: Finding, line: int) -> str | None:

@@ -15,8 +15,9 @@ import click
 
 from torchlint.findings import Applicability, Finding, Severity
 from torchlint.reporters import Report
-from torchlint.reporters.locations import Lines, caret_line, split_lines
+from torchlint.reporters.locations import Lines, caret_line
 from torchlint.reporters.verdicts import describe
+from torchlint.source import python_lines
 
 _VERDICT_COLORS = {"confirmed": "red", "confirmed_redundant": "yellow", "refuted": "green"}
 
@@ -75,7 +76,7 @@ def render(report: Report) -> str:
         where = _style(location(finding) + ":", report, bold=True)
         # A message of several lines keeps the one-line-per-finding shape: the
         # lines after the first are indented under it.
-        message = "\n    ".join(split_lines(finding.message))
+        message = "\n    ".join(python_lines(finding.message))
         out.append(f"{where} {code} [{finding.name}] {message}")
         if report.show_source:
             out.extend(_source_lines(finding, lines, report))

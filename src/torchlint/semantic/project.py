@@ -131,10 +131,14 @@ class Project:
                 ValueError):
             facts = None
         found = LocalModule(path=path, facts=facts, text=text or "")
-        self._evict_for(len(found.text))
-        self._modules[path] = found
-        self._cached_chars += len(found.text)
+        self._keep(found)
         return found
+
+    def _keep(self, found: LocalModule) -> None:
+        """Cache `found` as the most recently used module, within the bounds."""
+        self._evict_for(len(found.text))
+        self._modules[found.path] = found
+        self._cached_chars += len(found.text)
 
     def _evict_for(self, chars: int) -> None:
         """Bound memory on huge trees: drop the least recently used modules
@@ -168,9 +172,7 @@ class Project:
         path = path.resolve()
         if path in self._modules:
             return  # being read as a module right now (None), or known already
-        self._evict_for(len(text))
-        self._modules[path] = LocalModule(path=path, facts=facts, text=text)
-        self._cached_chars += len(text)
+        self._keep(LocalModule(path=path, facts=facts, text=text))
 
     def import_target(self, importer: Path | None, fact: F.Import) -> tuple[LocalModule, str | None] | None:
         """For ``from m import name`` in `importer`: m's module and the name; for
