@@ -9,6 +9,7 @@ from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.probe_context import model_context
+from torchlint.semantic.uses import uses_of
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 
@@ -44,10 +45,14 @@ class LossAccumulatedWithGraph(Rule):
     ```
 
     ## Fix safety
-    The fix is safe: it adds `.item()` when the total starts as a Python
-    number and is only used as a number, and `.detach()` otherwise (lists,
-    totals used as tensors). Totals that are backpropagated (gradient
-    accumulation) are never reported.
+    The fix adds `.item()` when the total starts as a Python number, and
+    `.detach()` otherwise (lists, totals used as tensors). It is safe only
+    when the total is read as a number and nothing else (printed, logged,
+    compared): then the program computes the same. Where the total is
+    returned, stored or passed on, the fix is unsafe: code elsewhere may need
+    the tensor. Totals that are backpropagated (gradient accumulation, the
+    terms of one step's loss) are never reported, so no fix can take a term
+    out of what reaches `backward()`.
     """
 
     code = "TL501"
@@ -126,14 +131,24 @@ for x, y in loader:
 
     def _check_added(self, ctx, model, fact: F.Located, total: str, added: cst.BaseExpression,
                      is_list: bool) -> None:
-        values = model.values.at(added, fact)
-        if not any(v.kind == "loss" for v in values):
+        if not _carries_graph(model, fact, added):
             return
-        if model.phases.in_no_grad_block(fact) or _backpropagated(model, fact.scope, total):
+        if model.phases.grad_disabled_at(fact) or _reset_each_iteration(fact, total):
             return
-        fix = None
+        trains = model.phases.trains(fact.loop, fact.scope)
+        uses = uses_of(model, fact.scope, total)
+        # A sum that is backpropagated is a loss being built (gradient accumulation,
+        # terms of one step's loss), not a running total: never report it. A sum
+        # handed out of a loop that does not train is the same (a loss module's
+        # forward summing its heads), as far as this function can see.
+        if uses.backpropagated or (not trains and not uses.only_read_as_number):
+            return
         method = "detach" if is_list or not _numeric_total(model, fact, total) else "item"
-        fix = ctx.fix(f"Add `.{method}()`", ctx.replace(added, _with_method(model, added, method)))
+        # Safe only where nothing but number-reading code sees the total: then
+        # `.item()` changes no result. Anywhere else the tensor may be needed.
+        safe = method == "item" and uses.only_read_as_number and "." not in total \
+            and isinstance(fact, F.AugAssign | F.Assign)  # an attribute is read by other methods
+        fix = ctx.fix(f"Add `.{method}()`", ctx.replace(added, _with_method(model, added, method)), safe=safe)
         kind = "list" if is_list else "running total"
         ctx.report(
             added,
@@ -142,7 +157,7 @@ for x, y in loader:
             f"grows each step. Add `.{method}()` to keep only the number.",
             fix=fix,
             context={"total": total, "kind": "list" if is_list else "sum",
-                     "trains": model.phases.trains(fact.loop, fact.scope),
+                     "trains": trains,
                      **model_context(model, [v for forward in model.phases.forwards_in(fact.loop, fact.scope)
                                              for v in forward.models])},
         )
@@ -229,15 +244,37 @@ for x, y in loader:
         return lab.refuted(summary + ": the graph does not grow", **numbers)
 
 
-def _backpropagated(model, scope, total: str) -> bool:
-    """Gradient accumulation: the total itself (or an expression of it) is backpropagated."""
-    for call in scope.calls:
-        if call.method == "backward" and call.receiver is not None:
-            if total in {dotted_name(node) for node in iter_nodes(call.receiver)}:
+def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
+    """The added value is a loss, or a tensor the same loop backpropagates (so it has a graph)."""
+    if any(v.kind == "loss" for v in model.values.at(added, fact)):
+        return True
+    added_names = {dotted_name(_scaled_operand(added))} - {None}
+    for call in fact.loop.scope.calls if fact.loop.scope is not None else ():
+        if fact.loop.contains(call) and call.method == "backward" and call.receiver is not None:
+            receiver = call.receiver
+            if isinstance(receiver, cst.Call) and dotted_name(receiver.func) is not None \
+                    and dotted_name(receiver.func).endswith(".scale") and receiver.args:
+                receiver = receiver.args[0].value  # scaler.scale(loss).backward()
+            if dotted_name(receiver) in added_names:
                 return True
-        if model.function_kind(call) == "autograd_grad" and call.args:
-            if total in {dotted_name(node) for node in iter_nodes(call.args[0].value)}:
-                return True
+    return False
+
+
+def _scaled_operand(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`loss * n`, `loss / n`, `w * loss`: the tensor operand of a scaling (it keeps the graph)."""
+    while isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Multiply, cst.Divide)):
+        left, right = node.left, node.right
+        node = left if dotted_name(left) is not None or isinstance(left, cst.BinaryOperation) else right
+    return node
+
+
+def _reset_each_iteration(fact: F.Located, total: str) -> bool:
+    """`total = ...` earlier in the same loop body: the sum lives for one iteration only."""
+    for assign in fact.scope.assigns:
+        if assign is not fact and fact.loop.contains(assign) and assign.order < fact.order \
+                and any(dotted_name(t) == total for t in assign.targets) \
+                and not (isinstance(assign.value, cst.BinaryOperation) and dotted_name(assign.value.left) == total):
+            return True
     return False
 
 
