@@ -125,7 +125,7 @@ for x, y in loader:
                 reported.add(id(loader.call))
                 node, reason, fixable, batch = finding
                 fix = None
-                if fixable:
+                if fixable and loader.fixable:
                     fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
                 ctx.report(node, _message(target, layers, reason, flat), fix=fix,
                            context=_context(model, forwards, target, layers, batch))
@@ -235,7 +235,7 @@ def _loader_problem(model, loader, flat: bool):
         return None
     size = loader.batch_size.value if loader.batch_size else None
     if size == 1:
-        node = loader.batch_size_node if loader.batch_size_node is not None else loader.call.node
+        node = loader.batch_size_node if loader.batch_size_node is not None else loader.node
         how = "" if loader.batch_size.how == "literal" else f" ({loader.batch_size.how})"
         reason = f"`batch_size` is 1{how}: every batch holds one sample"
         return node, reason, False, 1
@@ -246,13 +246,13 @@ def _loader_problem(model, loader, flat: bool):
         if isinstance(length.value, int) and length.value % size == 1:
             reason = (f"the last batch of every epoch holds one sample: "
                       f"len(dataset) {length.value} % batch_size {size} == 1")
-            return loader.call.node, reason, True, 1
+            return loader.node, reason, True, 1
         return None
     if flat:
         reason = (f"the dataset length is not known statically, so the last batch (len(dataset) % "
                   f"{size}) can hold one sample, and the model feeds (batch, features) tensors to "
                   f"BatchNorm1d")
-        return loader.call.node, reason, True, 1
+        return loader.node, reason, True, 1
     return None
 
 

@@ -40,15 +40,54 @@ class Known:
     how: str  # "literal", "args.batch_size default", "BATCH_SIZE = 4"
 
 
+@dataclass(frozen=True)
+class Env:
+    """Names whose values are fixed for one use of a loader: a helper's
+    parameters at one call site (``build(ds, 1)``), a comprehension variable for
+    one key (``{s: DataLoader(..., batch_size=16 if s == "train" else 1) ...}``)."""
+
+    arguments: tuple[tuple[int, cst.BaseExpression, F.Scope, int | None], ...] = ()  # (id(Param), ...)
+    names: tuple[tuple[str, Known], ...] = ()
+
+    def argument(self, param: F.Param) -> tuple[cst.BaseExpression, F.Scope, int | None] | None:
+        for key, expr, scope, order in self.arguments:
+            if key == id(param):
+                return expr, scope, order
+        return None
+
+    def name(self, name: str) -> Known | None:
+        return next((known for bound, known in self.names if bound == name), None)
+
+    @property
+    def key(self) -> tuple:
+        return (tuple((k, id(e)) for k, e, _, _ in self.arguments),
+                tuple((n, repr(k.value)) for n, k in self.names))
+
+
+NO_ENV = Env()
+
+
+@dataclass(frozen=True)
+class Argument:
+    """An argument of a loader call and where to evaluate it (a ``**opts`` dict
+    may be written in another statement)."""
+
+    node: cst.BaseExpression
+    scope: F.Scope
+    order: int | None
+
+
 @dataclass(eq=False)
 class Loader:
-    call: F.Call
+    call: F.Call  # the call that makes the batches (DataLoader(...) or a subclass's super().__init__)
     batch_size: Known | None  # None: not static
-    batch_size_node: cst.BaseExpression | None  # None: the default (1)
+    batch_size_node: cst.BaseExpression | None  # None: the default (1) or not written at the call
     drop_last: bool | None  # None: not static
     batch_sampler: bool  # batches come from a sampler: batch_size does not apply
     dataset: cst.BaseExpression | None
     dataset_length: Known | None
+    node: cst.CSTNode | None = None  # where to report: the constructing call as written here
+    fixable: bool = True  # `drop_last=True` can be added to the call as written
 
     @property
     def last_batch(self) -> int | None:
@@ -65,12 +104,12 @@ class DataFacts:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self.facts = model.facts
-        self._loaders: dict[int, Loader] = {}
+        self._loaders: dict[tuple, Loader] = {}
 
     # -- constants ------------------------------------------------------------
 
     def constant(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
-                 depth: int = 0) -> Known | None:
+                 depth: int = 0, env: Env = NO_ENV) -> Known | None:
         if node is None or depth > MAX_DEPTH:
             return None
         number = literal_number(node)
@@ -80,35 +119,17 @@ class DataFacts:
         if isinstance(node, cst.SimpleString):
             return Known(node.evaluated_value, "literal")
         if isinstance(node, cst.Name):
-            found = lookup(scope, node.value, order)
-            if found is None:
-                return None
-            fact = found[1].fact
-            if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign"):
-                value = _element(fact.value, found[1].path)  # `seq_len, batch_size = 10, 128`
-                inner = self.constant(value, fact.scope, fact.order, depth + 1) if value is not None else None
-                if inner is not None:
-                    how = inner.how if inner.how != "literal" else f"{node.value} = {inner.value!r}"
-                    return Known(inner.value, how)
-            if isinstance(fact, F.Param):
-                # A parameter is known when every call site passes the same constant
-                # (`batch_data(..., batch_size)` twice), or none passes it and it has a default.
-                sites = self.model.arguments_for(fact, self.facts)
-                if sites:
-                    values = [self.constant(argument, site.scope, site.order, depth + 1) for site, argument in sites]
-                    if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
-                        return values[0]
-                elif fact.default is not None and fact.function is not None \
-                        and self.model.call_sites(fact.function):
-                    inner = self.constant(fact.default, fact.function.parent or self.facts.scope,
-                                          fact.function.order, depth + 1)
-                    if inner is not None:
-                        return Known(inner.value, f"default of {node.value}")
-            return None
+            if node.value in ("True", "False"):
+                return Known(node.value == "True", "literal")
+            return self._name_constant(node, scope, order, depth, env)
         if isinstance(node, cst.Attribute):
             return self._argparse_default(node, scope, order) or self._attribute_constant(node, scope, order, depth)
         if isinstance(node, cst.Subscript):
             return self._dict_constant(node, scope, order, depth)
+        if isinstance(node, cst.IfExp):
+            return self._if_constant(node, scope, order, depth, env)
+        if isinstance(node, cst.Comparison):
+            return self._comparison(node, scope, order, depth, env)
         if isinstance(node, cst.Call):
             if isinstance(node.func, cst.Attribute) and node.func.attr.value == "get" and node.args:
                 key = node.args[0].value
@@ -117,15 +138,15 @@ class DataFacts:
                     if found is not None:
                         return found
                     if len(node.args) > 1:
-                        return self.constant(node.args[1].value, scope, order, depth + 1)
+                        return self.constant(node.args[1].value, scope, order, depth + 1, env)
             if dotted_name(node.func) == "int" and node.args:
-                inner = self.constant(node.args[0].value, scope, order, depth + 1)
+                inner = self.constant(node.args[0].value, scope, order, depth + 1, env)
                 if inner is not None and isinstance(inner.value, (int, float)):
                     return Known(int(inner.value), inner.how)
             return None
         if isinstance(node, cst.BinaryOperation):
-            left = self.constant(node.left, scope, order, depth + 1)
-            right = self.constant(node.right, scope, order, depth + 1)
+            left = self.constant(node.left, scope, order, depth + 1, env)
+            right = self.constant(node.right, scope, order, depth + 1, env)
             if left is None or right is None:
                 return None
             try:
@@ -135,6 +156,70 @@ class DataFacts:
             if value is None:
                 return None
             return Known(value, left.how if left.how != "literal" else right.how)
+        return None
+
+    def _name_constant(self, node: cst.Name, scope: F.Scope, order: int | None, depth: int,
+                       env: Env) -> Known | None:
+        found = lookup(scope, node.value, order)
+        fact = found[1].fact if found is not None else None
+        if fact is None or isinstance(fact, F.Assign) and fact.kind == "for":
+            return env.name(node.value)  # a comprehension variable fixed for one key
+        if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign"):
+            value = _element(fact.value, found[1].path)  # `seq_len, batch_size = 10, 128`
+            inner = self.constant(value, fact.scope, fact.order, depth + 1, env) if value is not None else None
+            if inner is not None:
+                how = inner.how if inner.how != "literal" else f"{node.value} = {inner.value!r}"
+                return Known(inner.value, how)
+        if isinstance(fact, F.Param):
+            bound = env.argument(fact)
+            if bound is not None:  # the argument of the one call site being analysed
+                inner = self.constant(bound[0], bound[1], bound[2], depth + 1)
+                if inner is not None and inner.how == "literal":
+                    return Known(inner.value, f"{node.value}={inner.value!r} at {self.model.where(bound[0])}")
+                return inner
+            # A parameter is known when every call site passes the same constant
+            # (`batch_data(..., batch_size)` twice), or none passes it and it has a default.
+            sites = self._arguments_here(fact)
+            if sites:
+                values = [self.constant(argument, site.scope, site.order, depth + 1) for site, argument in sites]
+                if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
+                    return values[0]
+            elif fact.default is not None and fact.function is not None \
+                    and self.model.call_sites(fact.function):
+                inner = self.constant(fact.default, fact.function.parent or self.facts.scope,
+                                      fact.function.order, depth + 1)
+                if inner is not None:
+                    return Known(inner.value, f"default of {node.value}")
+        return None
+
+    def _if_constant(self, node: cst.IfExp, scope: F.Scope, order: int | None, depth: int,
+                     env: Env) -> Known | None:
+        """``16 if split == "train" else 1``: the chosen arm when the test is known,
+        else the value both arms agree on."""
+        test = self.constant(node.test, scope, order, depth + 1, env)
+        if test is not None and isinstance(test.value, (bool, int, float, str)):
+            return self.constant(node.body if test.value else node.orelse, scope, order, depth + 1, env)
+        body = self.constant(node.body, scope, order, depth + 1, env)
+        orelse = self.constant(node.orelse, scope, order, depth + 1, env)
+        if body is not None and orelse is not None and repr(body.value) == repr(orelse.value):
+            return body
+        return None
+
+    def _comparison(self, node: cst.Comparison, scope: F.Scope, order: int | None, depth: int,
+                    env: Env) -> Known | None:
+        """``split == "train"`` with both sides known (one comparison only)."""
+        if len(node.comparisons) != 1:
+            return None
+        target = node.comparisons[0]
+        left = self.constant(node.left, scope, order, depth + 1, env)
+        right = self.constant(target.comparator, scope, order, depth + 1, env)
+        if left is None or right is None:
+            return None
+        operator = target.operator
+        if isinstance(operator, (cst.Equal, cst.Is)):
+            return Known(left.value == right.value, left.how)
+        if isinstance(operator, (cst.NotEqual, cst.IsNot)):
+            return Known(left.value != right.value, left.how)
         return None
 
     def _argparse_default(self, node: cst.Attribute, scope: F.Scope, order: int | None) -> Known | None:
@@ -214,15 +299,19 @@ class DataFacts:
     # -- dataset lengths --------------------------------------------------------
 
     def length(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
-               depth: int = 0, path: tuple[int, ...] = ()) -> Known | None:
+               depth: int = 0, path: tuple[int, ...] = (), env: Env = NO_ENV) -> Known | None:
         """The number of items of a dataset, tensor, list or range, when static."""
         if node is None or depth > MAX_DEPTH:
             return None
         if isinstance(node, cst.Name):
             found = lookup(scope, node.value, order)
-            if found is None or not isinstance(found[1].fact, F.Assign) or found[1].fact.kind != "assign":
+            if found is None:
                 return None
             fact = found[1].fact
+            if isinstance(fact, F.Param) and not path:
+                return self._param_length(fact, depth, env)
+            if not isinstance(fact, F.Assign) or fact.kind != "assign":
+                return None
             return self.length(fact.value, fact.scope, fact.order, depth + 1, found[1].path)
         if isinstance(node, (cst.List, cst.Tuple)) and path:
             element = _element(node, path[:1])  # `x, y = torch.randn(100, 4), ...`
@@ -231,8 +320,9 @@ class DataFacts:
             if any(isinstance(e, cst.StarredElement) for e in node.elements):
                 return None
             return Known(len(node.elements), "literal")
-        if isinstance(node, cst.Subscript):
-            return self._slice_length(node, scope, order, depth)
+        if isinstance(node, cst.Subscript) and not path:
+            return self._slice_length(node, scope, order, depth) or self._item_length(node, scope, order,
+                                                                                      depth, env)
         if not isinstance(node, cst.Call):
             return None
         qualified = self.model.names.qualified(node.func, scope, order)
@@ -271,6 +361,39 @@ class DataFacts:
                 found = self.constant(ret.value, method, ret.order, depth + 1)
                 if found is not None and isinstance(found.value, int):
                     return Known(found.value, f"{definition.fact.name}.__len__")
+        return None
+
+    def _item_length(self, node: cst.Subscript, scope: F.Scope, order: int | None, depth: int,
+                     env: Env) -> Known | None:
+        """``splits["train"]``: the length of what a dict holds under that key."""
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index) \
+                or not isinstance(node.value, cst.Name):
+            return None
+        key = self.constant(node.slice[0].slice.value, scope, order, depth + 1, env)
+        found = lookup(scope, node.value.value, order)
+        if key is None or found is None or not isinstance(found[1].fact, F.Assign) or found[1].path:
+            return None
+        stored = self._stored_under(node.value.value, key.value, found[1].fact, scope, order)
+        return self.length(stored.node, stored.scope, stored.order, depth + 1) if stored is not None else None
+
+    def _arguments_here(self, param: F.Param) -> list[tuple[F.Call, cst.BaseExpression]]:
+        """(call site, argument) for the calls of this file passing `param`: values
+        are read where the call is written, in this file."""
+        return [(found[0], found[1]) for found in self.model.arguments_for(param, self.facts)
+                if len(found) < 3 or found[2] is self.facts]
+
+    def _param_length(self, param: F.Param, depth: int, env: Env) -> Known | None:
+        """A parameter's length: of the argument at the call site analysed, or the
+        one every call site of this file agrees on."""
+        bound = env.argument(param)
+        if bound is not None:
+            return self.length(bound[0], bound[1], bound[2], depth + 1)
+        sites = self._arguments_here(param)
+        if not sites:
+            return None
+        lengths = [self.length(argument, site.scope, site.order, depth + 1) for site, argument in sites]
+        if all(n is not None for n in lengths) and len({n.value for n in lengths}) == 1:
+            return lengths[0]
         return None
 
     def _tensor_rows(self, qualified: str, node: cst.Call, args: list[cst.Arg], scope: F.Scope,
@@ -344,41 +467,341 @@ class DataFacts:
         return node
 
     def loaders_iterated(self, loop: F.Loop) -> list[Loader]:
-        """The DataLoaders (made in this file) a loop iterates."""
+        """The DataLoaders (made in this file) a loop iterates, each with the
+        arguments it gets on the way there (a helper's call site, a dict key)."""
         node = self.iterated(loop)
         if node is None or loop.scope is None:
             return []
-        values = self.model.values.infer(node, loop.scope, loop.order)
-        return [self.loader(v.call) for v in values
-                if v.kind == "loader" and v.call is not None and v.facts is self.facts]
+        found: dict[int, Loader] = {}
+        for call, env in self.trace(node, loop.scope, loop.order):
+            loader = self.loader_made_by(call, env)
+            if loader is not None:
+                found.setdefault(id(loader.call), loader)
+        for value in self.model.values.infer(node, loop.scope, loop.order):
+            if value.facts is not self.facts:
+                continue
+            call = value.call if value.kind == "loader" else \
+                self.facts.call_of.get(id(value.origin)) if value.kind == "instance" else None
+            if call is not None and id(call) not in found:
+                loader = self.loader_made_by(call, NO_ENV)
+                if loader is not None and id(loader.call) not in found:
+                    found[id(loader.call)] = loader
+        return list(found.values())
 
-    def loader(self, call: F.Call) -> Loader:
-        key = id(call)
+    # -- where a loader comes from -------------------------------------------------
+
+    def trace(self, node: cst.BaseExpression, scope: F.Scope, order: int | None, env: Env = NO_ENV,
+              depth: int = 0, path: tuple[int, ...] = ()) -> list[tuple[F.Call, Env]]:
+        """The loader-making calls of this file that `node` may hold, each with the
+        names fixed on the way: ``build_loader(ds, 1)`` binds the helper's
+        parameters, ``loaders["train"]`` binds a dict comprehension's variable."""
+        if depth > MAX_DEPTH:
+            return []
+        if isinstance(node, (cst.Tuple, cst.List)) and path:
+            element = _element(node, path[:1])
+            return self.trace(element, scope, order, env, depth + 1, path[1:]) if element is not None else []
+        if isinstance(node, cst.Call):
+            return self._trace_call(node, scope, order, env, depth, path)
+        if isinstance(node, cst.Name):
+            return self._trace_name(node, scope, order, env, depth, path)
+        if isinstance(node, cst.Subscript) and not path:
+            return self._trace_item(node, scope, order, env, depth)
+        return []
+
+    def _trace_call(self, node: cst.Call, scope: F.Scope, order: int | None, env: Env, depth: int,
+                    path: tuple[int, ...]) -> list[tuple[F.Call, Env]]:
+        call = self.facts.call_of.get(id(node))
+        if call is None:
+            return []
+        if not path and (self._is_dataloader(call) or self._loader_class(call) is not None):
+            return [(call, env)]
+        helper = self.model.local_function(call)
+        if helper is None or helper.facts is not self.facts or not isinstance(helper.fact, F.Function):
+            return []
+        function = helper.fact
+        site_env = self.site_env(function, call)
+        found = []
+        for ret in function.returns:
+            if ret.value is not None:
+                found.extend(self.trace(ret.value, function, ret.order, site_env, depth + 1, path))
+        return found
+
+    def _trace_name(self, node: cst.Name, scope: F.Scope, order: int | None, env: Env, depth: int,
+                    path: tuple[int, ...]) -> list[tuple[F.Call, Env]]:
+        found = lookup(scope, node.value, order)
+        if found is None:
+            return []
+        binding = found[1]
+        fact = binding.fact
+        if isinstance(fact, F.Param):
+            bound = env.argument(fact)
+            if bound is not None:
+                return self.trace(bound[0], bound[1], bound[2], NO_ENV, depth + 1, path)
+            result = []
+            for site, argument in self._arguments_here(fact):
+                result.extend(self.trace(argument, site.scope, site.order, NO_ENV, depth + 1, path))
+            return result
+        if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and fact.value is not None:
+            return self.trace(fact.value, fact.scope, fact.order, env, depth + 1, binding.path + path)
+        return []
+
+    def _trace_item(self, node: cst.Subscript, scope: F.Scope, order: int | None, env: Env,
+                    depth: int) -> list[tuple[F.Call, Env]]:
+        """``loaders["train"]``: the loader stored under that key of a dict literal,
+        ``dict(...)``, a dict comprehension or an item assignment."""
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index) \
+                or not isinstance(node.value, cst.Name):
+            return []
+        key = self.constant(node.slice[0].slice.value, scope, order, depth + 1, env)
+        if key is None:
+            return []
+        found = lookup(scope, node.value.value, order)
+        if found is None or not isinstance(found[1].fact, F.Assign) or found[1].fact.value is None:
+            return []
+        fact = found[1].fact
+        stored = self._stored_under(node.value.value, key.value, fact, scope, order)
+        if stored is not None:
+            return self.trace(stored.node, stored.scope, stored.order, env, depth + 1)
+        value = fact.value
+        if isinstance(value, cst.DictComp) and isinstance(value.key, cst.Name):
+            names = ((value.key.value, key),) + env.names
+            return self.trace(value.value, fact.scope, fact.order, Env(env.arguments, names), depth + 1)
+        return []
+
+    def _stored_under(self, name: str, key: Any, fact: F.Assign, scope: F.Scope,
+                      order: int | None) -> Argument | None:
+        """The value a dict named `name` (bound by `fact`) holds under `key`: the last
+        ``name[key] = v`` before `order`, else its literal or ``dict(...)`` entry."""
+        latest = None
+        for assign in fact.scope.assigns:
+            if assign.order <= fact.order or order is not None and assign.order >= order:
+                continue
+            for target in assign.targets:
+                if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) \
+                        and target.value.value == name and len(target.slice) == 1 \
+                        and isinstance(target.slice[0].slice, cst.Index):
+                    known = self.constant(target.slice[0].slice.value, assign.scope, assign.order)
+                    if known is not None and known.value == key and assign.value is not None:
+                        latest = Argument(assign.value, assign.scope, assign.order)
+        if latest is not None:
+            return latest
+        for entry_key, entry in _dict_entries(fact.value):
+            if entry_key == key:
+                return Argument(entry, fact.scope, fact.order)
+        return None
+
+    def site_env(self, function: F.Function, site: F.Call) -> Env:
+        """`function`'s parameters as `site` passes them (defaults where it does not)."""
+        bound = function.class_ is not None and site.receiver is not None
+        arguments = []
+        for param in function.params:
+            index = param.index - (1 if bound or function.class_ is not None and function.name == "__init__"
+                                   else 0)
+            if index < 0:
+                continue
+            argument = site.argument(index, param.name)
+            if argument is not None:
+                arguments.append((id(param), argument, site.scope, site.order))
+            elif param.default is not None:
+                arguments.append((id(param), param.default, function.parent or self.facts.scope,
+                                  function.order))
+        return Env(tuple(arguments))
+
+    # -- what a loader does -----------------------------------------------------------
+
+    def _is_dataloader(self, call: F.Call) -> bool:
+        qualified = self.model.names.qualified(call.func, call.scope, call.order)
+        return self.model.symbols.function_kind(qualified) == "dataloader"
+
+    def _loader_class(self, call: F.Call, depth: int = 0) -> F.Class | None:
+        """The local class `call` instantiates when it derives from DataLoader."""
+        definition = self.model.resolver.definition(call.func, call.scope, call.order, self.facts,
+                                                    self.model.path)
+        if definition is None or not isinstance(definition.fact, F.Class) or definition.facts is not self.facts:
+            return None
+        return definition.fact if self._derives_from_loader(definition.fact, depth) else None
+
+    def _derives_from_loader(self, cls: F.Class, depth: int = 0) -> bool:
+        if depth > 4:
+            return False
+        for base in cls.bases:
+            qualified = self.model.names.qualified(base, cls.parent or self.facts.scope, cls.order)
+            if self.model.symbols.function_kind(qualified) == "dataloader":
+                return True
+            definition = self.model.resolver.definition(base, cls.parent or self.facts.scope, cls.order,
+                                                        self.facts, self.model.path)
+            if definition is not None and isinstance(definition.fact, F.Class) \
+                    and definition.facts is self.facts and self._derives_from_loader(definition.fact, depth + 1):
+                return True
+        return False
+
+    def loader_made_by(self, call: F.Call, env: Env = NO_ENV) -> Loader | None:
+        """The loader `call` makes: a DataLoader, or an instance of a local subclass
+        whose ``__init__`` hands its arguments to ``super().__init__(...)``."""
+        if self._is_dataloader(call):
+            return self.loader(call, env)
+        cls = self._loader_class(call)
+        if cls is None:
+            return None
+        init = cls.methods.get("__init__")
+        if init is None:  # the subclass takes DataLoader's own arguments
+            return self.loader(call, env, node=call.node, fixable=False)
+        parent = next((c for c in init.calls if c.method == "__init__" and _calls_parent(c, cls)), None)
+        if parent is None:
+            return None
+        return self.loader(parent, self.site_env(init, call), node=call.node, fixable=False,
+                           skip_self=not _is_super_call(parent))
+
+    def loader(self, call: F.Call, env: Env = NO_ENV, node: cst.CSTNode | None = None,
+               fixable: bool = True, skip_self: bool = False) -> Loader:
+        key = (id(call), env.key)
         if key in self._loaders:
             return self._loaders[key]
-        scope, order = call.scope, call.order
-        dataset = call.argument(0, "dataset")
-        size_node = call.argument(1, "batch_size")
-        batch_sampler = call.argument(4, "batch_sampler") is not None
-        if size_node is None:
-            batch_size: Known | None = Known(1, "the DataLoader default")
+        arguments, complete = self._loader_arguments(call, skip_self)
+
+        def known(name: str) -> Known | None:
+            argument = arguments.get(name)
+            if argument is None:
+                return None
+            return self.constant(argument.node, argument.scope, argument.order, env=env)
+
+        size_argument = arguments.get("batch_size")
+        if size_argument is None:
+            batch_size = Known(1, "the DataLoader default") if complete else None
+        elif isinstance(size_argument.node, cst.Name) and size_argument.node.value == "None":
+            batch_size = None
         else:
-            batch_size = self.constant(size_node, scope, order)
-            if isinstance(size_node, cst.Name) and size_node.value == "None":
-                batch_size = None
-        drop_node = call.argument(8, "drop_last")
-        if drop_node is None:
-            drop_last: bool | None = False
+            batch_size = known("batch_size")
+        drop_argument = arguments.get("drop_last")
+        if drop_argument is None:
+            drop_last: bool | None = False if complete else None
         else:
-            known = self.constant(drop_node, scope, order)
-            drop_last = bool(known.value) if known is not None else None
+            found = known("drop_last")
+            drop_last = bool(found.value) if found is not None else None
+        dataset = arguments.get("dataset")
         loader = Loader(
-            call=call, batch_size=batch_size, batch_size_node=size_node, drop_last=drop_last,
-            batch_sampler=batch_sampler, dataset=dataset,
-            dataset_length=self.length(dataset, scope, order) if dataset is not None else None,
+            call=call, batch_size=batch_size,
+            batch_size_node=size_argument.node if size_argument is not None
+            and size_argument.node in _written_arguments(call) else None,
+            drop_last=drop_last, batch_sampler="batch_sampler" in arguments,
+            dataset=dataset.node if dataset is not None else None,
+            dataset_length=self.length(dataset.node, dataset.scope, dataset.order, env=env)
+            if dataset is not None else None,
+            node=node if node is not None else call.node,
+            # `drop_last=True` added beside a `**opts` holding drop_last would raise a TypeError.
+            fixable=fixable and (drop_argument is None and complete
+                                 or drop_argument is not None and drop_argument.node in _written_arguments(call)),
         )
         self._loaders[key] = loader
         return loader
+
+    def _loader_arguments(self, call: F.Call, skip_self: bool = False) -> tuple[dict[str, Argument], bool]:
+        """DataLoader's arguments by name, with ``**opts`` dicts read where they are
+        built; False when some argument cannot be read (``*args``, an unknown ``**kw``)."""
+        found: dict[str, Argument] = {}
+        complete = True
+        position = -1 if skip_self else 0  # `DataLoader.__init__(self, ...)`
+        for arg in call.args:
+            if arg.star == "*":
+                complete = False
+                position = len(_LOADER_PARAMETERS)
+            elif arg.star == "**":
+                entries = self._keyword_dict(arg.value, call.scope, call.order)
+                if entries is None:
+                    complete = False
+                else:
+                    found.update(entries)
+            elif arg.keyword is not None:
+                found[arg.keyword.value] = Argument(arg.value, call.scope, call.order)
+            else:
+                if 0 <= position < len(_LOADER_PARAMETERS):
+                    found[_LOADER_PARAMETERS[position]] = Argument(arg.value, call.scope, call.order)
+                position += 1
+        return found, complete
+
+    def _keyword_dict(self, node: cst.BaseExpression, scope: F.Scope, order: int | None,
+                      depth: int = 0) -> dict[str, Argument] | None:
+        """The entries of a ``**opts`` dict: a literal, ``dict(k=v)``, or a name bound
+        to one and then filled by ``opts["k"] = v``; None when not all are known."""
+        if depth > 3:
+            return None
+        if isinstance(node, (cst.Dict, cst.Call)):
+            entries = _dict_entries(node, complete=True)
+            if entries is None:
+                return None
+            return {k: Argument(v, scope, order) for k, v in entries if isinstance(k, str)}
+        if not isinstance(node, cst.Name):
+            return None
+        found = lookup(scope, node.value, order)
+        if found is None or not isinstance(found[1].fact, F.Assign) or found[1].path \
+                or found[1].fact.kind != "assign" or found[1].fact.value is None:
+            return None
+        fact = found[1].fact
+        entries = self._keyword_dict(fact.value, fact.scope, fact.order, depth + 1)
+        if entries is None or self._changed_otherwise(node.value, fact, order):
+            return None
+        for assign in fact.scope.assigns:
+            if fact.order < assign.order and (order is None or assign.order < order):
+                for target in assign.targets:
+                    if isinstance(target, cst.Subscript) and dotted_name(target.value) == node.value:
+                        key = target.slice[0].slice.value if len(target.slice) == 1 and \
+                            isinstance(target.slice[0].slice, cst.Index) else None
+                        if not isinstance(key, cst.SimpleString) or assign.value is None:
+                            return None
+                        entries[str(key.evaluated_value)] = Argument(assign.value, assign.scope, assign.order)
+        return entries
+
+    def _changed_otherwise(self, name: str, fact: F.Assign, order: int | None) -> bool:
+        """Whether the dict `name` is changed by a method (``opts.update(...)``) between
+        its binding and the use."""
+        return any(call.receiver is not None and dotted_name(call.receiver) == name
+                   and call.method in ("update", "pop", "setdefault", "clear", "__setitem__", "popitem")
+                   and fact.order < call.order and (order is None or call.order < order)
+                   for call in fact.scope.calls)
+
+
+# DataLoader's parameters in order, as far as positions are ever used.
+_LOADER_PARAMETERS = ("dataset", "batch_size", "shuffle", "sampler", "batch_sampler", "num_workers",
+                      "collate_fn", "pin_memory", "drop_last")
+
+
+def _written_arguments(call: F.Call) -> list[cst.BaseExpression]:
+    return [arg.value for arg in call.args if not arg.star]
+
+
+def _dict_entries(node: cst.BaseExpression | None,
+                  complete: bool = False) -> list[tuple[Any, cst.BaseExpression]] | None:
+    """(key, value) of a dict literal or ``dict(k=v)``; with `complete`, None when
+    an entry cannot be read (``**other``, a computed key, ``dict(pairs)``)."""
+    entries: list[tuple[Any, cst.BaseExpression]] = []
+    if isinstance(node, cst.Dict):
+        for element in node.elements:
+            if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                entries.append((element.key.evaluated_value, element.value))
+            elif complete:
+                return None
+        return entries
+    if isinstance(node, cst.Call) and dotted_name(node.func) == "dict":
+        for arg in node.args:
+            if arg.keyword is not None and not arg.star:
+                entries.append((arg.keyword.value, arg.value))
+            elif complete:
+                return None
+        return entries
+    return None if complete else []
+
+
+def _is_super_call(call: F.Call) -> bool:
+    receiver = call.receiver
+    return isinstance(receiver, cst.Call) and dotted_name(receiver.func) == "super"
+
+
+def _calls_parent(call: F.Call, cls: F.Class) -> bool:
+    """``super().__init__(...)`` or ``Base.__init__(self, ...)`` for a base of `cls`."""
+    if _is_super_call(call):
+        return True
+    receiver = dotted_name(call.receiver) if call.receiver is not None else None
+    return receiver is not None and any(dotted_name(base) == receiver for base in cls.bases)
 
 
 def _element(value: cst.BaseExpression | None, path: tuple[int, ...]) -> cst.BaseExpression | None:
