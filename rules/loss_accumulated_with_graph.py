@@ -140,8 +140,10 @@ for x, y in loader:
         # A sum that is backpropagated is a loss being built (gradient accumulation,
         # terms of one step's loss), not a running total: never report it. A sum
         # handed out of a loop that does not train is the same (a loss module's
-        # forward summing its heads), as far as this function can see.
-        if uses.backpropagated or (not trains and not uses.only_read_as_number):
+        # forward summing its heads), as far as this function can see; but in an
+        # evaluation phase the sum is a metric, and a graph kept there is a leak.
+        if uses.backpropagated or (not trains and not uses.only_read_as_number
+                                   and not _in_evaluation(model, fact)):
             return
         method = "detach" if is_list or not _numeric_total(model, fact, total) else "item"
         # Safe only where nothing but number-reading code sees the total: then
@@ -266,6 +268,10 @@ def _scaled_operand(node: cst.BaseExpression) -> cst.BaseExpression:
         left, right = node.left, node.right
         node = left if dotted_name(left) is not None or isinstance(left, cst.BinaryOperation) else right
     return node
+
+
+def _in_evaluation(model, fact: F.Located) -> bool:
+    return any(phase.block is fact.loop or phase.block.contains(fact) for phase in model.phases.eval_phases)
 
 
 def _reset_each_iteration(fact: F.Located, total: str) -> bool:

@@ -78,7 +78,7 @@ class Fix:
 class ProbeResult:
     """What the runtime probe concluded about one finding."""
 
-    verdict: str  # confirmed | confirmed_redundant | refuted | not_exercised | inconclusive
+    verdict: str  # confirmed | confirmed_redundant | refuted | mechanism_only | not_exercised | inconclusive
     evidence: dict[str, Any] = field(default_factory=dict)
     assumptions: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None  # for inconclusive: load_failed, timeout, ...

@@ -34,7 +34,10 @@ from . import sandbox_inputs as inputs_mod
 from .sandbox_limits import SandboxDenied
 from .sandbox_loader import MissingDependency, forget_stub_modules
 
-VERDICTS = ("confirmed", "confirmed_redundant", "refuted", "not_exercised", "inconclusive")
+VERDICTS = ("confirmed", "confirmed_redundant", "refuted", "mechanism_only", "not_exercised", "inconclusive")
+#: Verdicts that speak about the user's code: an experiment that put a stand-in on the
+#: flagged path gives ``mechanism_only`` instead (it showed how the bug works, not that it is here).
+VERDICTS_ABOUT_THE_CODE = ("confirmed", "confirmed_redundant", "refuted")
 REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "timeout",
            "resource_limit", "sandbox_denied", "missing_dependency")
 
@@ -253,6 +256,7 @@ class Lab:
         self.seq_len = inputs_mod.DEFAULT_SEQ
         self._spec_index: int | None = experiment.get("model")
         self._assumptions: dict[str, Any] = {}
+        self._stand_ins: dict[str, str] = {}
         self._made: weakref.WeakKeyDictionary[nn.Module, _Made] = weakref.WeakKeyDictionary()
         # The chosen input layout of each built model (its sizes are its own).
         self._layouts: weakref.WeakKeyDictionary[nn.Module, tuple[dict[str, inputs_mod.Plan], int]] = \
@@ -277,6 +281,18 @@ class Lab:
     def assume(self, key: str, value: Any) -> None:
         """Record an assumption the verdict depends on."""
         self._assumptions[key] = clean(value)
+
+    def stand_in(self, what: str, description: str) -> None:
+        """Record that the experiment put a stand-in of its own (a model, loss, loop or
+        predictions) on the flagged path instead of the script's object. Its verdict
+        then says only that the mechanism works (``mechanism_only``), never that this
+        code has the bug or not."""
+        self._stand_ins[what] = description
+        self._assumptions[what] = clean(description)
+
+    @property
+    def used_stand_ins(self) -> bool:
+        return bool(self._stand_ins)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -357,8 +373,7 @@ class Lab:
         evaluate to a module."""
         text = self.context.get("construct")
         if not text and stand_in is not None and not self.context.get("class"):
-            self._assumptions["model"] = (f"a stand-in {stand_in}: no model of the script reaches "
-                                          "this loop")
+            self.stand_in("model", f"a stand-in {stand_in}: no model of the script reaches this loop")
             return self._layer_from_source(stand_in, {"torch": torch, "nn": nn, "F": self.F})
         if not text:
             return self.build_model()
@@ -629,6 +644,13 @@ class Lab:
     def _verdict(self, verdict: str, summary: str, numbers: dict[str, Any]) -> dict[str, Any]:
         evidence = {"summary": str(summary)}
         evidence.update({k: clean(v) for k, v in numbers.items()})
+        if verdict in VERDICTS_ABOUT_THE_CODE and self._stand_ins:
+            # The effect was (or was not) seen on objects the experiment made up: that
+            # is a demonstration of the mechanism, not a verdict on the user's code.
+            evidence["effect"] = "absent" if verdict == "refuted" else "shown"
+            evidence["stand_ins"] = dict(self._stand_ins)
+            evidence["summary"] = f"on stand-ins ({', '.join(self._stand_ins)}), not the script's: {summary}"
+            verdict = "mechanism_only"
         return {"verdict": verdict, "evidence": evidence}
 
     def confirmed(self, summary: str, **numbers: Any) -> dict[str, Any]:
