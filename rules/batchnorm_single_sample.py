@@ -5,6 +5,7 @@ import libcst as cst
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic.batchnorm_inputs import external_model, pooled_batchnorms
 from torchlint.semantic.modules import flat_batchnorms, literal_number
 from torchlint.semantic.probe_context import model_context
 
@@ -187,24 +188,46 @@ for x, y in loader:
 
 
 def _batchnorm_models(model, forwards):
-    """(model name, BatchNorm layer descriptions, (B, C)-fed BatchNorm1d layers)."""
+    """(model name, BatchNorm layer descriptions, whether some BatchNorm sees one
+    value per channel and sample: BatchNorm1d on (B, C), BatchNorm2d on 1x1 maps)."""
     for forward in forwards:
-        for value in forward.models:
-            layers = []
-            flat = []
-            if value.module is not None:
-                layers = [layer for _, layer in value.module.mode_layers() if layer.kind == "batchnorm"]
-                layers += [layer for layer in value.module.all_layers()
-                           if layer.kind == "batchnorm" and layer not in layers]
-                flat = flat_batchnorms(value.module, model)
-            elif value.layer is not None:
-                layers = [layer for layer in value.layer.walk() if layer.kind == "batchnorm"]
-                for previous, current in zip(value.layer.children, value.layer.children[1:]):
-                    if current.qualname == "torch.nn.BatchNorm1d" and previous.kind == "linear":
-                        flat.append(current)
-            if layers:
-                return forward.target, sorted({layer.describe() for layer in layers}), bool(flat)
+        found = _batchnorm_of(model, forward.models)
+        if found is not None:
+            return (forward.target, *found)
     return None
+
+
+def _batchnorm_of(model, values):
+    """(BatchNorm layer descriptions, one value per channel) of the first model in
+    `values` that holds BatchNorm."""
+    for value in values:
+        layers = []
+        flat = []
+        if value.module is not None:
+            layers = [layer for _, layer in value.module.mode_layers() if layer.kind == "batchnorm"]
+            layers += [layer for layer in value.module.all_layers()
+                       if layer.kind == "batchnorm" and layer not in layers]
+            flat = flat_batchnorms(value.module, model) + pooled_batchnorms(value.module, model)
+            layers += [layer for layer in value.module.all_layers()
+                       if _external_batchnorm(layer.qualname) and layer not in layers]
+        elif value.layer is not None:
+            layers = [layer for layer in value.layer.walk() if layer.kind == "batchnorm"]
+            for previous, current in zip(value.layer.children, value.layer.children[1:]):
+                if current.qualname == "torch.nn.BatchNorm1d" and previous.kind == "linear":
+                    flat.append(current)
+        else:
+            known = external_model(value.qualname)
+            if known is not None:
+                where = "BatchNorm2d on 1x1 pooled maps" if known.one_value_per_channel else "BatchNorm2d"
+                return [f"{known.name} (torchvision; {where})"], known.one_value_per_channel
+        if layers:
+            return sorted({layer.describe() for layer in layers}), bool(flat)
+    return None
+
+
+def _external_batchnorm(qualname) -> bool:
+    known = external_model(qualname)
+    return known is not None and known.batchnorm
 
 
 def _single_sample_argument(model, call) -> str | None:
@@ -239,6 +262,11 @@ def _loader_problem(model, loader, flat: bool):
         how = "" if loader.batch_size.how == "literal" else f" ({loader.batch_size.how})"
         reason = f"`batch_size` is 1{how}: every batch holds one sample"
         return node, reason, False, 1
+    if size is None and flat and loader.dataset_length is None and not _batches_of_none(loader):
+        reason = ("neither the batch size nor the dataset length is known statically, so the last "
+                  "batch (len(dataset) % batch_size) can hold one sample, and the model has BatchNorm "
+                  "layers that see one value per channel and sample")
+        return loader.node, reason, True, 1
     if not isinstance(size, int) or size < 2:
         return None
     length = loader.dataset_length
@@ -250,16 +278,23 @@ def _loader_problem(model, loader, flat: bool):
         return None
     if flat:
         reason = (f"the dataset length is not known statically, so the last batch (len(dataset) % "
-                  f"{size}) can hold one sample, and the model feeds (batch, features) tensors to "
-                  f"BatchNorm1d")
+                  f"{size}) can hold one sample, and the model has BatchNorm layers that see one "
+                  f"value per channel and sample (BatchNorm1d on (batch, features), BatchNorm2d on "
+                  f"1x1 pooled maps)")
         return loader.node, reason, True, 1
     return None
 
 
+def _batches_of_none(loader) -> bool:
+    """``batch_size=None``: the loader yields single samples without a batch dimension."""
+    node = loader.batch_size_node
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
 def _message(target, layers, reason, flat) -> str:
     shown = ", ".join(layers[:3])
-    crash = ("PyTorch raises \"Expected more than 1 value per channel when training\" for (batch, "
-             "features) inputs" if flat else
+    crash = ("PyTorch raises \"Expected more than 1 value per channel when training\" when a "
+             "batch of one reaches them" if flat else
              "PyTorch raises \"Expected more than 1 value per channel when training\" for (batch, "
              "features) inputs, and otherwise the statistics of one sample are degenerate")
     return (f"`{target}` trains with {shown} and {reason}. In train mode BatchNorm normalizes "
