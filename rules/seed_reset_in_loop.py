@@ -75,25 +75,36 @@ for step in range(100):
     def check(self, ctx) -> None:
         model = ctx.model
         for call in model.facts.calls:
-            loop = call.loop
-            if loop is None or loop.kind == "comprehension":
+            if call.loop is not None and call.loop.kind == "comprehension":
                 continue
             seeded = _seed_call(model, call)
             if seeded is None:
                 continue
-            if not model.phases.trains(loop, call.scope) or _varies_with_loop(model, call, loop):
-                continue
-            if _deliberate(model, loop, call.scope):
+            if call.loop is not None:
+                loop, scope = call.loop, call.scope
+                if not model.phases.trains(loop, scope) or _varies_with_loop(model, call, loop):
+                    continue
+                where = "on every iteration of this training loop"
+            else:
+                # Seeded at the top of a function that a training loop calls once per
+                # iteration (`one_epoch()` in the epoch loop): the same reset, one call away.
+                site = _per_iteration_site(model, call)
+                if site is None:
+                    continue
+                loop, scope = site.loop, site.scope
+                where = (f"each time `{model.code(site.func)}` runs, once per iteration of the loop "
+                         f"at line {model.line_of(site.node)}")
+            if _deliberate(model, loop, scope):
                 continue
             name = model.code(call.func)
             via = "" if seeded is call else f" (it calls `{model.code(seeded.func)}`)"
             ctx.report(
                 call.node,
-                f"`{name}(...)`{via} resets the random seed to the same value on every iteration "
-                f"of this training loop, so each step draws the same dropout masks, shuffles and "
-                f"augmentations. Seed once, before the loop.",
+                f"`{name}(...)`{via} resets the random seed to the same value {where}, so each "
+                f"step draws the same dropout masks, shuffles and augmentations. Seed once, before "
+                f"the loop.",
                 context={"seed_function": model.callee(seeded) or name, "call": model.code(call.node),
-                         **model_context(model, [v for forward in model.phases.forwards_in(loop, call.scope)
+                         **model_context(model, [v for forward in model.phases.forwards_in(loop, scope)
                                                  for v in forward.models])},
             )
 
@@ -216,6 +227,24 @@ def _varies_with_loop(model, call, loop) -> bool:
         current = current.parent
     bound.discard(None)
     return bool(used & bound)
+
+
+def _per_iteration_site(model, call):
+    """A call of `call`'s function from inside a loop, when that loop or the function
+    trains and the call passes nothing the loop changes (`run_epoch(model, seed=epoch)`
+    reseeds differently each time)."""
+    function = call.scope if call.scope.kind == "function" else None
+    if function is None or function.name in ("__init__", "main") or not function.loops and \
+            not model.phases.trains(function, function):
+        return None
+    for site in model.call_sites(function):
+        loop = site.loop
+        if loop is None or loop.kind == "comprehension" or site.scope.kind == "class":
+            continue
+        if (model.phases.trains(loop, site.scope) or model.phases.trains(function, function)) \
+                and not _varies_with_loop(model, site, loop):
+            return site
+    return None
 
 
 def _seed_call(model, call):
