@@ -79,42 +79,51 @@ head = nn.Softmax()  # expect: TL204
     def check(self, ctx) -> None:
         model = ctx.model
         symbols = model.symbols
+        shapes = model.losses.shapes
         for call in model.facts.calls:
             qualified = model.callee(call)
             kind = symbols.function_kind(qualified)
             layer_kind = symbols.layer_kind(qualified)
             if layer_kind in ("softmax", "log_softmax") and qualified != "torch.nn.Softmax2d":
-                dim = call.argument(0, "dim")
-                if dim is None:
-                    module = model.enclosing_module(call.scope)
-                    ctx.report(call.node, _implicit_message(model.code(call.func)),
-                               context={"dim": None, "function": layer_kind, "where": "layer",
-                                        "class": module.name if module is not None else None,
-                                        "attr": _attribute_of(model, call)})
+                if call.argument(0, "dim") is None:
+                    self._implicit_layer(ctx, call, layer_kind)
                 continue
             if kind in ("softmax", "log_softmax"):
                 tensor, dim = call.argument(0, "input"), call.argument(1, "dim")
-            elif call.method in ("softmax", "log_softmax") and qualified is None and call.receiver is not None:
+            elif call.method in ("softmax", "log_softmax") and qualified is None and call.receiver is not None \
+                    and not _is_module(model, call):
                 tensor, dim = call.receiver, call.argument(0, "dim")
             else:
                 continue
             if dim is None:
                 if kind is not None:  # the tensor method requires dim; only functions default it
-                    ctx.report(call.node, _implicit_message(model.code(call.func)),
-                               context={"dim": None, "function": kind, "where": "output",
-                                        **model_context(model, model.values.at(tensor, call))})
+                    rank = shapes.at(tensor, call).rank
+                    if rank not in _CLASS_DIM_RANKS:
+                        ctx.report(call.node, _implicit_message(model.code(call.func), rank),
+                                   context={"dim": None, "function": kind, "where": "output",
+                                            **model_context(model, model.values.at(tensor, call))})
                 continue
             if literal_number(dim) != 0 or tensor is None:
                 continue
-            if _is_model_output(model, tensor, call):
-                ctx.report(
-                    dim,
-                    f"`{model.code(call.node)[:60]}` normalizes over dim 0, the batch of the model's "
-                    f"(batch, classes) output: each sample's probabilities then depend on the other "
-                    f"samples in its batch and rows no longer sum to 1. Use dim=1 (or dim=-1).",
-                    context={"dim": 0, "function": kind or call.method, "where": "output",
-                             **model_context(model, model.values.at(tensor, call))},
-                )
+            message = _dim0_problem(model, shapes, tensor, call)
+            if message is not None:
+                ctx.report(dim, message,
+                           context={"dim": 0, "function": kind or call.method, "where": "output",
+                                    **model_context(model, model.values.at(tensor, call))})
+
+    def _implicit_layer(self, ctx, call, layer_kind: str) -> None:
+        """`nn.Softmax()`: reported unless every tensor it is applied to is 2-D or 4-D
+        (where PyTorch's implicit choice, dim 1, is the class dim)."""
+        model = ctx.model
+        attr, local = _attribute_of(model, call), _local_of(model, call)
+        ranks = model.losses.shapes.layer_input_ranks(attr, local, call)
+        if ranks and all(rank in _CLASS_DIM_RANKS for rank in ranks):
+            return
+        batch_ranks = [rank for rank in ranks if rank is not None and rank not in _CLASS_DIM_RANKS]
+        module = model.enclosing_module(call.scope)
+        ctx.report(call.node, _implicit_message(model.code(call.func), batch_ranks[0] if batch_ranks else None),
+                   context={"dim": None, "function": layer_kind, "where": "layer",
+                            "class": module.name if module is not None else None, "attr": attr})
 
     @staticmethod
     def experiment(lab):
@@ -202,40 +211,98 @@ def _attribute_of(model, call) -> str | None:
     return None
 
 
-def _implicit_message(name: str) -> str:
-    return (f"`{name}` without `dim` lets PyTorch pick the dimension: dim 0 for 1-D and 3-D inputs, "
-            f"so a (batch, time, classes) output is normalized across the batch. The implicit choice "
+# Ranks for which PyTorch's implicit softmax dim is 1, the classes of (batch, classes)
+# and (batch, classes, height, width) tensors.
+_CLASS_DIM_RANKS = (2, 4)
+
+
+def _local_of(model, call) -> str | None:
+    """``m`` for ``m = nn.Softmax()``: the local name the layer is called through."""
+    statement = model.facts.statement_of.get(id(call.node))
+    if isinstance(statement, cst.Assign) and statement.value is call.node and len(statement.targets) == 1:
+        target = statement.targets[0].target
+        if isinstance(target, cst.Name):
+            return target.value
+    return None
+
+
+def _is_module(model, call) -> bool:
+    """`self.softmax(x)` calls a layer, it is not the tensor method."""
+    return any(v.kind == "module" for v in model.values.at(call.func, call))
+
+
+def _implicit_message(name: str, rank: int | None) -> str:
+    if rank is None:
+        chosen = ("the rank of its input is not known here: PyTorch uses dim 0 for 1-D and 3-D inputs, "
+                  "so a (batch, time, classes) output is normalized across the batch")
+    elif rank == 1:
+        chosen = ("its input is 1-D, so PyTorch uses dim 0: if that tensor holds one score per sample, "
+                  "the samples of the batch are normalized against each other")
+    else:
+        chosen = (f"its input is {rank}-D, so PyTorch uses dim 0, the batch of a (batch, time, classes) "
+                  f"tensor: each sample's probabilities then depend on the rest of the batch")
+    return (f"`{name}` without `dim` lets PyTorch pick the dimension, and {chosen}. The implicit choice "
             f"is deprecated; pass `dim=` explicitly (usually dim=-1 or dim=1).")
 
 
-def _drops_batch(model, tensor: cst.BaseExpression, call) -> bool:
-    """`output[0]` or `.squeeze(0)`: one sample of the batch, so dim 0 is the classes."""
-    for _ in range(3):
-        if isinstance(tensor, cst.Subscript) and tensor.slice and \
-                isinstance(tensor.slice[0].slice, cst.Index) and isinstance(tensor.slice[0].slice.value, cst.Integer):
+def _dim0_problem(model, shapes, tensor: cst.BaseExpression, call) -> str | None:
+    """Why dim 0 of `tensor` is the batch, as a finding message, or None when it may not be."""
+    code = model.code(call.node)[:60]
+    layout = shapes.at(tensor, call)
+    if layout.batch_first:
+        return (f"`{code}` normalizes over dim 0, the batch ({layout.evidence}): each sample's "
+                f"probabilities then depend on the other samples in its batch and no sample's row "
+                f"sums to 1. Use the class dim (dim=1, or dim=-1).")
+    module = _returned_as_model_output(model, call)
+    if module is not None and layout.min_rank >= 2:
+        dims = f"a {layout.rank}-D tensor" if layout.rank is not None else \
+            f"a tensor of at least {layout.min_rank} dims"
+        return (f"`{code}` normalizes over dim 0 of {dims} that `{module.name}.forward` "
+                f"returns as the model's output, whose dim 0 is the batch (or time), never the classes: "
+                f"each sample's probabilities then depend on the rest of the batch. Use the class dim "
+                f"(dim=1, or dim=-1).")
+    return None
+
+
+def _returned_as_model_output(model, call):
+    """The model class whose forward returns this softmax (alone or in a tuple, directly
+    or through one local name), when that class is used as a model, not as a part."""
+    function = call.scope.function
+    if function is None or function.name != "forward" or function.class_ is None:
+        return None
+    module = model.modules.of_class(function.class_, model.facts, model.path)
+    if module is None or not _used_as_model(model, module):
+        return None
+    statement = model.facts.statement_of.get(id(call.node))
+    if isinstance(statement, cst.Return):
+        return module if _returns(statement.value, call.node) else None
+    if isinstance(statement, cst.Assign) and statement.value is call.node and len(statement.targets) == 1 \
+            and isinstance(statement.targets[0].target, cst.Name):
+        name = statement.targets[0].target.value
+        for ret in function.returns:
+            if ret.order > call.order and _returns(ret.value, name):
+                found = lookup(function, name, ret.order)
+                if found is not None and found[1].fact.node is statement:
+                    return module
+    return None
+
+
+def _returns(value, target) -> bool:
+    """`return target` or `return target, other` (target: a node or a local name)."""
+    items = [e.value for e in value.elements] if isinstance(value, cst.Tuple) else [value]
+    if isinstance(target, str):
+        return any(isinstance(item, cst.Name) and item.value == target for item in items)
+    return any(item is target for item in items)
+
+
+def _used_as_model(model, module) -> bool:
+    """Called by code outside any module of this file (a training loop, a main block),
+    or held by no other module class of this file."""
+    for call in model.facts.calls:
+        if model.enclosing_module(call.scope) is None and any(
+                v.kind == "module" and v.module is module for v in model.values.at(call.func, call)):
             return True
-        if isinstance(tensor, cst.Call) and isinstance(tensor.func, cst.Attribute):
-            if tensor.func.attr.value in ("squeeze", "squeeze_"):
-                return True
-            if tensor.func.attr.value in ("detach", "cpu", "float", "to", "clone"):
-                tensor = tensor.func.value
-                continue
-        if isinstance(tensor, cst.Name):
-            found = lookup(call.scope, tensor.value, call.order)
-            if found is not None and isinstance(found[1].fact, F.Assign) and found[1].fact.kind == "assign" \
-                    and not found[1].path and found[1].fact.value is not None:
-                tensor = found[1].fact.value
-                continue
-        return False
-    return False
-
-
-def _is_model_output(model, tensor: cst.BaseExpression, call) -> bool:
-    """The softmax input is what a model returned (batch first), not a tensor made
-    inside a model (attention scores over a time-first sequence are fine)."""
-    if _drops_batch(model, tensor, call):
-        return False
-    values = model.values.at(tensor, call)
-    if any(v.kind == "model_output" and (v.module is not None or v.layer is not None) for v in values):
-        return model.enclosing_module(call.scope) is None
-    return False
+    for other in model.module_classes():
+        if other is not module and any(layer.local is module for layer in other.all_layers()):
+            return False
+    return True

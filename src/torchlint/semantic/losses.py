@@ -16,6 +16,7 @@ import libcst as cst
 
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.shapes import Shapes
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
@@ -77,6 +78,12 @@ class Normalization:
 class Losses:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
+
+    @cached_property
+    def shapes(self) -> Shapes:
+        """Ranks and batch dims of the tensors that reach losses and softmaxes (one
+        analysis per file, shared by the loss and softmax rules)."""
+        return Shapes(self.model)
 
     @cached_property
     def calls(self) -> list[LossCall]:

@@ -1,0 +1,597 @@
+"""Tensor layouts: how many dimensions a tensor has, and whether its dim 0 is the batch.
+
+Softmax rules need two facts the value analysis does not give: the rank of the
+tensor a softmax normalizes (PyTorch's implicit ``dim`` is 0 for 1-D and 3-D
+inputs, 1 for 2-D and 4-D ones) and whether dim 0 is certainly the batch. Both
+are read from how the tensor was made: ``x.view(n, -1)`` has two dims, a
+``Linear`` or ``ReLU`` keeps the rank of its input, ``torch.bmm`` returns
+(batch, n, m), and what a model returns to a training loop is batch first.
+
+Only what the code shows is known: a parameter whose callers are not all seen,
+a ``squeeze()`` that may or may not drop a dim, an unknown function's result
+all have an unknown rank, and nothing is batch first without evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.modules import Layer, ModuleClass, literal_number
+from torchlint.semantic.names import lookup
+from torchlint.semantic.phases import words
+from torchlint.semantic.walker import dotted_name
+
+if TYPE_CHECKING:
+    from torchlint.semantic.model import SemanticModel
+
+MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What is known of one tensor's dimensions."""
+
+    rank: int | None = None  # number of dimensions; None when unknown
+    batch_first: bool = False  # dim 0 is certainly the batch
+    evidence: str = ""  # why dim 0 is the batch, for messages
+    elements: tuple[Layout, ...] | None = None  # a tuple of tensors (`return out, hidden`)
+    least: int = 0  # a lower bound of the rank when the rank itself is unknown
+
+    @property
+    def min_rank(self) -> int:
+        return self.rank if self.rank is not None else self.least
+
+    def with_rank(self, rank: int | None, least: int = 0) -> Layout:
+        known = rank if rank is None or rank >= 0 else None
+        return replace(self, rank=known, least=known if known is not None else max(least, 0), elements=None)
+
+    def kept(self) -> Layout:
+        """The same dims (an element-wise op, a rank-keeping layer)."""
+        return replace(self, elements=None) if self.elements is not None else self
+
+    def not_batch_first(self) -> Layout:
+        return replace(self, batch_first=False, evidence="", elements=None)
+
+
+def join(layouts) -> Layout:
+    """What is known of a tensor that is one of `layouts` (returns of several branches)."""
+    layouts = list(layouts)
+    if not layouts:
+        return UNKNOWN
+    first = layouts[0]
+    if all(layout == first for layout in layouts):
+        return first
+    if all(layout.elements is not None for layout in layouts) and \
+            len({len(layout.elements) for layout in layouts}) == 1:  # type: ignore[arg-type]
+        return Layout(elements=tuple(join(parts) for parts in zip(*(l.elements for l in layouts))))
+    ranks = {layout.rank for layout in layouts}
+    batch_first = all(layout.batch_first for layout in layouts)
+    evidence = first.evidence if batch_first else ""
+    if len(ranks) == 1 and None not in ranks:
+        return Layout(rank=ranks.pop(), least=first.least, batch_first=batch_first, evidence=evidence)
+    return Layout(least=min(layout.min_rank for layout in layouts), batch_first=batch_first, evidence=evidence)
+
+
+UNKNOWN = Layout()
+
+# Functions (by the last part of their qualified name) and tensor methods whose
+# result has the layout of their first tensor argument (or receiver).
+_SAME_LAYOUT = frozenset({
+    "relu", "relu_", "leaky_relu", "gelu", "elu", "selu", "silu", "mish", "tanh", "sigmoid",
+    "softplus", "hardtanh", "relu6", "prelu", "dropout", "dropout1d", "dropout2d", "alpha_dropout",
+    "softmax", "log_softmax", "normalize", "layer_norm", "batch_norm", "exp", "log", "abs", "sqrt",
+    "pow", "clamp", "clip", "neg", "masked_fill", "contiguous", "float", "double", "half", "long",
+    "int", "bool", "to", "cuda", "cpu", "detach", "clone", "type", "type_as", "requires_grad_",
+    "bfloat16", "__call__", "mul", "div", "add", "sub", "sign",
+})
+# Torch layers (qualified names without ``torch.nn.``) that keep the rank of their input.
+_RANK_KEEPING_LAYERS = frozenset({
+    "Linear", "LazyLinear", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
+    "InstanceNorm2d", "InstanceNorm3d", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "GELU", "ELU", "SELU",
+    "SiLU", "Mish", "Tanh", "Sigmoid", "Softplus", "Hardtanh", "Identity", "Softmax", "LogSoftmax",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Threshold",
+})
+# Tensor factories whose size arguments give the rank.
+_FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "empty", "full"})
+# Names that say a number is the batch size.
+_BATCH_WORDS = frozenset({"batch", "bs", "bsz", "nbatch", "nbatches"})
+
+BMM_EVIDENCE = "dim 0 of a batched matrix product (bmm/baddbmm) is the batch"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    scope: F.Scope
+    order: int | None
+    facts: F.FileFacts
+    path: Path | None
+    # Layouts of the parameters of the function being evaluated for one call.
+    bound: tuple[tuple[str, Layout], ...] = ()
+    # False while finding a layer's input from its other call sites (no recursion into that).
+    via_layer_sites: bool = True
+
+
+class Shapes:
+    """Layouts of expressions of one file (and the project classes it uses)."""
+
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self._memo: dict[tuple, Layout] = {}
+        self._active: set[tuple] = set()
+        self._mode_targets: dict[str, int] | None = None
+
+    # -- entry points -------------------------------------------------------------
+
+    def at(self, node: cst.BaseExpression | None, fact: F.Located) -> Layout:
+        """The layout of `node`, written where `fact` sits in this file."""
+        return self._infer(node, _Frame(fact.scope, fact.order, self.model.facts, self.model.path), 0)
+
+    def layer_input_ranks(self, attr: str | None, local: str | None, call: F.Call) -> list[int | None]:
+        """Ranks of the tensors a layer built by `call` is applied to: the calls of
+        ``self.<attr>(t)`` in its class, or of the local variable it is bound to."""
+        scope = call.scope
+        found: list[int | None] = []
+        if attr is not None:
+            function = scope.function
+            cls = function.class_ if function is not None else None
+            if cls is None:
+                return []
+            for method in cls.methods.values():
+                for site in method.calls:
+                    func = site.func
+                    if isinstance(func, cst.Attribute) and func.attr.value == attr and \
+                            isinstance(func.value, cst.Name) and func.value.value == "self":
+                        found.append(self.at(site.argument(0, "input"), site).rank)
+        elif local is not None:
+            for site in scope.calls:
+                if site.order > call.order and isinstance(site.func, cst.Name) and site.func.value == local:
+                    found.append(self.at(site.argument(0, "input"), site).rank)
+        return found
+
+    # -- the cases ------------------------------------------------------------------
+
+    def _infer(self, node: cst.CSTNode | None, frame: _Frame, depth: int) -> Layout:
+        if node is None or depth > MAX_DEPTH:
+            return UNKNOWN
+        key = (id(node), frame.order, id(frame.facts), frame.bound, frame.via_layer_sites)
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._active:
+            return UNKNOWN
+        self._active.add(key)
+        try:
+            layout = self._layout(node, frame, depth)
+        finally:
+            self._active.discard(key)
+        self._memo[key] = layout
+        return layout
+
+    def _layout(self, node: cst.CSTNode, frame: _Frame, depth: int) -> Layout:
+        if isinstance(node, cst.Name):
+            return self._name(node, frame, depth)
+        if isinstance(node, cst.Call):
+            return self._call(node, frame, depth)
+        if isinstance(node, cst.BinaryOperation):
+            return self._binary(node, frame, depth)
+        if isinstance(node, cst.UnaryOperation):
+            return self._infer(node.expression, frame, depth + 1)
+        if isinstance(node, cst.Subscript):
+            return self._subscript(node, frame, depth)
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in ("data", "T", "mT"):
+                return self._infer(node.value, frame, depth + 1)
+            return UNKNOWN
+        if isinstance(node, cst.Tuple):
+            return Layout(elements=tuple(self._infer(e.value, frame, depth + 1) for e in node.elements))
+        return UNKNOWN
+
+    def _name(self, node: cst.Name, frame: _Frame, depth: int) -> Layout:
+        found = lookup(frame.scope, node.value, frame.order)
+        if found is None:
+            return UNKNOWN
+        fact = found[1].fact
+        if isinstance(fact, F.Param) and fact.function is frame.scope.function:
+            for name, layout in frame.bound:
+                if name == node.value:
+                    return layout
+        if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and fact.value is not None:
+            layout = self._infer(fact.value, replace(frame, scope=fact.scope, order=fact.order), depth + 1)
+            for index in found[1].path:
+                if layout.elements is None or index >= len(layout.elements):
+                    return UNKNOWN
+                layout = layout.elements[index]
+            return layout
+        if isinstance(fact, F.Param):
+            return self._param(fact, frame, depth)
+        return UNKNOWN
+
+    def _param(self, param: F.Param, frame: _Frame, depth: int) -> Layout:
+        """A parameter's layout when every call site seen agrees on it."""
+        layouts = set()
+        for found in self.model.arguments_for(param, frame.facts):
+            site, argument = found[0], found[1]
+            facts = found[2] if len(found) > 2 else frame.facts  # the call site's file
+            path = frame.path if facts is frame.facts else self._path_of(facts)
+            layouts.add(self._infer(argument, _Frame(site.scope, site.order, facts, path), depth + 1))
+        return join(layouts)
+
+    def _path_of(self, facts: F.FileFacts) -> Path | None:
+        module = next((m for m in self.model.project.modules() if m.facts is facts), None)
+        return module.path if module is not None else None
+
+    def _binary(self, node: cst.BinaryOperation, frame: _Frame, depth: int) -> Layout:
+        left = self._infer(node.left, frame, depth + 1)
+        right = self._infer(node.right, frame, depth + 1)
+        if isinstance(node.operator, cst.MatrixMultiply):
+            return _matmul(left, right)
+        # Broadcasting: the operand with more dims gives the layout; a scalar or an
+        # operand about which nothing is known (`scores / temperature`) leaves the other's.
+        if right.rank is None and not right.batch_first:
+            return left if left.elements is None else UNKNOWN
+        if left.rank is None and not left.batch_first:
+            return right
+        if left.rank is not None and right.rank is not None:
+            wider = left if left.rank >= right.rank else right
+            return replace(wider, batch_first=wider.batch_first or (left.rank == right.rank and
+                                                                    (left.batch_first or right.batch_first)))
+        return UNKNOWN
+
+    def _subscript(self, node: cst.Subscript, frame: _Frame, depth: int) -> Layout:
+        base = self._infer(node.value, frame, depth + 1)
+        if base.elements is not None:
+            index = _integer_index(node)
+            if index is not None and -len(base.elements) <= index < len(base.elements):
+                return base.elements[index]
+            return UNKNOWN
+        rank = base.rank
+        keeps_dim0 = True
+        for position, element in enumerate(node.slice):
+            part = element.slice
+            if isinstance(part, cst.Slice):
+                continue
+            value = part.value if isinstance(part, cst.Index) else None
+            if isinstance(value, cst.Name) and value.value == "None":
+                rank = rank + 1 if rank is not None else None
+                keeps_dim0 = keeps_dim0 and position > 0
+            elif isinstance(value, (cst.Integer, cst.UnaryOperation)) and literal_number(value) is not None:
+                rank = rank - 1 if rank is not None else None
+                keeps_dim0 = keeps_dim0 and position > 0
+            else:  # an index tensor, a mask, an ellipsis: the result's dims are not known
+                return UNKNOWN
+        layout = base.with_rank(rank)
+        return layout if keeps_dim0 else layout.not_batch_first()
+
+    # -- calls ------------------------------------------------------------------------
+
+    def _call(self, node: cst.Call, frame: _Frame, depth: int) -> Layout:
+        names = self.model.names_for(frame.facts)
+        qualified = names.qualified(node.func, frame.scope, frame.order)
+        if qualified is not None and qualified.startswith("torch."):
+            found = self._torch_function(qualified.rsplit(".", 1)[-1], node, frame, depth)
+            return found if found is not None else UNKNOWN
+        callees = self.model.values.infer(node.func, frame.scope, frame.order, frame.facts, frame.path)
+        modules = [v for v in callees if v.kind == "module" and (v.module is not None or v.layer is not None)]
+        if modules:  # `self.softmax(x)` is a layer, not the tensor method
+            return self._module_call(modules, node, frame, depth)
+        mode_line = self._put_in_mode(node.func, frame)
+        if mode_line is not None and self._outside_modules(frame):
+            # A model of a class this analysis cannot see (not installed, not found).
+            code = " ".join(frame.facts.module.code_for_node(node.func).split())
+            return Layout(batch_first=True, evidence=f"`{code}` is a model (its train/eval mode is set at "
+                                                     f"line {mode_line}; its class is not available here), "
+                                                     f"and dim 0 of its output is the batch")
+        if isinstance(node.func, cst.Attribute) and qualified is None:
+            found = self._method(node.func.attr.value, node, frame, depth)
+            if found is not None:
+                return found
+        return UNKNOWN
+
+    def _torch_function(self, name: str, node: cst.Call, frame: _Frame, depth: int) -> Layout | None:
+        args = [a for a in node.args if a.keyword is None]
+        first = args[0].value if args else None
+        if name in ("bmm", "baddbmm"):
+            return Layout(rank=3, batch_first=True, evidence=BMM_EVIDENCE)
+        if name in ("matmul", "mm") and len(args) >= 2:
+            return _matmul(self._infer(first, frame, depth + 1), self._infer(args[1].value, frame, depth + 1))
+        if name in _FACTORIES:
+            return Layout(rank=_size_rank([a for a in node.args if a.keyword is None]))
+        if name in ("cat", "stack", "concat", "concatenate"):
+            return self._concatenated(name, node, frame, depth)
+        if name in _SAME_LAYOUT and first is not None:
+            return self._infer(first, frame, depth + 1)
+        if name == "flatten" and first is not None:
+            start = literal_number(args[1].value) if len(args) > 1 else 0.0
+            return _flatten(self._infer(first, frame, depth + 1), start)
+        if name in ("squeeze", "unsqueeze", "transpose", "permute", "reshape", "sum", "mean") and first is not None:
+            # torch.f(x, *rest) is x.f(*rest)
+            return self._reshaped(name, self._infer(first, frame, depth + 1), node.with_changes(args=node.args[1:]))
+        return None
+
+    def _concatenated(self, name: str, node: cst.Call, frame: _Frame, depth: int) -> Layout:
+        """torch.cat keeps the rank of its parts (at least dim+1); torch.stack adds one."""
+        first = node.args[0].value if node.args else None
+        dim_node = _keyword(node, "dim") or (node.args[1].value if len(node.args) > 1 and
+                                             node.args[1].keyword is None else None)
+        dim = literal_number(dim_node) if dim_node is not None else 0.0
+        least = int(dim) + 1 if dim is not None and dim >= 0 else 0
+        parts = UNKNOWN
+        if isinstance(first, (cst.List, cst.Tuple)) and first.elements and \
+                not any(isinstance(e, cst.StarredElement) for e in first.elements):
+            parts = join(self._infer(e.value, frame, depth + 1) for e in first.elements)
+        if name == "stack":
+            return Layout(rank=parts.rank + 1 if parts.rank is not None else None, least=max(least, parts.min_rank + 1))
+        keeps = dim is not None and dim != 0 and parts.batch_first
+        return Layout(rank=parts.rank, least=max(least, parts.min_rank), batch_first=keeps,
+                      evidence=parts.evidence if keeps else "")
+
+    def _method(self, method: str, node: cst.Call, frame: _Frame, depth: int) -> Layout | None:
+        receiver = node.func.value  # type: ignore[attr-defined]
+        if method in ("bmm", "baddbmm"):
+            return Layout(rank=3, batch_first=True, evidence=BMM_EVIDENCE)
+        if method in ("matmul", "mm") and node.args:
+            return _matmul(self._infer(receiver, frame, depth + 1), self._infer(node.args[0].value, frame, depth + 1))
+        if method in _SAME_LAYOUT:
+            return self._infer(receiver, frame, depth + 1)
+        if method in ("view", "reshape", "flatten", "squeeze", "unsqueeze", "transpose", "t", "permute",
+                      "sum", "mean", "softmax", "log_softmax", "view_as", "expand", "repeat"):
+            inner = self._infer(receiver, frame, depth + 1)
+            if method == "view" and _view_first_is_batch(self, node, inner, frame, depth):
+                return replace(inner.with_rank(_size_rank(node.args)), batch_first=True,
+                               evidence=inner.evidence or "the first size of this view is the batch size")
+            return self._reshaped(method, inner, node)
+        return None
+
+    def _reshaped(self, method: str, inner: Layout, node: cst.Call) -> Layout:
+        """Layouts of view/reshape/squeeze/unsqueeze/transpose/permute/sum/mean results."""
+        args = node.args
+        positional = [a for a in args if a.keyword is None]
+        if method in ("view", "reshape"):
+            if len(positional) == 1 and literal_number(positional[0].value) is None and \
+                    not isinstance(positional[0].value, (cst.Tuple, cst.List)):
+                return UNKNOWN  # x.view(shape), x.view(other.size())
+            rank = _size_rank(positional)
+            first = positional[0].value if positional else None
+            keeps = rank is not None and _is_size_zero_of(first)
+            layout = inner.with_rank(rank)
+            return layout if keeps else layout.not_batch_first()
+        if method in ("softmax", "log_softmax", "view_as", "expand"):
+            return inner.kept() if method != "view_as" else inner.not_batch_first()
+        if method == "repeat":
+            return inner.with_rank(_size_rank(positional)).not_batch_first()
+        if method == "flatten":
+            start = literal_number(positional[0].value) if positional else 0.0
+            return _flatten(inner, start)
+        if method == "unsqueeze":
+            dim = literal_number(positional[0].value) if positional else None
+            layout = inner.with_rank(inner.rank + 1 if inner.rank is not None else None, inner.least + 1)
+            return layout if dim is not None and dim != 0 else layout.not_batch_first()
+        if method == "squeeze":
+            dim = literal_number(positional[0].value) if positional else None
+            # squeeze(d) drops d only when its size is 1: the rank is not certain.
+            layout = inner.with_rank(None)
+            return layout if dim is not None and dim != 0 else layout.not_batch_first()
+        if method in ("transpose", "t"):
+            dims = [literal_number(a.value) for a in positional]
+            swaps_zero = method == "t" or 0 in dims or None in dims or \
+                (inner.rank is not None and any(d == -inner.rank for d in dims if d is not None))
+            known = [int(d) for d in dims if d is not None and d >= 0]
+            layout = inner.kept() if inner.rank is not None else \
+                replace(inner.kept(), least=max([inner.least, *(d + 1 for d in known)]))
+            return layout.not_batch_first() if swaps_zero else layout
+        if method == "permute":
+            dims = positional[0].value.elements if len(positional) == 1 and isinstance(
+                positional[0].value, (cst.Tuple, cst.List)) else [a for a in positional]
+            layout = inner.with_rank(len(dims))
+            first = literal_number(dims[0].value) if dims else None
+            return layout if first == 0 else layout.not_batch_first()
+        if method in ("sum", "mean"):
+            dim = positional[0].value if positional else _keyword(node, "dim")
+            keepdim = literal_number(_keyword(node, "keepdim"))
+            if dim is None:
+                return Layout(rank=0)
+            value = literal_number(dim)
+            if value is None:
+                return UNKNOWN
+            layout = inner if keepdim else inner.with_rank(inner.rank - 1 if inner.rank is not None else None)
+            return layout if value != 0 else layout.not_batch_first()
+        return UNKNOWN
+
+    def _module_call(self, modules: list, node: cst.Call, frame: _Frame, depth: int) -> Layout:
+        """A call of a model or layer: what its forward returns for this input."""
+        if len(modules) != 1:
+            return UNKNOWN
+        callee = modules[0]
+        argument = node.args[0].value if node.args else None
+        if callee.layer is not None and callee.layer.local is None:
+            layout = self._layer(callee.layer, argument, node, frame, depth)
+        else:
+            module = callee.module or callee.layer.local  # type: ignore[union-attr]
+            layout = self._forward(module, node, frame, depth)
+        if self._outside_modules(frame):
+            # What a model returns to the code that trains or evaluates it is batch first.
+            code = " ".join(frame.facts.module.code_for_node(node).split())
+            evidence = f"`{code[:40]}` is the output of a model, whose dim 0 is the batch"
+            if layout.elements is not None:
+                return replace(layout, elements=tuple(
+                    replace(e, batch_first=True, evidence=evidence) if e.elements is None else e
+                    for e in layout.elements))
+            return replace(layout, batch_first=True, evidence=evidence)
+        return layout
+
+    def _put_in_mode(self, func: cst.BaseExpression, frame: _Frame) -> int | None:
+        """The line where `func` (as written: `self.model`) gets `.train()` or `.eval()`
+        in its file, which only models have."""
+        if frame.facts is not self.model.facts:
+            return None
+        name = dotted_name(func)
+        if name is None:
+            return None
+        if self._mode_targets is None:
+            self._mode_targets = {}
+            for call in self.model.facts.calls:
+                target = dotted_name(call.receiver) if call.method in ("train", "eval") else None
+                if target is not None and target not in self._mode_targets:
+                    self._mode_targets[target] = self.model.line_of(call.node)
+        return self._mode_targets.get(name)
+
+    def _outside_modules(self, frame: _Frame) -> bool:
+        function = frame.scope.function
+        while function is not None:
+            if function.class_ is not None:
+                return self.model.modules.of_class(function.class_, frame.facts, frame.path) is None
+            parent = function.parent
+            function = parent.function if parent is not None else None
+        return True
+
+    def _layer(self, layer: Layer, argument: cst.BaseExpression | None, node: cst.Call,
+               frame: _Frame, depth: int) -> Layout:
+        inner = self._infer(argument, frame, depth + 1)
+        if inner.rank is None and frame.via_layer_sites and isinstance(node.func, cst.Attribute) and \
+                isinstance(node.func.value, cst.Name) and node.func.value.value == "self":
+            inner = replace(inner, rank=self._rank_at_other_sites(node, frame))
+        return self._through_layer(layer, inner)
+
+    def _through_layer(self, layer: Layer, inner: Layout) -> Layout:
+        short = (layer.qualname or "").rsplit(".", 1)[-1]
+        if layer.qualname == "torch.nn.Sequential" and layer.children:
+            for child in layer.children:
+                if child.local is not None:
+                    return UNKNOWN
+                inner = self._through_layer(child, inner)
+            return inner
+        if short in _RANK_KEEPING_LAYERS:
+            return inner.kept()
+        if short == "Flatten":
+            start = literal_number(layer.argument(0, "start_dim")) if layer.call else 1.0
+            return _flatten(inner, 1.0 if start is None and layer.argument(0, "start_dim") is None else start)
+        if short in ("Embedding", "EmbeddingBag") and short == "Embedding":
+            return inner.with_rank(inner.rank + 1 if inner.rank is not None else None)
+        return UNKNOWN
+
+    def _rank_at_other_sites(self, node: cst.Call, frame: _Frame) -> int | None:
+        """The rank `self.<layer>` receives at its other calls in the class, when they
+        all agree: the same layer is fed tensors of one layout."""
+        function = frame.scope.function
+        cls = function.class_ if function is not None else None
+        if cls is None:
+            return None
+        attr = node.func.attr.value  # type: ignore[attr-defined]
+        ranks = set()
+        for method in cls.methods.values():
+            for site in method.calls:
+                func = site.func
+                if site.node is node or not (isinstance(func, cst.Attribute) and func.attr.value == attr and
+                                             isinstance(func.value, cst.Name) and func.value.value == "self"):
+                    continue
+                argument = site.argument(0, "input")
+                ranks.add(self._infer(argument, _Frame(site.scope, site.order, frame.facts, frame.path,
+                                                       via_layer_sites=False), 0).rank)
+        return ranks.pop() if len(ranks) == 1 else None
+
+    def _forward(self, module: ModuleClass, node: cst.Call, frame: _Frame, depth: int) -> Layout:
+        found = module.method("forward")
+        if found is None:
+            return UNKNOWN
+        forward, owner = found
+        bound = []
+        for param in forward.params[1:]:
+            argument = _argument_for(node, param)
+            if argument is not None:
+                bound.append((param.name, self._infer(argument, frame, depth + 1)))
+        return join(self._infer(ret.value, _Frame(forward, ret.order, owner.facts, owner.path, tuple(bound),
+                                                  frame.via_layer_sites), depth + 1)
+                    for ret in forward.returns if ret.value is not None)
+
+
+def _matmul(left: Layout, right: Layout) -> Layout:
+    """`a @ b`: the rows of `a` stay the rows of the product, so a batch-first `a`
+    (that is not 1-D) gives a batch-first product."""
+    batch_first = left.batch_first and (left.rank is None or left.rank >= 2)
+    evidence = left.evidence if batch_first else ""
+    if left.rank is None or right.rank is None or left.rank < 2 or right.rank < 2:
+        return Layout(batch_first=batch_first, evidence=evidence, least=2 if batch_first else 0)
+    return Layout(rank=max(left.rank, right.rank), batch_first=batch_first, evidence=evidence)
+
+
+def _flatten(inner: Layout, start: float | None) -> Layout:
+    if start is None:
+        return UNKNOWN
+    layout = inner.with_rank(int(start) + 1) if start >= 0 else inner.with_rank(None)
+    return layout if start >= 1 else layout.not_batch_first()
+
+
+def _size_rank(args) -> int | None:
+    """How many sizes `view(a, b)`, `view((a, b))` or `torch.zeros(a, b)` give."""
+    positional = [a for a in args if getattr(a, "keyword", None) is None]
+    if any(a.star for a in positional):
+        return None
+    if len(positional) == 1 and isinstance(positional[0].value, (cst.Tuple, cst.List)):
+        elements = positional[0].value.elements
+        return None if any(isinstance(e, cst.StarredElement) for e in elements) else len(elements)
+    return len(positional) or None
+
+
+def _integer_index(node: cst.Subscript) -> int | None:
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        value = literal_number(node.slice[0].slice.value)
+        return int(value) if value is not None else None
+    return None
+
+
+def _is_size_zero_of(node: cst.BaseExpression | None) -> bool:
+    """`x.size(0)`, `x.shape[0]`: a view that keeps the batch as dim 0."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "size":
+        return len(node.args) == 1 and literal_number(node.args[0].value) == 0
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute) and node.value.attr.value == "shape":
+        return _integer_index(node) == 0
+    return False
+
+
+def _names_batch(node: cst.BaseExpression | None) -> bool:
+    """A size written as the batch size: `batch_size`, `bsz`, `x.size(0)`."""
+    if isinstance(node, cst.Name):
+        return bool(words(node.value) & _BATCH_WORDS) or node.value in ("B", "N_batch")
+    if isinstance(node, cst.Attribute):
+        return bool(words(node.attr.value) & _BATCH_WORDS)
+    return False
+
+
+def _view_first_is_batch(shapes: Shapes, node: cst.Call, inner: Layout, frame: _Frame, depth: int) -> bool:
+    """`x.view(batch_size * heads, L, L)`: the first size multiplies the batch size, so
+    dim 0 runs over (batch, head) pairs, which are separate samples."""
+    positional = [a for a in node.args if a.keyword is None]
+    if len(positional) < 2:
+        return False
+    first = positional[0].value
+    if isinstance(first, cst.BinaryOperation) and isinstance(first.operator, cst.Multiply):
+        return _names_batch(first.left) or _names_batch(first.right)
+    return False
+
+
+def _keyword(node: cst.Call, name: str) -> cst.BaseExpression | None:
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
+
+
+def _argument_for(node: cst.Call, param: F.Param) -> cst.BaseExpression | None:
+    """The argument a call of a model passes for a parameter of its forward
+    (``self`` is bound, so positional index 0 is the second parameter)."""
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == param.name:
+            return arg.value
+    positional = [a for a in node.args if a.keyword is None]
+    index = param.index - 1
+    if any(a.star for a in positional[: index + 1]):
+        return None
+    return positional[index].value if 0 <= index < len(positional) else None
