@@ -11,9 +11,11 @@ from torchlint.semantic.modules import literal_number
 class FunctionalDropoutAlwaysOn(Rule):
     """## What it does
     Finds `F.dropout` and `F.dropout1d/2d/3d` called inside an `nn.Module`
-    method without `training=self.training`, and any functional dropout
+    method without `training=self.training`, any functional dropout
     (`F.alpha_dropout` and `F.feature_alpha_dropout` included, which default to
-    off) forced on with `training=True`.
+    off) forced on with `training=True`, and dropout layers built inside a
+    method and called at once (`nn.Dropout(0.5)(x)`): a fresh layer is always
+    in train mode.
 
     ## Why is this bad?
     Unlike `nn.Dropout`, the functional form does not know the module's mode:
@@ -84,6 +86,10 @@ class Net(nn.Module):
     def check(self, ctx) -> None:
         model = ctx.model
         for call in model.facts.calls:
+            built = _dropout_built_here(model, call)
+            if built is not None:
+                self._report_fresh_module(ctx, call, built)
+                continue
             if model.function_kind(call) != "functional_dropout":
                 continue
             module = model.enclosing_module(call.scope)
@@ -112,6 +118,26 @@ class Net(nn.Module):
                 fix=fix,
                 context={"class": module.name, "method": function.name},
             )
+
+    def _report_fresh_module(self, ctx, call, built: cst.Call) -> None:
+        """`nn.Dropout(p)(x)` in a module method: a new layer on every call, never in eval mode."""
+        model = ctx.model
+        module = model.enclosing_module(call.scope)
+        function = call.scope.function
+        if module is None or function is None or function.name == "__init__" or not function.params:
+            return
+        if literal_number(built.args[0].value if built.args else None) == 0:
+            return
+        name = model.code(built)
+        self_name = function.params[0].name
+        ctx.report(
+            call.node,
+            f"`{name}` is built inside `{module.name}.{function.name}` on every call: a fresh layer "
+            f"is always in train mode and ignores `{module.name}.eval()`, so evaluation drops "
+            f"activations at random. Create it once in `__init__` (`{self_name}.drop = {name}`) and "
+            f"call `{self_name}.drop(...)`.",
+            context={"class": module.name, "method": function.name},
+        )
 
     @staticmethod
     def experiment(lab):
@@ -178,3 +204,24 @@ class Net(nn.Module):
 def _add_training(ctx, call, self_name: str):
     training = cst.Attribute(value=cst.Name(self_name), attr=cst.Name("training"))
     return ctx.replace(call.node, add_keyword_argument(call.node, "training", training))
+
+
+DROPOUT_LAYERS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                            "FeatureAlphaDropout"})
+
+
+def _dropout_built_here(model, call) -> cst.Call | None:
+    """The `nn.Dropout(...)` construction that `call` calls: `nn.Dropout(p)(x)`, or a local
+    bound to one earlier in the same function (`drop = nn.Dropout(p)` ... `drop(x)`)."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        for binding in reversed(call.scope.bindings.get(func.value, [])):
+            value = getattr(binding.fact, "value", None)
+            if binding.order < call.order and isinstance(value, cst.Call):
+                func = value
+                break
+    if not isinstance(func, cst.Call):
+        return None
+    qualified = model.names.qualified(func.func, call.scope, call.order) or ""
+    head, _, layer = qualified.rpartition(".")
+    return func if head in ("torch.nn", "torch.nn.modules.dropout") and layer in DROPOUT_LAYERS else None
