@@ -29,6 +29,7 @@ DESIGN_CODES = {
     "TL204": "softmax-over-batch-dim", "TL301": "batchnorm-single-sample",
     "TL401": "discarded-from-pretrained", "TL501": "loss-accumulated-with-graph",
     "TL502": "seed-reset-in-loop", "TL503": "missing-zero-grad",
+    "TL505": "zero-grad-between-backward-and-step",
 }
 # Fixtures pinned by other test modules (the probe's models carry findings on purpose).
 OWN_TESTS = ("probe",)
