@@ -198,8 +198,10 @@ def _batchnorm_models(model, forwards):
 
 
 def _batchnorm_of(model, values):
-    """(BatchNorm layer descriptions, one value per channel) of the first model in
-    `values` that holds BatchNorm."""
+    """(BatchNorm layer descriptions, whether one of them sees one value per channel)
+    over the models `values` may hold (a factory may build one of several)."""
+    described: set[str] = set()
+    one_value = False
     for value in values:
         layers = []
         flat = []
@@ -219,10 +221,11 @@ def _batchnorm_of(model, values):
             known = external_model(value.qualname)
             if known is not None:
                 where = "BatchNorm2d on 1x1 pooled maps" if known.one_value_per_channel else "BatchNorm2d"
-                return [f"{known.name} (torchvision; {where})"], known.one_value_per_channel
-        if layers:
-            return sorted({layer.describe() for layer in layers}), bool(flat)
-    return None
+                described.add(f"{known.name} (torchvision; {where})")
+                one_value = one_value or known.one_value_per_channel
+        described.update(layer.describe() for layer in layers)
+        one_value = one_value or bool(flat)
+    return (sorted(described), one_value) if described else None
 
 
 def _external_batchnorm(qualname) -> bool:

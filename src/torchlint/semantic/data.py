@@ -312,7 +312,9 @@ class DataFacts:
                 return self._param_length(fact, depth, env)
             if not isinstance(fact, F.Assign) or fact.kind != "assign":
                 return None
-            return self.length(fact.value, fact.scope, fact.order, depth + 1, found[1].path)
+            if isinstance(fact.value, cst.List) and _grown(node.value, fact):
+                return None  # `parts = []` then `parts.append(...)`
+            return self.length(fact.value, fact.scope, fact.order, depth + 1, found[1].path + path)
         if isinstance(node, (cst.List, cst.Tuple)) and path:
             element = _element(node, path[:1])  # `x, y = torch.randn(100, 4), ...`
             return self.length(element, scope, order, depth + 1, path[1:]) if element is not None else None
@@ -513,6 +515,9 @@ class DataFacts:
         call = self.facts.call_of.get(id(node))
         if call is None:
             return []
+        wrapper = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
+        if wrapper in _ITER_WRAPPERS and node.args and not path:  # `with tqdm(loader) as bar:`
+            return self.trace(node.args[0].value, scope, order, env, depth + 1)
         if not path and (self._is_dataloader(call) or self._loader_class(call) is not None):
             return [(call, env)]
         helper = self.model.local_function(call)
@@ -541,7 +546,7 @@ class DataFacts:
             for site, argument in self._arguments_here(fact):
                 result.extend(self.trace(argument, site.scope, site.order, NO_ENV, depth + 1, path))
             return result
-        if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and fact.value is not None:
+        if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign", "with") and fact.value is not None:
             return self.trace(fact.value, fact.scope, fact.order, env, depth + 1, binding.path + path)
         return []
 
@@ -789,6 +794,14 @@ def _dict_entries(node: cst.BaseExpression | None,
                 return None
         return entries
     return None if complete else []
+
+
+def _grown(name: str, fact: F.Assign) -> bool:
+    """Whether the list `name` bound by `fact` gets items later in its scope."""
+    return any(call.receiver is not None and dotted_name(call.receiver) == name
+               and call.method in ("append", "extend", "insert") and call.order > fact.order
+               for call in fact.scope.calls) or any(
+        dotted_name(aug.target) == name and aug.order > fact.order for aug in fact.scope.aug_assigns)
 
 
 def _is_super_call(call: F.Call) -> bool:
