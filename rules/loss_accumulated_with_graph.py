@@ -133,9 +133,12 @@ for x, y in loader:
                      is_list: bool) -> None:
         if not _carries_graph(model, fact, added):
             return
-        if model.phases.grad_disabled_at(fact) or _reset_each_iteration(fact, total):
+        if model.phases.grad_disabled_at(fact) or _reset_each_iteration(fact, total, fact.loop):
             return
         trains = model.phases.trains(fact.loop, fact.scope)
+        if not trains and _over_parts_of_one_item(fact.loop) and fact.loop.parent is not None \
+                and _reset_each_iteration(fact, total, fact.loop.parent):
+            return  # a sum over the frames/heads of one item, dropped with the next item: no growth
         uses = uses_of(model, fact.scope, total)
         # A sum that is backpropagated is a loss being built (gradient accumulation,
         # terms of one step's loss), not a running total: never report it. A sum
@@ -274,10 +277,16 @@ def _in_evaluation(model, fact: F.Located) -> bool:
     return any(phase.block is fact.loop or phase.block.contains(fact) for phase in model.phases.eval_phases)
 
 
-def _reset_each_iteration(fact: F.Located, total: str) -> bool:
-    """`total = ...` earlier in the same loop body: the sum lives for one iteration only."""
+def _over_parts_of_one_item(loop: F.Loop) -> bool:
+    """`for i in range(n)` / `for a, b in zip(...)`: a loop over the parts of something, not data."""
+    iterated = loop.iter
+    return isinstance(iterated, cst.Call) and dotted_name(iterated.func) in ("range", "zip")
+
+
+def _reset_each_iteration(fact: F.Located, total: str, loop: F.Loop) -> bool:
+    """`total = ...` earlier in the body of `loop`: the sum lives for one iteration of it only."""
     for assign in fact.scope.assigns:
-        if assign is not fact and fact.loop.contains(assign) and assign.order < fact.order \
+        if assign is not fact and loop.contains(assign) and assign.order < fact.order \
                 and any(dotted_name(t) == total for t in assign.targets) \
                 and not (isinstance(assign.value, cst.BinaryOperation) and dotted_name(assign.value.left) == total):
             return True
