@@ -109,9 +109,10 @@ for x, y in loader:
     def check(self, ctx) -> None:
         model = ctx.model
         for aug in model.facts.aug_assigns:
-            if aug.loop is None or aug.operator != "AddAssign" or dotted_name(aug.target) is None:
+            total = _total_name(aug.target)
+            if aug.loop is None or aug.operator != "AddAssign" or total is None:
                 continue
-            self._check_added(ctx, model, aug, dotted_name(aug.target), aug.value, is_list=False)
+            self._check_added(ctx, model, aug, total, aug.value, is_list=False)
         for assign in model.facts.assigns:
             if assign.loop is None or len(assign.targets) != 1 or assign.kind != "assign":
                 continue
@@ -275,6 +276,13 @@ def _scaled_operand(node: cst.BaseExpression) -> cst.BaseExpression:
 
 def _in_evaluation(model, fact: F.Located) -> bool:
     return any(phase.block is fact.loop or phase.block.contains(fact) for phase in model.phases.eval_phases)
+
+
+def _total_name(target: cst.BaseExpression) -> str | None:
+    """`total`, `self.total`, and the container of `totals[name]` (a dict of running totals)."""
+    if isinstance(target, cst.Subscript):
+        target = target.value
+    return dotted_name(target)
 
 
 def _over_parts_of_one_item(loop: F.Loop) -> bool:
