@@ -112,7 +112,8 @@ class Net(nn.Module):
                    else "its `training` argument defaults to True")
             ctx.report(
                 call.node,
-                f"`{name}` inside `{module.name}.{function.name}` is always on: {why} and ignores "
+                title=f"`{name}` in `{module.name}.{function.name}` stays on in eval mode",
+                message=f"`{name}` inside `{module.name}.{function.name}` is always on: {why} and ignores "
                 f"`{module.name}.eval()`, so evaluation drops activations at random. Pass "
                 f"`training={self_name}.training` (or use an `nn.Dropout` layer).",
                 fix=fix,
@@ -132,7 +133,8 @@ class Net(nn.Module):
         self_name = function.params[0].name
         ctx.report(
             call.node,
-            f"`{name}` is built inside `{module.name}.{function.name}` on every call: a fresh layer "
+            title=f"dropout layer built in `{module.name}.{function.name}` stays on in eval mode",
+            message=f"`{name}` is built inside `{module.name}.{function.name}` on every call: a fresh layer "
             f"is always in train mode and ignores `{module.name}.eval()`, so evaluation drops "
             f"activations at random. Create it once in `__init__` (`{self_name}.drop = {name}`) and "
             f"call `{self_name}.drop(...)`.",

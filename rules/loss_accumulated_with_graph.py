@@ -158,7 +158,8 @@ for x, y in loader:
         kind = "list" if is_list else "running total"
         ctx.report(
             added,
-            f"`{model.code(added)}` is a loss tensor with its autograd graph, and adding it to the "
+            title=f"running {'list' if is_list else 'total'} `{_short(total)}` keeps every step's loss graph alive",
+            message=f"`{model.code(added)}` is a loss tensor with its autograd graph, and adding it to the "
             f"{kind} `{total}` keeps every iteration's graph (and activations) alive, so memory "
             f"grows each step. Add `.{method}()` to keep only the number.",
             fix=fix,
@@ -276,6 +277,10 @@ def _scaled_operand(node: cst.BaseExpression) -> cst.BaseExpression:
 
 def _in_evaluation(model, fact: F.Located) -> bool:
     return any(phase.block is fact.loop or phase.block.contains(fact) for phase in model.phases.eval_phases)
+
+
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _total_name(target: cst.BaseExpression) -> str | None:

@@ -100,7 +100,8 @@ for step in range(100):
             via = "" if seeded is call else f" (it calls `{model.code(seeded.func)}`)"
             ctx.report(
                 call.node,
-                f"`{name}(...)`{via} resets the random seed to the same value {where}, so each "
+                title=f"`{name}(...)` resets the seed on every training step",
+                message=f"`{name}(...)`{via} resets the random seed to the same value {where}, so each "
                 f"step draws the same dropout masks, shuffles and augmentations. Seed once, before "
                 f"the loop.",
                 context={"seed_function": model.callee(seeded) or name, "call": model.code(call.node),
