@@ -130,6 +130,32 @@ for x, y in loader:
                     fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
                 ctx.report(node, _message(target, layers, reason, flat), fix=fix,
                            context=_context(model, forwards, target, layers, batch))
+        self._single_samples_in_train_mode(ctx, reported)
+
+    def _single_samples_in_train_mode(self, ctx, reported: set[int]) -> None:
+        """A forward pass outside training (a demo, an inference script) that feeds one
+        sample to a model with BatchNorm still in train mode (never ``.eval()``-ed)."""
+        model = ctx.model
+        phases = model.phases
+        scopes = [model.facts.scope, *(f for f in model.facts.functions
+                                       if model.enclosing_module(f) is None and not model.is_framework_managed(f))]
+        for scope in scopes:
+            for forward in phases.forwards_in(scope, scope):
+                if id(forward.call) in reported or forward.call.scope is not scope:
+                    continue
+                single = _single_sample_argument(model, forward.call)
+                if single is None:
+                    continue
+                if phases.mode_at(forward.call, forward.target, forward.models).mode not in ("default", "train"):
+                    continue
+                found = _batchnorm_of(model, forward.models)
+                if found is None:
+                    continue
+                layers, _ = found
+                reported.add(id(forward.call))
+                ctx.report(forward.call.node, _single_sample_message(model, forward.target, layers, single,
+                                                                     training=False),
+                           context=_context(model, [forward], forward.target, layers, 1))
 
     @staticmethod
     def experiment(lab):
@@ -234,22 +260,16 @@ def _external_batchnorm(qualname) -> bool:
 
 
 def _single_sample_argument(model, call) -> str | None:
-    """``model(x.unsqueeze(0))``, ``model(x[None])``, ``model(x.view(1, -1))``."""
-    if not call.args:
+    """``model(x.unsqueeze(0))``, ``model(torch.rand(1, 3, 224, 224))``, ``model(x[None])``,
+    ``model(item.view(-1, 3, H, W))``, directly or through the names that hold them."""
+    if not call.args or call.args[0].keyword is not None:
         return None
     argument = call.args[0].value
-    if isinstance(argument, cst.Call) and isinstance(argument.func, cst.Attribute):
-        method = argument.func.attr.value
-        first = argument.args[0].value if argument.args else None
-        if method == "unsqueeze" and literal_number(first) == 0:
-            return model.code(argument)
-        if method in ("view", "reshape") and literal_number(first) == 1:
-            return model.code(argument)
-    if isinstance(argument, cst.Subscript) and argument.slice and \
-            isinstance(argument.slice[0].slice, cst.Index) and \
-            isinstance(argument.slice[0].slice.value, cst.Name) and argument.slice[0].slice.value.value == "None":
-        return model.code(argument)
-    return None
+    found = model.data.single_sample(argument, call.scope, call.order)
+    if found is None:
+        return None
+    shown = model.code(found)
+    return shown if found is argument else f"{model.code(argument)} = {shown}"
 
 
 def _loader_problem(model, loader, flat: bool):
@@ -305,12 +325,20 @@ def _message(target, layers, reason, flat) -> str:
             f"batch size that leaves no batch of one).")
 
 
-def _single_sample_message(model, target, layers, argument) -> str:
-    return (f"`{target}` trains on a single sample (`{argument}`) but holds {', '.join(layers[:3])}: "
-            f"in train mode BatchNorm needs more than one value per channel (PyTorch raises "
-            f"\"Expected more than 1 value per channel when training\" for (batch, features) inputs) "
-            f"and the statistics of one sample are degenerate. Train on batches, or freeze "
-            f"BatchNorm with `.eval()` on its layers.")
+def _single_sample_message(model, target, layers, argument, training: bool = True) -> str:
+    if training:
+        where = f"`{target}` trains on a single sample (`{argument}`)"
+        advice = "Train on batches, or freeze BatchNorm with `.eval()` on its layers."
+    else:
+        where = (f"`{target}` runs a single sample (`{argument}`) in train mode (it is never set to "
+                 f"`.eval()` before this call)")
+        advice = ("Call `.eval()` on the model before inference, or feed batches of more than one "
+                  "sample.")
+    return (f"{where} but holds {', '.join(layers[:3])}: in train mode BatchNorm normalizes with the "
+            f"statistics of the batch, so the output of one sample is normalized by itself and the "
+            f"running averages are overwritten; where a layer sees one value per channel (BatchNorm1d "
+            f"on (batch, features), BatchNorm2d on 1x1 maps) PyTorch raises \"Expected more than 1 "
+            f"value per channel when training\". {advice}")
 
 
 def _context(model, forwards, target, layers, batch) -> dict:

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 MAX_DEPTH = 8
 # Calls that wrap an iterable without changing its batches.
 _ITER_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "zip", "trange", "progress_bar", "track"})
+# Tensor methods that keep the batch dimension as it is.
+_KEEPS_SAMPLES = frozenset({"to", "cuda", "cpu", "float", "double", "half", "contiguous", "detach", "clone",
+                            "requires_grad_"})
+# Factories whose first argument is data, not a size.
+_FROM_DATA = frozenset({"torch.tensor", "torch.Tensor", "torch.FloatTensor", "torch.LongTensor", "numpy.array",
+                        "torch.arange", "torch.linspace", "torch.randint", "torch.full", "torch.randperm"})
 _TENSOR_FACTORIES = frozenset(
     {"torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty", "torch.full",
      "torch.randint", "torch.arange", "torch.tensor", "torch.linspace", "torch.Tensor",
@@ -489,6 +495,81 @@ class DataFacts:
                 if loader is not None and id(loader.call) not in found:
                     found[id(loader.call)] = loader
         return list(found.values())
+
+    # -- single samples ---------------------------------------------------------------
+
+    def single_sample(self, node: cst.BaseExpression, scope: F.Scope, order: int | None,
+                      depth: int = 0) -> cst.BaseExpression | None:
+        """The expression that makes `node` a batch of exactly one sample, if it is
+        one: ``x.unsqueeze(0)``, ``x[None]``, ``x.view(1, ...)``, ``torch.rand(1, 3,
+        H, W)``, or ``item.view(-1, 3, H, W)`` of one dataset item (``dataset[i][0]``).
+        Names, ``.to()``/``.cuda()`` and ``Variable(...)`` are followed."""
+        if depth > 6:
+            return None
+        if isinstance(node, cst.Name):
+            found = lookup(scope, node.value, order)
+            if found is None or found[1].path or not isinstance(found[1].fact, F.Assign) \
+                    or found[1].fact.kind != "assign" or found[1].fact.value is None:
+                return None
+            fact = found[1].fact
+            return self.single_sample(fact.value, fact.scope, fact.order, depth + 1)
+        if isinstance(node, cst.Subscript):
+            index = node.slice[0].slice if node.slice else None
+            if isinstance(index, cst.Index) and isinstance(index.value, cst.Name) and index.value.value == "None":
+                return node
+            return None
+        if not isinstance(node, cst.Call):
+            return None
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in _KEEPS_SAMPLES:
+            return self.single_sample(node.func.value, scope, order, depth + 1)
+        if not node.args:
+            return None
+        first = node.args[0].value
+        qualified = self.model.names.qualified(node.func, scope, order)
+        if qualified in _TENSOR_FACTORIES and qualified not in _FROM_DATA and len(node.args) > 1 \
+                and literal_number(first) == 1 and all(a.keyword is None for a in node.args[:2]):
+            return node  # torch.rand(1, 3, 224, 224)
+        if qualified in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
+            return self.single_sample(first, scope, order, depth + 1)
+        if not isinstance(node.func, cst.Attribute):
+            return None
+        method = node.func.attr.value
+        if method == "unsqueeze" and literal_number(first) == 0:
+            return node
+        if method in ("view", "reshape"):
+            shape = first.elements if isinstance(first, (cst.Tuple, cst.List)) else node.args
+            head = literal_number(shape[0].value) if shape else None
+            if head == 1 and len(shape) > 1:
+                return node
+            if head == -1 and len(shape) > 2 and self._dataset_item(node.func.value, scope, order):
+                return node  # one item's elements, regrouped under a new batch dimension
+            return None
+        return None
+
+    def _dataset_item(self, node: cst.BaseExpression, scope: F.Scope, order: int | None,
+                      depth: int = 0) -> bool:
+        """``dataset[3]`` or ``dataset[3][0]``: one item of an instance of a local
+        class that defines ``__getitem__`` (one sample, without a batch dimension)."""
+        if depth > 4:
+            return False
+        if isinstance(node, cst.Name):
+            found = lookup(scope, node.value, order)  # `image, label = dataset[3]`: a part of one item
+            if found is None or not isinstance(found[1].fact, F.Assign) or found[1].fact.kind != "assign" \
+                    or found[1].fact.value is None:
+                return False
+            fact = found[1].fact
+            return self._dataset_item(fact.value, fact.scope, fact.order, depth + 1)
+        if not isinstance(node, cst.Subscript) or len(node.slice) != 1 \
+                or not isinstance(node.slice[0].slice, cst.Index):
+            return False
+        if self._dataset_item(node.value, scope, order, depth + 1):
+            return True  # a part of an item
+        for value in self.model.values.infer(node.value, scope, order):
+            definition = value.definition if value.kind == "instance" else None
+            if definition is not None and isinstance(definition.fact, F.Class) \
+                    and "__getitem__" in definition.fact.methods and "__len__" in definition.fact.methods:
+                return True
+        return False
 
     # -- where a loader comes from -------------------------------------------------
 
