@@ -208,6 +208,12 @@ class Class(Scope):
     methods: dict[str, Function] = field(default_factory=dict)
     # ``self.<attr> = value`` anywhere in the class's methods, in source order.
     self_assigns: dict[str, list[Assign]] = field(default_factory=dict)
+    # For ``self.a, self.b = x, y``: (attr, id(assign)) -> the index path of the
+    # attribute in the tuple target (as :attr:`Binding.path`); absent for plain targets.
+    self_assign_paths: dict[tuple[str, int], tuple[int, ...]] = field(default_factory=dict)
+
+    def self_assign_path(self, attr: str, assign: Assign) -> tuple[int, ...]:
+        return self.self_assign_paths.get((attr, id(assign)), ())
 
 
 @dataclass(eq=False)

@@ -52,7 +52,8 @@ class SemanticModel:
     def names_for(self, facts: F.FileFacts) -> Names:
         names = self._names.get(id(facts))
         if names is None:
-            names = self._names[id(facts)] = Names(facts)
+            names = self._names[id(facts)] = Names(
+                facts, star_alias=lambda name: self.resolver.star_alias(facts, name))
         return names
 
     @cached_property

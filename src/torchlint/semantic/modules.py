@@ -244,9 +244,11 @@ class ModuleIndex:
         cls, facts = module.cls, module.facts
         for attr, assigns in cls.self_assigns.items():
             for assign in assigns:
-                if assign.value is None:
+                # `self.fc, self.bn = nn.Linear(...), nn.BatchNorm1d(...)`: this attribute's element.
+                value = tuple_element(assign.value, cls.self_assign_path(attr, assign))
+                if value is None:
                     continue
-                layer = self.layer_of(assign.value, assign.scope, assign.order, facts, module.path, attr)
+                layer = self.layer_of(value, assign.scope, assign.order, facts, module.path, attr)
                 if layer is not None:
                     # A later assignment of the same attribute replaces the earlier.
                     module.layers = [l for l in module.layers if l.attr != attr]
@@ -289,7 +291,8 @@ class ModuleIndex:
                          facts=facts)
         if kind == "containers":
             layer = Layer(attr=attr, call=call, qualname=qualified, kind=kind, facts=facts)
-            for index, element in enumerate(self._container_elements(call, scope, facts)):
+            elements = self._container_elements(call, scope, facts) + self._filled_later(value, scope)
+            for index, element in enumerate(elements):
                 child = self.layer_of(element, scope, order, facts, path, f"{attr}[{index}]", depth + 1)
                 if child is not None:
                     layer.children.append(child)
@@ -299,6 +302,15 @@ class ModuleIndex:
         local = self.resolve_class(value.func, scope, order, facts, path)
         if local is not None:
             return Layer(attr=attr, call=call, local=local, facts=facts)
+        # A factory function that builds and returns the layer: `self.stem = make_stem(c)`.
+        factory = self.model.resolver.definition(value.func, scope, order, facts, path)
+        if factory is not None and isinstance(factory.fact, F.Function) and factory.fact.class_ is None:
+            for ret in factory.fact.returns:
+                if ret.value is not None:
+                    built = self.layer_of(ret.value, factory.fact, ret.order, factory.facts, factory.path,
+                                          attr, depth + 1)
+                    if built is not None:
+                        return built
         # A helper method that builds the layer: `self._make_block(...)`.
         if isinstance(value.func, cst.Attribute) and isinstance(scope, F.Scope):
             function = scope.function
@@ -338,6 +350,34 @@ class ModuleIndex:
                 elements.append(value)
         return elements
 
+    def _filled_later(self, container: cst.Call, scope: F.Scope) -> list[cst.BaseExpression]:
+        """Layers put into a container after it is built and bound: ``clf =
+        nn.Sequential()`` then ``clf.add_module("drop", nn.Dropout())``, or
+        ``self.blocks = nn.ModuleList()`` then ``self.blocks.append(Block())`` (in
+        any method of the class), and ``self.heads["cls"] = nn.Linear(...)``."""
+        holders = [dotted_name(target) for assign in scope.assigns if assign.value is container
+                   for target in assign.targets]
+        holders = [holder for holder in holders if holder is not None]
+        if not holders:
+            return []
+        scopes: list[F.Scope] = [scope]
+        function = scope.function
+        if function is not None and function.class_ is not None \
+                and any(h.startswith(f"{_self_name(function)}.") for h in holders):
+            scopes += [m for m in function.class_.methods.values() if m is not scope
+                       and _self_name(m) == _self_name(function)]
+        found: list[cst.BaseExpression] = []
+        for where in scopes:
+            for call in where.calls:
+                if call.method in _FILLING_METHODS and dotted_name(call.receiver) in holders:
+                    found.extend(_filled_by(call))
+            for assign in where.assigns:
+                for target in assign.targets:
+                    if isinstance(target, cst.Subscript) and dotted_name(target.value) in holders \
+                            and assign.value is not None:
+                        found.append(assign.value)
+        return found
+
     def _list_items(self, node: cst.BaseExpression, scope: F.Scope, order: int) -> list[cst.BaseExpression]:
         """Items of a list built in the same function: ``layers = [...]``,
         ``layers.append(x)``, ``layers += [...]``."""
@@ -364,6 +404,35 @@ class ModuleIndex:
             if aug.order < order and dotted_name(aug.target) == name and isinstance(aug.value, (cst.List, cst.Tuple)):
                 items.extend(e.value for e in aug.value.elements)
         return items
+
+
+_FILLING_METHODS = frozenset({"add_module", "append", "extend", "insert", "register_module"})
+
+
+def _filled_by(call: F.Call) -> list[cst.BaseExpression]:
+    """The layers a filling call puts into its container."""
+    if call.method in ("add_module", "register_module", "insert"):  # (name or index, module)
+        value = call.argument(1, "module")
+    else:
+        value = call.argument(0, "modules" if call.method == "extend" else "module")
+    if value is None:
+        return []
+    if call.method == "extend":
+        if isinstance(value, (cst.List, cst.Tuple)):
+            return [e.value for e in value.elements if not isinstance(e, cst.StarredElement)]
+        return [value.elt] if isinstance(value, (cst.ListComp, cst.GeneratorExp)) else []
+    return [value]
+
+
+def tuple_element(value: cst.BaseExpression | None, path: tuple[int, ...]) -> cst.BaseExpression | None:
+    """The part of a literal tuple `value` a tuple target at `path` receives
+    (`value` itself for an empty path; None when it is not a literal)."""
+    for index in path:
+        if not isinstance(value, (cst.Tuple, cst.List)) or index >= len(value.elements) \
+                or any(isinstance(e, cst.StarredElement) for e in value.elements):
+            return None
+        value = value.elements[index].value
+    return value
 
 
 _FLATTENING_METHODS = frozenset({"view", "reshape", "flatten", "mean", "sum", "squeeze", "max", "amax"})

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import libcst as cst
 
@@ -98,6 +98,62 @@ def binding_before(scope: F.Scope, name: str, order: int | None) -> F.Binding | 
     return found[-1] if scope.kind != "function" or order is None else found[0]
 
 
+def reaching_bindings(scope: F.Scope, name: str, order: int | None) -> list[F.Binding]:
+    """The bindings of `name` in `scope` that may hold at `order`: the one
+    :func:`binding_before` picks and, when it sits in an ``if``/``try`` arm that
+    does not enclose the use, the earlier ones that still reach when the arm does
+    not run (``model = Net()`` then ``if cuda: model = DataParallel(model)``).
+    Latest first. With no order the use is the end of the scope."""
+    found = scope.bindings.get(name)
+    if not found:
+        return []
+    last = binding_before(scope, name, order)
+    assert last is not None
+    index = next(i for i, b in enumerate(found) if b is last)
+    if order is not None and last.order >= order:
+        return [last]  # used before any binding here (a later global): keep the one choice
+    use = order if order is not None else scope.end_order + 1
+    reaching = [last]
+    covered: list[F.Branch] = []  # arms whose binding shadows earlier ones in them
+    binding = last
+    while index > 0:
+        arms = _arms_not_enclosing(binding, use)
+        if not arms:
+            break  # runs whenever the use runs: nothing earlier reaches
+        covered.append(arms[0])
+        index -= 1
+        binding = found[index]
+        if any(arm in covered for arm in _arms(binding)):
+            continue  # shadowed by a later binding of the same arm
+        reaching.append(binding)
+    return reaching
+
+
+def _arms(binding: F.Binding) -> list[F.Branch]:
+    """The ``if``/``try`` arms around `binding`, innermost first."""
+    branch = getattr(binding.fact, "branch", None)
+    arms = []
+    while branch is not None:
+        arms.append(branch)
+        branch = branch.parent
+    return arms
+
+
+def _arms_not_enclosing(binding: F.Binding, use: int) -> list[F.Branch]:
+    return [arm for arm in _arms(binding) if not arm.order < use <= arm.end_order]
+
+
+def lookup_reaching(scope: F.Scope, name: str, order: int | None) -> tuple[F.Scope, list[F.Binding]] | None:
+    """:func:`lookup` with every binding that may reach the use (see
+    :func:`reaching_bindings`), latest first."""
+    found = lookup(scope, name, order)
+    if found is None:
+        return None
+    owner, binding = found
+    reaching = reaching_bindings(owner, name, order if owner is scope else None)
+    return owner, reaching if reaching and reaching[0] is binding else [binding]
+
+
 def lookup(scope: F.Scope, name: str, order: int | None) -> tuple[F.Scope, F.Binding] | None:
     """Resolve `name` as Python does: the scope, then enclosing functions, then the
     module (class bodies are skipped for names used inside methods)."""
@@ -116,8 +172,12 @@ def lookup(scope: F.Scope, name: str, order: int | None) -> tuple[F.Scope, F.Bin
 class Names:
     """Resolves dotted expressions of one file to canonical qualified names."""
 
-    def __init__(self, facts: F.FileFacts) -> None:
+    def __init__(self, facts: F.FileFacts,
+                 star_alias: Callable[[str], F.Import | None] | None = None) -> None:
         self.facts = facts
+        # `from .parts import *` also brings the import aliases of parts.py
+        # (`nn`, `torch`, `F`): asked for a name this file does not bind.
+        self.star_alias = star_alias
 
     def qualified(self, node: cst.CSTNode | None, scope: F.Scope | None = None,
                   order: int | None = None) -> str | None:
@@ -129,7 +189,10 @@ class Names:
         head, _, rest = dotted.partition(".")
         found = lookup(scope or self.facts.scope, head, order)
         if found is None:
-            return None
+            star = self.star_alias(head) if self.star_alias is not None else None
+            if star is None:
+                return None
+            return canonical(f"{star.qualified}.{rest}" if rest else star.qualified)
         _, binding = found
         fact = binding.fact
         if isinstance(fact, F.Import):

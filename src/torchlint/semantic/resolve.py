@@ -38,6 +38,8 @@ class Resolver:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self._imports: dict[tuple[int, str], Definition | None] = {}
+        self._star_aliases: dict[tuple[int, str], F.Import | None] = {}
+        self._paths: dict[int, Path | None] = {}
 
     def definition(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
                    facts: F.FileFacts, path: Path | None, hops: int = 0) -> Definition | None:
@@ -121,3 +123,76 @@ class Resolver:
             if found is not None:
                 return found
         return None
+
+    # -- names brought by star imports ---------------------------------------------
+
+    def star_alias(self, facts: F.FileFacts, name: str) -> F.Import | None:
+        """The absolute import that `from m import *` brings in as `name` (``nn``
+        from ``import torch.nn as nn`` in m), following nested star imports."""
+        key = (id(facts), name)
+        if key not in self._star_aliases:
+            self._star_aliases[key] = None  # a star-import cycle brings nothing
+            self._star_aliases[key] = self._star_alias_in(facts, self.path_of(facts), name, 0)
+        return self._star_aliases[key]
+
+    def _star_alias_in(self, facts: F.FileFacts, path: Path | None, name: str,
+                       hops: int) -> F.Import | None:
+        if hops > MAX_HOPS or name.startswith("_"):
+            return None  # `import *` skips private names
+        for fact in facts.imports:
+            if fact.name != "*":
+                continue
+            star = F.Import(local="*", module=fact.module, name=None, level=fact.level, node=fact.node)
+            target = self._module(path, star)
+            if target is None:
+                continue
+            module = target[0]
+            assert module.facts is not None
+            bindings = module.facts.scope.bindings.get(name)
+            if bindings:
+                bound = bindings[-1].fact
+                # Relative imports name modules relative to the other file: only
+                # absolute ones mean the same here.
+                if isinstance(bound, F.Import) and bound.level == 0 and bound.name != "*":
+                    return bound
+                return None
+            found = self._star_alias_in(module.facts, module.path, name, hops + 1)
+            if found is not None:
+                return found
+        return None
+
+    def path_of(self, facts: F.FileFacts) -> Path | None:
+        """The file `facts` were collected from (this file or a local module)."""
+        if facts is self.model.facts:
+            return self.model.path
+        key = id(facts)
+        if key not in self._paths:
+            self._paths[key] = next((m.path for m in self.model.project.modules() if m.facts is facts), None)
+        return self._paths[key]
+
+    # -- modules named by an expression ---------------------------------------------
+
+    def local_module(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+                     facts: F.FileFacts, path: Path | None) -> LocalModule | None:
+        """The project module `node` names: ``zoo`` after ``import zoo`` or
+        ``from models import zoo``, ``models.zoo`` after ``import models``."""
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        found = lookup(scope, head, order)
+        if found is None or not isinstance(found[1].fact, F.Import):
+            return None
+        fact = found[1].fact
+        target = self._module(path, fact)
+        if target is None:
+            return None
+        module, name = target
+        parts = ([name] if name else []) + (rest.split(".") if rest else [])
+        for part in parts:
+            sub = F.Import(local=part, module=part, name=None, level=1, node=fact.node)
+            nested = self._module(module.path, sub)
+            if nested is None:
+                return None
+            module = nested[0]
+        return module

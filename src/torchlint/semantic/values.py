@@ -19,7 +19,7 @@ import libcst as cst
 
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import Layer, ModuleClass
-from torchlint.semantic.names import lookup
+from torchlint.semantic.names import lookup, lookup_reaching, reaching_bindings
 from torchlint.semantic.walker import dotted_name
 
 if TYPE_CHECKING:
@@ -39,6 +39,47 @@ PASSTHROUGH_METHODS = frozenset(
 )
 # Values that arithmetic keeps (``probs * mask`` is still probabilities).
 TENSOR_KINDS = frozenset({"probs", "log_probs", "log_of_probs", "loss", "model_output", "tensor"})
+PROBABILITY_KINDS = frozenset({"probs", "log_probs", "log_of_probs"})
+# Tensor methods that make something other than (a view or rearrangement of)
+# the probabilities they are called on: reductions, comparisons, indices,
+# element-wise maps that change the values. Any other method keeps them
+# (``probs.resize(1, n)``, ``probs.narrow(...)``, ``probs.bmm(onehot)``).
+NOT_KEEPING_PROBABILITIES = frozenset(
+    {
+        "argmax", "argmin", "max", "min", "amax", "amin", "sum", "mean", "prod", "std", "var",
+        "median", "mode", "norm", "item", "tolist", "numpy", "detach", "size", "dim", "numel",
+        "eq", "ne", "gt", "ge", "lt", "le", "equal", "topk", "sort", "argsort", "kthvalue",
+        "nonzero", "any", "all", "cumsum", "cumprod", "logsumexp", "exp", "log", "log2", "log10",
+        "log1p", "expm1", "pow", "sqrt", "rsqrt", "abs", "neg", "reciprocal", "sigmoid", "tanh",
+        "relu", "round", "floor", "ceil", "sign", "bool", "multinomial", "bernoulli", "entropy",
+        "logit", "softmax", "log_softmax", "backward", "tolist", "data_ptr", "stride", "shape",
+        "count_nonzero", "histc", "bincount", "unique", "new_zeros", "new_ones", "new_empty",
+        "new_full", "new_tensor", "zero_", "fill_", "random_", "uniform_", "normal_",
+    }
+)
+# torch functions that return (a rearrangement of) their first argument.
+REARRANGING_FUNCTIONS = frozenset(
+    {
+        "torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
+        "torch.permute", "torch.narrow", "torch.select", "torch.index_select", "torch.clamp",
+        "torch.clip", "torch.movedim", "torch.t", "torch.gather", "torch.masked_select",
+        "torch.squeeze_copy", "torch.swapaxes", "torch.swapdims",
+    }
+)
+# Wrappers that run the module they are given (train()/eval() reach it):
+# the value of the call is the value of the first argument.
+WRAPPERS = frozenset(
+    {
+        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+        "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.data_parallel.DataParallel",
+        "torch.nn.parallel.distributed.DistributedDataParallel", "torch.compile",
+        "torch.nn.SyncBatchNorm.convert_sync_batchnorm", "torch.jit.script",
+        "apex.parallel.DistributedDataParallel", "apex.parallel.convert_syncbn_model",
+        "torch_geometric.nn.DataParallel", "torch.distributed.fsdp.FullyShardedDataParallel",
+    }
+)
+# Objects whose `prepare(a, b, ...)` returns its arguments, prepared (accelerate).
+PREPARING_CLASSES = frozenset({"accelerate.Accelerator"})
 
 
 @dataclass(eq=False)
@@ -55,6 +96,8 @@ class Value:
     qualname: str | None = None  # torch name: torch.nn.CrossEntropyLoss, torchvision.models.resnet18
     call: F.Call | None = None  # constructing call: loss function, loader, optimizer
     elements: tuple[frozenset[Value], ...] = ()  # tuple items
+    # dict items: (literal key, or None for keys not known statically, values)
+    entries: tuple[tuple[object, frozenset[Value]], ...] = ()
     source: frozenset[Value] = frozenset()  # for probs/log_probs: what softmax was applied to
     definition: object = None  # class/function Definition for kind class/function
     via_forward: ModuleClass | None = None  # set when the value comes out of a model's forward
@@ -83,6 +126,8 @@ class Values:
         self._memo: dict[tuple[int, int | None], frozenset[Value]] = {}
         self._active: set[tuple[int, int | None]] = set()
         self._forward: dict[int, frozenset[Value]] = {}
+        self._assign_of_value: dict[int, dict[int, F.Assign]] = {}
+        self._namespaces: dict[int, frozenset[Value]] = {}
 
     # -- entry points -------------------------------------------------------
 
@@ -145,10 +190,116 @@ class Values:
             return self.infer(node.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
         if isinstance(node, (cst.Integer, cst.Float)):
             return [Value("number", origin=node, facts=frame.facts)]
+        if isinstance(node, cst.Dict):
+            return [self._dict_literal(node, frame, depth)]
+        if isinstance(node, cst.DictComp):
+            # `{split: DataLoader(...) for split in ("train", "val")}`: one value per key.
+            items = self.infer(node.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+            return [Value("dict", origin=node, facts=frame.facts, entries=((None, items),))]
         return []
 
+    # -- dicts ----------------------------------------------------------------
+
+    def _dict_literal(self, node: cst.Dict, frame: _Frame, depth: int) -> Value:
+        entries: list[tuple[object, frozenset[Value]]] = []
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                values = self.infer(element.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+                entries.append((_literal_key(element.key), values))
+            elif isinstance(element, cst.StarredDictElement):  # `{**defaults, ...}`
+                for inner in self.infer(element.value, frame.scope, frame.order, frame.facts,
+                                        frame.path, depth + 1):
+                    entries.extend(inner.entries if inner.kind == "dict" else ())
+        return Value("dict", origin=node, facts=frame.facts, entries=tuple(entries))
+
+    def _dict_call(self, node: cst.Call, frame: _Frame, depth: int) -> Value:
+        """``dict(net=model, loader=loader)``, ``dict(other, k=v)``."""
+        entries: list[tuple[object, frozenset[Value]]] = []
+        for arg in node.args:
+            values = self.infer(arg.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+            if arg.keyword is not None:
+                entries.append((arg.keyword.value, values))
+            else:
+                for inner in values:
+                    entries.extend(inner.entries if inner.kind == "dict" else ())
+        return Value("dict", origin=node, facts=frame.facts, entries=tuple(entries))
+
+    def _item(self, value: Value, key: object, depth: int) -> list[Value]:
+        """``d[key]`` of a dict value: the literal entries and the items assigned
+        later (``d["net"] = model``) to the name or attribute that holds it. An
+        unknown key (``ARCHS[args.arch]``) may be any of them."""
+        found: list[Value] = []
+        for entry_key, values in value.entries + self._assigned_items(value, depth):
+            if key is None or entry_key is None or entry_key == key:
+                found.extend(values)
+        return found
+
+    def _assigned_items(self, value: Value, depth: int) -> tuple[tuple[object, frozenset[Value]], ...]:
+        facts = value.facts
+        if facts is None or value.origin is None:
+            return ()
+        assign = self._assignments_of_values(facts).get(id(value.origin))
+        if assign is None:
+            return ()
+        holders = {dotted_name(t) for t in assign.targets} - {None}
+        scopes = _holder_scopes(assign.scope, holders)
+        path = self.model.resolver.path_of(facts)
+        items = []
+        for scope in scopes:
+            for item in scope.assigns:
+                for target in item.targets:
+                    if isinstance(target, cst.Subscript) and dotted_name(target.value) in holders \
+                            and item.value is not None and len(target.slice) == 1 \
+                            and isinstance(target.slice[0].slice, cst.Index):
+                        key = _literal_key(target.slice[0].slice.value)
+                        items.append((key, self.infer(item.value, item.scope, item.order, facts, path,
+                                                      depth + 1)))
+        return tuple(items)
+
+    def _assignments_of_values(self, facts: F.FileFacts) -> dict[int, F.Assign]:
+        """id(value node) -> its assignment, for the file (built once)."""
+        index = self._assign_of_value.get(id(facts))
+        if index is None:
+            index = {id(a.value): a for a in facts.assigns if a.value is not None and a.kind == "assign"}
+            self._assign_of_value[id(facts)] = index
+        return index
+
+    # -- namespaces: globals(), vars(module), getattr(module, name) ----------------------
+
+    def _namespace_classes(self, facts: F.FileFacts, path: Path | None) -> frozenset[Value]:
+        """The nn.Module classes a module defines at its top level, as class values:
+        what ``globals()[name]`` or ``getattr(zoo, name)`` may give for a model."""
+        key = id(facts)
+        if key not in self._namespaces:
+            from torchlint.semantic.resolve import Definition
+
+            found = []
+            for cls in facts.classes:
+                if cls.parent is facts.scope and self.model.modules.of_class(cls, facts, path) is not None:
+                    found.append(Value("class", origin=cls.node, facts=facts,
+                                       definition=Definition(cls, facts, path)))
+            self._namespaces[key] = frozenset(found)
+        return self._namespaces[key]
+
+    def _namespace_of(self, node: cst.BaseExpression | None, frame: _Frame) -> tuple[frozenset[Value], str | None]:
+        """The members of the namespace `node` evaluates to, as (class values, or
+        the qualified name of an external namespace): ``globals()``, ``vars(zoo)``,
+        ``zoo.__dict__`` and a module ``zoo`` itself."""
+        if isinstance(node, cst.Call) and not node.args and dotted_name(node.func) == "globals" \
+                and lookup(frame.scope, "globals", frame.order) is None:
+            return self._namespace_classes(frame.facts, frame.path), None
+        if isinstance(node, cst.Call) and len(node.args) == 1 and dotted_name(node.func) == "vars" \
+                and lookup(frame.scope, "vars", frame.order) is None:
+            node = node.args[0].value
+        elif isinstance(node, cst.Attribute) and node.attr.value == "__dict__":
+            node = node.value
+        module = self.model.resolver.local_module(node, frame.scope, frame.order, frame.facts, frame.path)
+        if module is not None and module.facts is not None:
+            return self._namespace_classes(module.facts, module.path), None
+        return frozenset(), self.model.names_for(frame.facts).qualified(node, frame.scope, frame.order)
+
     def _name(self, node: cst.Name, frame: _Frame, depth: int) -> Iterable[Value]:
-        found = lookup(frame.scope, node.value, frame.order)
+        found = lookup_reaching(frame.scope, node.value, frame.order)
         if found is None:
             # Not bound here: maybe brought in by `from models import *`.
             definition = self.model.resolver.definition(node, frame.scope, frame.order, frame.facts, frame.path)
@@ -156,7 +307,14 @@ class Values:
                 return []
             kind = "class" if isinstance(definition.fact, F.Class) else "function"
             return [Value(kind, origin=definition.fact.node, facts=definition.facts, definition=definition)]
-        scope, binding = found
+        _, bindings = found
+        values: list[Value] = []
+        for binding in bindings:  # every binding that may reach (if arms)
+            values.extend(self._binding(node, binding, frame, depth))
+        return values
+
+    def _binding(self, node: cst.Name, binding: F.Binding, frame: _Frame, depth: int) -> Iterable[Value]:
+        """What `node` holds when `binding` is the one that reached it."""
         fact = binding.fact
         if isinstance(fact, F.Assign):
             if fact.kind == "for":
@@ -179,9 +337,34 @@ class Values:
                 kind = "class" if isinstance(definition.fact, F.Class) else "function"
                 return [Value(kind, origin=definition.fact.node, facts=definition.facts,
                               definition=definition)]
+            imported = self._imported_variable(fact, frame, depth)
+            if imported:
+                return imported
             qualified = self.model.names_for(frame.facts).qualified(node, frame.scope, frame.order)
             return [Value("external", origin=node, facts=frame.facts, qualname=qualified)]
         return []
+
+    def _imported_variable(self, fact: F.Import, frame: _Frame, depth: int) -> list[Value]:
+        """``from model import net``: what the project module's global holds when
+        the module has run (a model built and trained at import time)."""
+        if fact.name is None or fact.name == "*":
+            return []
+        target = self.model.project.import_target(frame.path, fact)
+        if target is None or target[1] is None or target[0].facts is None:
+            return []
+        module, name = target
+        self.model.note_dependency(module.path)
+        return self._global_of(module.facts, module.path, name, depth)
+
+    def _global_of(self, facts: F.FileFacts, path: Path | None, name: str, depth: int) -> list[Value]:
+        """The values of a module-level variable of another file at the end of it."""
+        found: list[Value] = []
+        for binding in reaching_bindings(facts.scope, name, None):
+            fact = binding.fact
+            if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and fact.value is not None:
+                values = self.infer(fact.value, fact.scope, fact.order, facts, path, depth + 1)
+                found.extend(self._project(values, binding.path, depth))
+        return found
 
     def _iterate(self, iterated: frozenset[Value], fact: F.Assign) -> frozenset[Value]:
         """Values of the items of an iterable: a loader yields batches."""
@@ -192,6 +375,8 @@ class Values:
             elif value.kind == "tuple":
                 for element in value.elements:
                     found.extend(element)
+            elif value.kind in PROBABILITY_KINDS:
+                found.append(value)  # `for row in probs`: each row is probabilities too
         return frozenset(found)
 
     def _project(self, values: frozenset[Value], path: tuple[int, ...], depth: int) -> frozenset[Value]:
@@ -229,46 +414,71 @@ class Values:
 
     def _attribute(self, node: cst.Attribute, frame: _Frame, depth: int) -> Iterable[Value]:
         receiver = self.infer(node.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+        attr = node.attr.value
         found: list[Value] = []
         for value in receiver:
-            cls = None
             if value.kind == "module" and value.module is not None:
                 for owner in _class_chain(value.module):
-                    assigns = owner.cls.self_assigns.get(node.attr.value, [])
+                    assigns = owner.cls.self_assigns.get(attr, [])
                     for assign in assigns:
-                        found.extend(self.infer(assign.value, assign.scope, assign.order, owner.facts,
-                                                owner.path, depth + 1))
+                        found.extend(self._self_assigned(owner.cls, attr, assign, owner.facts, owner.path, depth))
                     if assigns:
                         break
             elif value.kind == "instance" and value.definition is not None:
                 cls = value.definition.fact
-                for assign in cls.self_assigns.get(node.attr.value, []):
-                    found.extend(self.infer(assign.value, assign.scope, assign.order,
-                                            value.definition.facts, value.definition.path, depth + 1))
-                method = cls.methods.get(node.attr.value)
+                assert isinstance(cls, F.Class)
+                for assign in cls.self_assigns.get(attr, []):
+                    found.extend(self._self_assigned(cls, attr, assign, value.definition.facts,
+                                                     value.definition.path, depth))
+                method = cls.methods.get(attr)
                 if method is not None and not found:  # `self.compute_loss(batch)` returns its returns
                     from torchlint.semantic.resolve import Definition
 
                     found.append(Value("function", origin=method.node, facts=value.definition.facts,
                                        definition=Definition(method, value.definition.facts,
                                                              value.definition.path)))
+        if not found:
+            found = [v for v in receiver if _is_same_object(v, attr)]
         if found:
             return found
+        definition = self.model.resolver.definition(node, frame.scope, frame.order, frame.facts, frame.path)
+        if definition is not None:  # `import netdefs` then `netdefs.Net`
+            kind = "class" if isinstance(definition.fact, F.Class) else "function"
+            return [Value(kind, origin=definition.fact.node, facts=definition.facts, definition=definition)]
+        module = self.model.resolver.local_module(node.value, frame.scope, frame.order, frame.facts, frame.path)
+        if module is not None and module.facts is not None:  # `import config` then `config.model`
+            members = self._global_of(module.facts, module.path, attr, depth)
+            if members:
+                return members
         qualified = self.model.names_for(frame.facts).qualified(node, frame.scope, frame.order)
         if qualified is not None:
             return [Value("external", origin=node, facts=frame.facts, qualname=qualified)]
         return []
 
+    def _self_assigned(self, cls: F.Class, attr: str, assign: F.Assign, facts: F.FileFacts,
+                       path: Path | None, depth: int) -> frozenset[Value]:
+        """What ``self.<attr> = ...`` stores (its element for ``self.a, self.b = x, y``)."""
+        values = self.infer(assign.value, assign.scope, assign.order, facts, path, depth + 1)
+        where = cls.self_assign_path(attr, assign)
+        return self._project(values, where, depth) if where else values
+
     def _subscript(self, node: cst.Subscript, frame: _Frame, depth: int) -> Iterable[Value]:
-        values = self.infer(node.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
         index = None
+        key: object = None
         if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
             literal = node.slice[0].slice.value
             if isinstance(literal, cst.Integer):
                 index = int(literal.value)
+            key = _literal_key(literal)
+        members, _ = self._namespace_of(node.value, frame) if _names_a_namespace(node.value) else ((), None)
+        if members:  # `globals()[arch]`, `zoo.__dict__[arch]`, `vars(zoo)[arch]`
+            return members
+        values = self.infer(node.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
         found: list[Value] = []
         for value in values:
-            if value.kind == "tuple":
+            if value.kind == "dict":
+                found.extend(self._item(value, key, depth))
+            elif value.kind == "tuple":
                 if index is not None and -len(value.elements) <= index < len(value.elements):
                     found.extend(value.elements[index])
             elif value.kind in TENSOR_KINDS or value.kind == "batch":
@@ -290,8 +500,27 @@ class Values:
         def infer_arg(expr: cst.BaseExpression | None) -> frozenset[Value]:
             return self.infer(expr, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
 
+        if qualified in WRAPPERS:  # `nn.DataParallel(model)` runs `model` (and `.module` is it)
+            wrapped = infer_arg(first)
+            if any(v.kind == "module" for v in wrapped):
+                return wrapped
+            # A model of unknown class: still a model (the generic torch.nn module below).
+        if qualified is None and isinstance(node.func, cst.Name) and \
+                lookup(frame.scope, node.func.value, frame.order) is None:
+            builtin = node.func.value
+            if builtin == "dict":
+                return [self._dict_call(node, frame, depth)]
+            if builtin == "getattr" and len(args) >= 2 and _literal_key(args[1].value) is None:
+                return self._dynamic_member(args[0].value, frame)
         if qualified is not None:
             kind = symbols.function_kind(qualified)
+            if qualified == "torch.exp":  # exp(log_softmax(z)) == softmax(z)
+                inner = infer_arg(first)
+                if any(v.kind == "log_probs" for v in inner):
+                    return [Value("probs", origin=node, facts=frame.facts, call=call, source=inner)]
+                return []
+            if qualified in REARRANGING_FUNCTIONS:
+                return [v for v in infer_arg(first) if v.kind in PROBABILITY_KINDS]
             if kind in ("softmax", "log_softmax"):
                 return [Value("probs" if kind == "softmax" else "log_probs", origin=node,
                               facts=frame.facts, call=call, source=infer_arg(first))]
@@ -336,6 +565,24 @@ class Values:
                 return [Value("log_of_probs", origin=node, facts=frame.facts, source=receiver_values)]
             if method == "item":
                 return [Value("number", origin=node, facts=frame.facts)]
+            if method == "exp" and any(v.kind == "log_probs" for v in receiver_values):
+                return [Value("probs", origin=node, facts=frame.facts, call=call, source=receiver_values)]
+            if method == "prepare" and self._constructed_by(node.func.value, frame) in PREPARING_CLASSES:  # type: ignore[attr-defined]
+                prepared = [infer_arg(arg.value) for arg in args if arg.keyword is None and not arg.star]
+                if len(prepared) == 1:
+                    return prepared[0]
+                return [Value("tuple", origin=node, facts=frame.facts, elements=tuple(prepared))]
+            if method in ("values", "items") and not args:
+                dicts = [v for v in receiver_values if v.kind == "dict"]
+                if dicts:
+                    items = frozenset(i for d in dicts for i in self._item(d, None, depth))
+                    if method == "items":  # (key, value) pairs
+                        items = frozenset({Value("tuple", origin=node, facts=frame.facts,
+                                                 elements=(frozenset(), items))})
+                    return [Value("tuple", origin=node, facts=frame.facts, elements=(items,))]
+            if method == "get" and args:
+                key = _literal_key(first)
+                return [i for v in receiver_values if v.kind == "dict" for i in self._item(v, key, depth)]
             if method in ("mean", "sum", "abs"):  # a reduced loss is still the loss
                 return [v for v in receiver_values if v.kind == "loss"]
             if method in ("detach", "numpy", "tolist", "argmax", "max", "argmin", "min", "eq", "size"):
@@ -344,6 +591,9 @@ class Values:
                 return [v for v in receiver_values if v.kind != "external"]
             if method == "forward":
                 return self._call_values(receiver_values, node, call, frame, depth)
+            kept = [v for v in receiver_values if v.kind in PROBABILITY_KINDS]
+            if kept and method not in NOT_KEEPING_PROBABILITIES:
+                return kept  # `probs.resize(1, n)`, `probs.bmm(onehot)`: still probabilities
 
         callee_values = infer_arg(node.func)
         return self._call_values(callee_values, node, call, frame, depth)
@@ -363,6 +613,10 @@ class Values:
                 found.append(Value("model_output", origin=node, facts=frame.facts, module=callee.module,
                                    layer=callee.layer, qualname=callee.qualname, call=call))
                 found.extend(self.outputs(callee, depth + 1))
+            elif callee.kind == "external" and callee.qualname is not None and \
+                    any(callee.qualname.startswith(p) for p in self.model.symbols.model_factories):
+                # `getattr(torchvision.models, arch)(...)`: one of the library's models
+                found.append(Value("module", origin=node, facts=frame.facts, qualname=callee.qualname))
             elif callee.kind == "loss_fn":
                 found.append(Value("loss", origin=node, facts=frame.facts, qualname=callee.qualname,
                                    call=callee.call))
@@ -373,6 +627,28 @@ class Values:
                         found.extend(self.infer(ret.value, function, ret.order, callee.definition.facts,
                                                 callee.definition.path, depth + 1))
         return found
+
+    def _dynamic_member(self, namespace: cst.BaseExpression, frame: _Frame) -> list[Value]:
+        """``getattr(zoo, arch)``: any nn.Module class zoo defines; for a library
+        namespace (``torchvision.models``) an unknown member of it."""
+        members, qualified = self._namespace_of(namespace, frame)
+        if members:
+            return list(members)
+        if qualified is not None:
+            return [Value("external", origin=namespace, facts=frame.facts, qualname=f"{qualified}.<name>")]
+        return []
+
+    def _constructed_by(self, node: cst.BaseExpression, frame: _Frame) -> str | None:
+        """The qualified class `node` was built from: ``acc`` after ``acc = Accelerator()``."""
+        if isinstance(node, cst.Name):
+            found = lookup(frame.scope, node.value, frame.order)
+            if found is not None and isinstance(found[1].fact, F.Assign) and found[1].fact.kind == "assign":
+                fact = found[1].fact
+                node = fact.value  # type: ignore[assignment]
+                frame = _Frame(fact.scope, fact.order, frame.facts, frame.path)
+        if isinstance(node, cst.Call):
+            return self.model.names_for(frame.facts).qualified(node.func, frame.scope, frame.order)
+        return None
 
     def outputs(self, module_value: Value, depth: int = 0) -> frozenset[Value]:
         """What calling a model instance returns: its forward's return values, or
@@ -438,3 +714,40 @@ def _class_chain(module: ModuleClass) -> list[ModuleClass]:
 
 def _is_static(function: F.Function) -> bool:
     return any(dotted_name(d) in ("staticmethod", "classmethod") for d in function.decorators)
+
+
+def _literal_key(node: cst.BaseExpression | None) -> object:
+    """A dict key written as a literal (``"net"``, ``0``), else None."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    if isinstance(node, cst.Integer):
+        return int(node.value.replace("_", ""), 0)
+    return None
+
+
+def _names_a_namespace(node: cst.BaseExpression) -> bool:
+    """``globals()``, ``vars(x)``, ``x.__dict__``: a namespace subscripted by name."""
+    if isinstance(node, cst.Call):
+        return dotted_name(node.func) in ("globals", "vars")
+    return isinstance(node, cst.Attribute) and node.attr.value == "__dict__"
+
+
+def _is_same_object(value: Value, attr: str) -> bool:
+    """``model.forward``/``loss_fn.forward`` (the bound call) and a wrapper's
+    ``.module``: attributes that stand for the object itself."""
+    if value.kind in ("module", "loss_fn") and attr in ("forward", "__call__"):
+        return True
+    if value.kind in PROBABILITY_KINDS and attr == "data":  # `probs.data`: the same numbers
+        return True
+    return value.kind == "module" and attr == "module"
+
+
+def _holder_scopes(scope: F.Scope, holders: set[str]) -> list[F.Scope]:
+    """Where items may be put into a dict held by `holders`: the scope that bound
+    it, and for ``self.<name>`` every method of the class."""
+    function = scope.function
+    if function is not None and function.class_ is not None and function.params \
+            and any(h.startswith(f"{function.params[0].name}.") for h in holders):
+        return list(function.class_.methods.values())
+    return [scope]

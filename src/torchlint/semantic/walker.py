@@ -176,6 +176,8 @@ class _Walker:
                 and target.value.value == function.params[0].name
             ):
                 function.class_.self_assigns.setdefault(target.attr.value, []).append(fact)
+                if path:
+                    function.class_.self_assign_paths[(target.attr.value, id(fact))] = path
 
     # -- statements -----------------------------------------------------------
 
