@@ -285,3 +285,54 @@ def test_a_construction_through_a_packages_re_export_reaches_the_defining_module
     built = {spec["class"]: (spec["module"], spec["kind"], spec["kwargs"]) for spec in job["models"]}
     assert built == {"Net": ("models.nets", "call", {"width": {"literal": "5"}}),
                      "Head": ("models.heads", "call", {})}
+
+
+def _job_with_finding(tmp_path, text: str, line: int, context: dict) -> dict:
+    from torchlint.findings import Finding, Severity, Span
+
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(text))
+    source = SourceFile(display="train.py", text=path.read_text(), path=path)
+    finding = Finding(code="TL999", name="x", severity=Severity.ERROR, message="m", path="train.py",
+                      span=Span(line, 0, line, 1), context=context)
+    result = FileResult(display="train.py", source=source, findings=[finding])
+    probed = [jobs.ProbedFinding(0, finding, "def experiment(lab):\n    pass\n", "experiment")]
+    return jobs.build_job(0, result, probed, Config(path=tmp_path / "pyproject.toml"))
+
+
+TWO_MODELS = """\
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Scorer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return F.softmax(self.fc(x), dim=1)
+
+    class Ranker(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    scorer, ranker = Scorer(), Ranker()
+    """
+
+
+def test_a_finding_is_probed_on_its_own_model_or_on_none(tmp_path):
+    """Never on the script's "main" model when the finding is about something else."""
+    def chosen(line, context):
+        job = _job_with_finding(tmp_path, TWO_MODELS, line, context)
+        index = job["experiments"][0]["model"]
+        return None if index is None else job["models"][index]["class"]
+
+    assert chosen(10, {}) == "Scorer"  # inside Scorer.forward: that class
+    assert chosen(18, {}) == "Ranker"
+    assert chosen(20, {"class": "Ranker"}) == "Ranker"
+    assert chosen(20, {"class": "NotInTheScript"}) is None  # never a stand-in from the script
+    assert chosen(20, {}) is None  # two models, the finding names neither

@@ -11,7 +11,8 @@ sandbox. A job holds:
   construction call where there is one, else the class's signature alone);
 - ``experiments``: per finding, the experiment's source and the model spec
   the finding is about (from its ``context``: ``construct_line``,
-  ``model_var``, ``class``; else the script's main model);
+  ``model_var``, ``class``, or the model class the finding sits in; else the
+  script's model when it builds exactly one, else none: the experiment says so);
 - ``hints``/``factories`` from ``[tool.torchlint.probe.classes]`` and the
   time and memory budgets of ``[tool.torchlint.probe]``.
 """
@@ -431,7 +432,12 @@ def probed_findings(result: FileResult, rules: dict[str, type[Rule]]) -> list[Pr
 
 
 def _choose(context: dict[str, Any], constructions: list[recover.Construction],
-            specs: list[dict[str, Any]], main: int | None, line: int) -> int | None:
+            specs: list[dict[str, Any]], main: int | None, line: int,
+            enclosing_class: str | None = None) -> int | None:
+    """The model (index into `specs`) a finding's experiment builds: the construction
+    the finding names, its model variable, its class, or the model class the finding
+    sits in. None when none of these identifies one: the experiment then says so
+    rather than confirm a finding on some other model of the script."""
     def index_of(construction: recover.Construction) -> int:
         return specs.index(construction.spec)
 
@@ -454,7 +460,30 @@ def _choose(context: dict[str, Any], constructions: list[recover.Construction],
         for index, spec in enumerate(specs):
             if spec["class"] == class_name:
                 return index
-    return main
+        return None  # the class the finding is about cannot be built: never another model
+    if isinstance(model_var, str) or context.get("construct"):
+        return None
+    enclosing = enclosing_class
+    if enclosing is not None:  # a finding inside a model class is about that class
+        for index, spec in enumerate(specs):
+            if spec["class"] == enclosing:
+                return index
+        return None
+    # The finding names no model and sits in no model class: the script's main model
+    # only when the script builds exactly one (anything else would be a guess).
+    built = {construction.model.name for construction in constructions}
+    return main if len(built) == 1 or len({spec["class"] for spec in specs}) == 1 else None
+
+
+def _class_at(info: recover.SourceInfo, line: int) -> str | None:
+    """The innermost class of the script whose body holds `line`."""
+    found = None
+    for cls in info.facts.classes:
+        body = cls.node.body.body  # type: ignore[attr-defined]
+        last = info.line_span_end(body[-1]) if body else info.line(cls.node)
+        if info.line(cls.node) <= line <= last:
+            found = cls.name
+    return found
 
 
 def _display(path: Path | None) -> str:
@@ -527,7 +556,8 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
         experiments.append({
             "id": ident, "code": finding.code, "message": finding.message, "line": finding.line,
             "column": finding.column, "context": finding.context,
-            "model": _choose(finding.context, found, specs, main, finding.line),
+            "model": _choose(finding.context, found, specs, main, finding.line,
+                             _class_at(script, finding.line)),
             "source": item.source, "function": item.function,
         })
     assumptions: dict[str, Any] = {}

@@ -73,9 +73,15 @@ class SourceInfo:
         return Names(self.facts)
 
     def line(self, node: cst.CSTNode) -> int:
+        return self._span(node).start_line
+
+    def line_span_end(self, node: cst.CSTNode) -> int:
+        return self._span(node).end_line
+
+    def _span(self, node: cst.CSTNode):
         if self._locator is None:
             self._locator = Locator(self.text, self.facts)
-        return self._locator.span(node).start_line
+        return self._locator.span(node)
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

@@ -99,8 +99,9 @@ class ChildRuntime:
         models = self.job.get("models", [])
         if class_name is None:
             if index is None:
-                raise LookupError(f"found no nn.Module subclass to build in {self.job['display']} "
-                                  "or the local modules it imports")
+                raise LookupError(f"the finding names no model of {self.job['display']} (no model's "
+                                  "output reaches it, and it sits in no model class): nothing to build "
+                                  "but a guess")
             return models[index]
         for spec in models:
             if spec.get("class") == class_name:
