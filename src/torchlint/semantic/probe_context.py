@@ -35,7 +35,10 @@ def model_context(model, values) -> dict:
         if layer is None or layer.local is not None or layer.call is None or layer.facts is not model.facts:
             continue
         if model.enclosing_module(layer.call.scope) is None:  # not a layer inside a model class
-            return {"construct": model.code(layer.call.node), "construct_line": model.line_of(layer.call.node)}
+            # The exact source, not model.code's one-line form: a `# comment` inside a
+            # multi-line `nn.Sequential(...)` would swallow the rest of a joined line.
+            source = model.facts.module.code_for_node(layer.call.node)
+            return {"construct": source, "construct_line": model.line_of(layer.call.node)}
     return {}
 
 
