@@ -30,6 +30,9 @@ NOT_CONFIRMED = {
     # (the rule warns of the deprecated implicit dim; the probe rightly finds no batch mixing).
     ("fixtures/TL204/bad_nn_softmax_without_dim.py", 11, "TL204"): ("refuted", None),
     ("fixtures/TL204/bad_nn_softmax_without_dim.py", 12, "TL204"): ("refuted", None),
+    # The model is a torchvision builder (DeepLabV3): torchvision is stubbed in the sandbox, so the
+    # probe cannot build it (the static fact comes from what torchvision's ASPP pooling holds).
+    ("fixtures/TL301/bad_torchvision_pooled_from_helper.py", 16, "TL301"): ("inconclusive", "construct_failed"),
     # CUDA generators cannot be observed without a GPU; numpy is not installed here.
     ("fixtures/TL502/bad_cuda_seed_in_trainer_method.py", 15, "TL502"): ("inconclusive", "experiment_error"),
     ("fixtures/TL502/bad_numpy_and_random_in_step_loop.py", 18, "TL502"): ("inconclusive", "missing_dependency"),
