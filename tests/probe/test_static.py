@@ -105,6 +105,19 @@ def test_an_assignment_using_a_blanked_name_is_blanked_too():
     assert stripped.text == "\n\nCONST = 3\n"
 
 
+def test_reading_a_container_filled_by_blanked_code_is_blanked_too():
+    """`run["net"] = Net()` is blanked (it builds the model): `net = run["net"]` would raise
+    KeyError at load time, so it goes as well; other reads of defined names stay."""
+    stripped = _strip("""\
+        run = {}
+        run["net"] = build()
+        net = run["net"]
+        cfg = {"width": 8}
+        width = cfg["width"]
+        """)
+    assert stripped.text == 'run = {}\n\n\ncfg = {"width": 8}\nwidth = cfg["width"]\n'
+
+
 def _info(text: str, path: Path | None = None) -> recover.SourceInfo:
     module = cst.parse_module(textwrap.dedent(text))
     from torchlint.semantic.walker import collect

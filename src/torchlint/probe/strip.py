@@ -93,6 +93,9 @@ class _Stripper:
         self.defined: set[str] = set(injected)
         self.config_classes: set[str] = set()
         self.optional: set[str] = set()
+        # Containers and objects filled by a blanked statement (`args["model"] = Net()`,
+        # `cfg.width = read()`): reading their items or attributes would fail at load.
+        self.incomplete: set[str] = set()
 
     # -- names ---------------------------------------------------------------------
 
@@ -161,6 +164,8 @@ class _Stripper:
             return True
         if isinstance(node, cst.Name):
             return node.value in self.defined or node.value in _BUILTIN_NAMES
+        if isinstance(node, (cst.Attribute, cst.Subscript)) and _base_name(node) in self.incomplete:
+            return False
         if isinstance(node, cst.Attribute):
             return self.safe(node.value)
         if isinstance(node, cst.Call):
@@ -191,9 +196,10 @@ class _Stripper:
             return isinstance(statement.value, (cst.SimpleString, cst.ConcatenatedString))
         if isinstance(statement, cst.Assign):
             targets = [t.target for t in statement.targets]
-            if is_parse_args(statement.value) or not all(_plain_targets(t) for t in targets):
-                return False
-            if not self.safe(statement.value):
+            if is_parse_args(statement.value) or not all(_plain_targets(t) for t in targets) \
+                    or not self.safe(statement.value):
+                self.incomplete.update(_base_name(t) for t in targets
+                                       if isinstance(t, (cst.Subscript, cst.Attribute)))
                 return False
             for target in targets:
                 self.defined.update(_target_names(target))
@@ -253,6 +259,13 @@ class _Stripper:
         body = block.body
         return all(self.keep(s, optional) if not isinstance(s, cst.BaseSmallStatement)
                    else self.keep_small(s, optional) for s in body)
+
+
+def _base_name(node: cst.BaseExpression) -> str | None:
+    """`args` of `args["model"]`, `cfg.a.b`, `x[0][1]`."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
 
 
 def _plain_targets(target: cst.BaseExpression) -> bool:
