@@ -242,12 +242,28 @@ def _context(call, model) -> dict:
     function = call.scope.function
     if function is not None and call.args:
         params = [p.name for p in function.params]
-        used = {n.value for n in _names(call.args[0].value)}
+        used = _names_feeding(function, call.args[0].value, call.order)
         carried = [name for name in params[1:] if name in used]
         if carried:
             found["param"] = carried[0]
             if function.name != "__init__":
                 found["method"] = function.name
+    return found
+
+
+def _names_feeding(function, node: cst.CSTNode, order: int) -> set[str]:
+    """The names `node` reads, and the names those locals were computed from earlier in
+    `function` (`t = torch.from_numpy(vectors)` ... `from_pretrained(t)` reads `vectors`)."""
+    found = {n.value for n in _names(node)}
+    frontier = set(found)
+    while frontier:
+        name = frontier.pop()
+        for binding in function.bindings.get(name, []):
+            value = getattr(binding.fact, "value", None)
+            if binding.order < order and value is not None and getattr(binding.fact, "kind", "") == "assign":
+                new = {n.value for n in _names(value)} - found
+                found |= new
+                frontier |= new
     return found
 
 

@@ -52,8 +52,78 @@ _GUESSES: tuple[tuple[str, Any], ...] = (
 DEFAULT_GUESS = 16
 
 
+#: Parameters that carry a configuration object (`Net(config)`, `Model(args)`): guessed as a
+#: :class:`GuessedConfig`, not an int whose `.hidden_size` would fail.
+_CONFIG_PARAMETER = re.compile(r"^(config|cfg|conf|configs|opt|opts|option|options|args|arguments|"
+                               r"params|hparams|hp|hyperparams|settings|model_config|model_cfg|"
+                               r"net_config|model_args|model_opt)$")
+_FLAG_ATTRIBUTE = re.compile(r"^(use|is|has|with|enable|freeze|fix|train|pretrain|bidirectional|"
+                             r"residual|share|tie|normalize|debug|verbose|cuda|gpu)|_(flag|on)$")
+_TEXT_ATTRIBUTE = re.compile(r"name|type|mode|path|dir|file|act|activation|norm_layer|arch|model$|"
+                             r"init|optim|device|dataset|task|method|pool")
+
+
+class GuessedConfig:
+    """A stand-in for a configuration object the probe cannot recover: each attribute
+    (or item) the constructor reads gets a plausible value guessed from its name, and
+    is remembered so the verdict can list what was assumed."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "read", {})
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        value = guess_attribute(attribute)
+        self.read[attribute] = value
+        object.__setattr__(self, attribute, value)
+        return value
+
+    def __getitem__(self, key: Any) -> Any:
+        return getattr(self, str(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return default if default is not None else getattr(self, str(key))
+
+    def __contains__(self, key: Any) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<guessed {self._name}>"
+
+
+class GuessedNumber(int):
+    """A guessed config number that also acts as a list of three of itself: configs
+    often hold a per-layer list where one value was guessed (`cfg.kernel_size[0]`,
+    `len(cfg.kernel_size)`)."""
+
+    def __getitem__(self, index: Any) -> int:
+        return int(self)
+
+    def __len__(self) -> int:  # as a list it has three entries, like a guessed `*_sizes` list
+        return 3
+
+    def __iter__(self):
+        return iter([int(self)] * 3)
+
+
+def guess_attribute(name: str) -> Any:
+    lowered = name.lower()
+    if _FLAG_ATTRIBUTE.search(lowered):
+        return False
+    if _TEXT_ATTRIBUTE.search(lowered):
+        return None
+    if re.search(r"(sizes|dims|_list|widths|layers_sizes)$", lowered):
+        return [guess(lowered[:-1], None)] * 3
+    value = guess(lowered, None)
+    return GuessedNumber(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def guess(name: str, text: str | None) -> Any:
     """A plausible small value for constructor parameter `name`."""
+    if _CONFIG_PARAMETER.match(name.lower()):
+        return GuessedConfig(name)
     if text is not None and re.match(r"^\s*len\(", text):
         return 50
     lowered = name.lower()
@@ -64,6 +134,9 @@ def guess(name: str, text: str | None) -> Any:
 
 
 def describe_value(value: Any) -> str:
+    if isinstance(value, GuessedConfig):
+        guessed = ", ".join(f"{k}={v!r}" for k, v in value.read.items())
+        return f"a config with attributes guessed by name ({guessed or 'none read yet'})"
     if isinstance(value, torch.Tensor):
         return f"tensor[{','.join(str(s) for s in value.shape)}]"
     if type(value).__module__ == "numpy" and hasattr(value, "shape"):

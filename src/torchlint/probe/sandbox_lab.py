@@ -354,6 +354,8 @@ class Lab:
             raise Inconclusive("construct_failed", last_line(err) + where,
                                hint_snippet(name, prepared.guessed or None)) from None
         model.train()
+        if any(isinstance(v, build.GuessedConfig) for v in prepared.arguments.values()):
+            self._assumptions["constructor"] = prepared.call  # now with the attributes it read
         self._made[model] = _Made(prepared, name)
         return model
 
