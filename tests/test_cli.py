@@ -21,9 +21,9 @@ from support import TESTS, torchlint_executable
 PLUGINS = "frame_rules"
 
 SCRIPT = 'import torch\n\nprint("start")\nvalue = eval("1 + 1")\nbreakpoint()\n'
-PRINT_LINE = "t.py:3:1: TL901 [print-call] print() called"
-EVAL_LINE = "t.py:4:9: TL902 [eval-call] eval() called"
-BREAKPOINT_LINE = "t.py:5:1: TL904 [breakpoint-call] breakpoint() called"
+PRINT_LINE = "t.py:3:1: TL901 [*] print() called"
+EVAL_LINE = "t.py:4:9: TL902 eval() called"
+BREAKPOINT_LINE = "t.py:5:1: TL904 breakpoint() called"
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_exit_codes(torchlint, tmp_path):
     assert torchlint("dirty.py", cwd=tmp_path, plugins=PLUGINS).exit_code == 1
     exit_zero = torchlint("--exit-zero", "dirty.py", cwd=tmp_path, plugins=PLUGINS)
     assert exit_zero.exit_code == 0
-    assert finding_lines(exit_zero.stdout) == ["dirty.py:2:1: TL901 [print-call] print() called"]
+    assert finding_lines(exit_zero.stdout) == ["dirty.py:2:1: TL901 [*] print() called"]
     assert torchlint("--no-such-option", "clean.py", cwd=tmp_path).exit_code == 2
 
 
@@ -99,12 +99,12 @@ def test_json_format(torchlint, script):
     assert result.exit_code == 1
     assert json.loads(result.stdout) == [
         {"code": "TL901", "name": "print-call", "severity": "warning", "message": "print() called",
-         "path": "t.py", "line": 3, "column": 1, "end_line": 3, "end_column": 15,
+         "body": "print() called", "path": "t.py", "line": 3, "column": 1, "end_line": 3, "end_column": 15,
          "fix": {"applicability": "safe", "title": "rename print to log", "edits": [
              {"line": 3, "column": 1, "end_line": 3, "end_column": 6, "replacement": "log"}]},
          "probe": None},
         {"code": "TL902", "name": "eval-call", "severity": "error", "message": "eval() called",
-         "path": "t.py", "line": 4, "column": 9, "end_line": 4, "end_column": 22,
+         "body": "eval() called", "path": "t.py", "line": 4, "column": 9, "end_line": 4, "end_column": 22,
          "fix": {"applicability": "unsafe", "title": "use literal_eval", "edits": [
              {"line": 4, "column": 9, "end_line": 4, "end_column": 13,
               "replacement": "literal_eval"}]},
@@ -131,32 +131,40 @@ def test_every_format_is_wired(torchlint, script):
         ("TL901", {"line": 2, "character": 0}), ("TL902", {"line": 3, "character": 8})]
 
 
-def test_show_source_prints_the_line_under_each_finding(torchlint, script):
-    result = torchlint("--show-source", "t.py", cwd=script, plugins=PLUGINS)
+def test_full_format_prints_the_source_and_help(torchlint, script):
+    """ruff's default: the title, the source lines with the range marked, the
+    body as help; --show-source is kept and changes nothing."""
+    result = torchlint("t.py", cwd=script, plugins=PLUGINS)
     lines = result.stdout.splitlines()
     assert result.exit_code == 1
-    assert lines[0] == PRINT_LINE
-    assert lines[1].endswith(' | print("start")')
-    assert lines[2].strip(" |") == "^" * len('print("start")')
-    assert lines[3] == EVAL_LINE
-    assert lines[4].endswith(' | value = eval("1 + 1")')
-    plain = torchlint("t.py", cwd=script, plugins=PLUGINS)
-    assert 'print("start")' not in plain.stdout
+    assert lines[:7] == [
+        PRINT_LINE,
+        "  |",
+        '3 | print("start")',
+        "  | " + "^" * len('print("start")'),
+        "  |",
+        "  = help: print() called",
+        "  = fix (--fix): rename print to log",
+    ]
+    assert lines[8] == EVAL_LINE
+    assert lines[10] == '4 | value = eval("1 + 1")'
+    assert torchlint("--show-source", "t.py", cwd=script, plugins=PLUGINS).stdout == result.stdout
+    concise = torchlint("--output-format", "concise", "t.py", cwd=script, plugins=PLUGINS)
+    assert 'print("start")' not in concise.stdout
+    assert concise.stdout.splitlines()[:2] == [PRINT_LINE, EVAL_LINE]
 
 
 def test_statistics_counts_per_rule(torchlint, tmp_path):
     (tmp_path / "t.py").write_text("import torch\nprint(1)\nprint(2)\nprint(3)\neval('1')\n")
     result = torchlint("--statistics", "t.py", cwd=tmp_path, plugins=PLUGINS)
     assert result.exit_code == 1
-    counts = [line.split()[:3] for line in result.stdout.splitlines()
-              if re.match(r"^\s*\d+\s+TL\d{3}\s", line)]
-    assert counts == [["3", "TL901", "print-call"], ["1", "TL902", "eval-call"]]
+    assert result.stdout == "3\tTL901\t[*] print-call\n1\tTL902\t[ ] eval-call\n"
     plain = torchlint("t.py", cwd=tmp_path, plugins=PLUGINS)
     assert not [line for line in plain.stdout.splitlines() if re.match(r"^\s*\d+\s+TL\d{3}\s", line)]
 
 
 def test_quiet_prints_findings_only(torchlint, script, tmp_path):
-    result = torchlint("--quiet", "t.py", cwd=script, plugins=PLUGINS)
+    result = torchlint("--quiet", "--output-format", "concise", "t.py", cwd=script, plugins=PLUGINS)
     assert result.exit_code == 1
     assert result.stdout == f"{PRINT_LINE}\n{EVAL_LINE}\n"
     (tmp_path / "clean.py").write_text("import torch\n")
@@ -180,7 +188,7 @@ def test_help_lists_the_commands(torchlint):
     result = torchlint("--help")
     assert result.exit_code == 0
     commands = [line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()]
-    assert commands == ["check", "lsp", "rule"]
+    assert commands == ["check", "lsp", "rule", "server"]
 
 
 def test_stdin_with_a_filename(torchlint, tmp_path):
@@ -188,12 +196,12 @@ def test_stdin_with_a_filename(torchlint, tmp_path):
                        plugins=PLUGINS)
     assert result.exit_code == 1
     assert finding_lines(result.stdout) == [
-        "pkg/train.py:3:1: TL901 [print-call] print() called",
-        "pkg/train.py:4:9: TL902 [eval-call] eval() called",
+        "pkg/train.py:3:1: TL901 [*] print() called",
+        "pkg/train.py:4:9: TL902 eval() called",
     ]
     bare = torchlint("-", input=SCRIPT, cwd=tmp_path, plugins=PLUGINS)
-    assert finding_lines(bare.stdout) == ["-:3:1: TL901 [print-call] print() called",
-                                          "-:4:9: TL902 [eval-call] eval() called"]
+    assert finding_lines(bare.stdout) == ["-:3:1: TL901 [*] print() called",
+                                          "-:4:9: TL902 eval() called"]
     implied = torchlint("--stdin-filename", "x.py", input=SCRIPT, cwd=tmp_path, plugins=PLUGINS)
     assert [line.split(":")[0] for line in finding_lines(implied.stdout)] == ["x.py", "x.py"]
 
@@ -204,13 +212,13 @@ def test_stdin_filename_finds_the_config_beside_it(torchlint, tmp_path):
     (project / "pyproject.toml").write_text('[tool.torchlint]\nignore = ["TL901"]\n')
     result = torchlint("-", "--stdin-filename", "project/train.py", input=SCRIPT, cwd=tmp_path,
                        plugins=PLUGINS)
-    assert finding_lines(result.stdout) == ["project/train.py:4:9: TL902 [eval-call] eval() called"]
+    assert finding_lines(result.stdout) == ["project/train.py:4:9: TL902 eval() called"]
 
 
 def test_stdin_and_files_together(torchlint, script):
     result = torchlint("-", "t.py", "--stdin-filename", "in.py", "--select", "TL901",
                        input="import torch\nprint(0)\n", cwd=script, plugins=PLUGINS)
-    assert finding_lines(result.stdout) == ["in.py:2:1: TL901 [print-call] print() called", PRINT_LINE]
+    assert finding_lines(result.stdout) == ["in.py:2:1: TL901 [*] print() called", PRINT_LINE]
 
 
 def test_rule_by_code_and_by_name(torchlint):
@@ -247,8 +255,8 @@ def test_crashing_rule_is_reported_and_other_findings_still_print(torchlint, tmp
     (tmp_path / "b.py").write_text("import torch\nprint(2)\n")
     result = torchlint("a.py", "b.py", cwd=tmp_path, plugins=PLUGINS)
     assert result.exit_code == 2
-    assert finding_lines(result.stdout) == ["a.py:2:1: TL901 [print-call] print() called",
-                                            "b.py:2:1: TL901 [print-call] print() called"]
+    assert finding_lines(result.stdout) == ["a.py:2:1: TL901 [*] print() called",
+                                            "b.py:2:1: TL901 [*] print() called"]
     assert result.stderr == ("torchlint: error: a.py: rule TL903 (crashing-rule) crashed: "
                              "RuntimeError: boom (at crashing_rule.py:38)\n")
     exit_zero = torchlint("--exit-zero", "a.py", cwd=tmp_path, plugins=PLUGINS)
@@ -311,6 +319,6 @@ def test_broken_pipe_exits_quietly(tmp_path):
     process.stdout.close()
     stderr = process.stderr.read()
     process.wait(timeout=120)
-    assert first == b"big.py:2:1: TL901 [print-call] print() called\n"
+    assert first == b"big.py:2:1: TL901 [*] print() called\n"
     assert stderr == b""
     assert process.returncode == 1

@@ -73,73 +73,130 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def lint(torchlint, project):
-    def run(*args: str, cwd: Path | None = None):
-        return torchlint(*SELECT, *args, cwd=cwd or project, plugins=PLUGINS)
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+        quiet_env = {"NO_COLOR": "", "FORCE_COLOR": ""}  # whatever the test runner has set
+        return torchlint(*SELECT, *args, cwd=cwd or project, plugins=PLUGINS,
+                         env={**quiet_env, **(env or {})})
     return run
 
 
 # -- text -----------------------------------------------------------------------
 
 
-def test_text_with_source_and_statistics(lint):
-    result = lint("--show-source", "--statistics", "broken.py", "train.py")
+def test_text_full_is_the_default(lint):
+    """Title on the location line ([*]: --fix fixes it), source with the range
+    marked, the body as help, the fix's title; ``--format text`` is the same."""
+    result = lint("broken.py", "train.py")
     assert result.stderr == ""
     assert result.exit_code == 1
     assert result.stdout == (
-        "broken.py:2:23: TL001 [syntax-error] the file does not parse: expected ':'\n"
-        "    2 | for epoch in range(10)\n"
-        "      |                       ^\n"
-        "train.py:2:11: TL981 [flagged-error] bad thing\n"
-        '    2 | x = "é🙂"; flag_error("bad thing")\n'
-        # the emoji is two cells wide, so the carets start one cell further right
-        "      |            ^^^^^^^^^^^^^^^^^^^^^^^\n"
-        "train.py:3:1: TL982 [flagged-warning] 50% done,\n"
-        "    next: line\n"
-        '    3 | flag_warning("50% done,\\nnext: line", unsafe_replace="ok()")\n'
-        "      | " + "^" * 60 + "\n"
-        "train.py:5:2: TL981 [flagged-error] fixable\n"
-        '    5 | \tflag_error("fixable", replace="None")\n'
-        # the tab is kept, so the carets line up however the terminal expands it
-        "      | \t" + "^" * 37 + "\n"
+        "broken.py:2:23: TL001 The file does not parse: expected ':'\n"
+        "  |\n"
+        "2 | for epoch in range(10)\n"
+        "  |                       ^\n"
+        "  |\n"
+        "  = help: Python cannot parse this file, so nothing else in it was checked and the script fails as\n"
+        "          soon as it is imported. Correct the syntax here.\n"
         "\n"
-        "    1  TL001  syntax-error\n"
-        "    2  TL981  flagged-error (1 fixable)\n"
-        "    1  TL982  flagged-warning (1 fixable)\n"
+        "train.py:2:11: TL981 bad thing\n"
+        "  |\n"
+        '2 | x = "é🙂"; flag_error("bad thing")\n'
+        # the emoji is two cells wide, so the carets start one cell further right
+        "  |            ^^^^^^^^^^^^^^^^^^^^^^^\n"
+        "  |\n"
+        "  = help: flag_error() marks a finding of the reporter tests.\n"
+        "\n"
+        # a title of several lines is printed on one
+        "train.py:3:1: TL982 50% done, next: line\n"
+        "  |\n"
+        '3 | flag_warning("50% done,\\nnext: line", unsafe_replace="ok()")\n'
+        "  | " + "^" * 60 + "\n"
+        "  |\n"
+        "  = help: flag_warning() marks a finding of the reporter tests.\n"
+        "  = fix (--fix --unsafe-fixes): Replace with ok()\n"
+        "\n"
+        "train.py:5:2: TL981 [*] fixable\n"
+        "  |\n"
+        '5 | \tflag_error("fixable", replace="None")\n'
+        # the tab is kept, so the carets line up however the terminal expands it
+        "  | \t" + "^" * 37 + "\n"
+        "  |\n"
+        "  = help: flag_error() marks a finding of the reporter tests.\n"
+        "  = fix (--fix): Replace with None\n"
+        "\n"
         "Found 4 findings (3 errors, 1 warning) in 2 files. "
-        "1 fixable with --fix. 1 more with --fix --unsafe-fixes.\n"
+        "[*] 1 fixable with --fix. 1 more with --fix --unsafe-fixes.\n"
+    )
+    assert lint("--format", "text", "broken.py", "train.py").stdout == result.stdout
+    assert lint("--show-source", "broken.py", "train.py").stdout == result.stdout
+
+
+def test_text_concise_one_line_per_finding(lint):
+    result = lint("--output-format", "concise", "broken.py", "train.py")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "broken.py:2:23: TL001 The file does not parse: expected ':'\n"
+        "train.py:2:11: TL981 bad thing\n"
+        "train.py:3:1: TL982 50% done, next: line\n"
+        "train.py:5:2: TL981 [*] fixable\n"
+        "Found 4 findings (3 errors, 1 warning) in 2 files. "
+        "[*] 1 fixable with --fix. 1 more with --fix --unsafe-fixes.\n"
     )
 
 
+def test_statistics_prints_only_the_table(lint):
+    """ruff's table: count, code, [*] all fixable / [-] some / [ ] none, name."""
+    result = lint("--statistics", "broken.py", "train.py")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "2\tTL981\t[-] flagged-error\n"
+        "1\tTL001\t[ ] syntax-error\n"
+        "1\tTL982\t[ ] flagged-warning\n"
+    )
+    as_json = json.loads(lint("--statistics", "--output-format", "json", "broken.py", "train.py").stdout)
+    assert as_json[0] == {"code": "TL981", "name": "flagged-error", "count": 2, "fixable": True,
+                          "fixable_count": 1}
+    assert [row["code"] for row in as_json] == ["TL981", "TL001", "TL982"]
+
+
 def test_text_sorted_by_path_then_line(lint):
-    result = lint("train.py", "broken.py")
-    assert [line.split(": ")[0] for line in result.stdout.splitlines()[:-1]
-            if not line.startswith(" ")] == ["broken.py:2:23", "train.py:2:11",
+    result = lint("--output-format", "concise", "train.py", "broken.py")
+    assert [line.split(": ")[0] for line in result.stdout.splitlines()[:-1]] == ["broken.py:2:23", "train.py:2:11",
                                              "train.py:3:1", "train.py:5:2"]
 
 
 def test_text_probe_verdicts(lint):
-    result = lint("probes.py")
+    result = lint("--output-format", "concise", "probes.py")
     assert result.exit_code == 1
     assert result.stdout == (
-        "probes.py:2:1: TL983 [probed-finding] probed confirmed\n"
-        "    probe: confirmed: train vs eval max |diff| 1.28 on outputs of scale 0.14\n"
-        "probes.py:3:1: TL983 [probed-finding] probed inconclusive\n"
-        "    probe: inconclusive (construct_failed): TypeError: missing norm\n"
+        "probes.py:2:1: TL983 probed confirmed (probe: confirmed)\n"
+        "probes.py:3:1: TL983 probed inconclusive (probe: inconclusive)\n"
+        "probes.py:6:1: TL983 probed refuted (refuted by the probe)\n"
+        "Found 3 findings (3 errors, 0 warnings; 1 refuted by the probe) in 1 file.\n"
+    )
+    full = lint("--no-cache", "probes.py").stdout  # the cache keeps no verdicts
+    assert (
+        "  = help: probed inconclusive\n"
+        "  = probe: inconclusive (construct_failed): TypeError: missing norm\n"
         "    assumed: len(vocab)=50\n"
         "    to help the probe, add to pyproject.toml:\n"
         "        [tool.torchlint.probe.classes.Net]\n"
         "        init = { norm = 3 }\n"
-        "probes.py:6:1: TL983 [probed-finding] probed refuted\n"
-        "    probe: refuted: max_abs_diff=0.0; layers_run=2\n"
-        "Found 3 findings (3 errors, 0 warnings) in 1 file.\n"
-    )
+    ) in full
+    assert "  = probe: refuted: max_abs_diff=0.0; layers_run=2\n" in full
 
 
 def test_text_notebook_cell(lint):
     result = lint("nb.ipynb")
     assert result.exit_code == 1
     assert result.stdout == (
-        "nb.ipynb:cell 3:5:9: TL981 [flagged-error] in a cell\n"
+        "nb.ipynb:cell 3:5:9: TL981 in a cell\n"
+        "  |\n"
+        '5 |         flag_error("in a cell")\n'
+        "  |         ^^^^^^^^^^^^^^^^^^^^^^^\n"
+        "  |\n"
+        "  = help: flag_error() marks a finding of the reporter tests.\n"
+        "\n"
         "Found 1 finding (1 error, 0 warnings) in 1 file.\n"
     )
 
@@ -152,11 +209,13 @@ def test_text_clean_and_unsafe_summary(lint):
         "Found 3 findings (2 errors, 1 warning) in 1 file. 2 fixable with --fix --unsafe-fixes.")
 
 
-def _on_terminal(args: list[str], cwd: Path) -> str:
+def _on_terminal(args: list[str], cwd: Path, **extra_env: str) -> str:
     """Standard output of the command run on a pseudo-terminal."""
     env = dict(os.environ, TORCHLINT_PLUGINS=PLUGINS,
                PYTHONPATH=os.pathsep.join([str(TESTS / "plugins"), os.environ.get("PYTHONPATH", "")]))
     env.pop("NO_COLOR", None)
+    env.pop("FORCE_COLOR", None)
+    env.update(extra_env)
     master, slave = pty.openpty()
     # The console script beside this interpreter, as the `torchlint` fixture runs it.
     executable = shutil.which("torchlint", path=str(Path(sys.executable).parent)) or "torchlint"
@@ -177,31 +236,58 @@ def _on_terminal(args: list[str], cwd: Path) -> str:
     return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
 
 
+COLORED_BROKEN = (
+    "\x1b[1mbroken.py:2:23:\x1b[0m \x1b[31m\x1b[1mTL001\x1b[0m The file does not parse: expected ':'\n"
+    "\x1b[34m  |\x1b[0m\n"
+    "\x1b[34m2 |\x1b[0m for epoch in range(10)\n"
+    "\x1b[34m  |\x1b[0m                       \x1b[31m\x1b[1m^\x1b[0m\n"
+    "\x1b[34m  |\x1b[0m\n"
+)
+
+
 def test_color_only_on_a_terminal(lint, project):
     piped = lint("broken.py")
     assert "\x1b" not in piped.stdout
-    shown = _on_terminal([*SELECT, "--show-source", "broken.py"], project)
-    assert shown == (
-        "\x1b[1mbroken.py:2:23:\x1b[0m \x1b[31m\x1b[1mTL001\x1b[0m [syntax-error] "
-        "the file does not parse: expected ':'\n"
-        "\x1b[34m    2 | \x1b[0mfor epoch in range(10)\n"
-        "\x1b[34m      | \x1b[0m                      \x1b[31m\x1b[1m^\x1b[0m\n"
-        "Found 1 finding (1 error, 0 warnings) in 1 file.\n"
-    )
+    shown = _on_terminal([*SELECT, "broken.py"], project)
+    assert shown.startswith(COLORED_BROKEN)
+    assert "\x1b" not in _on_terminal([*SELECT, "--color", "never", "broken.py"], project)
+    assert "\x1b" not in _on_terminal([*SELECT, "broken.py"], project, NO_COLOR="1")
+
+
+def test_color_options_and_environment(lint, project):
+    """--color always|never wins; auto reads NO_COLOR (off) and FORCE_COLOR (on)."""
+    assert lint("--color", "always", "broken.py").stdout.startswith(COLORED_BROKEN)
+    forced = lint("broken.py", env={"FORCE_COLOR": "1"})
+    assert forced.stdout.startswith(COLORED_BROKEN)
+    assert "\x1b" not in lint("broken.py", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+    assert "\x1b" not in lint("--color", "never", "broken.py", env={"FORCE_COLOR": "1"}).stdout
+    assert "\x1b" not in lint("--color", "always", "--format", "json", "broken.py").stdout
 
 
 # -- JSON -----------------------------------------------------------------------
 
 FINDING_TYPES = {
-    "code": str, "name": str, "severity": str, "message": str, "path": str, "line": int,
+    "code": str, "name": str, "severity": str, "message": str, "body": str, "path": str, "line": int,
     "column": int, "end_line": int, "end_column": int, "fix": (dict, type(None)),
     "probe": (dict, type(None)),
 }
 
 
+SYNTAX_BODY = ("Python cannot parse this file, so nothing else in it was checked and the script "
+               "fails as soon as it is imported. Correct the syntax here.")
+
+
+def body_of(code: str, title: str) -> str:
+    """The body each test rule gives its findings (the title is the marker's message)."""
+    return {"TL001": SYNTAX_BODY,
+            "TL981": "flag_error() marks a finding of the reporter tests.",
+            "TL982": "flag_warning() marks a finding of the reporter tests."}.get(code, title)
+
+
 def _finding(code, name, message, path, line, column, end_line, end_column, *,
              severity="error", fix=None, probe=None, **extra):
-    return {"code": code, "name": name, "severity": severity, "message": message, "path": path,
+    return {"code": code, "name": name, "severity": severity, "message": message,
+            "body": body_of(code, message), "path": path,
             "line": line, "column": column, "end_line": end_line, "end_column": end_column,
             "fix": fix, "probe": probe, **extra}
 
@@ -212,7 +298,7 @@ def _edit(line, column, end_line, end_column, replacement):
 
 
 EXPECTED_JSON = [
-    _finding("TL001", "syntax-error", "the file does not parse: expected ':'", "broken.py",
+    _finding("TL001", "syntax-error", "The file does not parse: expected ':'", "broken.py",
              2, 23, 2, 23),
     _finding("TL981", "flagged-error", "in a cell", "nb.ipynb", 5, 9, 5, 32, cell=3),
     _finding("TL983", "probed-finding", "probed confirmed", "probes.py", 2, 1, 2, 86, probe={
@@ -306,9 +392,11 @@ def _location(uri, region=None):
     return {"physicalLocation": physical}
 
 
-def _result(rule_index, code, message, location, level="error", **extra):
-    return {"ruleId": code, "ruleIndex": rule_index, "level": level, "message": {"text": message},
-            "locations": [location], **extra}
+def _result(rule_index, code, message, location, level="error", properties=None, **extra):
+    body = body_of(code, message)
+    return {"ruleId": code, "ruleIndex": rule_index, "level": level,
+            "message": {"text": message, "markdown": f"**{message}**\n\n{body}"},
+            "locations": [location], **extra, "properties": {"body": body, **(properties or {})}}
 
 
 def _probe_properties(index):
@@ -389,7 +477,7 @@ def test_sarif_results_exact(lint, torchlint):
                  "properties": {"applicability": applicability}}]
 
     assert run["results"] == [
-        _result(tl001, "TL001", "the file does not parse: expected ':'",
+        _result(tl001, "TL001", "The file does not parse: expected ':'",
                 _location("broken.py", _region(2, 23, 2, 23))),
         _result(error, "TL981", "in a cell", notebook_location),
         _result(probed, "TL983", "probed confirmed", _location("probes.py", _region(2, 1, 2, 86)),
@@ -450,37 +538,44 @@ def test_sarif_fix_columns_are_utf16(torchlint, project):
 
 
 def test_github_annotations_exact(lint):
+    """The title heads the annotation (``title=CODE title``); the body is its message."""
     result = lint("--format", "github", *ALL_FILES)
     assert result.exit_code == 1
+    error_body = "flag_error() marks a finding of the reporter tests."
     assert result.stdout == (
-        "::error file=broken.py,line=2,col=23,endLine=2,endColumn=23,title=TL001 (syntax-error)"
-        "::the file does not parse: expected ':'\n"
-        "::error file=nb.ipynb,title=TL981 (flagged-error)::cell 3, line 5, column 9: in a cell\n"
-        "::error file=probes.py,line=2,col=1,endLine=2,endColumn=86,title=TL983 (probed-finding)"
+        "::error file=broken.py,line=2,col=23,endLine=2,endColumn=23,"
+        "title=TL001 The file does not parse%3A expected '%3A'"
+        f"::{SYNTAX_BODY}\n"
+        f"::error file=nb.ipynb,title=TL981 in a cell::cell 3, line 5, column 9: {error_body}\n"
+        "::error file=probes.py,line=2,col=1,endLine=2,endColumn=86,title=TL983 probed confirmed"
         "::probed confirmed%0Aprobe: confirmed: train vs eval max |diff| 1.28 on outputs of scale 0.14\n"
         # a span over several lines: GitHub takes no columns then
-        "::error file=probes.py,line=3,endLine=5,title=TL983 (probed-finding)"
+        "::error file=probes.py,line=3,endLine=5,title=TL983 probed inconclusive"
         "::probed inconclusive%0Aprobe: inconclusive (construct_failed): TypeError: missing norm"
         "%0Aassumed: len(vocab)=50%0Ato help the probe, add to pyproject.toml:"
         "%0A    [tool.torchlint.probe.classes.Net]%0A    init = { norm = 3 }\n"
-        "::error file=probes.py,line=6,col=1,endLine=6,endColumn=67,title=TL983 (probed-finding)"
+        "::error file=probes.py,line=6,col=1,endLine=6,endColumn=67,title=TL983 probed refuted"
         "::probed refuted%0Aprobe: refuted: max_abs_diff=0.0; layers_run=2\n"
-        "::error file=train.py,line=2,col=11,endLine=2,endColumn=34,title=TL981 (flagged-error)"
-        "::bad thing\n"
-        "::warning file=train.py,line=3,col=1,endLine=3,endColumn=61,title=TL982 (flagged-warning)"
-        "::50%25 done,%0Anext: line\n"
-        "::error file=train.py,line=5,col=2,endLine=5,endColumn=39,title=TL981 (flagged-error)"
-        "::fixable\n"
+        "::error file=train.py,line=2,col=11,endLine=2,endColumn=34,title=TL981 bad thing"
+        f"::{error_body}\n"
+        "::warning file=train.py,line=3,col=1,endLine=3,endColumn=61,title=TL982 50%25 done%2C next%3A line"
+        "::flag_warning() marks a finding of the reporter tests.\n"
+        "::error file=train.py,line=5,col=2,endLine=5,endColumn=39,title=TL981 fixable"
+        f"::{error_body}\n"
     )
 
 
 def test_github_escapes_properties_and_data(torchlint, project):
     name = "odd,name:100%.py"
     (project / name).write_text('import torch\nflag_error("a%b\\rc\\nd: e, f")\n', encoding="utf-8")
-    result = torchlint(*SELECT, "--format", "github", name, cwd=project, plugins=PLUGINS)
+    (project / "body.py").write_text('import torch\nflag_error("t", body="a%b\\rc\\nd: e, f")\n',
+                                     encoding="utf-8")
+    result = torchlint(*SELECT, "--format", "github", name, "body.py", cwd=project, plugins=PLUGINS)
     assert result.stdout == (
+        "::error file=body.py,line=2,col=1,endLine=2,endColumn=40,"
+        "title=TL981 t::a%25b%0Dc%0Ad: e, f\n"
         "::error file=odd%2Cname%3A100%25.py,line=2,col=1,endLine=2,endColumn=30,"
-        "title=TL981 (flagged-error)::a%25b%0Dc%0Ad: e, f\n"
+        "title=TL981 a%25b c d%3A e%2C f::flag_error() marks a finding of the reporter tests.\n"
     )
 
 
@@ -495,7 +590,8 @@ def _range(line, character, end_line, end_character):
 def _diagnostic(code, name, message, range_, severity=1, fix=None, probe=None, **data):
     return {"range": range_, "severity": severity, "code": code,
             "codeDescription": {"href": DOCS.format(code.lower(), name)}, "source": "torchlint",
-            "message": message, "data": {"name": name, "fix": fix, "probe": probe, **data}}
+            "message": message, "data": {"name": name, "body": body_of(code, message), "fix": fix,
+                                         "probe": probe, **data}}
 
 
 def test_lsp_diagnostics_exact(lint, project):
@@ -505,7 +601,7 @@ def test_lsp_diagnostics_exact(lint, project):
     uri = project.as_uri()
     assert json.loads(result.stdout) == {
         f"{uri}/broken.py": [_diagnostic("TL001", "syntax-error",
-                                         "the file does not parse: expected ':'",
+                                         "The file does not parse: expected ':'",
                                          _range(1, 22, 1, 22))],
         f"{uri}/clean.py": [],  # a clean file is listed, so an editor clears it
         f"{uri}/nb.ipynb": [_diagnostic("TL981", "flagged-error", "in a cell",
@@ -554,12 +650,12 @@ def _wide_notebook(folder: Path) -> None:
 
 def test_notebook_cell_source_line(lint, project):
     _wide_notebook(project)
-    result = lint("--show-source", "wide.ipynb")
-    assert result.stdout == (
-        "wide.ipynb:cell 2:2:10: TL981 [flagged-error] x\n"
-        '    2 | y = "🙂"; flag_error("x")\n'
-        "      | " + " " * 10 + "^" * 15 + "\n"  # 8 narrow cells and the emoji's 2
-        "Found 1 finding (1 error, 0 warnings) in 1 file.\n"
+    result = lint("wide.ipynb")
+    assert result.stdout.startswith(
+        "wide.ipynb:cell 2:2:10: TL981 x\n"
+        "  |\n"
+        '2 | y = "🙂"; flag_error("x")\n'
+        "  | " + " " * 10 + "^" * 15 + "\n"  # 8 narrow cells and the emoji's 2
     )
 
 
@@ -595,5 +691,5 @@ def test_unknown_format_is_refused():
     from torchlint.registry import RuleSet
     from torchlint.reporters import Report, render
 
-    with pytest.raises(ValueError, match="unknown output format 'xml'; choose one of text, json"):
+    with pytest.raises(ValueError, match="unknown output format 'xml'; choose one of full, concise, text, json"):
         render("xml", Report(findings=[], rules=RuleSet(())))

@@ -23,7 +23,7 @@ from torchlint.rule import DOC_HEADINGS
 EXPECT_RE = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")
 RULES = discover()
 DESIGN_CODES = {
-    "TL001": "syntax-error", "TL101": "missing-eval", "TL102": "missing-no-grad",
+    "TL001": "syntax-error", "TL002": "unused-noqa", "TL101": "missing-eval", "TL102": "missing-no-grad",
     "TL103": "functional-dropout-always-on", "TL201": "softmax-before-cross-entropy",
     "TL202": "log-softmax-before-cross-entropy", "TL203": "inconsistent-sum-reduction",
     "TL204": "softmax-over-batch-dim", "TL301": "batchnorm-single-sample",

@@ -121,7 +121,8 @@ def _finding_to_json(finding: Finding) -> dict[str, Any]:
     fix = finding.fix
     return {
         "code": finding.code, "name": finding.name, "severity": finding.severity.value,
-        "message": finding.message, "span": _span_to_json(finding.span), "cell": finding.cell,
+        "message": finding.message, "body": finding.body, "span": _span_to_json(finding.span),
+        "cell": finding.cell,
         "fix": None if fix is None else {
             "applicability": fix.applicability.value, "title": fix.title,
             "edits": [[*_span_to_json(edit.span), edit.replacement] for edit in fix.edits],
@@ -165,7 +166,8 @@ def _finding_from_json(data: Any, path: str) -> Finding:
         raise BadEntry("expected a context")
     return Finding(
         code=_string(data["code"]), name=_string(data["name"]), severity=Severity(data["severity"]),
-        message=_string(data["message"]), path=path, span=_span(data["span"]), fix=fix,
+        message=_string(data["message"]), body=_string(data["body"]), path=path,
+        span=_span(data["span"]), fix=fix,
         cell=None if cell is None else _integer(cell), context=context,
     )
 

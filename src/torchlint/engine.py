@@ -59,15 +59,20 @@ class RuleContext:
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
-    def report(self, node: cst.CSTNode, message: str, *, fix: Fix | None = None,
-               context: dict[str, Any] | None = None, severity: Severity | None = None) -> None:
+    def report(self, node: cst.CSTNode, message: str, *, title: str | None = None,
+               fix: Fix | None = None, context: dict[str, Any] | None = None,
+               severity: Severity | None = None) -> None:
+        """Report `node`. `title` says what is wrong in one short line; `message`
+        becomes the body (why it matters, what to do). Without a title, the
+        rule's summary stands for it, so the title never claims more than the
+        rule's own one-sentence description."""
         span = self._locator.span(node)
         statement = self._locator.statement_span(node)
         noqa_lines = tuple(sorted({span.start_line, statement.start_line, statement.end_line}))
         finding = Finding(
             code=self.rule.code, name=self.rule.name, severity=severity or self.rule.severity,
-            message=message, path=self.source.display, span=span, fix=fix,
-            context=dict(context or {}),
+            message=title or summary_title(self.rule), body=message, path=self.source.display,
+            span=span, fix=fix, context=dict(context or {}),
         )
         self.reports.append((finding, noqa_lines))
 
@@ -82,19 +87,49 @@ class RuleContext:
         return Fix(applicability=applicability, edits=tuple(edits), title=title)
 
 
+def summary_title(rule: type[Rule]) -> str:
+    """A finding's title when its rule gives none: the rule's summary, without
+    its final period."""
+    return rule.summary.strip().rstrip(".")
+
+
 def _syntax_rule(rules: RuleSet) -> type[Rule] | None:
+    return _flagged_rule(rules, "reports_parse_errors")
+
+
+def _flagged_rule(rules: RuleSet, flag: str) -> type[Rule] | None:
+    """The selected rule that the engine itself reports for (parse errors, unused noqa)."""
     for rule in rules.rules:
-        if getattr(rule, "reports_parse_errors", False):
+        if getattr(rule, flag, False):
             return rule
     return None
+
+
+def _unused_noqa(rule: type[Rule], noqa: suppressions.Suppressions, ran: frozenset[str],
+                 source: SourceFile) -> list[Finding]:
+    """The rule's findings on `# noqa` codes that silenced nothing (itself
+    subject to noqa: `# noqa: TL002` keeps a comment it would report)."""
+    from torchlint.source import python_lines
+
+    known = frozenset(r.code for r in RuleSet.all().rules)
+    found = []
+    for span, title, body, fix in rule.unused(noqa, ran, known, python_lines(source.text)):
+        if noqa.silences(rule.code, (span.start_line,)):
+            continue
+        found.append(_to_cells(source, Finding(
+            code=rule.code, name=rule.name, severity=rule.severity, message=title, body=body,
+            path=source.display, span=span, fix=fix)))
+    return found
 
 
 def _syntax_finding(rule: type[Rule], source: SourceFile, message: str, line: int,
                     column: int) -> Finding:
     return Finding(
         code=rule.code, name=rule.name, severity=rule.severity,
-        message=f"the file does not parse: {message}", path=source.display,
+        message=f"The file does not parse: {message}", path=source.display,
         span=Span(line, column, line, column),
+        body="Python cannot parse this file, so nothing else in it was checked "
+             "and the script fails as soon as it is imported. Correct the syntax here.",
     )
 
 
@@ -125,7 +160,9 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
     its parsed facts can be shared with the files that import it."""
     result = FileResult(display=source.display, source=source)
     syntax_rule = _syntax_rule(rules)
-    checks = [rule for rule in rules.rules if not getattr(rule, "reports_parse_errors", False)]
+    unused_noqa = _flagged_rule(rules, "reports_unused_noqa")
+    checks = [rule for rule in rules.rules if not getattr(rule, "reports_parse_errors", False)
+              and rule is not unused_noqa]
     if not project.worth_parsing(source):
         # Nothing here can hold a torch bug, but a file that does not parse is
         # still reported (Python's parser checks it in a few milliseconds).
@@ -167,6 +204,7 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         model = SemanticModel(facts=facts, project=project, path=source.path, text=source.text)
         locator = model.locator
         noqa = suppressions.parse(source.text)
+        crashed: set[str] = set()
         for rule in checks:
             ctx = RuleContext(rule, model, locator, source)
             try:
@@ -180,10 +218,14 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
                     f"{source.display}: rule {rule.code} ({rule.name}) crashed: "
                     f"{type(err).__name__}: {str(err)[:200]} (at {where})"
                 )
+                crashed.add(rule.code)
                 continue
             for finding, lines in ctx.reports:
                 if not noqa.silences(finding.code, lines):
                     result.findings.append(_to_cells(source, finding))
+        if unused_noqa is not None:
+            ran = frozenset(rule.code for rule in checks if rule.code not in crashed)
+            result.findings.extend(_unused_noqa(unused_noqa, noqa, ran, source))
         result.dependencies = model.dependencies()
     except RecursionError:
         result.errors.append(f"{source.display}: too deeply nested to analyse")
@@ -203,5 +245,5 @@ def _to_cells(source: SourceFile, finding: Finding) -> Finding:
     return Finding(
         code=finding.code, name=finding.name, severity=finding.severity,
         message=finding.message, path=finding.path, span=finding.span.shifted(shift),
-        fix=fix, probe=finding.probe, cell=cell, context=finding.context,
+        fix=fix, probe=finding.probe, cell=cell, context=finding.context, body=finding.body,
     )

@@ -99,18 +99,34 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding. ``message`` is its title: what is wrong, in one short line
+    (under about 80 characters); ``body`` says why it matters for training and
+    what to do. Reporters print the title where a finding gets one line (the
+    ``path:line:col`` line, JSON ``message``, SARIF and LSP messages) and the
+    body as help (text ``help:``, JSON ``body``, LSP hover)."""
+
     code: str
     name: str
     severity: Severity
-    message: str
+    message: str  # the title
     path: str  # as shown to the user
     span: Span
     fix: Fix | None = None
     probe: ProbeResult | None = None
     cell: int | None = None  # 1-based notebook cell; span lines are then within the cell
+    body: str = ""
     # Facts the probe needs to rebuild the experiment (class names, call sites, ...).
     # Not part of the user-facing schema; JSON-safe values only.
     context: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def title(self) -> str:
+        return self.message
+
+    @property
+    def safe_fix(self) -> bool:
+        """A fix that ``--fix`` applies (ruff's ``[*]`` marker)."""
+        return self.fix is not None and self.fix.applicability is Applicability.SAFE
 
     @property
     def line(self) -> int:
@@ -133,6 +149,7 @@ class Finding:
             "name": self.name,
             "severity": str(self.severity),
             "message": self.message,
+            "body": self.body,
             "path": self.path,
             "line": self.span.start_line,
             "column": self.span.start_col + 1,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Generator, NamedTuple
+from typing import TYPE_CHECKING, Callable, Generator, NamedTuple
 
 from torchlint import fixes
 from torchlint.config import Config, ConfigFinder
@@ -134,12 +134,14 @@ class Run:
                 f"{source.display}: internal error while linting: {describe_crash(err)}; "
                 "please report it (set TORCHLINT_DEBUG=1 for the traceback)"])
 
-    def lint_targets(self, targets: list[Target], *, jobs: int = 1, cache: Cache | None = None
+    def lint_targets(self, targets: list[Target], *, jobs: int = 1, cache: Cache | None = None,
+                     progress: Callable[[int], None] | None = None
                      ) -> tuple[list[FileResult], list[str], Stats]:
         """Lint every target, from the cache where it still holds and in `jobs`
         processes when there are enough files. The results come in the order
         of `targets` whatever order the workers finish in, so the output is the
-        serial run's; the errors are those of files that could not be read."""
+        serial run's; the errors are those of files that could not be read.
+        `progress` is told how many files are done after each one."""
         sources: list[SourceFile] = []
         errors: list[str] = []
         for target in targets:
@@ -162,6 +164,7 @@ class Run:
         processes = self._processes(len(misses), jobs)
         outcomes = self._lint_sources([sources[i] for i in misses], processes,
                                       recording=cache is not None)
+        done = 0  # files linted so far, for `progress`
         try:
             for position, outcome in outcomes:
                 index = misses[position]
@@ -172,6 +175,9 @@ class Run:
                 parsed += outcome.modules_parsed
                 if cache is not None and outcome.record is not None:
                     cache.save(source, keys[index], result, outcome.record)
+                if progress is not None:
+                    done += 1
+                    progress(len(sources) - len(misses) + done)
         finally:
             outcomes.close()  # on Ctrl-C: the pool's workers are killed now, not at exit
         stats = Stats(files=len(sources), from_cache=len(sources) - len(misses), linted=len(misses),

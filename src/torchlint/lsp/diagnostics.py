@@ -6,7 +6,8 @@ rule's docs and ``source: "torchlint"``; its ``data`` is what ``torchlint
 the probe verdict) plus the document version the edits are for, which is
 all a quick fix needs. A probe verdict changes the diagnostic: a confirmed finding keeps its
 severity, a refuted one is hidden or lowered to a hint (as configured), and
-the evidence is added to the message.
+the evidence is added to the message. The message is the finding's title;
+its body (why it matters, what to do) is in ``data.body`` and in the hover.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def to_diagnostic(finding: Finding, lines: Lines, rules: RuleSet, version: int |
     # the fix's edits were computed for.
     data: dict[str, Any] = {
         "name": finding.name,
+        "body": finding.body,
         "fix": None,
         "probe": probe.to_json() if probe is not None else None,
     }

@@ -3,14 +3,23 @@ when there is one."""
 
 from __future__ import annotations
 
-from torchlint.findings import ProbeResult
+from torchlint.findings import Finding, ProbeResult
 from torchlint.lsp.diagnostics import probe_note
 from torchlint.reporters import docs_url
 from torchlint.rule import Rule
 
 
-def rule_markdown(rule: type[Rule], probe: ProbeResult | None = None) -> str:
-    parts = [f"**{rule.code} {rule.name}** ({rule.severity})", rule.summary]
+def rule_markdown(rule: type[Rule], probe: ProbeResult | None = None,
+                  finding: Finding | None = None) -> str:
+    """The hover of a finding: its title and body (why it matters, what to do)
+    first, then the probe's verdict and the rule's documentation."""
+    if finding is not None:
+        parts = [f"**{rule.code} {finding.title}**", finding.body,
+                 f"Rule `{rule.name}` ({rule.severity}): {rule.summary}"]
+        if finding.fix is not None and finding.fix.title:
+            parts.append(f"Fix ({finding.fix.applicability}): {finding.fix.title}")
+    else:
+        parts = [f"**{rule.code} {rule.name}** ({rule.severity})", rule.summary]
     if probe is not None:
         parts.append(f"**{probe_note(probe).capitalize()}**")
         if probe.hint:

@@ -484,7 +484,7 @@ class Session:
                 if rule is not None:
                     probe = doc.verdicts.for_finding(finding, doc.linted.source.text) \
                         if doc and doc.verdicts and doc.linted else None
-                    pages.append(rule_markdown(rule, probe))
+                    pages.append(rule_markdown(rule, probe, finding))
         if not pages:
             text = self._text(uri)
             line, column = Lines(text, self.server.workspace.position_codec).character(position)

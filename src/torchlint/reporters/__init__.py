@@ -16,7 +16,9 @@ if TYPE_CHECKING:  # kept light: the CLI imports FORMATS before it parses its op
     from torchlint.registry import RuleSet
     from torchlint.source import SourceFile
 
-FORMATS = ("text", "json", "sarif", "github", "lsp")
+FORMATS = ("full", "concise", "text", "json", "sarif", "github", "lsp")
+#: Formats printed by text_format: ``text`` is the old name of ``full``.
+TEXT_FORMATS = frozenset({"full", "concise", "text"})
 
 #: The project's home page (SARIF ``informationUri``).
 PROJECT_URL = "https://github.com/torchlint/torchlint"
@@ -41,6 +43,7 @@ class Report:
     statistics: bool = False
     color: bool = False
     unsafe_fixes: bool = False
+    concise: bool = False  # one line per finding (--output-format concise)
     # display path -> the file as read: its text, absolute path and notebook cells.
     # When given, it is preferred to `sources`: notebook lines and file URIs need it.
     files: dict[str, SourceFile] = field(default_factory=dict)
@@ -60,5 +63,7 @@ class Report:
 def render(format: str, report: Report) -> str:
     if format not in FORMATS:
         raise ValueError(f"unknown output format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format in TEXT_FORMATS:
+        format = "text"
     module = importlib.import_module(f"torchlint.reporters.{format}_format")
     return module.render(report)

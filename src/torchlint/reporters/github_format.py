@@ -1,6 +1,6 @@
 """``--format github``: GitHub Actions workflow commands, one annotation per finding.
 
-    ::error file=train.py,line=48,col=26,endLine=48,endColumn=34,title=TL101 (missing-eval)::message
+    ::error file=train.py,line=48,col=26,endLine=48,endColumn=34,title=TL101 <title>::<body>
 
 Errors become ``::error``, warnings ``::warning``. Values are escaped as the
 Actions toolkit does (``%``, CR and LF everywhere; ``:`` and ``,`` also in
@@ -35,12 +35,13 @@ def _properties(finding: Finding) -> list[tuple[str, str]]:
         props.append(("endLine", str(span.end_line)))
         if span.start_line == span.end_line:
             props.append(("endColumn", str(span.end_col + 1)))
-    props.append(("title", f"{finding.code} ({finding.name})"))
+    props.append(("title", f"{finding.code} {' '.join(finding.title.split())}"))
     return props
 
 
 def _message(finding: Finding) -> str:
-    message = finding.message
+    # The title is the annotation's heading; the message under it says why and what to do.
+    message = finding.body or finding.title
     if finding.cell is not None:
         message = f"cell {finding.cell}, line {finding.line}, column {finding.column}: {message}"
     if finding.probe is not None:

@@ -44,6 +44,7 @@ def diagnostic(lines: Lines, finding: Finding) -> dict[str, Any]:
     """The LSP Diagnostic of one finding."""
     data: dict[str, Any] = {
         "name": finding.name,
+        "body": finding.body,
         "fix": _fix(lines, finding, finding.fix) if finding.fix is not None else None,
         "probe": finding.probe.to_json() if finding.probe is not None else None,
     }

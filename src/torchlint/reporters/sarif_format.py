@@ -96,12 +96,20 @@ class _Builder:
         if index is not None:
             result["ruleIndex"] = index
         result["level"] = _level(finding.severity)
-        result["message"] = {"text": finding.message}
+        # The title is the message; the body (why, what to do) is its markdown
+        # form, which viewers that render markdown show instead.
+        message: dict[str, Any] = {"text": finding.title}
+        if finding.body:
+            message["markdown"] = f"**{finding.title}**\n\n{finding.body}"
+        result["message"] = message
         result["locations"] = [self.location(finding)]
         if finding.fix is not None and finding.fix.edits and finding.cell is None:
             result["fixes"] = [self.fix(finding, finding.fix)]
+        properties: dict[str, Any] = {"body": finding.body} if finding.body else {}
         if finding.probe is not None:
-            result["properties"] = {"probe": finding.probe.to_json()}
+            properties["probe"] = finding.probe.to_json()
+        if properties:
+            result["properties"] = properties
         return result
 
     def log(self) -> dict[str, Any]:

@@ -35,4 +35,4 @@ class BreakpointCall(Rule):
 
     def check(self, ctx) -> None:
         for call in calls_to(ctx, "breakpoint"):
-            ctx.report(call.node, "breakpoint() called")
+            ctx.report(call.node, "breakpoint() called", title="breakpoint() called")

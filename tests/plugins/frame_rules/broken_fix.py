@@ -35,4 +35,4 @@ class BrokenFix(Rule):
     def check(self, ctx) -> None:
         for call in calls_to(ctx, "breakfix"):
             fix = ctx.fix("break the file", ctx.replace(call.node, "breakfix(("))
-            ctx.report(call.node, "breakfix() called", fix=fix)
+            ctx.report(call.node, "breakfix() called", title="breakfix() called", fix=fix)

@@ -35,4 +35,4 @@ class EvalCall(Rule):
     def check(self, ctx) -> None:
         for call in calls_to(ctx, "eval"):
             fix = ctx.fix("use literal_eval", ctx.replace(call.func, "literal_eval"), safe=False)
-            ctx.report(call.node, "eval() called", fix=fix)
+            ctx.report(call.node, "eval() called", title="eval() called", fix=fix)

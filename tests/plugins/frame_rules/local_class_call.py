@@ -36,4 +36,4 @@ class LocalClassCall(Rule):
         facts = ctx.model.facts
         for call in facts.calls:
             if call.dotted and facts.class_named(call.dotted) is not None:
-                ctx.report(call.node, f"constructs {call.dotted}, a class of this module")
+                ctx.report(call.node, f"constructs {call.dotted}, a class of this module", title=f"constructs {call.dotted}, a class of this module")

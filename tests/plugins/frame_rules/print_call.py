@@ -38,4 +38,4 @@ class PrintCall(Rule):
     def check(self, ctx) -> None:
         for call in calls_to(ctx, "print"):
             fix = ctx.fix("rename print to log", ctx.replace(call.func, "log"))
-            ctx.report(call.node, "print() called", fix=fix)
+            ctx.report(call.node, "print() called", title="print() called", fix=fix)

@@ -39,4 +39,4 @@ class BreakpointCall(Rule):
         for call in ctx.model.facts.calls:
             if isinstance(call.func, cst.Name) and call.func.value == "breakpoint":
                 fix = ctx.fix("Remove breakpoint()", ctx.replace(call.node, "None"), safe=False)
-                ctx.report(call.node, "breakpoint() call left in the code", fix=fix)
+                ctx.report(call.node, "breakpoint() call left in the code", title="breakpoint() call left in the code", fix=fix)

@@ -49,4 +49,4 @@ class LocalModel(Rule):
             for cls in module.facts.classes:
                 if cls.name == name:
                     methods = ", ".join(cls.methods) or "none"
-                    ctx.report(call.node, f"{name} from {module.path.name} has methods: {methods}")
+                    ctx.report(call.node, f"{name} from {module.path.name} has methods: {methods}", title=f"{name} from {module.path.name} has methods: {methods}")

@@ -39,4 +39,4 @@ class PrintCall(Rule):
         for call in ctx.model.facts.calls:
             if isinstance(call.func, cst.Name) and call.func.value == "print":
                 fix = ctx.fix("Replace print with logger.info", ctx.replace(call.func, "logger.info"))
-                ctx.report(call.node, "print() call; use logger.info", fix=fix)
+                ctx.report(call.node, "Use logger.info instead.", title="print() call; use logger.info", fix=fix)

@@ -39,7 +39,7 @@ class BatchOfOne(Rule):
                     continue
                 callee = model.callee(call) or ""
                 if callee in ("torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d"):
-                    ctx.report(call.node, f"{callee.rsplit('.', 1)[1]} in {cls.name}",
+                    ctx.report(call.node, f"{callee.rsplit('.', 1)[1]} in {cls.name}", title=f"{callee.rsplit('.', 1)[1]} in {cls.name}",
                                context={"class": cls.name, "batch_size": 1})
 
     @staticmethod

@@ -33,7 +33,7 @@ class ForwardRuns(Rule):
 
     def check(self, ctx) -> None:
         for name, value, node in _marker_assignments(ctx, "PROBE_CLASS"):
-            ctx.report(node, f"probe {value}", context={"class": value})
+            ctx.report(node, f"probe {value}", title=f"probe {value}", context={"class": value})
 
     @staticmethod
     def experiment(lab):

@@ -45,7 +45,7 @@ class DiscardedPretrained(Rule):
                 function = call.scope.function
                 params = {p.name for p in function.params} if function else set()
                 used = [n.value for n in _names(call.node) if n.value in params]
-                ctx.report(call.node, "the result of from_pretrained is discarded",
+                ctx.report(call.node, "the result of from_pretrained is discarded", title="the result of from_pretrained is discarded",
                            context={"class": cls.name, "param": used[0] if used else None})
 
     @staticmethod

@@ -36,7 +36,7 @@ class Scenario(Rule):
     def check(self, ctx) -> None:
         path = str(ctx.source.path.resolve().parent) if ctx.source.path else ""
         for _, value, node in _marker_assignments(ctx, "PROBE_SCENARIO"):
-            ctx.report(node, f"scenario {value}", context={"scenario": value, "folder": path})
+            ctx.report(node, f"scenario {value}", title=f"scenario {value}", context={"scenario": value, "folder": path})
 
     @staticmethod
     def experiment(lab):

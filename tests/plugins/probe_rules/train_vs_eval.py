@@ -53,7 +53,7 @@ class TrainVsEval(Rule):
                 if not any(w in func.value.lower() for w in ("model", "net", "rnn")):
                     continue
                 seen.add(func.value)
-                ctx.report(call.node, f"`{func.value}` runs in `{function.name}` without .eval()",
+                ctx.report(call.node, f"`{func.value}` runs in `{function.name}` without .eval()", title=f"`{func.value}` runs in `{function.name}` without .eval()",
                            context={"model": func.value})
 
     @staticmethod

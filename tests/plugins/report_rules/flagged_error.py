@@ -37,5 +37,6 @@ class FlaggedError(Rule):
 
     def check(self, ctx) -> None:
         for call in marker_calls(ctx, "flag_error"):
-            ctx.report(call.node, literal(ctx, call, 0, "message", "flag_error() called"),
+            ctx.report(call.node, literal(ctx, call, 98, "body", "flag_error() marks a finding of the reporter tests."),
+                       title=literal(ctx, call, 0, "message", "flag_error() called"),
                        fix=fix_of(ctx, call))

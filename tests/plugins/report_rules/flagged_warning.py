@@ -37,5 +37,6 @@ class FlaggedWarning(Rule):
 
     def check(self, ctx) -> None:
         for call in marker_calls(ctx, "flag_warning"):
-            ctx.report(call.node, literal(ctx, call, 0, "message", "flag_warning() called"),
+            ctx.report(call.node, literal(ctx, call, 98, "body", "flag_warning() marks a finding of the reporter tests."),
+                       title=literal(ctx, call, 0, "message", "flag_warning() called"),
                        fix=fix_of(ctx, call))

@@ -49,7 +49,7 @@ class ProbedFinding(Rule):
                 assumptions=literal(ctx, call, 99, "assumptions", {}),
                 reason=literal(ctx, call, 99, "reason"), hint=literal(ctx, call, 99, "hint"),
             )
-            ctx.report(call.node, f"probed {verdict}")
+            ctx.report(call.node, f"probed {verdict}", title=f"probed {verdict}")
             # The probe attaches verdicts after linting; this rule does it at once.
             finding, noqa_lines = ctx.reports[-1]
             ctx.reports[-1] = (finding.with_probe(probe), noqa_lines)

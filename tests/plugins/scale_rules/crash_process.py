@@ -41,4 +41,4 @@ class CrashProcess(Rule):
             if call.dotted == "crash_process":
                 if multiprocessing.parent_process() is not None:  # a worker of the pool
                     os.kill(os.getpid(), signal.SIGKILL)
-                ctx.report(call.node, "crash_process() called")
+                ctx.report(call.node, "crash_process() called", title="crash_process() called")

@@ -34,4 +34,4 @@ class PrintCall(Rule):
         for call in ctx.model.facts.calls:
             if call.dotted == "print":
                 fix = ctx.fix("rename print to log", ctx.replace(call.func, "log"))
-                ctx.report(call.node, "print() called", fix=fix)
+                ctx.report(call.node, "print() called", title="print() called", fix=fix)
