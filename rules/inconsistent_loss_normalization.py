@@ -4,55 +4,74 @@ import libcst as cst
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic import facts as F
+from torchlint.semantic.losses import Scale, strip_scalar
+from torchlint.semantic.modules import literal_number
+from torchlint.semantic.names import lookup
 from torchlint.semantic.phases import words
 from torchlint.semantic.probe_context import model_context
+from torchlint.semantic.walker import iter_nodes
 
 
-class InconsistentSumReduction(Rule):
+class InconsistentLossNormalization(Rule):
     """## What it does
-    Finds a loss summed over the batch (`reduction="sum"`, or the legacy
-    `size_average=False`) that is normalized differently in different places:
-    divided on one branch and not on the other, divided in training but not in
-    validation, or divided by a fixed `batch_size` although the last batch of
-    the loader is smaller.
+    Finds losses normalized by the wrong count, or by different counts in
+    places that should agree:
+
+    - a summed loss (`reduction="sum"`, `size_average=False`) divided on one
+      path and not on another, or by a fixed `batch_size` although the
+      loader keeps a smaller last batch;
+    - per-batch losses added up over an epoch and divided by the wrong
+      count: per-batch **means** divided by the number of samples
+      (`len(loader.dataset)`), per-batch **sums** averaged over the number of
+      batches (`len(loader)`, `np.mean(losses)`), or a divisor taken from
+      another loader than the one summed over;
+    - a mean loss divided again by the batch size, or a value divided twice by
+      the same count;
+    - a mean term added to a summed term (a VAE's mean reconstruction loss plus
+      a KL divergence summed over the batch);
+    - an element-wise loss (MSE, L1, BCE) summed and divided by the batch size
+      in one place but averaged over every element in another.
 
     ## Why is this bad?
-    A summed loss grows with the number of samples it covers. When one branch
-    divides it and another does not, or training divides and validation does
-    not, the numbers you compare (train vs. validation curves, weighted vs.
-    unweighted runs) are on different scales, and the effective learning rate
-    changes with the batch: a learning rate tuned for a mean loss is
-    `batch_size` times too large on a sum. Dividing by a fixed `batch_size`
-    over-weights the samples of a smaller last batch.
+    A mean does not change with the batch size; a sum grows with it. Dividing
+    an epoch's total of per-batch means by the number of samples shrinks the
+    reported loss by the batch size; averaging per-batch sums over batches
+    inflates it by the batch size; dividing a mean again by the batch size
+    shrinks the gradient (an effective learning rate batch_size times too
+    small). When a mean and a sum are added, the summed term dominates by a
+    factor of the batch size and the weighting between the terms changes with
+    it. Train and validation numbers normalized differently cannot be
+    compared, so early stopping and model selection read the wrong curve.
 
     ## Example
     ```python
-    criterion = nn.NLLLoss(weight=w, reduction="sum")
-    if weighted:
-        loss = criterion(logp, y) / w[y].sum()
-    else:
-        loss = criterion(logp, y)
+    criterion = nn.CrossEntropyLoss()  # mean over the batch
+    total = 0.0
+    for x, y in val_loader:
+        total += criterion(model(x), y).item()
+    print(total / len(val_loader.dataset))
     ```
 
     ## Use instead
     ```python
-    criterion = nn.NLLLoss(weight=w, reduction="sum")
-    if weighted:
-        loss = criterion(logp, y) / w[y].sum()
-    else:
-        loss = criterion(logp, y) / len(y)
+    criterion = nn.CrossEntropyLoss()
+    total = 0.0
+    for x, y in val_loader:
+        total += criterion(model(x), y).item() * x.size(0)
+    print(total / len(val_loader.dataset))  # or: sum of means / len(val_loader)
     ```
 
     ## Fix safety
     There is no automatic fix: the right normalizer (number of samples, sum
-    of class weights, number of unmasked tokens) depends on what the loss
-    should mean. The message names the places that disagree.
+    of class weights, number of unmasked tokens, number of batches) depends on
+    what the number should mean. The message names the divisor to use.
     """
 
     code = "TL203"
-    name = "inconsistent-sum-reduction"
+    name = "inconsistent-loss-normalization"
     severity = Severity.ERROR
-    summary = "A sum-reduced loss is normalized differently in different places."
+    summary = "A loss is normalized by the wrong count, or differently in different places."
 
     VALID = [
         Example(
@@ -67,8 +86,11 @@ def step(out, y):
     return criterion(out, y) / len(y)
 
 
-def validate(out, y):
-    return criterion(out, y) / y.size(0)
+def validate(model, loader):
+    total = 0.0
+    for x, y in loader:
+        total += criterion(model(x), y).item()
+    return total / len(loader.dataset)
 """
         ),
     ]
@@ -87,45 +109,37 @@ def compute(out, y, normalize):
     return criterion(out, y)  # expect: TL203
 """
         ),
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+criterion = nn.MSELoss()
+
+
+def validate(model, loader):
+    total = 0.0
+    for x, y in loader:
+        total += criterion(model(x), y).item()
+    return total / len(loader.dataset)  # expect: TL203
+"""
+        ),
     ]
 
     def check(self, ctx) -> None:
-        model = ctx.model
-        summed = [loss for loss in model.losses.calls if loss.reduction == "sum"]
-        groups: dict[int, list] = {}
-        for loss in summed:
-            key = id(loss.constructor) if loss.constructor is not None else id(loss.call.scope)
-            groups.setdefault(key, []).append(loss)
         reported: set[int] = set()
-        for group in groups.values():
-            normalized = [(loss, model.losses.normalization(loss)) for loss in group]
-            divided = [(l, n) for l, n in normalized if n.divisor is not None]
-            undivided = [l for l, n in normalized if n.divisor is None]
-            per_batch = [(l, n) for l, n in divided if _counts_batches(model, l, n.divisor)]
-            per_sample = [(l, n) for l, n in divided if not _counts_batches(model, l, n.divisor)]
-            if per_batch and per_sample:
-                reference, norm = per_sample[0]
-                for loss, batch_norm in per_batch:
-                    if id(loss) not in reported:
-                        reported.add(id(loss))
-                        ctx.report(batch_norm.node or loss.call.node,
-                                   _batch_count_message(model, loss, batch_norm, reference, norm),
-                                   context=_context(model, loss))
-            if divided and undivided:
-                reference, norm = divided[0]
-                for loss in undivided:
-                    if id(loss) in reported:
-                        continue
-                    reported.add(id(loss))
-                    ctx.report(loss.call.node, _mixed_message(model, loss, reference, norm),
-                               context=_context(model, loss))
-            for loss, norm in divided:
-                if id(loss) in reported:
+        explained: set[int] = set()  # losses whose normalization an earlier problem already reports
+        for problem in (_summed_losses, _accumulated, _mean_divided_by_batch, _mixed_terms, _divided_twice,
+                        _elementwise_sum_vs_mean):
+            found_here: set[int] = set()
+            for node, message, loss in problem(ctx.model):
+                origin = id(loss.origin if isinstance(loss, Scale) else loss.call.node)
+                if id(node) in reported or origin in explained:
                     continue
-                problem = _fixed_batch_size(model, loss, norm)
-                if problem is not None:
-                    reported.add(id(loss))
-                    ctx.report(norm.node or loss.call.node, problem, context=_context(model, loss))
+                reported.add(id(node))
+                found_here.add(origin)
+                ctx.report(node, message, context=_context(ctx.model, loss))
+            explained |= found_here
 
     @staticmethod
     def experiment(lab):
@@ -221,31 +235,244 @@ def compute(out, y, normalize):
         return lab.refuted(summary + ": the loss does not grow with the batch", **numbers)
 
 
-_BATCH_COUNT_WORDS = ({"num", "batches"}, {"n", "batches"}, {"batch", "count"}, {"steps"}, {"iters"})
+# -- the problems: each yields (where to report, message, the loss it is about) ------------
 
 
-def _counts_batches(model, loss, divisor) -> bool:
-    """`len(loader)`, `len(losses)`, `num_batches`: a number of batches, not of samples."""
-    text = model.code(divisor)
-    if isinstance(divisor, cst.Call) and model.code(divisor.func) == "len" and divisor.args:
-        inner = divisor.args[0].value
-        if isinstance(inner, cst.Attribute) and inner.attr.value == "dataset":
-            return False  # len(loader.dataset): samples
-        inner_words = words(model.code(inner))
-        if inner_words & {"loader", "dl", "batches", "losses", "iterator"}:
-            return True
-        values = model.values.at(inner, loss.call)
-        return any(v.kind == "loader" for v in values)
-    found = words(text)
-    return any(group <= found for group in _BATCH_COUNT_WORDS)
+def _summed_losses(model):
+    """A sum-reduced loss divided on one path and not on another, or divided by a
+    fixed batch size although the loader keeps a smaller last batch."""
+    groups: dict[int, list] = {}
+    for loss in model.losses.calls:
+        if loss.reduction == "sum":
+            key = id(loss.constructor) if loss.constructor is not None else id(loss.call.scope)
+            groups.setdefault(key, []).append(loss)
+    for group in groups.values():
+        normalized = [(loss, model.losses.normalization(loss)) for loss in group]
+        divided = [(l, n) for l, n in normalized if n.divisor is not None]
+        undivided = [l for l, n in normalized if n.divisor is None]
+        if divided and undivided:
+            reference, norm = divided[0]
+            for loss in undivided:
+                yield loss.call.node, _mixed_message(model, loss, reference, norm), loss
+        for loss, norm in divided:
+            problem = _fixed_batch_size(model, loss, norm)
+            if problem is not None:
+                yield norm.node or loss.call.node, problem, loss
 
 
-def _batch_count_message(model, loss, norm, reference, reference_norm) -> str:
-    return (f"This sum-reduced loss is averaged over batches (divided by `{model.code(norm.divisor)}`), "
-            f"but {_describe(model, reference)} it is divided by `{model.code(reference_norm.divisor)}`, a "
-            f"number of samples: a mean over batches of per-batch sums is about batch_size times larger, "
-            f"so the two numbers are not comparable. Divide by the number of samples here too "
-            f"(e.g. `len(loader.dataset)`), or use reduction='mean'.")
+def _accumulated(model):
+    """Per-batch losses added up and divided by a count that does not match them."""
+    for accumulation in model.losses.accumulations:
+        for averaging in accumulation.averagings:
+            message = _accumulation_problem(model, accumulation, averaging)
+            if message is not None:
+                yield averaging.node, message, accumulation.scale
+
+
+def _mean_divided_by_batch(model):
+    """A loss that is already a mean over its batch, divided by the batch size again."""
+    losses = model.losses
+    for fact, node, value, divisor in _divisions(model):
+        if losses.divisor(divisor, fact.scope, fact.order).kind != "batch_size":
+            continue
+        scale = losses.scale(value, fact.scope, fact.order)
+        if scale is None or not scale.is_loss or scale.reduction != "mean":
+            continue
+        if scale.per_sample is not None:
+            over = f"the batch (it was divided by the batch size at {model.where(scale.per_sample)})"
+        else:
+            over = "every element" if scale.per_element else "the samples of the batch"
+            over += " (reduction='mean')"
+        yield node, (
+            f"{scale.name} ({model.where(scale.origin, scale.facts)}) already averages over {over}, and "
+            f"dividing it by `{model.code(divisor)}` divides by the batch size a second time: the loss "
+            f"and its gradients shrink with the batch size, like a learning rate that changes with it. "
+            f"Drop this division (or use reduction='sum' if a per-sample sum divided by the batch size "
+            f"was meant)."), scale
+
+
+def _divisions(model):
+    """(fact, node, divided value, divisor) for every `a / b` and `a /= b` of the file."""
+    facts = model.facts
+    seen: set[int] = set()
+    located = [*facts.assigns, *facts.aug_assigns, *(r for f in facts.functions for r in f.returns),
+               *facts.scope.returns, *facts.calls]
+    for fact in located:
+        if isinstance(fact, F.AugAssign):
+            if isinstance(fact.node.operator, cst.DivideAssign) and id(fact.node) not in seen:
+                seen.add(id(fact.node))
+                yield fact, fact.node, fact.target, fact.value
+            root = fact.value
+        else:
+            root = fact.node if isinstance(fact, F.Call) else fact.value
+        for node in _walk(root):
+            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide) \
+                    and id(node) not in seen:
+                seen.add(id(node))
+                yield fact, node, node.left, node.right
+
+
+def _mixed_terms(model):
+    """A mean loss added to a sum over the batch (`mse_loss(...) + kld_sum`)."""
+    losses = model.losses
+    seen: set[int] = set()
+    facts = model.facts
+    located = [*facts.assigns, *(r for f in facts.functions for r in f.returns), *facts.scope.returns]
+    for fact in located:
+        if fact.value is None:
+            continue
+        for node in _walk(fact.value):
+            if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Subtract))) \
+                    or id(node) in seen:
+                continue
+            seen.add(id(node))
+            left = losses.scale(node.left, fact.scope, fact.order) or losses.full_sum(node.left, fact.scope,
+                                                                                        fact.order)
+            right = losses.scale(node.right, fact.scope, fact.order) or losses.full_sum(node.right, fact.scope,
+                                                                                          fact.order)
+            if left is None or right is None or left.reduction == right.reduction:
+                continue
+            mean, total = (left, right) if left.reduction == "mean" else (right, left)
+            if not (mean.is_loss or total.is_loss):
+                continue
+            yield node, _mixed_terms_message(model, mean, total), mean if mean.is_loss else total
+
+
+def _divided_twice(model):
+    """`loss = (...) / batch_size` and later `loss.item() / batch_size` again."""
+    losses = model.losses
+    for fact, node, value, divisor in _divisions(model):
+        if not isinstance(node, cst.BinaryOperation):
+            continue
+        first = _earlier_division(model, node, fact)
+        if first is None:
+            continue
+        scale = losses.scale(first.left, fact.scope, fact.order)
+        if scale is None or literal_number(first.right) is not None:
+            continue  # `x / 2` twice may be meant; a count twice is not
+        name = model.code(strip_scalar(node.left))
+        yield node, (
+            f"`{name}` was already divided by `{model.code(first.right)}` ({model.where(first)}), and is "
+            f"divided by it again here: the value logged or accumulated is {model.code(first.right)} "
+            f"times smaller than the loss it reports. Divide once (use `{name}` as it is)."), scale
+
+
+def _elementwise_sum_vs_mean(model):
+    """An element-wise loss summed and divided by the batch size (a per-sample sum
+    over the outputs) in one place, averaged over every element in another."""
+    by_kind: dict[str, list] = {}
+    for loss in model.losses.calls:
+        if loss.per_element and loss.reduction in ("sum", "mean"):
+            by_kind.setdefault(loss.kind, []).append(loss)
+    for group in by_kind.values():
+        means = [loss for loss in group if loss.reduction == "mean"]
+        if not means:
+            continue
+        for loss in group:
+            if loss.reduction != "sum":
+                continue
+            norm = model.losses.normalization(loss)
+            if norm.divisor is None or norm.node is None or \
+                    model.losses.divisor(norm.divisor, loss.call.scope, loss.call.order).kind != "batch_size":
+                continue
+            name = _short(loss.qualname)
+            yield norm.node, (
+                f"{name}(reduction='sum') divided by `{model.code(norm.divisor)}` is a sum over each "
+                f"sample's elements (every output, pixel or dimension), but {_describe(model, means[0])} the "
+                f"same loss is a mean over every element (reduction='mean'): the two differ by the number "
+                f"of elements per sample, so train and validation numbers are not comparable. Divide by "
+                f"the number of elements (`target.numel()`) here, or sum and divide by the batch size in "
+                f"both places."), loss
+
+
+# -- messages and helpers ---------------------------------------------------------------
+
+
+def _accumulation_problem(model, accumulation, averaging) -> str | None:
+    scale, counts = accumulation.scale, averaging.counts
+    total = f"`{accumulation.total}`" if accumulation.total is not None else "This sum"
+    divisor = f"`{model.code(averaging.divisor)}`" if averaging.divisor is not None else \
+        "its length (a mean over the list)"
+    loader = accumulation.loader if accumulation.loader and _names_loader(accumulation.loader) else "loader"
+    what = _what(model, scale)
+    if counts.loader is not None and accumulation.loader is not None and counts.loader != accumulation.loader \
+            and _names_loader(counts.loader) and _names_loader(accumulation.loader):
+        return (f"{total} adds up the losses of `{accumulation.loader}`, but is divided by {divisor}, which "
+                f"counts `{counts.loader}`: the two loaders have different lengths, so the average is "
+                f"scaled by their ratio. Divide by the {'samples' if counts.kind == 'samples' else 'batches'} "
+                f"of the loader summed over (`len({accumulation.loader}"
+                f"{'.dataset' if counts.kind == 'samples' else ''})`).")
+    if scale.reduction == "mean" and counts.kind == "samples":
+        return (f"{total} adds up one mean per batch ({what}) and is divided by {divisor}, the number of "
+                f"samples: the result is about batch_size times smaller than the mean loss. Divide by the "
+                f"number of batches (`len({loader})`), or add each batch's loss times its size "
+                f"(`loss.item() * x.size(0)`) before dividing by the number of samples.")
+    if scale.reduction == "sum" and counts.kind == "batches":
+        made = "each batch's mean times its size" if scale.weighted else f"one sum per batch ({what})"
+        return (f"{total} adds up {made} and is divided by {divisor}, the number of batches: that is a "
+                f"per-batch sum, which grows with the batch size, not a per-sample loss (and it is not "
+                f"comparable with a mean elsewhere). Divide by the number of samples "
+                f"(`len({loader}.dataset)`).")
+    return None
+
+
+def _what(model, scale) -> str:
+    where = model.where(scale.origin, scale.facts)
+    if scale.reduction == "mean":
+        over = "every element" if scale.per_element else "the batch"
+        how = f"divided by the batch size at {model.where(scale.per_sample)}" if scale.per_sample is not None \
+            else f"reduction='mean' averages over {over}"
+        return f"{scale.name} at {where}: {how}"
+    return f"{scale.name} at {where} sums over the batch"
+
+
+def _mixed_terms_message(model, mean, total) -> str:
+    mean_text = f"{mean.name} ({model.where(mean.origin, mean.facts)}) is a mean"
+    if mean.per_sample is not None:
+        mean_text = f"{mean.name} divided by the batch size ({model.where(mean.per_sample)}) is a per-sample mean"
+    total_text = f"{total.name} ({model.where(total.origin, total.facts)}) sums over the batch" if total.is_loss \
+        else f"`{model.code(total.origin)[:50]}` ({model.where(total.origin, total.facts)}) is a sum over the " \
+             f"whole batch"
+    return (f"This adds terms on different scales: {mean_text}, while {total_text}. The summed term grows "
+            f"with the batch size, so it outweighs the other by about that factor and the balance between "
+            f"them changes with the batch size. Normalize both the same way: average the sum over the "
+            f"batch (e.g. `.sum() / x.size(0)` or `.mean()` over the batch), or use reduction='sum' for "
+            f"the other term and divide the total once.")
+
+
+def _earlier_division(model, node: cst.BinaryOperation, fact):
+    """The division `name = ... / d` that made the value `node` divides by `d` again."""
+    left = strip_scalar(node.left)
+    if not isinstance(left, cst.Name):
+        return None
+    found = lookup(fact.scope, left.value, fact.order)
+    if found is None or not isinstance(found[1].fact, F.Assign) or found[1].path:
+        return None
+    assign = found[1].fact
+    value = assign.value
+    if assign.kind != "assign" or not isinstance(value, cst.BinaryOperation) or \
+            not isinstance(value.operator, cst.Divide) or value is node:
+        return None
+    if model.code(value.right) != model.code(node.right):
+        return None
+    if isinstance(value.right, cst.Name):
+        here = lookup(fact.scope, value.right.value, fact.order)
+        there = lookup(assign.scope, value.right.value, assign.order)
+        if here is None or there is None or here[1] is not there[1]:
+            return None
+    return value
+
+
+def _walk(node):
+    return iter_nodes(node) if node is not None else ()
+
+
+def _names_loader(text: str) -> bool:
+    return bool(words(text) & {"loader", "dl", "dataloader", "iterator", "loaders"})
+
+
+def _short(qualname: str | None) -> str:
+    return (qualname or "loss").rsplit(".", 1)[-1]
 
 
 def _describe(model, loss) -> str:
@@ -305,8 +532,20 @@ def _fixed_batch_size(model, loss, norm) -> str | None:
     return None
 
 
-def _context(model, loss) -> dict:
-    found = {"loss": loss.qualname.rsplit(".", 1)[-1], "reduction": "sum", "functional": not loss.is_class}
+def _context(model, subject) -> dict:
+    """Probe context: the loss, the reduction the finding rests on, the model feeding it."""
+    if isinstance(subject, Scale):
+        loss = next((l for l in model.losses.calls if l.call.node is subject.origin), None)
+        if loss is None:
+            return {"loss": subject.name, "reduction": subject.reduction,
+                    "functional": subject.name[:1].islower()}
+        found = _context(model, loss)
+        found["reduction"] = subject.reduction if not subject.weighted and subject.per_sample is None \
+            else loss.reduction
+        return found
+    loss = subject
+    found = {"loss": loss.qualname.rsplit(".", 1)[-1], "reduction": loss.reduction or "sum",
+             "functional": not loss.is_class}
     if loss.constructor is not None and loss.constructor_facts is model.facts:
         found["loss_construct"] = model.code(loss.constructor.node)
     if loss.input is not None:

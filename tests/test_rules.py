@@ -25,7 +25,7 @@ RULES = discover()
 DESIGN_CODES = {
     "TL001": "syntax-error", "TL002": "unused-noqa", "TL101": "missing-eval", "TL102": "missing-no-grad",
     "TL103": "functional-dropout-always-on", "TL201": "softmax-before-cross-entropy",
-    "TL202": "log-softmax-before-cross-entropy", "TL203": "inconsistent-sum-reduction",
+    "TL202": "log-softmax-before-cross-entropy", "TL203": "inconsistent-loss-normalization",
     "TL204": "softmax-over-batch-dim", "TL301": "batchnorm-single-sample",
     "TL401": "discarded-from-pretrained", "TL501": "loss-accumulated-with-graph",
     "TL502": "seed-reset-in-loop", "TL503": "missing-zero-grad",

@@ -4,18 +4,28 @@
 and ``F.nll_loss(logp, y)`` are both :class:`LossCall` objects; their options
 come from the constructor or the call. :meth:`Losses.normalization` says
 whether the summed loss is divided, and by what.
+
+How a loss is normalized is followed further for TL203: :meth:`Losses.scale`
+says whether a per-batch value (``loss``, ``loss.item() * x.size(0)``, a
+helper's return) is a mean or a sum over the batch; :meth:`Losses.divisor`
+says what a divisor counts (samples, batches, the batch size); and
+:attr:`Losses.accumulations` are the running totals and lists that collect
+per-batch losses, with every place they are averaged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.names import lookup
+from torchlint.semantic.phases import words
 from torchlint.semantic.shapes import Shapes
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
@@ -51,22 +61,84 @@ class LossCall:
     @property
     def reduction(self) -> str | None:
         """"sum", "mean", "none", or None when it is not static."""
-        reduction = self.option("reduction")
-        if isinstance(reduction, cst.SimpleString):
-            value = reduction.evaluated_value
-            return value if isinstance(value, str) else None
-        if reduction is not None:
-            return None
-        size_average, reduce = self.option("size_average"), self.option("reduce")
-        if reduce is not None and literal_number(reduce) == 0:
-            return "none"
-        if size_average is not None and literal_number(size_average) == 0:
-            return "sum"
-        return "mean"
+        return reduction_of(self.option)
+
+    @property
+    def per_element(self) -> bool:
+        """Whether its mean runs over every element (MSELoss), not over samples."""
+        return self.kind in ELEMENTWISE_KINDS
 
     @property
     def reduction_node(self) -> cst.CSTNode | None:
         return self.option("reduction") or self.option("size_average")
+
+
+def reduction_of(option) -> str | None:
+    """The reduction given by `option(name)` (a constructor's or a call's keywords):
+    "sum", "mean", "none", or None when it is not static."""
+    reduction = option("reduction")
+    if isinstance(reduction, cst.SimpleString):
+        value = reduction.evaluated_value
+        return value if isinstance(value, str) else None
+    if reduction is not None:
+        return None
+    size_average, reduce = option("size_average"), option("reduce")
+    if reduce is not None and literal_number(reduce) == 0:
+        return "none"
+    if size_average is not None and literal_number(size_average) == 0:
+        return "sum"
+    if size_average is not None and literal_number(size_average) is None:
+        return None  # `size_average=size_average`: chosen by the caller
+    return "mean"
+
+
+# Losses whose mean runs over every element of the output, not over samples.
+ELEMENTWISE_KINDS = frozenset({"mse", "l1", "smooth_l1", "huber", "bce", "bce_logits", "kl_div"})
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How one batch's loss value relates to its batch."""
+
+    reduction: str  # "mean" (per sample or element) | "sum" (over the batch)
+    name: str  # CrossEntropyLoss, mse_loss, torch.sum
+    per_element: bool  # its mean runs over every element (MSELoss), not over samples
+    origin: cst.CSTNode = field(repr=False)  # the loss call (or the full sum) it comes from
+    facts: F.FileFacts = field(repr=False)
+    weighted: bool = False  # a mean multiplied by the batch size: a sum again
+    # the division by the batch size that made a sum a mean
+    per_sample: cst.CSTNode | None = field(default=None, repr=False)
+    is_loss: bool = True  # False for a plain full sum (`torch.sum(kl_terms)`)
+
+
+@dataclass(frozen=True)
+class Divisor:
+    """What a divisor counts."""
+
+    kind: str | None  # "samples" | "batches" | "batch_size" | None (something else)
+    loader: str | None = None  # the loader it counts, as written (`val_loader`)
+
+
+@dataclass(frozen=True)
+class Averaging:
+    """A place a running total (or list) of per-batch losses is divided."""
+
+    node: cst.CSTNode = field(repr=False)  # the division, `total /= n`, or `np.mean(losses)`
+    divisor: cst.BaseExpression | None = field(repr=False)  # None for a mean over the list
+    counts: Divisor
+
+
+@dataclass(eq=False)
+class Accumulation:
+    """A running total (`total += loss.item()`) or list (`losses.append(loss.item())`)
+    of per-batch losses, or a `sum(... for batch in loader)`."""
+
+    total: str | None  # the total or list as written; None for a sum over a generator
+    scale: Scale
+    node: cst.CSTNode = field(repr=False)  # where a batch's loss is added
+    scope: F.Scope = field(repr=False)
+    loader: str | None = None  # the loader the loop runs over, as written
+    averagings: list[Averaging] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -162,6 +234,464 @@ class Losses:
                             and total is not None and total in {dotted_name(n) for n in iter_nodes(node.left)}:
                         return Normalization(node.right, node)
         return Normalization(None, None)
+
+    # -- scales: is a per-batch value a mean or a sum? -----------------------------
+
+    def scale(self, expr: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+              facts: F.FileFacts | None = None, path: Path | None = None, depth: int = 0) -> Scale | None:
+        """Whether `expr` is a loss averaged over its batch or summed over it, followed
+        through locals, `/ batch_size` and `* batch_size`, sums of terms, and the returns
+        of helpers, loss modules and model methods. None when it is not a loss, or
+        its terms disagree (see :meth:`mixed_terms`)."""
+        facts = facts or self.model.facts
+        if facts is self.model.facts and path is None:
+            path = self.model.path
+        expr = strip_scalar(expr)
+        if expr is None or depth > 8:
+            return None
+        if isinstance(expr, cst.Name):
+            return self._name_scale(expr, scope, order, facts, path, depth)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._binary_scale(expr, scope, order, facts, path, depth)
+        if isinstance(expr, cst.UnaryOperation):
+            return self.scale(expr.expression, scope, order, facts, path, depth + 1)
+        if isinstance(expr, cst.Call):
+            return self._call_scale(expr, scope, order, facts, path, depth)
+        return None
+
+    def _name_scale(self, expr: cst.Name, scope, order, facts, path, depth) -> Scale | None:
+        found = lookup(scope, expr.value, order)
+        if found is None:
+            return None
+        owner, binding = found
+        fact = binding.fact
+        scale = None
+        if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and not binding.path \
+                and fact.value is not None:
+            scale = self.scale(fact.value, fact.scope, fact.order, facts, path, depth + 1)
+        if scale is None:  # tuple unpacking, parameters: what the value analysis knows
+            scale = self._value_scale(expr, scope, order, facts, path)
+        if scale is None:
+            return None
+        # `loss /= x.size(0)` between the binding and this use
+        for aug in owner.aug_assigns:
+            if scale is not None and binding.order < aug.order < (order if order is not None else aug.order + 1) \
+                    and dotted_name(aug.target) == expr.value \
+                    and isinstance(aug.node.operator, cst.DivideAssign):  # type: ignore[attr-defined]
+                scale = self._divided(scale, aug.value, aug.node, aug.scope, aug.order)
+        return scale
+
+    def _value_scale(self, expr, scope, order, facts, path) -> Scale | None:
+        for value in self.model.values.infer(expr, scope, order, facts, path):
+            if value.kind == "loss":
+                found = self._scale_of_value(value)
+                if found is not None:
+                    return found
+        return None
+
+    def _scale_of_value(self, value) -> Scale | None:
+        info = self.model.symbols.loss(value.qualname)
+        if info is None or value.origin is None or value.facts is None:
+            return None
+        options = value.call if value.call is not None else None
+        if options is not None:
+            reduction = reduction_of(options.keyword)
+        elif isinstance(value.origin, cst.Call):
+            reduction = reduction_of(lambda name: _keyword(value.origin, name))
+        else:
+            return None
+        if reduction not in ("mean", "sum"):
+            return None
+        return Scale(reduction, (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
+                     value.origin, value.facts)
+
+    def _binary_scale(self, expr: cst.BinaryOperation, scope, order, facts, path, depth) -> Scale | None:
+        operator = expr.operator
+        if isinstance(operator, cst.Divide):
+            left = self.scale(expr.left, scope, order, facts, path, depth + 1)
+            return self._divided(left, expr.right, expr, scope, order) if left is not None else None
+        if isinstance(operator, cst.Multiply):
+            for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
+                found = self.scale(side, scope, order, facts, path, depth + 1)
+                if found is not None:
+                    if found.reduction == "mean" and self.divisor(other, scope, order).kind == "batch_size":
+                        return replace(found, reduction="sum", weighted=True)
+                    return found
+            return None
+        if isinstance(operator, (cst.Add, cst.Subtract)):
+            left = self.scale(expr.left, scope, order, facts, path, depth + 1)
+            right = self.scale(expr.right, scope, order, facts, path, depth + 1)
+            if left is not None and right is not None and left.reduction != right.reduction:
+                return None  # mixed: see mixed_terms
+            return left or right
+        return None
+
+    def _divided(self, scale: Scale, divisor, node, scope, order) -> Scale | None:
+        """A sum divided by the batch size (or by a count measured on the batch: unmasked
+        tokens, a weight sum) is a mean; divided by a constant (accumulation steps,
+        a temperature) it stays a sum; divided by a parameter nothing is known."""
+        if scale.reduction != "sum":
+            return scale
+        if self.divisor(divisor, scope, order).kind == "batch_size":
+            return replace(scale, reduction="mean", per_sample=node, weighted=False)
+        constant = _is_constant(divisor, scope, order)
+        if constant is None:
+            return None
+        if constant:
+            return scale
+        return replace(scale, reduction="mean", per_sample=None, weighted=False, per_element=True)
+
+    def _call_scale(self, expr: cst.Call, scope, order, facts, path, depth) -> Scale | None:
+        func = expr.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("sum", "mean") and not expr.args:
+            inner = self.model.values.infer(func.value, scope, order, facts, path)
+            for value in inner:  # `crit_none(out, y).sum()`
+                info = self.model.symbols.loss(value.qualname) if value.kind == "loss" else None
+                options = value.call.keyword if value.call is not None else (lambda name: None)
+                if info is not None and reduction_of(options) == "none":
+                    return Scale(func.attr.value if func.attr.value == "sum" else "mean",
+                                 (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
+                                 value.origin or expr, value.facts or facts)
+        found = self._value_scale(expr, scope, order, facts, path)
+        if found is not None:
+            return found
+        for returned, function, owner_facts, owner_path in self._returns_of(expr, scope, order, facts, path):
+            found = self.scale(returned.value, function, returned.order, owner_facts, owner_path, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def _returns_of(self, expr: cst.Call, scope, order, facts, path) -> list:
+        """(return, function, facts, path) of the project function, loss module or
+        model method `expr` calls (`loss_function(...)`, `model.loss(...)`, `crit(...)`)."""
+        found = []
+        callees = self.model.values.infer(expr.func, scope, order, facts, path)
+        if not callees and isinstance(expr.func, cst.Attribute):
+            # `model.loss_function(...)`: a method of a model class
+            for value in self.model.values.infer(expr.func.value, scope, order, facts, path):
+                if value.kind == "module" and value.module is not None:
+                    method = value.module.method(expr.func.attr.value)
+                    if method is not None:
+                        found.extend((r, method[0], method[1].facts, method[1].path) for r in method[0].returns)
+            return found
+        for callee in callees:
+            if callee.kind == "function" and callee.definition is not None:
+                function = callee.definition.fact
+                found.extend((r, function, callee.definition.facts, callee.definition.path)
+                             for r in function.returns)
+            elif callee.kind == "module" and callee.module is not None:
+                method = callee.module.method("forward")
+                if method is not None:
+                    found.extend((r, method[0], method[1].facts, method[1].path) for r in method[0].returns)
+        return [item for item in found if item[0].value is not None]
+
+    def full_sum(self, expr: cst.BaseExpression | None, scope: F.Scope, order: int | None) -> Scale | None:
+        """`-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())`: a sum over every
+        element of tensors computed from the batch (not of the model's weights)."""
+        expr = strip_scalar(expr)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+            # `-0.5 * torch.sum(...)`, `beta * kl`: a weight times the sum
+            return self.full_sum(expr.right, scope, order) or self.full_sum(expr.left, scope, order)
+        if isinstance(expr, cst.UnaryOperation):
+            return self.full_sum(expr.expression, scope, order)
+        if isinstance(expr, cst.Name):
+            found = lookup(scope, expr.value, order)
+            if found is not None and isinstance(found[1].fact, F.Assign) and not found[1].path \
+                    and found[1].fact.kind == "assign" and found[1].fact.value is not None:
+                fact = found[1].fact
+                return self.full_sum(fact.value, fact.scope, fact.order)
+            return None
+        if not isinstance(expr, cst.Call):
+            return None
+        summed = None
+        qualified = self.model.names.qualified(expr.func, scope, order)
+        if qualified == "torch.sum" and len(expr.args) == 1:
+            summed = expr.args[0].value
+        elif isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "sum" and not expr.args \
+                and qualified is None:
+            summed = expr.func.value
+        if summed is None or not _from_batch(summed, scope, order):
+            return None
+        return Scale("sum", "a sum over every element", True, expr, self.model.facts, is_loss=False)
+
+    # -- divisors ----------------------------------------------------------------------
+
+    def divisor(self, divisor: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+                depth: int = 0) -> Divisor:
+        """What `divisor` counts: the samples of a dataset (`len(loader.dataset)`, a
+        counter of `x.size(0)`), the batches of a loader (`len(loader)`, a counter of
+        1, `i + 1`), or the size of one batch (`x.size(0)`, `len(y)`, `batch_size`)."""
+        divisor = _strip_number(divisor)
+        if divisor is None or depth > 3:
+            return Divisor(None)
+        if _is_size_zero(divisor):
+            return Divisor("batch_size")
+        if isinstance(divisor, cst.Call) and dotted_name(divisor.func) == "len" and divisor.args:
+            return self._length(divisor.args[0].value, scope, order)
+        if isinstance(divisor, cst.BinaryOperation) and isinstance(divisor.operator, cst.Add) \
+                and literal_number(divisor.right) == 1 and isinstance(divisor.left, cst.Name) \
+                and _is_enumerate_index(divisor.left, scope, order):
+            return Divisor("batches")  # `i + 1` where `for i, batch in enumerate(loader)`
+        if isinstance(divisor, (cst.Name, cst.Attribute)):
+            text = dotted_name(divisor) or ""
+            found = words(text)
+            if {"batch", "size"} <= found or found & {"bs", "bsz"}:
+                return Divisor("batch_size")
+            if any(group <= found for group in _BATCH_COUNT_WORDS):
+                return Divisor("batches")
+            if found & {"samples", "examples"} or {"dataset", "size"} <= found:
+                return Divisor("samples")
+            if isinstance(divisor, cst.Name):
+                return self._named_count(divisor, scope, order, depth)
+        return Divisor(None)
+
+    def _length(self, inner: cst.BaseExpression, scope, order) -> Divisor:
+        if isinstance(inner, cst.Attribute) and inner.attr.value in ("dataset", "sampler"):
+            return Divisor("samples", dotted_name(inner.value))
+        values = self.model.values.infer(inner, scope, order)
+        if any(v.kind == "loader" for v in values):
+            return Divisor("batches", dotted_name(inner))
+        if any(v.kind == "batch" for v in values):
+            return Divisor("batch_size")
+        found = words(self.model.code(inner))
+        if found & {"loader", "dl", "iterator", "batches", "dataloader"}:
+            return Divisor("batches", dotted_name(inner))
+        if found & {"dataset", "ds", "samples", "examples"}:
+            return Divisor("samples")
+        return Divisor(None)
+
+    def _named_count(self, name: cst.Name, scope, order, depth) -> Divisor:
+        """A local that holds a count: `b = x.size(0)`, or a counter `n += 1` (batches)
+        or `n += x.size(0)` (samples)."""
+        found = lookup(scope, name.value, order)
+        if found is None:
+            return Divisor(None)
+        owner, binding = found
+        fact = binding.fact
+        counted = {self._increment(aug.value, aug.scope, aug.order)
+                   for aug in owner.aug_assigns
+                   if dotted_name(aug.target) == name.value
+                   and isinstance(aug.node.operator, cst.AddAssign)}  # type: ignore[attr-defined]
+        if len(counted) == 1 and None not in counted:
+            return Divisor(counted.pop())
+        if isinstance(fact, F.Assign) and fact.kind == "assign" and not binding.path and fact.value is not None \
+                and not counted:
+            return self.divisor(fact.value, fact.scope, fact.order, depth + 1)
+        return Divisor(None)
+
+    def _increment(self, value, scope, order) -> str | None:
+        if literal_number(value) == 1:
+            return "batches"
+        if self.divisor(value, scope, order, depth=3).kind == "batch_size":
+            return "samples"
+        return None
+
+    # -- running totals ----------------------------------------------------------------------
+
+    @cached_property
+    def accumulations(self) -> list[Accumulation]:
+        """Running totals and lists of per-batch losses in this file, with the places
+        they are averaged."""
+        found: list[Accumulation] = []
+        for aug in self.model.facts.aug_assigns:
+            if isinstance(aug.node.operator, cst.AddAssign):  # type: ignore[attr-defined]
+                scale = self.scale(aug.value, aug.scope, aug.order)
+                total = dotted_name(aug.target)
+                if scale is not None and total is not None:
+                    found.append(Accumulation(total, scale, aug.node, aug.scope, _loader_of(aug.loop)))
+        for call in self.model.facts.calls:
+            if call.method == "append" and call.receiver is not None and len(call.node.args) == 1:
+                scale = self.scale(call.node.args[0].value, call.scope, call.order)
+                total = dotted_name(call.receiver)
+                if scale is not None and total is not None:
+                    found.append(Accumulation(total, scale, call.node, call.scope, _loader_of(call.loop)))
+            elif dotted_name(call.func) == "sum" and call.node.args and \
+                    isinstance(call.node.args[0].value, cst.GeneratorExp):
+                generator = call.node.args[0].value
+                scale = self.scale(generator.elt, call.scope, call.order)
+                if scale is not None:
+                    loader = dotted_name(_unwrap_iterable(generator.for_in.iter))
+                    found.append(Accumulation(None, scale, call.node, call.scope, loader))
+        for accumulation in found:
+            accumulation.averagings = self._averagings(accumulation)
+        return found
+
+    def _averagings(self, accumulation: Accumulation) -> list[Averaging]:
+        scope = accumulation.scope
+        function = scope.function or scope
+        start = self.model.line_of(accumulation.node)
+        total = accumulation.total
+        found: list[Averaging] = []
+        for node in iter_nodes(function.node):
+            if total is None:
+                if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide) \
+                        and node.left is accumulation.node:
+                    found.append(Averaging(node, node.right, self.divisor(node.right, scope, None)))
+                continue
+            if not isinstance(node, (cst.BinaryOperation, cst.AugAssign, cst.Call)) or \
+                    self.model.line_of(node) < start:
+                continue
+            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+                left = strip_scalar(node.left)
+                if dotted_name(left) == total:
+                    found.append(Averaging(node, node.right, self._total_divisor(node.right, total, scope)))
+                elif isinstance(left, cst.Call) and dotted_name(left.func) == "sum" and left.args \
+                        and dotted_name(left.args[0].value) == total:
+                    found.append(Averaging(node, node.right, self._total_divisor(node.right, total, scope)))
+            elif isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.DivideAssign) \
+                    and dotted_name(node.target) == total:
+                found.append(Averaging(node, node.value, self._total_divisor(node.value, total, scope)))
+            elif isinstance(node, cst.Call) and _means_list(node, total):
+                found.append(Averaging(node, None, Divisor("batches")))
+        return found
+
+    def _total_divisor(self, divisor, total: str, scope) -> Divisor:
+        """`len(losses)` of the list of per-batch losses counts batches."""
+        inner = _strip_number(divisor)
+        if isinstance(inner, cst.Call) and dotted_name(inner.func) == "len" and inner.args \
+                and dotted_name(inner.args[0].value) == total:
+            return Divisor("batches")
+        return self.divisor(divisor, scope, None)
+
+
+_BATCH_COUNT_WORDS = ({"num", "batches"}, {"n", "batches"}, {"batch", "count"}, {"steps"}, {"iters"},
+                      {"nb", "batches"}, {"batches"})
+# Wrappers around the value of one batch's loss that keep its scale.
+_SCALAR_METHODS = frozenset({"item", "detach", "cpu", "numpy", "tolist", "clone", "float", "double"})
+
+
+def strip_scalar(expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
+    """`loss.item()`, `loss.data[0]`, `float(loss)`, `loss.detach().cpu()` -> `loss`."""
+    for _ in range(8):
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and \
+                expr.func.attr.value in _SCALAR_METHODS and not expr.args:
+            expr = expr.func.value
+        elif isinstance(expr, cst.Call) and dotted_name(expr.func) in ("float",) and len(expr.args) == 1:
+            expr = expr.args[0].value
+        elif isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+            expr = expr.value
+        elif isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute) \
+                and expr.value.attr.value == "data":
+            expr = expr.value.value  # `loss.data[0]` (old PyTorch)
+        else:
+            return expr
+    return expr
+
+
+def _strip_number(expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
+    """`float(n)`, `max(n, 1)`, `(n)` -> `n`."""
+    for _ in range(4):
+        if isinstance(expr, cst.Call) and dotted_name(expr.func) in ("float", "int") and len(expr.args) == 1:
+            expr = expr.args[0].value
+        elif isinstance(expr, cst.Call) and dotted_name(expr.func) == "max" and len(expr.args) == 2:
+            numbers = [literal_number(a.value) for a in expr.args]
+            if numbers[0] is not None:
+                expr = expr.args[1].value
+            elif numbers[1] is not None:
+                expr = expr.args[0].value
+            else:
+                return expr
+        else:
+            return expr
+    return expr
+
+
+def _is_constant(node: cst.BaseExpression | None, scope: F.Scope, order: int | None) -> bool | None:
+    """Whether a divisor is a number fixed for the run (a literal, a CONSTANT,
+    `args.steps`, a local bound to one) rather than a count measured on the batch
+    (`mask.sum()`, `n_tokens`); None for a parameter, which may be either."""
+    node = _strip_number(node)
+    if literal_number(node) is not None or isinstance(node, cst.Attribute):
+        return True
+    if isinstance(node, cst.Name):
+        if node.value.isupper():
+            return True
+        found = lookup(scope, node.value, order)
+        if found is not None and isinstance(found[1].fact, F.Param):
+            return None
+        if found is not None and isinstance(found[1].fact, F.Assign) and found[1].fact.kind == "assign" \
+                and not found[1].path:
+            return literal_number(found[1].fact.value) is not None
+    return False
+
+
+def _is_size_zero(node: cst.BaseExpression) -> bool:
+    """`x.size(0)`, `x.shape[0]`, `x.size()[0]`."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "size":
+        return len(node.args) == 1 and literal_number(node.args[0].value) == 0
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
+            and literal_number(node.slice[0].slice.value) == 0:
+        value = node.value
+        return isinstance(value, cst.Attribute) and value.attr.value == "shape" or \
+            isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+            value.func.attr.value == "size" and not value.args
+    return False
+
+
+def _is_enumerate_index(name: cst.Name, scope: F.Scope, order: int | None) -> bool:
+    found = lookup(scope, name.value, order)
+    if found is None or not isinstance(found[1].fact, F.Assign) or found[1].fact.kind != "for":
+        return False
+    iterated = found[1].fact.value
+    return isinstance(iterated, cst.Call) and dotted_name(iterated.func) == "enumerate" and \
+        found[1].path[:1] == (0,)
+
+
+def _unwrap_iterable(node: cst.BaseExpression | None) -> cst.BaseExpression | None:
+    """`enumerate(tqdm(loader))` -> `loader`."""
+    for _ in range(4):
+        if isinstance(node, cst.Call) and node.args and dotted_name(node.func) in (
+                "enumerate", "tqdm", "tqdm.tqdm", "iter", "list", "tqdm.auto.tqdm", "trange"):
+            node = node.args[0].value
+        else:
+            return node
+    return node
+
+
+def _loader_of(loop: F.Loop | None) -> str | None:
+    """The loader (as written) of the innermost `for` loop around a statement."""
+    while loop is not None:
+        if loop.kind == "for" and loop.iter is not None:
+            name = dotted_name(_unwrap_iterable(loop.iter))
+            if name is not None:
+                return name
+        loop = loop.parent
+    return None
+
+
+def _means_list(node: cst.Call, total: str) -> bool:
+    """`np.mean(losses)`, `statistics.mean(losses)`, `torch.tensor(losses).mean()`."""
+    func = dotted_name(node.func) or ""
+    if func.rsplit(".", 1)[-1] in ("mean", "average", "fmean") and node.args and \
+            dotted_name(node.args[0].value) == total:
+        return True
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value == "mean" and not node.args:
+        inner = node.func.value
+        return isinstance(inner, cst.Call) and inner.args and dotted_name(inner.args[0].value) == total and \
+            (dotted_name(inner.func) or "").rsplit(".", 1)[-1] in ("tensor", "stack", "cat", "array", "Tensor")
+    return False
+
+
+def _from_batch(expr: cst.BaseExpression, scope: F.Scope, order: int | None) -> bool:
+    """An expression over the batch's tensors (parameters, locals), not over the
+    model's weights (`self.fc.weight`, `model.parameters()`)."""
+    names = False
+    for node in iter_nodes(expr):
+        if isinstance(node, cst.Attribute) and node.attr.value in ("weight", "bias", "parameters",
+                                                                   "named_parameters"):
+            return False
+        if isinstance(node, cst.Name) and node.value in ("self",):
+            return False
+        if isinstance(node, cst.Name):
+            names = True
+    return names
+
+
+def _keyword(node: cst.Call, name: str) -> cst.BaseExpression | None:
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
 
 
 def _may_call_loss_object(call: F.Call) -> bool:
