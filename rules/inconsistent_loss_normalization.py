@@ -143,14 +143,16 @@ def validate(model, loader):
 
     @staticmethod
     def experiment(lab):
-        """The summed loss of a batch of B vs the same samples tiled into a batch
-        of 4·B: a sum grows with the batch (ratio 4), a mean would not (ratio 1)."""
+        """The loss of a batch of B vs the same samples tiled into a batch of 4·B:
+        a sum grows with the batch (ratio 4), a mean does not (ratio 1). The finding
+        rests on one of the two (`reduction` in its context); the ratio shows which."""
         import copy
 
         torch = lab.torch
         functional = lab.F
         tile = 4
         name = lab.context.get("loss", "")
+        claimed = "mean" if lab.context.get("reduction") == "mean" else "sum"
         by_class = name in ("CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss",
                             "MultiMarginLoss", "multi_margin_loss")
         binary = name in ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", "BCELoss",
@@ -177,11 +179,11 @@ def validate(model, loader):
                     return with_reduction, text
             if lab.context.get("functional") and callable(getattr(functional, name, None)):
                 function = getattr(functional, name)
-                return (lambda reduction: lambda a, b: function(a, b, reduction=reduction or "sum")), \
-                    f"F.{name}(..., reduction='sum')"
+                return (lambda reduction: lambda a, b: function(a, b, reduction=reduction or claimed)), \
+                    f"F.{name}(..., reduction='{claimed}')"
             if isinstance(getattr(lab.nn, name, None), type):
-                return (lambda reduction: getattr(lab.nn, name)(reduction=reduction or "sum")), \
-                    f"nn.{name}(reduction='sum')"
+                return (lambda reduction: getattr(lab.nn, name)(reduction=reduction or claimed)), \
+                    f"nn.{name}(reduction='{claimed}')"
             raise lab.Inconclusive("experiment_error", f"cannot build the loss {name!r} in the sandbox")
 
         def batch_first(tensor, batch):
@@ -230,6 +232,10 @@ def validate(model, loader):
         summary = (f"loss ratio {ratio:.1f} between batch {batch * tile} and batch {batch} tiled "
                    f"x{tile} ({lab.fmt(loss_big)} vs {lab.fmt(loss_small)}); with reduction='mean' the "
                    f"ratio is {mean_ratio:.1f}")
+        if claimed == "mean":
+            if abs(ratio - 1) <= 1e-3:
+                return lab.confirmed(summary + ": the loss is a mean, it does not grow with the batch", **numbers)
+            return lab.refuted(summary + ": the loss grows with the batch, it is not a mean", **numbers)
         if abs(ratio - tile) <= 1e-3 * tile:
             return lab.confirmed(summary, **numbers)
         return lab.refuted(summary + ": the loss does not grow with the batch", **numbers)
