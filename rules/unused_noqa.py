@@ -43,6 +43,9 @@ class UnusedNoqaRule(Rule):
     severity = Severity.WARNING
     summary = "A noqa comment names a torchlint code that silences nothing."
     fix_applicability = "safe"
+    #: Off by default, as ruff's RUF100: enable it with `--extend-select TL002`
+    #: (or `extend-select = ["TL002"]`) to keep noqa comments honest.
+    default_enabled = False
     #: The engine calls `unused` after every other rule has run on the file.
     reports_unused_noqa: ClassVar[bool] = True
 

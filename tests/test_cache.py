@@ -55,10 +55,16 @@ def main():
                 print(epoch, torch.nn.functional.cross_entropy(model(x), y).item())
 """
 
-TL101 = ("train.py:21:64: TL101 [missing-eval] `model` runs in train mode in this evaluation code "
-         "(loop over val_loader): `model.train()` at line 14 is still in force. Its Dropout(0.5) "
-         "layer behaves differently in training, so validation results are noisy. Call "
-         "`model.eval()` before evaluating and `model.train()` when training resumes.\n"
+TL101 = ("train.py:21:64: TL101 An evaluation loop runs a model with Dropout or BatchNorm in train mode\n"
+         "   |\n"
+         "21 |                 print(epoch, torch.nn.functional.cross_entropy(model(x), y).item())\n"
+         "   |                                                                ^^^^^^^^\n"
+         "   |\n"
+         "   = help: `model` runs in train mode in this evaluation code (loop over val_loader):\n"
+         "           `model.train()` at line 14 is still in force. Its Dropout(0.5) layer behaves differently\n"
+         "           in training, so validation results are noisy. Call `model.eval()` before evaluating and\n"
+         "           `model.train()` when training resumes.\n"
+         "\n"
          "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
 CLEAN = "No findings in 1 file.\n"
 
@@ -152,7 +158,7 @@ def test_a_nearer_module_of_the_same_name_lints_the_importer_again(torchlint, tm
     (tmp_path / "model.py").write_text(MODEL)
     app = project(tmp_path / "app", model=False)
     first = torchlint("app/train.py", cwd=tmp_path, env=STATS)
-    assert first.stdout == "app/" + TL101
+    assert first.stdout == TL101.replace("train.py:", "app/train.py:", 1)
     (app / "model.py").write_text(MODEL.replace("nn.Dropout(0.5), ", ""))
     shadowed = torchlint("app/train.py", cwd=tmp_path, env=STATS)
     assert (shadowed.exit_code, shadowed.stdout) == (0, CLEAN)
@@ -191,10 +197,10 @@ def test_changing_a_rule_lints_again(torchlint, tmp_path):
     (root / "train.py").write_text("import torch\nprint(1)\n")
     env = {"TORCHLINT_PLUGINS": "edited_rules", "PYTHONPATH": str(tmp_path / "plugins")}
     first = lint(torchlint, root, "--select", "TL922", env=env)
-    assert first.stdout.splitlines()[0] == "train.py:2:1: TL922 [print-call-scale] print() called"
+    assert first.stdout.splitlines()[0] == "train.py:2:1: TL922 [*] print() called"
     (plugins / "print_call.py").write_text(rule.replace('"print() called"', '"print() was called"'))
     edited = lint(torchlint, root, "--select", "TL922", env=env)
-    assert edited.stdout.splitlines()[0] == "train.py:2:1: TL922 [print-call-scale] print() was called"
+    assert edited.stdout.splitlines()[0] == "train.py:2:1: TL922 [*] print() was called"
     assert stats(edited.stderr).startswith("1 file: 0 from the cache, 1 linted")
 
 

@@ -103,10 +103,11 @@ def test_workers_never_import_torch():
 def test_a_few_files_are_linted_in_this_process(torchlint, tmp_path):
     for index in range(3):
         (tmp_path / f"t{index}.py").write_text("import torch\nprint(1)\n")
-    result = torchlint("--jobs", "2", ".", cwd=tmp_path, plugins="scale_rules", env=STATS)
+    result = torchlint("--jobs", "2", "--output-format", "concise", ".", cwd=tmp_path,
+                       plugins="scale_rules", env=STATS)
     assert result.stdout == "".join(
-        f"t{index}.py:2:1: TL922 [print-call-scale] print() called\n" for index in range(3)
-    ) + "Found 3 findings (0 errors, 3 warnings) in 3 files. 3 fixable with --fix.\n"
+        f"t{index}.py:2:1: TL922 [*] print() called\n" for index in range(3)
+    ) + "Found 3 findings (0 errors, 3 warnings) in 3 files. [*] 3 fixable with --fix.\n"
     assert stats_line(result.stderr) == ("torchlint: stats: 3 files: 0 from the cache, 3 linted "
                                          "in 1 process; 0 local modules parsed")
 
@@ -115,13 +116,13 @@ def test_a_worker_that_dies_costs_only_its_file(torchlint, tmp_path):
     for index in range(12):
         call = "crash_process()" if index == 5 else "x = 1"
         (tmp_path / f"t{index:02}.py").write_text(f"import torch\n{call}\nprint({index})\n")
-    result = torchlint("--no-cache", "--jobs", "2", ".", cwd=tmp_path, plugins="scale_rules",
-                       env=STATS)
+    result = torchlint("--no-cache", "--jobs", "2", "--output-format", "concise", ".", cwd=tmp_path,
+                       plugins="scale_rules", env=STATS)
     assert result.exit_code == 2
     assert result.stdout == "".join(
-        f"t{index:02}.py:3:1: TL922 [print-call-scale] print() called\n"
+        f"t{index:02}.py:3:1: TL922 [*] print() called\n"
         for index in range(12) if index != 5
-    ) + "Found 11 findings (0 errors, 11 warnings) in 12 files. 11 fixable with --fix.\n"
+    ) + "Found 11 findings (0 errors, 11 warnings) in 12 files. [*] 11 fixable with --fix.\n"
     assert result.stderr.splitlines()[1:] == [
         "torchlint: error: t05.py: internal error: the process linting this file was killed by "
         "SIGKILL; please report it (--jobs 1 lints in one process)"]

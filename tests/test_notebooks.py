@@ -37,12 +37,12 @@ TRAINING = (
 
 def test_findings_point_at_their_cell(torchlint, tmp_path):
     notebook(tmp_path / "nb.ipynb", *TRAINING)
-    result = torchlint("nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    result = torchlint("--output-format", "concise", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
     assert result.exit_code == 1
     assert result.stdout.splitlines()[:-1] == [  # the last line is the summary
-        "nb.ipynb:cell 3:4:5: TL901 [print-call] print() called",
-        "nb.ipynb:cell 5:2:9: TL907 [local-class-call] constructs Net, a class of this module",
-        "nb.ipynb:cell 7:5:1: TL901 [print-call] print() called",
+        "nb.ipynb:cell 3:4:5: TL901 [*] print() called",
+        "nb.ipynb:cell 5:2:9: TL907 constructs Net, a class of this module",
+        "nb.ipynb:cell 7:5:1: TL901 [*] print() called",
     ]
     assert result.stderr == ""
 
@@ -53,7 +53,8 @@ def test_json_gives_the_cell_and_the_line_within_it(torchlint, tmp_path):
                        plugins=PLUGINS)
     assert json.loads(result.stdout) == [{
         "code": "TL907", "name": "local-class-call", "severity": "warning",
-        "message": "constructs Net, a class of this module", "path": "nb.ipynb",
+        "message": "constructs Net, a class of this module",
+        "body": "constructs Net, a class of this module", "path": "nb.ipynb",
         "line": 2, "column": 9, "end_line": 2, "end_column": 14, "cell": 5,
         "fix": None, "probe": None,
     }]
@@ -68,7 +69,7 @@ def test_a_cell_that_does_not_parse_is_tl001_and_the_rest_is_linted(torchlint, t
     assert result.exit_code == 1
     assert [(f["code"], f["cell"], f["line"], f["column"], f["message"])
             for f in json.loads(result.stdout)] == [
-        ("TL001", 2, 1, 22, "the file does not parse: expected ':'"),
+        ("TL001", 2, 1, 22, "The file does not parse: expected ':'"),
         ("TL907", 3, 1, 9, "constructs Net, a class of this module"),  # Net of cell 1 is known
         ("TL901", 3, 2, 1, "print() called"),
     ]
@@ -78,10 +79,10 @@ def test_notebook_in_a_folder_walk_and_on_stdin(torchlint, tmp_path):
     (tmp_path / "exp").mkdir()
     notebook(tmp_path / "exp" / "nb.ipynb", ("code", "import torch\nprint(1)\n"))
     walk = torchlint(".", cwd=tmp_path, plugins=PLUGINS)
-    assert walk.stdout.splitlines()[0] == "exp/nb.ipynb:cell 1:2:1: TL901 [print-call] print() called"
+    assert walk.stdout.splitlines()[0] == "exp/nb.ipynb:cell 1:2:1: TL901 [*] print() called"
     data = (tmp_path / "exp" / "nb.ipynb").read_text()
     stdin = torchlint("-", "--stdin-filename", "in.ipynb", input=data, cwd=tmp_path, plugins=PLUGINS)
-    assert stdin.stdout.splitlines()[0] == "in.ipynb:cell 1:2:1: TL901 [print-call] print() called"
+    assert stdin.stdout.splitlines()[0] == "in.ipynb:cell 1:2:1: TL901 [*] print() called"
 
 
 def test_file_noqa_in_a_cell_covers_the_notebook(torchlint, tmp_path):
@@ -99,19 +100,83 @@ def test_notebook_of_another_language_is_skipped(torchlint, tmp_path):
     assert (result.exit_code, result.stdout) == (0, "No findings in 1 file.\n")
 
 
-def test_fix_leaves_a_notebook_alone(torchlint, tmp_path):
-    notebook(tmp_path / "nb.ipynb", ("code", "import torch\nprint(1)\n"))
+def test_fix_applies_per_cell_and_keeps_every_other_byte(torchlint, tmp_path):
+    """Outputs, metadata, key order, indentation, escapes and the other cells
+    stay byte for byte; a cell saved as one string stays one string."""
+    nb = tmp_path / "nb.ipynb"
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# print(0) in words\n"]},
+        {"cell_type": "code", "execution_count": 1, "metadata": {"tags": ["setup"]},
+         "outputs": [{"name": "stdout", "output_type": "stream", "text": ["print(1)\n"]}],
+         "source": ["import torch\n", "%matplotlib inline\n", "print(1)\n", "x = 2"]},
+        {"cell_type": "code", "execution_count": 2, "metadata": {}, "outputs": [],
+         "source": "y = 3\nprint(y)  # \u00e9\n"},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+         "source": ["z = 1\n"]},
+    ]
+    before = json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3"}},
+                         "nbformat": 4, "nbformat_minor": 5}, indent=2) + "\n"
+    nb.write_text(before)
+    result = torchlint("--fix", "--show-fixes", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    after = nb.read_text()
+    assert after == (before.replace('"print(1)\\n",\n        "x = 2"', '"log(1)\\n",\n        "x = 2"')
+                     .replace("print(y)", "log(y)"))
+    assert json.loads(after)["cells"][1]["outputs"][0]["text"] == ["print(1)\n"]  # untouched
+    assert "No findings in 1 file (2 fixed).\nFixed 2 findings:\n- nb.ipynb:\n    2 \u00d7 TL901" in result.stdout
+
+
+def test_diff_of_a_notebook_is_per_cell(torchlint, tmp_path):
+    notebook(tmp_path / "nb.ipynb", ("code", "import torch\nx = 1\n"), ("markdown", "text\n"),
+             ("code", "y = 2\nprint(y)\n"))
     before = (tmp_path / "nb.ipynb").read_bytes()
-    result = torchlint("--fix", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    result = torchlint("--diff", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    assert result.stdout == (
+        "--- a/nb.ipynb:cell 3\n"
+        "+++ b/nb.ipynb:cell 3\n"
+        "@@ -1,2 +1,2 @@\n"
+        " y = 2\n"
+        "-print(y)\n"
+        "+log(y)\n"
+    )
+    assert result.exit_code == 1
     assert (tmp_path / "nb.ipynb").read_bytes() == before
-    assert result.stdout.splitlines()[0] == "nb.ipynb:cell 1:2:1: TL901 [print-call] print() called"
 
 
-def test_fix_on_stdin_gives_a_notebook_back_unchanged(torchlint, tmp_path):
+def test_add_noqa_in_a_notebook_and_the_next_run_is_clean(torchlint, tmp_path):
+    notebook(tmp_path / "nb.ipynb", ("code", "import torch\nprint(1)\n"), ("code", "print(2)  # note\n"))
+    added = torchlint("--add-noqa", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    assert (added.exit_code, added.stderr) == (0, "Added 2 noqa directives.\n")
+    sources = [cell["source"] for cell in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]]
+    assert sources == [["import torch\n", "print(1)  # noqa: TL901\n"], ["print(2)  # note  # noqa: TL901\n"]]
+    assert torchlint("nb.ipynb", cwd=tmp_path, plugins=PLUGINS).stdout == "No findings in 1 file.\n"
+
+
+def test_messages_speak_in_cell_lines(torchlint, tmp_path):
+    """A message that points at another line says which cell and which line in
+    it (TL201 names the line of the softmax), in every format."""
+    notebook(tmp_path / "nb.ipynb",
+             ("code", "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"),
+             ("code", "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                      "        self.fc = nn.Linear(4, 3)\n\n    def forward(self, x):\n"
+                      "        return F.softmax(self.fc(x), dim=1)\n"),
+             ("code", "model = Net()\ncriterion = nn.CrossEntropyLoss()\n"
+                      "x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))\nloss = criterion(model(x), y)\n"))
+    result = torchlint("--format", "json", "--select", "TL201", "nb.ipynb", cwd=tmp_path)
+    [finding] = json.loads(result.stdout)
+    assert (finding["cell"], finding["line"]) == (3, 4)
+    assert "(cell 2, line 7)" in finding["body"], finding["body"]
+    assert "line 10" not in finding["body"]  # the joined module's line
+    text = torchlint("--select", "TL201", "nb.ipynb", cwd=tmp_path).stdout
+    assert text.startswith("nb.ipynb:cell 3:4:18: TL201 ") and "(cell 2, line 7)" in text
+    github = torchlint("--format", "github", "--select", "TL201", "nb.ipynb", cwd=tmp_path).stdout
+    assert "::cell 3, line 4, column 18: " in github and "(cell 2, line 7)" in github
+
+
+def test_fix_on_stdin_gives_the_fixed_notebook_back(torchlint, tmp_path):
     notebook(tmp_path / "nb.ipynb", ("code", "import torch\nprint(1)\n"))
     data = (tmp_path / "nb.ipynb").read_text()
     result = torchlint("--fix", "-", "--stdin-filename", "nb.ipynb", input=data, cwd=tmp_path,
                        plugins=PLUGINS)
-    assert result.stdout == data  # the JSON, not the joined cells
-    assert result.stderr.splitlines()[0] == "nb.ipynb:cell 1:2:1: TL901 [print-call] print() called"
-    assert result.exit_code == 1
+    assert result.stdout == data.replace('"print(1)\\n"', '"log(1)\\n"')  # the JSON, not the joined cells
+    assert result.exit_code == 0

@@ -55,7 +55,7 @@ def project(tmp_path):
     return tmp_path
 
 
-def lint(torchlint, folder, *paths, output="text"):
+def lint(torchlint, folder, *paths, output="concise"):  # one line per finding: the lines are huge
     return torchlint(*ARGS, "--format", output, *paths, cwd=folder, timeout=TIMEOUT)
 
 
@@ -96,7 +96,7 @@ def test_1000_nested_parentheses_are_a_syntax_error_as_in_python(torchlint, proj
     result = lint(torchlint, project, "nested.py")
     assert (result.exit_code, result.stderr) == (1, "")
     assert result.stdout == (
-        "nested.py:2:205: TL001 [syntax-error] the file does not parse: too many nested parentheses\n"
+        "nested.py:2:205: TL001 The file does not parse: too many nested parentheses\n"
         "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
 
 
@@ -136,7 +136,7 @@ def test_deep_nesting_in_a_file_with_a_nul_byte_past_8_kib(torchlint, project):
     result = lint(torchlint, project, "t.py")
     assert (result.exit_code, result.stderr) == (1, "")
     assert result.stdout == (
-        "t.py:3:9002: TL001 [syntax-error] the file does not parse: a NUL byte, which Python "
+        "t.py:3:9002: TL001 The file does not parse: a NUL byte, which Python "
         "source cannot hold\n"
         "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
 
@@ -147,7 +147,7 @@ def test_5000_chained_operators_are_too_deep_as_in_python(torchlint, project):
     result = lint(torchlint, project, "chain.py")
     assert (result.exit_code, result.stderr) == (1, "")
     assert result.stdout == (
-        "chain.py:1:1: TL001 [syntax-error] the file does not parse: too deeply nested for the parser\n"
+        "chain.py:1:1: TL001 The file does not parse: too deeply nested for the parser\n"
         "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
 
 
@@ -162,7 +162,7 @@ def test_150_nested_blocks_are_a_syntax_error_as_in_python(torchlint, project):
     result = lint(torchlint, project, "blocks.py")
     assert (result.exit_code, result.stderr) == (1, "")
     assert result.stdout == (
-        "blocks.py:103:1: TL001 [syntax-error] the file does not parse: too many levels of indentation\n"
+        "blocks.py:103:1: TL001 The file does not parse: too many levels of indentation\n"
         "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
 
 
@@ -177,7 +177,7 @@ def test_5000_elif_branches_are_too_deep_as_in_python(torchlint, project):
     result = lint(torchlint, project, "elif.py")
     assert (result.exit_code, result.stderr) == (1, "")
     assert result.stdout == (
-        "elif.py:1:1: TL001 [syntax-error] the file does not parse: too deeply nested for the parser\n"
+        "elif.py:1:1: TL001 The file does not parse: too deeply nested for the parser\n"
         "Found 1 finding (1 error, 0 warnings) in 1 file.\n")
 
 

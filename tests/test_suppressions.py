@@ -102,4 +102,4 @@ def test_syntax_error_is_reported_despite_file_noqa(torchlint, tmp_path):
     (tmp_path / "s.py").write_text("import torch\n# torchlint: noqa\nx = (\n")
     result = torchlint("s.py", cwd=tmp_path, plugins=PLUGINS)
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0] == "s.py:3:5: TL001 [syntax-error] the file does not parse: '(' was never closed"
+    assert result.stdout.splitlines()[0] == "s.py:3:5: TL001 The file does not parse: '(' was never closed"

@@ -474,7 +474,8 @@ def _apply_fixes(run: Run, results: list[FileResult], unsafe: bool, *, write: bo
         if source is not None and source.is_notebook:
             from torchlint import notebooks
 
-            final, outcome = notebooks.fix(run, result, unsafe)
+            final, outcome = notebooks.fix(run, result, unsafe, notebook_text=_stdin_text(stdin)
+                                           if is_stdin else None)
         else:
             final, outcome = run.fix(result, unsafe)
         if outcome is None or outcome.parse_error is not None:
@@ -491,7 +492,8 @@ def _apply_fixes(run: Run, results: list[FileResult], unsafe: bool, *, write: bo
                 if source.is_notebook:
                     from torchlint import notebooks
 
-                    diff = notebooks.unified_diff(source, outcome.new_text, result.display)
+                    diff = notebooks.unified_diff(source, outcome.new_text, result.display,
+                                                  old_notebook_text=outcome.old_text)
                 else:
                     diff = fixes.unified_diff(outcome.old_text, outcome.new_text, result.display)
                 click.echo(diff, nl=False)
@@ -523,6 +525,13 @@ def _apply_fixes(run: Run, results: list[FileResult], unsafe: bool, *, write: bo
                 fixed.append((result, final, outcome.fixed))
                 fixed_results.append(final)
     return fixed_results, fixed, errors
+
+
+def _stdin_text(stdin: _Stdin | None) -> str | None:
+    try:
+        return stdin.data.decode("utf-8-sig") if stdin is not None else None
+    except UnicodeDecodeError:
+        return None
 
 
 def _print_fixed(fixed: list[tuple[FileResult, FileResult, int]], to_stderr: bool) -> None:

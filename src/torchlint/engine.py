@@ -9,7 +9,7 @@ rule while the other rules' findings are kept.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +241,17 @@ def _to_cells(source: SourceFile, finding: Finding) -> Finding:
         return finding
     cell, line = source.cell_position(finding.span.start_line)
     shift = line - finding.span.start_line
-    fix = None  # edits in joined coordinates do not apply to the .ipynb file
+    fix = finding.fix
+    if fix is not None:  # its edits move into the cell too; one that leaves it is dropped
+        if all(source.cell_position(edit.span.start_line)[0] == cell
+               and source.cell_position(edit.span.end_line)[0] == cell for edit in fix.edits):
+            fix = replace(fix, edits=tuple(Edit(edit.span.shifted(shift), edit.replacement)
+                                           for edit in fix.edits))
+        else:
+            fix = None
     return Finding(
         code=finding.code, name=finding.name, severity=finding.severity,
-        message=finding.message, path=finding.path, span=finding.span.shifted(shift),
-        fix=fix, probe=finding.probe, cell=cell, context=finding.context, body=finding.body,
+        message=source.in_cell_words(finding.message), path=finding.path,
+        span=finding.span.shifted(shift), fix=fix, probe=finding.probe, cell=cell,
+        context=finding.context, body=source.in_cell_words(finding.body),
     )

@@ -36,6 +36,10 @@ _FIRST_LINES_RE = re.compile(rb"\r\n|\r|\n")
 MAX_BYTES = 8 * 1024 * 1024
 
 
+#: "line 53" in a message (not "line-wise" nor "lines 3"): rewritten for notebooks.
+_LINE_WORDS_RE = re.compile(r"\bline (\d+)\b")
+
+
 class SourceError(Exception):
     """A file that cannot be linted; the message names the problem."""
 
@@ -67,6 +71,18 @@ class SourceFile:
             if line >= cell.first_line:
                 return cell.number, line - cell.first_line + 1
         return self.cells[0].number, line
+
+    def in_cell_words(self, message: str) -> str:
+        """`message` with every ``line N`` of the joined module said as ``cell C,
+        line L``: in a notebook, people count lines within a cell."""
+        if not self.cells:
+            return message
+
+        def cell_line(match: re.Match[str]) -> str:
+            cell, line = self.cell_position(int(match.group(1)))
+            return f"cell {cell}, line {line}"
+
+        return _LINE_WORDS_RE.sub(cell_line, message)
 
     def encode(self, text: str) -> bytes:
         """`text` as bytes in the file's own encoding (and BOM). Raises

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.asyncio
 TRAIN = 'import torch\n\nlabel = "😋"; print(label)\ndef step(model):\n    breakpoint()\n    return model\n'
 PRINT = ("TL901", "Warning", (2, 14, 2, 26), "print() call; use logger.info")
 BREAKPOINT = ("TL902", "Error", (4, 4, 4, 16), "breakpoint() call left in the code")
-SYNTAX = ("TL001", "Error", (3, 15, 3, 15), "the file does not parse: expected ':'")
+SYNTAX = ("TL001", "Error", (3, 15, 3, 15), "The file does not parse: expected ':'")
 
 
 async def test_open_publishes_every_field_and_matches_the_cli(workspace: Path, torchlint) -> None:

@@ -98,7 +98,7 @@ async def test_notebook_cells_get_their_own_diagnostics(workspace: Path, torchli
         expected = cli_by_cell(torchlint, workspace, [
             *CELLS[:2], ("code", "x = 2\npass\n"), ("code", "def f(:\n    pass\n")])
         assert expected == {1: [PRINT], 3: [
-            ("TL001", "Error", (0, 6, 0, 6), "the file does not parse: invalid syntax")]}
+            ("TL001", "Error", (0, 6, 0, 6), "The file does not parse: invalid syntax")]}
         assert brief(await editor.published(broken, version=3, after=mark)) == expected[3]
         assert brief(await editor.published(first, version=3, after=mark)) == [PRINT]
 
