@@ -25,7 +25,10 @@ from torchlint.semantic.walker import dotted_name
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
 
-MAX_DEPTH = 12
+# How many inference steps one question may take. Results cut short by this
+# limit are not remembered: the same expression asked about from a shallower
+# place (another rule's question) gets its full answer.
+MAX_DEPTH = 20
 
 # Tensor and module methods that return (a view of) their receiver.
 PASSTHROUGH_METHODS = frozenset(
@@ -128,13 +131,17 @@ class Values:
         self._forward: dict[int, frozenset[Value]] = {}
         self._assign_of_value: dict[int, dict[int, F.Assign]] = {}
         self._namespaces: dict[int, frozenset[Value]] = {}
+        self._cut_short = 0  # how many inferences the depth limit stopped so far
 
     # -- entry points -------------------------------------------------------
 
     def infer(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
               facts: F.FileFacts | None = None, path: Path | None = None,
               depth: int = 0) -> frozenset[Value]:
-        if node is None or depth > MAX_DEPTH:
+        if node is None:
+            return frozenset()
+        if depth > MAX_DEPTH:
+            self._cut_short += 1
             return frozenset()
         facts = facts or self.model.facts
         if facts is self.model.facts and path is None:
@@ -145,11 +152,13 @@ class Values:
         if key in self._active:
             return frozenset()  # a cycle: x = f(x)
         self._active.add(key)
+        cut_before = self._cut_short
         try:
             result = frozenset(self._infer(node, _Frame(scope, order, facts, path), depth))
         finally:
             self._active.discard(key)
-        self._memo[key] = result
+        if self._cut_short == cut_before:
+            self._memo[key] = result
         return result
 
     def at(self, node: cst.BaseExpression | None, fact: F.Located) -> frozenset[Value]:
@@ -662,6 +671,7 @@ class Values:
         if key in self._forward:
             return self._forward[key]
         self._forward[key] = frozenset()  # recursion guard
+        cut_before = self._cut_short
         found = module.method("forward")
         values: list[Value] = []
         if found is not None:
@@ -671,7 +681,10 @@ class Values:
                     for value in self.infer(ret.value, forward, ret.order, owner.facts, owner.path, depth + 1):
                         values.append(value)
         result = frozenset(_mark_forward(values, module))
-        self._forward[key] = result
+        if self._cut_short == cut_before:
+            self._forward[key] = result
+        else:
+            del self._forward[key]  # incomplete: asked again from a shallower place
         return result
 
     def _layer_outputs(self, layer: Layer, origin: cst.CSTNode | None, depth: int) -> list[Value]:
