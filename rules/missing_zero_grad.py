@@ -223,7 +223,8 @@ def _optimizer_built_in(model, optimizer, call, loop) -> bool:
     """`opt = SGD(...)` inside the loop: every iteration starts a new optimizer
     (a numerics check, not a training loop)."""
     for value in model.values.at(optimizer, call):
-        if value.kind == "optimizer" and value.call is not None and loop.contains(value.call):
+        if value.kind == "optimizer" and value.call is not None and value.facts is model.facts \
+                and loop.contains(value.call):  # an optimizer passed in from another file: not here
             return True
     return False
 

@@ -11,7 +11,8 @@ has one entry, named after its path; the entry holds its findings and:
   by size and modification time, so an edited rule in a development checkout
   invalidates too; the Python and libcst versions);
 - what the findings depend on beyond the file (see dependencies.py): the
-  local modules read and every import lookup made, checked again on load.
+  local modules read, every import lookup made and the run's files searched
+  for importers, checked again on load.
 
 Entries are JSON, never pickle: a cache folder that came with a repository
 must not be able to run code. A file that is corrupt, truncated, foreign or
@@ -30,15 +31,16 @@ from typing import Any
 
 from torchlint import __version__
 from torchlint.config import Config
-from torchlint.dependencies import DependencyCheck, Lookup, ModuleRead, Record, blake2b, digest
+from torchlint.dependencies import DependencyCheck, Lookup, ModuleRead, Record, Scan, blake2b, digest
 from torchlint.engine import FileResult
 from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
 from torchlint.registry import RuleSet
+from torchlint.semantic.project import RunFiles
 from torchlint.source import SourceFile
 
 CACHE_DIR = ".torchlint_cache"
 #: Bump when the entry layout changes; older entries then read as misses.
-FORMAT = 1
+FORMAT = 2
 _GITIGNORE = "# Created by torchlint: nothing in this folder belongs in version control.\n*\n"
 # https://bford.info/cachedir/
 _CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -172,12 +174,13 @@ def _finding_from_json(data: Any, path: str) -> Finding:
     )
 
 
-def _record_from_json(modules: Any, lookups: Any) -> Record:
+def _record_from_json(modules: Any, lookups: Any, scans: Any) -> Record:
     return Record(
         modules=tuple(ModuleRead(_string(path), _string(value)) for path, value in modules),
         lookups=tuple(Lookup(_string(folder), _string(module), _integer(level),
                              None if found is None else _string(found))
                       for folder, module, level, found in lookups),
+        scans=tuple(Scan(_string(name), tuple(_string(path) for path in files)) for name, files in scans),
     )
 
 
@@ -197,6 +200,11 @@ class Cache:
         self._check = DependencyCheck()
         self._writable = True
         self._prepared = False
+
+    def use_run(self, run_files: RunFiles) -> None:
+        """The files of this run: an entry holds only if the same files of the
+        run would be searched for the importers of its modules."""
+        self._check.run_files = run_files
 
     # -- keys
 
@@ -233,7 +241,7 @@ class Cache:
             if not isinstance(data, dict) or data.get("torchlint-cache") != FORMAT \
                     or data.get("key") != key:
                 return None
-            record = _record_from_json(data["modules"], data["lookups"])
+            record = _record_from_json(data["modules"], data["lookups"], data["scans"])
             if not self._check.holds(record):
                 return None
             findings = [_finding_from_json(item, source.display) for item in data["findings"]]
@@ -258,6 +266,7 @@ class Cache:
             "dependencies": [str(path) for path in result.dependencies],
             "modules": [list(read) for read in record.modules],
             "lookups": [list(lookup) for lookup in record.lookups],
+            "scans": [[scan.name, list(scan.files)] for scan in record.scans],
         }
         try:
             data = json.dumps(entry, separators=(",", ":")).encode("ascii")

@@ -1,8 +1,11 @@
 """What a file's findings depend on beyond its own text, recorded while the
 file is linted and checked again before a cached result is reused.
 
-Two kinds of thing: the local modules the analysis read (by the text it
-read), and every import lookup it made, whether it found a file or not. The
+Three kinds of thing: the local modules the analysis read (by the text it
+read), every import lookup it made, whether it found a file or not, and each
+search of the run's files for the importers of a module (callers of its
+functions), by the files it found: a file of the run that starts importing
+the module changes the findings too. The
 lookups matter on their own: ``from model import Net`` while model.py does
 not exist yet finds nothing, and creating model.py must change the findings;
 a new ``model.py`` nearer than the old one must too. Checking a lookup again
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from torchlint.semantic.project import LocalModule, Project
+from torchlint.semantic.project import LocalModule, Project, RunFiles, module_name
 from torchlint.source import SourceError, decode
 
 #: The digest of a module that could not be read or decoded.
@@ -48,11 +51,19 @@ class Lookup(NamedTuple):
     found: str | None
 
 
+class Scan(NamedTuple):
+    """The run's files whose imports mention module name `name`."""
+
+    name: str
+    files: tuple[str, ...]
+
+
 class Record(NamedTuple):
     """A file's dependencies: JSON-friendly (lists of strings and numbers)."""
 
     modules: tuple[ModuleRead, ...] = ()
     lookups: tuple[Lookup, ...] = ()
+    scans: tuple[Scan, ...] = ()
 
 
 def _module_digest(module: LocalModule) -> str:
@@ -68,6 +79,7 @@ class RecordingProject(Project):
 
     _reads: dict[str, str] = field(default_factory=dict)
     _lookups: dict[tuple[str, str, int], str | None] = field(default_factory=dict)
+    _scans: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def resolve(self, folder: Path, module: str, level: int) -> Path | None:
         found = super().resolve(folder, module, level)
@@ -80,10 +92,16 @@ class RecordingProject(Project):
             self._reads[str(found.path)] = _module_digest(found)
         return found
 
+    def candidate_importers(self, path: Path) -> tuple[Path, ...]:
+        found = super().candidate_importers(path)
+        self._scans[module_name(path.resolve())] = tuple(str(p) for p in found)
+        return found
+
     def begin(self) -> None:
         """Start recording for a new file."""
         self._reads.clear()
         self._lookups.clear()
+        self._scans.clear()
 
     def record(self) -> Record:
         """What the file linted since :meth:`begin` depends on."""
@@ -91,6 +109,7 @@ class RecordingProject(Project):
             modules=tuple(ModuleRead(path, value) for path, value in sorted(self._reads.items())),
             lookups=tuple(Lookup(folder, module, level, found) for (folder, module, level), found
                           in sorted(self._lookups.items())),
+            scans=tuple(Scan(name, files) for name, files in sorted(self._scans.items())),
         )
 
 
@@ -102,10 +121,17 @@ class DependencyCheck:
         self._project = Project()  # its own memo: the same answers a fresh lint would get
         self._found: dict[tuple[str, str, int], str | None] = {}
         self._digests: dict[str, str] = {}
+        #: The files of the run being checked (the importers a lint would search).
+        self.run_files: RunFiles | None = None
 
     def holds(self, record: Record) -> bool:
         return all(self._lookup(lookup) == lookup.found for lookup in record.lookups) \
+            and all(self._scan(scan.name) == scan.files for scan in record.scans) \
             and all(self._digest(read.path) == read.digest for read in record.modules)
+
+    def _scan(self, name: str) -> tuple[str, ...]:
+        found = self.run_files.mentioning(name) if self.run_files is not None else ()
+        return tuple(str(path) for path in found)
 
     def _lookup(self, lookup: Lookup) -> str | None:
         key = (lookup.folder, lookup.module, lookup.level)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from torchlint.config import ConfigFinder
     from torchlint.runner import Linted, Run, Selection
+    from torchlint.semantic.project import RunFiles
     from torchlint.source import SourceFile
 
 #: Files sent to a worker at a time: enough to make a message worth it, few
@@ -41,6 +42,7 @@ class Job(NamedTuple):
     configs: ConfigFinder
     selection: Selection
     recording: bool  # record dependencies for the cache
+    run_files: RunFiles | None = None  # the run's files, where callers are looked for
 
     def run(self) -> Run:
         """A run of its own, with a fresh project index."""
@@ -49,7 +51,8 @@ class Job(NamedTuple):
         from torchlint.semantic.project import Project
 
         return Run(configs=self.configs, selection=self.selection,
-                   project=RecordingProject() if self.recording else Project())
+                   project=RecordingProject(run_files=self.run_files) if self.recording
+                   else Project(run_files=self.run_files))
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -20,7 +20,7 @@ from torchlint.engine import FileResult, lint_source
 from torchlint.findings import Finding
 from torchlint.parsing import parse_module  # guarded against libcst's stack overflow
 from torchlint.registry import RuleSet
-from torchlint.semantic.project import Project
+from torchlint.semantic.project import Project, RunFiles
 from torchlint.source import SourceError, SourceFile, read_source
 
 if TYPE_CHECKING:
@@ -149,6 +149,11 @@ class Run:
                 sources.append(read_source(target.path, target.display))
             except SourceError as err:
                 errors.append(str(err))
+        # Where the callers of a module's functions are looked for: this run's files.
+        run_files = RunFiles.of((s.path, s.text) for s in sources if s.path is not None and not s.is_notebook)
+        self.project.run_files = run_files
+        if cache is not None:
+            cache.use_run(run_files)
         results: list[FileResult | None] = [None] * len(sources)
         keys: list[str] = [""] * len(sources)
         misses: list[int] = []
@@ -163,7 +168,7 @@ class Run:
         parsed = 0
         processes = self._processes(len(misses), jobs)
         outcomes = self._lint_sources([sources[i] for i in misses], processes,
-                                      recording=cache is not None)
+                                      recording=cache is not None, run_files=run_files)
         done = 0  # files linted so far, for `progress`
         try:
             for position, outcome in outcomes:
@@ -190,15 +195,15 @@ class Run:
         worker gets enough files to repay starting it."""
         return jobs if jobs > 1 and files >= POOL_MIN_FILES_PER_JOB * jobs else 1
 
-    def _lint_sources(self, sources: list[SourceFile], processes: int, *, recording: bool
-                      ) -> Generator[tuple[int, Linted], None, None]:
+    def _lint_sources(self, sources: list[SourceFile], processes: int, *, recording: bool,
+                      run_files: RunFiles | None = None) -> Generator[tuple[int, Linted], None, None]:
         """(position in `sources`, outcome) of each file, in any order."""
         if processes > 1:
             from torchlint.parallel import Job, lint_in_pool  # multiprocessing: only when used
 
-            return lint_in_pool(sources, Job(self.configs, self.selection, recording), processes)
+            return lint_in_pool(sources, Job(self.configs, self.selection, recording, run_files), processes)
         if recording and not isinstance(self.project, RecordingProject):
-            self.project = RecordingProject()
+            self.project = RecordingProject(run_files=run_files)
         return ((index, lint_recorded(self, source)) for index, source in enumerate(sources))
 
     def fix(self, result: FileResult, unsafe: bool) -> tuple[FileResult, FixOutcome | None]:

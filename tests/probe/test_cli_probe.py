@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import subprocess
@@ -41,12 +42,37 @@ def test_the_config_key_turns_the_probe_on_and_no_probe_off(tmp_path):
     (project / "pyproject.toml").write_text("[tool.torchlint]\nprobe = true\n")
     on = run_torchlint("--select", "TL901", "--format", "json", "evaluate.py", cwd=project,
                        tmpdir=tmp_path / "on")
-    assert on.exit_code == 1, on.stderr
+    assert on.exit_code == 0, on.stderr  # a refuted finding does not fail the run
     [finding] = on.findings
     assert finding["probe"]["verdict"] == "refuted"
     off = run_torchlint("--select", "TL901", "--format", "json", "--no-probe", "evaluate.py",
                         cwd=project, tmpdir=tmp_path / "off")
     assert [f["probe"] for f in off.findings] == [None]
+    assert off.exit_code == 1
+    # probe.refuted = "keep" keeps the old behaviour: refuted findings fail the run too.
+    (project / "pyproject.toml").write_text('[tool.torchlint.probe]\nenabled = true\nrefuted = "keep"\n')
+    kept = run_torchlint("--select", "TL901", "--format", "concise", "evaluate.py", cwd=project,
+                         tmpdir=tmp_path / "keep")
+    assert kept.exit_code == 1, kept.stderr
+    assert "(refuted by the probe)" in kept.stdout
+    (project / "pyproject.toml").write_text('[tool.torchlint.probe]\nenabled = true\nrefuted = "hide"\n')
+    hidden = run_torchlint("--select", "TL901", "--format", "concise", "evaluate.py", cwd=project,
+                           tmpdir=tmp_path / "hide")
+    assert (hidden.exit_code, hidden.stdout) == (0, "No findings in 1 file.\n")
+
+
+def test_without_torch_the_probe_says_so_once(tmp_path):
+    """torch not importable: one line on standard error, no verdict under each finding."""
+    code = ("import sys\nsys.modules['torch'] = None\nfrom torchlint.cli import main\n"
+            "sys.argv = ['torchlint', '--select', 'TL9', '--probe', '--format', 'json',\n"
+            "            'fixtures/probe/seed002_lstm/train.py']\nmain()\n")
+    env = dict(os.environ, TORCHLINT_PLUGINS="probe_rules", PYTHONPATH=str(TESTS / "plugins"))
+    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 1
+    assert [f["probe"] for f in json.loads(completed.stdout)] == [None, None, None]
+    [line] = completed.stderr.splitlines()
+    assert line.startswith("torchlint: the probe needs torch, which is not installed for ")
 
 
 def test_text_output_prints_the_verdict_under_the_finding(tmp_path):
@@ -54,16 +80,17 @@ def test_text_output_prints_the_verdict_under_the_finding(tmp_path):
                         tmpdir=tmp_path)
     assert run.exit_code == 1, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[0] == ("fixtures/probe/failures/opaque_argument.py:4:1: TL904 "
-                        "[probe-test-forward-runs] probe Scaled")
-    assert lines[1] == ("    probe: inconclusive (no_inputs): cannot tell what forward(x, temperature) "
-                        "needs for `temperature`: it reaches no layer the probe knows")
-    assert lines[2] == "    assumed: constructor=Scaled()"  # the sandbox record stays in JSON
-    assert lines[3:] == [
+    assert lines[0] == "fixtures/probe/failures/opaque_argument.py:4:1: TL904 probe Scaled"
+    start = lines.index("  = help: probe Scaled") + 1
+    assert lines[start:] == [
+        "  = probe: inconclusive (no_inputs): cannot tell what forward(x, temperature) "
+        "needs for `temperature`: it reaches no layer the probe knows",
+        "    assumed: constructor=Scaled()",  # the sandbox record stays in JSON
         "    to help the probe, add to pyproject.toml:",
         "        [tool.torchlint.probe.classes.Scaled]",
         "        # B and T are chosen by the probe; other names are constructor arguments",
         '        inputs = { x = "float[B,8]", temperature = "float[B,T]" }',
+        "",
         "Found 1 finding (0 errors, 1 warning) in 1 file.",
     ]
 
@@ -92,25 +119,39 @@ def _run_with_terminal_stderr(args: list[str], env: dict[str, str]) -> tuple[int
     return code, stdout, b"".join(chunks).decode(errors="replace")
 
 
-def test_progress_bar_on_a_terminal_for_several_scripts(tmp_path):
+def _terminal_env(tmp_path) -> dict[str, str]:
     env = dict(os.environ, TORCHLINT_PLUGINS="probe_rules", PYTHONPATH=str(TESTS / "plugins"),
                TMPDIR=str(tmp_path))
+    env.pop("CI", None)  # progress is never shown in CI, and the tests may run there
+    return env
+
+
+def test_progress_bar_on_a_terminal_for_several_scripts(tmp_path):
+    env = _terminal_env(tmp_path)
     code, stdout, stderr = _run_with_terminal_stderr(
         [executable(), "--select", "TL901", "--probe", "--format", "json",
          "fixtures/probe/modes/no_mode_layers.py", "fixtures/probe/modes/dropout_never_runs.py"], env)
-    assert code == 1
+    assert code == 1  # not_exercised is no refutation: that finding still fails the run
     assert [f["probe"]["verdict"] for f in json.loads(stdout)] == ["not_exercised", "refuted"]
     assert "probe [############------------] 1/2 scripts" in stderr
     assert "probe [########################] 2/2 scripts" in stderr
+    # the stage of the script being probed, from its sandbox's events
+    assert re.search(r"0/2 scripts · fixtures/probe/modes/\w+\.py: (starting torch|loading the "
+                     r"script|experiment 1 of 1)", stderr), stderr
     assert stderr.endswith("\r\x1b[K")
 
 
-def test_no_progress_bar_for_one_script_or_without_a_terminal(tmp_path):
-    env = dict(os.environ, TORCHLINT_PLUGINS="probe_rules", PYTHONPATH=str(TESTS / "plugins"),
-               TMPDIR=str(tmp_path))
+def test_progress_for_one_script_but_never_without_a_terminal_or_in_ci(tmp_path):
+    env = _terminal_env(tmp_path)
     code, _, stderr = _run_with_terminal_stderr(
         [executable(), "--select", "TL901", "--probe", "fixtures/probe/modes/no_mode_layers.py"], env)
-    assert (code, stderr) == (1, "")
+    assert code == 0  # its one finding is refuted
+    assert "0/1 scripts · fixtures/probe/modes/no_mode_layers.py: " in stderr
+    assert stderr.endswith("\r\x1b[K")
+    code, _, stderr = _run_with_terminal_stderr(
+        [executable(), "--select", "TL901", "--probe", "fixtures/probe/modes/no_mode_layers.py"],
+        {**env, "CI": "true"})
+    assert (code, stderr) == (0, "")
     run = probe("--select", "TL901", "fixtures/probe/modes/no_mode_layers.py",
                 "fixtures/probe/modes/dropout_never_runs.py", tmpdir=tmp_path / "pipe")
     assert run.stderr == ""

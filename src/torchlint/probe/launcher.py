@@ -29,7 +29,7 @@ from torchlint.findings import ProbeResult
 from torchlint.registry import RuleSet
 
 from . import jobs
-from .progress import Progress
+from .progress import Progress, Script
 from .sandbox_limits import hide_from_sandbox, scrubbed_environment
 
 SERVER = Path(__file__).with_name("sandbox_server.py")
@@ -264,9 +264,16 @@ def probe_results(results: list[FileResult], configs: ConfigFinder, progress: bo
             server.kill()
             server.stop()
             raise
-        bar = Progress(total=sum(1 for p in planned if p.job is not None), enabled=progress)
-        failure = _run(planned, workdir, server, bar)
-        bar.close()
+        bar = Progress(total=sum(1 for p in planned if p.job is not None), enabled=progress,
+                       scripts=[Script(results[p.result_index].display,
+                                       workdir / f"job-{p.job_index}" / "results.jsonl",
+                                       len(p.job["experiments"]))
+                                for p in planned if p.job is not None])
+        bar.start()
+        try:
+            failure = _run(planned, workdir, server, bar)
+        finally:
+            bar.close()
     updated = list(results)
     for item in planned:
         result = updated[item.result_index]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import libcst as cst
 
@@ -19,7 +20,7 @@ from torchlint.semantic.losses import Losses
 from torchlint.semantic.modules import ModuleClass, ModuleIndex
 from torchlint.semantic.names import Names, Symbols, symbols
 from torchlint.semantic.phases import Phases
-from torchlint.semantic.project import Project
+from torchlint.semantic.project import LocalModule, Project
 from torchlint.semantic.resolve import Definition, Resolver
 from torchlint.semantic.values import Values
 from torchlint.semantic.walker import dotted_name, iter_nodes
@@ -35,7 +36,21 @@ class SemanticModel:
         self._locators: dict[int, Locator] = {id(facts): self.locator}
         self._dependencies: set[Path] = set()
         self._names: dict[int, Names] = {}
-        self._sites: dict[int, list[F.Call]] = {}
+        # Calls between functions, across the files of the project.
+        self._sites: dict[tuple[int, int], list[Site]] = {}
+        self._callers: dict[int, list[Site]] = {}
+        self._calls_index: dict[int, dict[str, list[F.Call]]] = {}
+        self._importer_memo: dict[str, list[LocalModule]] = {}
+        self._caller_files: set[int] = set()  # ids of the facts of files calling this one
+        # The file of a module scope (by id) and of a FileFacts (by id); each entry
+        # holds the facts, so the ids stay valid.
+        self._homes: dict[int, tuple[F.FileFacts, Path | None]] = {}
+        self._paths: dict[int, tuple[F.FileFacts, Path | None]] = {}
+        self._texts: dict[int, str] = {id(facts): text}  # for the locators of callers' files
+        self._register(facts, path)
+        # The models of the other project files this one asks about (callers'
+        # files), shared by all of them and keyed by the id of their facts.
+        self._family: dict[int, SemanticModel] = {id(facts): self}
         self._reads: dict[int, dict[str, list[cst.Name]]] = {}
         self._instance_calls: set[int] = set()  # calls of a model instance (its forward)
 
@@ -106,23 +121,36 @@ class SemanticModel:
         return " ".join(self.facts.module.code_for_node(node).split())
 
     def line_of(self, node: cst.CSTNode, facts: F.FileFacts | None = None) -> int:
-        """The line of `node`, in this file or in the local module `facts` describes,
-        for messages that point at another place."""
-        facts = facts or self.facts
+        """The line of `node`, in this file or in the local module `facts` describes
+        (found from the node when not given: a caller's file), for messages that
+        point at another place."""
+        facts = facts or self.file_of_node(node)
         locator = self._locators.get(id(facts))
         if locator is None:
-            text = next((m.text for m in self.project.modules() if m.facts is facts), "")
+            text = self._texts.get(id(facts))
+            if text is None:
+                text = next((m.text for m in self.project.modules() if m.facts is facts), "")
             locator = self._locators[id(facts)] = Locator(text, facts)
         return locator.span(node).start_line
 
     def where(self, node: cst.CSTNode, facts: F.FileFacts | None = None) -> str:
         """``line 12`` here, ``model.py:12`` in another file."""
+        facts = facts or self.file_of_node(node)
         line = self.line_of(node, facts)
-        if facts is None or facts is self.facts:
+        if facts is self.facts:
             return f"line {line}"
-        module = next((m for m in self.project.modules() if m.facts is facts), None)
-        name = module.path.name if module is not None else "?"
-        return f"{name}:{line}"
+        path = self.path_of(facts)
+        return f"{path.name if path is not None else '?'}:{line}"
+
+    def file_of_node(self, node: cst.CSTNode) -> F.FileFacts:
+        """The facts of the project file `node` is in, among this file and the
+        files this model read callers in (this file when it is none of them)."""
+        if id(node) in self.facts.statement_of:
+            return self.facts
+        for facts, _ in self._paths.values():
+            if id(node) in facts.statement_of:
+                return facts
+        return self.facts
 
     @cached_property
     def imports_local_modules(self) -> bool:
@@ -164,11 +192,16 @@ class SemanticModel:
 
     # -- calls between functions -------------------------------------------------
 
-    def local_function(self, call: F.Call) -> Definition | None:
-        """The project function or method `call` invokes, if it is one."""
+    def local_function(self, call: F.Call, facts: F.FileFacts | None = None,
+                       path: Path | None = None) -> Definition | None:
+        """The project function or method `call` invokes, if it is one. `call`
+        may sit in another project file (`facts`, `path`; found from the call
+        when not given)."""
+        if facts is None:
+            facts, path = self.home_of(call)
         func = call.func
         if isinstance(func, cst.Name):
-            found = self.resolver.definition(func, call.scope, call.order, self.facts, self.path)
+            found = self.resolver.definition(func, call.scope, call.order, facts, path)
             if found is not None and isinstance(found.fact, F.Function):
                 return found
             return None
@@ -177,14 +210,13 @@ class SemanticModel:
             function = call.scope.function
             if function is not None and function.class_ is not None and function.params \
                     and dotted_name(receiver) == function.params[0].name:
-                method = _method(function.class_, func.attr.value, self)
+                method = _method(function.class_, func.attr.value, self, facts, path)
                 if method is not None:
-                    return Definition(method, self.facts, self.path)
-            found = self.resolver.definition(func, call.scope, call.order, self.facts, self.path)
+                    return Definition(method, facts, path)
+            found = self.resolver.definition(func, call.scope, call.order, facts, path)
             if found is not None and isinstance(found.fact, F.Function):
                 return found
-            for value in self.values.at(receiver, call):
-                cls = None
+            for value in self.values.infer(receiver, call.scope, call.order, facts, path):
                 if value.kind == "module" and value.module is not None:
                     owner = value.module.method(func.attr.value)
                     if owner is not None:
@@ -198,39 +230,92 @@ class SemanticModel:
 
     def call_sites(self, function: F.Function) -> list[F.Call]:
         """Calls of `function` in this file (for ``forward``, calls of the model)."""
+        return [site.call for site in self._sites_in(function, self.facts, self.path,
+                                                     self.facts, self.path)]
+
+    def project_call_sites(self, function: F.Function) -> list[F.Call]:
+        """Calls of `function` of this file here and in the run's files that
+        import it; :meth:`home_of` tells a call's file, :meth:`model_for` its model."""
+        return [site.call for site in self.callers(function)]
+
+    def callers(self, function: F.Function, facts: F.FileFacts | None = None) -> list[Site]:
+        """Calls of `function`, defined in `facts` (this file by default): in its
+        own file, in the files of the run that import that file when it is this
+        file or one of its callers, and in this file."""
+        facts = facts or self.facts
         key = id(function)
+        if key in self._callers:
+            return self._callers[key]
+        self._callers[key] = []  # recursion guard: inferring a receiver may come back here
+        path = self.path_of(facts)
+        homes = [(facts, path)]
+        if facts is self.facts or id(facts) in self._caller_files:
+            homes.extend((m.facts, m.path) for m in self._importers(path) if m.facts is not None)
+        if facts is not self.facts and self.facts not in [h[0] for h in homes]:
+            homes.append((self.facts, self.path))
+        sites = [site for home_facts, home_path in homes
+                 for site in self._sites_in(function, facts, path, home_facts, home_path)]
+        self._callers[key] = sites
+        return sites
+
+    def _importers(self, path: Path | None) -> list[LocalModule]:
+        """The run's files that import the file at `path`, once per file and model."""
+        if path is None:
+            return []
+        key = str(path)
+        found = self._importer_memo.get(key)
+        if found is None:
+            found = self._importer_memo[key] = self.project.importers(path)
+            for module in found:
+                assert module.facts is not None
+                self._register(module.facts, module.path)
+                self._texts[id(module.facts)] = module.text
+                self._caller_files.add(id(module.facts))
+                self.note_dependency(module.path)
+        return found
+
+    def _sites_in(self, function: F.Function, facts: F.FileFacts, path: Path | None,
+                  home: F.FileFacts, home_path: Path | None) -> list[Site]:
+        """Calls in the file `home` of `function` (defined in `facts` at `path`)."""
+        key = (id(function), id(home))
         if key in self._sites:
             return self._sites[key]
         self._sites[key] = []
+        calls = self._calls_named(home)
         sites = []
-        for call in self._calls_named.get(function.name, ()):
-            found = self.local_function(call)
-            if found is not None and found.fact is function:
-                sites.append(call)
-        if function.name == "__init__" and function.class_ is not None:
+        for call in calls.get(function.name, ()):
+            found = self.local_function(call, home, home_path)
+            if found is not None and _same(found, function, path):
+                sites.append(Site(call, home, home_path))
+        cls = function.class_
+        if function.name == "__init__" and cls is not None:
             # `Trainer(model, loader)` calls Trainer.__init__ with self bound.
-            for call in self._calls_named.get(function.class_.name, ()):
-                found = self.resolver.definition(call.func, call.scope, call.order, self.facts, self.path)
-                if found is not None and found.fact is function.class_:
+            for call in calls.get(cls.name, ()):
+                found = self.resolver.definition(call.func, call.scope, call.order, home, home_path)
+                if found is not None and _same(found, cls, path):
                     self._instance_calls.add(id(call))
-                    sites.append(call)
-        if function.name == "forward" and function.class_ is not None:
-            module = self.modules.of_class(function.class_, self.facts, self.path)
+                    sites.append(Site(call, home, home_path))
+        if function.name == "forward" and cls is not None:
+            module = self.modules.of_class(cls, facts, path)
             if module is not None:
-                for call in self._calls_named.get("", ()):  # `model(x)`, `self.net(x)`
-                    if any(value.kind == "module" and value.module is module
-                           for value in self.values.at(call.func, call)):
+                for call in calls.get("", ()):  # `model(x)`, `self.net(x)`
+                    if any(value.kind == "module" and value.module is not None
+                           and _same_class(value.module.cls, value.module.path, cls, path)
+                           for value in self.values.infer(call.func, call.scope, call.order, home, home_path)):
                         self._instance_calls.add(id(call))
-                        sites.append(call)
+                        sites.append(Site(call, home, home_path))
         self._sites[key] = sites
         return sites
 
-    @cached_property
-    def _calls_named(self) -> dict[str, list[F.Call]]:
-        """Calls by the name they call (`helper(...)`, `self.helper(...)` -> "helper");
-        under "" the calls that may call a model instance (a bare name or `self.x`)."""
-        index: dict[str, list[F.Call]] = {}
-        for call in self.facts.calls:
+    def _calls_named(self, facts: F.FileFacts) -> dict[str, list[F.Call]]:
+        """Calls of `facts` by the name they call (`helper(...)`, `self.helper(...)`,
+        `engine.helper(...)` -> "helper"); under "" the calls that may call a model
+        instance (a bare name or `self.x`)."""
+        index = self._calls_index.get(id(facts))
+        if index is not None:
+            return index
+        index = self._calls_index[id(facts)] = {}
+        for call in facts.calls:
             func = call.func
             name = call.method if isinstance(func, cst.Attribute) else dotted_name(func)
             if name:
@@ -241,18 +326,74 @@ class SemanticModel:
         return index
 
     def arguments_for(self, param: F.Param, facts: F.FileFacts) -> list[tuple[F.Call, cst.BaseExpression]]:
-        """(call site, argument expression) for each call passing `param`."""
+        """(call site, argument expression) for each call passing `param`, in this
+        file only (the expressions are read with this file's facts)."""
+        if facts is not self.facts:
+            return []
+        return [(found.call, found.argument) for found in self.arguments_across(param, facts)
+                if found.facts is self.facts]
+
+    def arguments_across(self, param: F.Param, facts: F.FileFacts) -> list[Argument]:
+        """(call site, argument expression, the call site's file facts) for each
+        call passing `param` of a function of `facts`, in any file that calls it
+        (see :meth:`callers`); :meth:`path_of` gives the call site file's path."""
         function = param.function
-        if function is None or facts is not self.facts:
+        if function is None:
             return []
         found = []
-        for site in self.call_sites(function):
+        for site in self.callers(function, facts):
             bound = function.class_ is not None and (
-                site.receiver is not None or id(site) in self._instance_calls)
-            argument = site.argument(param.index - (1 if bound else 0), param.name)
+                site.call.receiver is not None or id(site.call) in self._instance_calls)
+            argument = site.call.argument(param.index - (1 if bound else 0), param.name)
             if argument is not None:
-                found.append((site, argument))
+                found.append(Argument(site.call, argument, site.facts))
         return found
+
+    # -- files ---------------------------------------------------------------------
+
+    def model_for(self, facts: F.FileFacts, path: Path | None) -> SemanticModel:
+        """The semantic model of another project file (a caller's), to ask its
+        phases about a call site there; findings are never reported through it.
+        It shares this model's project and dependencies."""
+        found = self._family.get(id(facts))
+        if found is None:
+            text = self._texts.get(id(facts))
+            if text is None:
+                text = next((m.text for m in self.project.modules() if m.facts is facts), "")
+            found = SemanticModel(facts, self.project, path, text)
+            found._dependencies = self._dependencies
+            found._family = self._family
+            self._family[id(facts)] = found
+        return found
+
+    def _register(self, facts: F.FileFacts, path: Path | None) -> None:
+        self._homes[id(facts.scope)] = (facts, path)
+        self._paths[id(facts)] = (facts, path)
+
+    def path_of(self, facts: F.FileFacts) -> Path | None:
+        """The path of the project file `facts` describes."""
+        known = self._paths.get(id(facts))
+        if known is not None:
+            return known[1]
+        module = next((m for m in self.project.modules() if m.facts is facts), None)
+        path = module.path if module is not None else None
+        self._register(facts, path)
+        return path
+
+    def home_of(self, fact: F.Located) -> tuple[F.FileFacts, Path | None]:
+        """The file (facts, path) a call or other fact of the project sits in."""
+        scope = fact.scope
+        while scope.parent is not None:
+            scope = scope.parent
+        known = self._homes.get(id(scope))
+        if known is not None:
+            return known
+        module = next((m for m in self.project.modules()
+                       if m.facts is not None and m.facts.scope is scope), None)
+        if module is None or module.facts is None:
+            return self.facts, self.path
+        self._register(module.facts, module.path)
+        return module.facts, module.path
 
     # -- dependencies --------------------------------------------------------------
 
@@ -263,10 +404,50 @@ class SemanticModel:
         return tuple(sorted(self._dependencies))
 
 
-def _method(cls: F.Class, name: str, model: SemanticModel) -> F.Function | None:
+class Site(NamedTuple):
+    """A call, with the file it is in."""
+
+    call: F.Call
+    facts: F.FileFacts
+    path: Path | None
+
+
+class Argument(NamedTuple):
+    """What a call site passes for a parameter, and the call site's file."""
+
+    call: F.Call
+    argument: cst.BaseExpression
+    facts: F.FileFacts
+
+
+def _same(found: Definition, fact: F.Function | F.Class, path: Path | None) -> bool:
+    """Whether `found` is `fact` (of the file at `path`). The same file may have
+    been parsed twice (a linted file, then again as an import after the project
+    dropped it from its cache): then the same name at the same place counts."""
+    if found.fact is fact:
+        return True
+    return type(found.fact) is type(fact) and _same_file(found.path, path) and \
+        _qualname(found.fact) == _qualname(fact) and found.fact.order == fact.order
+
+
+def _same_class(cls: F.Class, path: Path | None, other: F.Class, other_path: Path | None) -> bool:
+    return cls is other or (_same_file(path, other_path) and cls.name == other.name
+                            and cls.order == other.order)
+
+
+def _qualname(fact: F.Function | F.Class) -> str:
+    return fact.qualname if isinstance(fact, F.Function) else fact.name
+
+
+def _same_file(path: Path | None, other: Path | None) -> bool:
+    return path is not None and other is not None and (path == other or path.resolve() == other.resolve())
+
+
+def _method(cls: F.Class, name: str, model: SemanticModel, facts: F.FileFacts,
+            path: Path | None) -> F.Function | None:
     if name in cls.methods:
         return cls.methods[name]
-    module = model.modules.of_class(cls, model.facts, model.path)
+    module = model.modules.of_class(cls, facts, path)
     if module is not None:
         found = module.method(name)
         if found is not None:

@@ -412,13 +412,14 @@ class Phases:
         if depth >= MAX_CALL_DEPTH:
             return ModeState("unknown")
         states = []
-        sites = [phase.site] if phase is not None and phase.site is not None else self.model.call_sites(function)
+        sites = [phase.site] if phase is not None and phase.site is not None \
+            else self.model.project_call_sites(function)
         for site in sites:
             site_target = self._target_at_site(target, function, site)
             if site_target is None:
                 states.append(ModeState("unknown"))
                 continue
-            states.append(self.mode_at(site, site_target, models, depth + 1))
+            states.append(self._phases_of(site).mode_at(site, site_target, models, depth + 1))
         if not states:
             return ModeState("unknown")
         if any(s.mode in ("eval", "unknown") for s in states):
@@ -507,8 +508,14 @@ class Phases:
         function = scope if isinstance(scope, F.Function) else None
         if function is None or depth >= MAX_CALL_DEPTH:
             return False
-        sites = [phase.site] if phase is not None and phase.site is not None else self.model.call_sites(function)
-        return any(self.grad_disabled_at(site, depth + 1) for site in sites)
+        sites = [phase.site] if phase is not None and phase.site is not None \
+            else self.model.project_call_sites(function)
+        return any(self._phases_of(site).grad_disabled_at(site, depth + 1) for site in sites)
+
+    def _phases_of(self, site: F.Call) -> Phases:
+        """The phases of the file a call site is in: callers may be in other files."""
+        facts, path = self.model.home_of(site)
+        return self if facts is self.facts else self.model.model_for(facts, path).phases
 
 
 def _may_call_function(call: F.Call) -> bool:

@@ -3,6 +3,10 @@
 ``from model import Net`` in train.py reaches model.py, ``from .models import
 *`` reaches a package. Only the modules a linted file imports (transitively)
 are read, never the whole tree.
+
+The other direction, the files that import a module (where its functions are
+called from), is looked up among the files of the run only: a run over a
+folder knows them all already, and a run over one file reads nothing more.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import libcst as cst
 
@@ -22,6 +27,15 @@ from torchlint.source import SourceError, SourceFile, decode
 # Import statements, read with a regex before parsing to decide whether a file
 # that never says "torch" may still reach torch through a local module.
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.M)
+# Whole import statements (a parenthesized name list may span lines), for the
+# words they mention: a file can import module m only if "m" is one of them.
+_IMPORT_STATEMENT_RE = re.compile(
+    r"^[ \t]*(?:from[ \t]+\.*([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n;#]*)|import[ \t]+([^\n;#]*))",
+    re.M)
+_WORD_RE = re.compile(r"\w+")
+# A package __init__ that imports a module re-exports it to the package's own
+# importers; followed this many packages up.
+MAX_REEXPORT_LEVELS = 2
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Never resolved locally even when a file of that name exists beside the script.
 _EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext"})
@@ -47,11 +61,54 @@ class LocalModule:
     text: str = ""
 
 
+def module_name(path: Path) -> str:
+    """The last part of the module name a file is imported by: ``evaluation``
+    for evaluation.py, ``models`` for models/__init__.py."""
+    return path.parent.name if path.name == "__init__.py" else path.stem
+
+
+def import_words(text: str) -> set[str]:
+    """Every word of the import statements of `text`: module names, their
+    parts, and the names imported (``from .engine import evaluate as ev`` gives
+    engine, evaluate, as, ev). Read with a regex, without parsing."""
+    words: set[str] = set()
+    for match in _IMPORT_STATEMENT_RE.finditer(text):
+        for group in match.groups():
+            if group:
+                words.update(_WORD_RE.findall(group))
+    return words
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The Python files a run lints, indexed by the words of their imports:
+    the only files searched for the callers of a module's functions."""
+
+    by_word: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, files: Iterable[tuple[Path, str]]) -> RunFiles:
+        """From (path, text) of each linted file."""
+        index: dict[str, list[Path]] = {}
+        for path, text in files:
+            resolved = path.resolve()
+            for word in import_words(text):
+                index.setdefault(word, []).append(resolved)
+        return cls({word: tuple(paths) for word, paths in index.items()})
+
+    def mentioning(self, name: str) -> tuple[Path, ...]:
+        """The files whose import statements mention `name` (a superset of the
+        files importing a module of that name)."""
+        return self.by_word.get(name, ())
+
+
 @dataclass
 class Project:
     """Caches local modules for one run; shared by every file the run lints."""
 
     root: Path | None = None
+    #: The files of the run, where callers of a module are looked for (None: none).
+    run_files: RunFiles | None = None
     _modules: dict[Path, LocalModule | None] = field(default_factory=dict)
     _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
     #: Text the editor holds for files that differ from the disk.
@@ -195,6 +252,46 @@ class Project:
             return None
         module = self.module(path)
         return (module, None) if module else None
+
+    # -- importers -----------------------------------------------------------
+
+    def importers(self, path: Path, levels: int = MAX_REEXPORT_LEVELS) -> list[LocalModule]:
+        """The files of the run that import the module at `path` (parsed), and
+        through a package ``__init__`` that imports it, the package's importers."""
+        if self.run_files is None:
+            return []
+        path = path.resolve()
+        found: list[LocalModule] = []
+        for candidate in self.candidate_importers(path):
+            if candidate == path:
+                continue
+            module = self.module(candidate)
+            if module is None or module.facts is None:
+                continue
+            if any(self._imports(module.path, fact, path) for fact in module.facts.imports):
+                found.append(module)
+                if module.path.name == "__init__.py" and levels > 0:
+                    found.extend(m for m in self.importers(module.path, levels - 1)
+                                 if m.path != path and all(m.path != f.path for f in found))
+        return found
+
+    def candidate_importers(self, path: Path) -> tuple[Path, ...]:
+        """Files of the run whose imports mention the module's name (their text
+        was searched, not parsed)."""
+        assert self.run_files is not None
+        return self.run_files.mentioning(module_name(path))
+
+    def _imports(self, importer: Path, fact: F.Import, target: Path) -> bool:
+        """Whether the import `fact` of `importer` reaches the file `target`."""
+        folder = importer.parent
+        names = [fact.module]
+        if fact.name is not None and fact.name != "*":  # `from pkg import module`
+            names.append(f"{fact.module}.{fact.name}" if fact.module else fact.name)
+        for name in names:
+            found = self.resolve(folder, name, fact.level)
+            if found is not None and found.resolve() == target:
+                return True
+        return False
 
     def modules(self) -> list[LocalModule]:
         """The local modules read so far."""

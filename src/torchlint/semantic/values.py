@@ -414,8 +414,8 @@ class Values:
 
             return [Value("instance", origin=function.class_.node, facts=frame.facts,
                           definition=Definition(function.class_, frame.facts, frame.path))]
-        for site, argument in self.model.arguments_for(param, frame.facts):
-            found.extend(self.infer(argument, site.scope, site.order, frame.facts, frame.path, depth + 1))
+        for site, argument, facts in self.model.arguments_across(param, frame.facts):
+            found.extend(self.infer(argument, site.scope, site.order, facts, self.model.path_of(facts), depth + 1))
         if param.default is not None:
             found.extend(self.infer(param.default, function.parent or frame.facts.scope, function.order,
                                     frame.facts, frame.path, depth + 1))
