@@ -194,6 +194,9 @@ class Losses:
         division = _division_of(statement, call.node)
         if division is not None:
             return Normalization(division.right, division)
+        total = self._total_holding(call.node)
+        if total is not None:  # `total += crit(out, y).item()` ... `total / n`
+            return total
         name = _assigned_name(statement, call.node)
         if name is None:
             return Normalization(None, None)
@@ -234,6 +237,16 @@ class Losses:
                             and total is not None and total in {dotted_name(n) for n in iter_nodes(node.left)}:
                         return Normalization(node.right, node)
         return Normalization(None, None)
+
+    def _total_holding(self, node: cst.CSTNode) -> Normalization | None:
+        """How the running total or list that `node` is added to is averaged."""
+        for accumulation in self.accumulations:
+            if accumulation.total is not None and any(inner is node for inner in iter_nodes(accumulation.node)):
+                for averaging in accumulation.averagings:
+                    return Normalization(averaging.divisor if averaging.divisor is not None else averaging.node,
+                                         averaging.node)
+                return Normalization(None, None)
+        return None
 
     # -- scales: is a per-batch value a mean or a sum? -----------------------------
 
