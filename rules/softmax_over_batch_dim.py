@@ -13,8 +13,19 @@ from torchlint.semantic.probe_context import model_context
 class SoftmaxOverBatchDim(Rule):
     """## What it does
     Finds `softmax`/`log_softmax` (functional, `torch.*`, the tensor method,
-    or `nn.Softmax`/`nn.LogSoftmax`) applied over dim 0 of a model's
-    (batch, classes) output, and softmax calls with no `dim` at all.
+    or `nn.Softmax`/`nn.LogSoftmax`) that normalizes over the batch:
+
+    - over dim 0 of a tensor whose dim 0 is certainly the batch: a model's
+      output in the code that trains or evaluates it (also a model of a class
+      the linter cannot read, recognized by its `.train()`/`.eval()` calls),
+      products of it with other matrices, `bmm`/`baddbmm` results, and views
+      shaped `(batch_size * heads, ...)`;
+    - over dim 0 of a tensor of two or more dims that a model's `forward`
+      returns as its output;
+    - without `dim` where PyTorch's implicit choice is dim 0: a 1-D or 3-D
+      input, or an input whose rank is not known (the message says which).
+      On a tensor that is provably 2-D or 4-D the implicit dim is 1, the
+      classes, and nothing is reported.
 
     ## Why is this bad?
     Over dim 0 the probabilities of each class are normalized across the
@@ -37,8 +48,10 @@ class SoftmaxOverBatchDim(Rule):
     ## Fix safety
     There is no automatic fix: the class dimension depends on the output
     layout (`dim=1` for (B, C) and (B, C, H, W), `dim=-1` for (B, T, C)).
-    Softmax over dim 0 of a time-first tensor (attention over time steps) is
-    not reported.
+    Softmax over dim 0 of a tensor made inside a model from its inputs
+    (attention over the time steps of a time-first sequence), of a single
+    sample (`output[0]`, `.squeeze(0)`), or of a 1-D score vector is not
+    reported.
     """
 
     code = "TL204"
