@@ -116,7 +116,8 @@ for x, y in loader:
                 if single is not None and id(forward.call) not in reported:
                     reported.add(id(forward.call))
                     ctx.report(forward.call.node, _single_sample_message(model, target, layers, single),
-                               context=_context(model, forwards, target, layers, 1))
+                               context={**_context(model, forwards, target, layers, 1),
+                                        "premise": f"the call passes a single sample (`{single}`)"})
             for loader in model.data.loaders_iterated(loop):
                 if id(loader.call) in reported or loader.batch_sampler:
                     continue
@@ -129,7 +130,7 @@ for x, y in loader:
                 if fixable and loader.fixable:
                     fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
                 ctx.report(node, _message(target, layers, reason, flat), fix=fix,
-                           context=_context(model, forwards, target, layers, batch))
+                           context={**_context(model, forwards, target, layers, batch), "premise": reason})
         self._single_samples_in_train_mode(ctx, reported)
 
     def _single_samples_in_train_mode(self, ctx, reported: set[int]) -> None:
@@ -155,7 +156,8 @@ for x, y in loader:
                 reported.add(id(forward.call))
                 ctx.report(forward.call.node, _single_sample_message(model, forward.target, layers, single,
                                                                      training=False),
-                           context=_context(model, [forward], forward.target, layers, 1))
+                           context={**_context(model, [forward], forward.target, layers, 1),
+                                    "premise": f"the call passes a single sample (`{single}`)"})
 
     @staticmethod
     def experiment(lab):
@@ -190,24 +192,34 @@ for x, y in loader:
 
         model = lab.build_from_context()
         norms = lab.modules_of_type(model, ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"))
+        # The experiment shows what a batch of one does to this model; that a batch of one
+        # occurs is the static premise (a loader's arithmetic, a single-sample call), which
+        # no run of the model can show. The verdict says both, apart.
+        premise = lab.context.get("premise") or "the static analysis found a batch of one"
+        premise_note = f"a batch of one: from the static facts ({premise}), not run"
         try:
             single = collapse(1)
         except ValueError as err:
             if "Expected more than 1 value per channel" not in str(err):
                 raise
-            return lab.confirmed(f"ValueError: {err}", batch_size=1)
+            return lab.confirmed(f"effect shown: a batch of one raises ValueError: {err}; that a batch of "
+                                 f"one occurs is the static premise ({premise})", batch_size=1,
+                                 premise=premise_note, shown="the effect of a batch of one on this model")
         if not single:
-            return lab.not_exercised(f"none of {len(norms)} BatchNorm layers ran", batch_size=1)
+            return lab.not_exercised(f"none of {len(norms)} BatchNorm layers ran", batch_size=1,
+                                     premise=premise_note)
         baseline = collapse(lab.batch_size)
         collapsed = sorted(name for name, gap in single.items() if gap < 1e-4 <= baseline.get(name, 0))
         numbers = dict(batch_size=1, ran=sorted(single), max_gap_to_bias=max(single.values()),
-                       max_gap_to_bias_batch=max(baseline.values()) if baseline else None)
+                       max_gap_to_bias_batch=max(baseline.values()) if baseline else None,
+                       premise=premise_note)
         if collapsed:
             return lab.confirmed(
-                f"with a batch of one, {', '.join(collapsed)} normalized the sample by its own "
+                f"effect shown: with a batch of one, {', '.join(collapsed)} normalized the sample by its own "
                 f"statistics: every channel's mean output equals the layer's bias (|diff| < 1e-4; up to "
-                f"{lab.fmt(baseline[collapsed[0]])} with a batch of {lab.batch_size})", collapsed=collapsed,
-                **numbers)
+                f"{lab.fmt(baseline[collapsed[0]])} with a batch of {lab.batch_size}); that a batch of one "
+                f"occurs is the static premise ({premise})", collapsed=collapsed,
+                shown="the effect of a batch of one on this model", **numbers)
         return lab.refuted("a batch of one ran through BatchNorm without error and without collapsing "
                            f"to its bias (max |mean - bias| {lab.fmt(numbers['max_gap_to_bias'])})",
                            **numbers)

@@ -143,8 +143,13 @@ class Net(nn.Module):
 
     @staticmethod
     def experiment(lab):
-        """Two eval-mode forward passes of the same input; then the same two with
-        the functional dropouts given ``training=self.training`` (False in eval mode)."""
+        """Two eval-mode forward passes of the same input with the flagged dropout call
+        as written; then the same two with that call given ``training=self.training``
+        (False in eval mode). Only the call at the finding's line is examined: every
+        other functional dropout of the model runs with training off in both, so a
+        model with several calls (one of them harmless, p=0.0) gets a verdict per call.
+        The call site is recognised by the first frame outside torch (the script's
+        line that called ``F.dropout`` or the fresh ``nn.Dropout(p)``)."""
         import sys
 
         torch = lab.torch
@@ -153,14 +158,30 @@ class Net(nn.Module):
         names = {"dropout": True, "dropout1d": True, "dropout2d": True, "dropout3d": True,
                  "alpha_dropout": False, "feature_alpha_dropout": False}
         originals = {name: getattr(functional, name) for name in names}
-        calls = {"all": 0, "on": 0}
+        line = int(lab.finding["line"])
+        script_file = getattr(lab.script, "__file__", None)
+        torch_folder = torch.__file__.rsplit("/", 1)[0] + "/"
+        calls = {"site": 0, "site_on": 0, "others": 0}
+        state = {"site_training": "as written"}
 
-        def fixed(function, default):
-            def with_training_flag(input, p=0.5, training=default, inplace=False):
-                calls["all"] += 1
-                calls["on"] += bool(training)
+        def at_the_site():
+            frame = sys._getframe(2)  # the caller of the wrapper
+            while frame is not None and frame.f_code.co_filename.startswith(torch_folder):
+                frame = frame.f_back  # nn.Dropout(p)(x): through Module.__call__ and forward
+            return frame is not None and frame.f_lineno == line and (
+                script_file is None or frame.f_code.co_filename == script_file)
+
+        def patched_function(function, default):
+            def dropout_at_site_only(input, p=0.5, training=default, inplace=False):
+                if at_the_site():
+                    calls["site"] += 1
+                    calls["site_on"] += bool(training) and float(p) > 0
+                    if state["site_training"] == "as written":
+                        return function(input, p, training, inplace)
+                else:
+                    calls["others"] += 1
                 return function(input, p, False, inplace)  # training=self.training in eval mode
-            return with_training_flag
+            return dropout_at_site_only
 
         def twice():
             with torch.no_grad():
@@ -171,35 +192,43 @@ class Net(nn.Module):
         model = lab.build_from_context()
         inputs = lab.inputs(model)
         model.eval()
-        first, second = twice()
-        eval_vs_eval = lab.max_abs_diff(first, second)
-        # The fixed module: the functions as the module and `from ... import dropout` see them.
+        # The functions as torch's own modules and `from ... import dropout` in the script see them.
         patched = []
         namespaces = [vars(functional)] + [vars(sys.modules[type(m).__module__]) for m in model.modules()
                                            if type(m).__module__ in sys.modules]
+        if lab.script is not None:
+            namespaces.append(vars(lab.script))
         for namespace in namespaces:
             for key, value in list(namespace.items()):
                 for name, original in originals.items():
                     if value is original:
                         patched.append((namespace, key, value))
-                        namespace[key] = fixed(original, names[name])
+                        namespace[key] = patched_function(original, names[name])
         try:
+            first, second = twice()
+            site_calls, site_on = calls["site"], calls["site_on"]
+            state["site_training"] = "off"
             fixed_first, fixed_second = twice()
         finally:
             for namespace, key, value in reversed(patched):
                 namespace[key] = value
+        eval_vs_eval = lab.max_abs_diff(first, second)
         fixed_diff = lab.max_abs_diff(fixed_first, fixed_second)
         scale = float(first.detach().abs().mean())
         numbers = dict(eval_vs_eval=eval_vs_eval, fixed_eval_vs_eval=fixed_diff, output_scale=scale,
-                       dropout_calls=calls["all"], calls_with_training_on=calls["on"])
+                       line=line, calls_at_line=site_calls, calls_at_line_with_training_on=site_on,
+                       other_dropout_calls=calls["others"] // 2)
+        lab.assume("other_dropout_calls", "run with training off in both: only the call at the "
+                   "finding's line is compared")
         summary = (f"two eval-mode passes differ by up to {lab.fmt(eval_vs_eval)} on outputs of scale "
                    f"{lab.fmt(scale)}; with training=self.training: {lab.fmt(fixed_diff)}")
-        if calls["all"] == 0:
-            return lab.not_exercised("no functional dropout ran in the forward pass", **numbers)
+        if site_calls == 0:
+            return lab.not_exercised(f"the functional dropout at line {line} never ran in the forward pass "
+                                     f"({calls['others'] // 2} other dropout calls did)", **numbers)
         if eval_vs_eval > 1e-6 and fixed_diff <= 1e-6:
             return lab.confirmed(summary, **numbers)
         return lab.refuted(f"two eval-mode passes agree (max |diff| {lab.fmt(eval_vs_eval)}): "
-                           f"{calls['on']} of {calls['all']} functional dropout calls had training on",
+                           f"{site_on} of {site_calls} calls at line {line} dropped with training on",
                            **numbers)
 
 

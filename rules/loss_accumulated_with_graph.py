@@ -173,7 +173,17 @@ for x, y in loader:
     def experiment(lab):
         """Several steps that keep each step's loss in a running total (or list), as
         the script does, vs keeping ``loss.item()``: the autograd nodes the total
-        keeps alive, and the saved activations they still hold."""
+        keeps alive, and the saved activations they still hold.
+
+        Which objects decide. The loss is the mean square of the model's output: an
+        assumption, not a stand-in. Whether a kept loss holds a graph depends on one
+        fact of the user's code only, that the model's output requires grad where the
+        loop runs (trainable parameters reached by the forward, grad mode on: the
+        static side drops totals under ``no_grad``/``inference_mode``); any loss made
+        from that output by differentiable operations carries its graph, and the
+        graph it keeps is the model's own forward graph (its size is the model's).
+        A frozen model, or a forward that detaches, is refuted. Without a model of the
+        script the stand-in model says so (``mechanism_only``)."""
         import weakref
 
         torch = lab.torch
@@ -233,7 +243,8 @@ for x, y in loader:
         model = lab.build_from_context(stand_in="nn.Linear(8, 4)")
         inputs = lab.inputs(model)
         weights = {storage(p) for p in model.parameters()}
-        lab.assume("loss", "the mean square of the model's output stands in for the script's loss")
+        lab.assume("loss", "the mean square of the model's output: a kept loss holds a graph exactly when "
+                   "the output requires grad, whatever the loss's form")
         lab.assume("backward", "called on each step's loss, as the loop does" if trains
                    else "not called: the loop does not train")
         nodes, held, held_bytes = run(keep_number=False)

@@ -112,48 +112,106 @@ for i in range(100):
             f"gradients in this loop: `backward()` adds into `.grad`, so each step applies the sum of "
             f"all gradients so far and training diverges. Call `{optimizer}.zero_grad()` at the start "
             f"of each iteration (or right after `step()`).",
-            context={"optimizer": optimizer, **_optimized_model(model, call, optimizer_node)},
+            context={"optimizer": optimizer, **_optimized_model(model, call, optimizer_node),
+                     **_optimizer_construction(model, call, optimizer_node)},
         )
 
     @staticmethod
     def experiment(lab):
-        """Two backward passes of the same batch without zero_grad, as the loop runs
-        them: ``.grad`` is then twice one pass's gradient; with zero_grad in between
-        it is one pass's."""
+        """Two backward passes of the same batch without zero_grad, then the script's
+        optimizer's ``step()`` as the loop runs it: ``.grad`` is then twice one pass's
+        gradient, and the step neither clears nor uses less than it.
+
+        What is the user's and what is not. The model is the script's (or a stand-in,
+        said so, when no model reaches the loop). The optimizer is the script's own
+        construction (``context["optimizer_call"]``, evaluated with the model bound to
+        the name whose ``.parameters()`` it takes); when it cannot be built, no step is
+        run and that is a stand-in: an optimizer class of the script could clear
+        ``.grad`` in its ``step``. The loss is the mean square of the model's output:
+        recorded as an assumption, not a stand-in, because accumulation in ``.grad`` is
+        linear in backward and the same for every loss whose gradient reaches the
+        parameters (the form of the loss scales the gradient, never the 2x); a model
+        whose output does not reach trainable parameters is refuted."""
         torch = lab.torch
 
         def backward():
             lab.output_tensor(lab.forward(model, inputs)).float().pow(2).mean().backward()
 
         def gradients():
-            return torch.cat([p.grad.flatten().double() for p in params if p.grad is not None])
+            return torch.cat([p.grad.flatten().double() if p.grad is not None else
+                              torch.zeros(p.numel(), dtype=torch.float64) for p in params])
+
+        def script_optimizer():
+            """The script's optimizer over this model, or None (recorded)."""
+            source = lab.context.get("optimizer_call")
+            holder = lab.context.get("optimizer_params")
+            if not source or not holder:
+                return None
+            root, *path = holder.split(".")
+            value = model
+            for name in reversed(path):  # self.net -> an object whose .net is the model
+                value = type("Holder", (), {name: value})()
+            try:
+                return lab.evaluate(source, names={root: value})
+            except Exception as err:  # noqa: BLE001 - any failure means: not the script's optimizer
+                lab.assume("optimizer_failed", f"{source}: {type(err).__name__}: {err}"[:200])
+                return None
 
         model = lab.build_from_context(stand_in="nn.Linear(8, 4)")
         inputs = lab.inputs(model)
         model.eval()  # the same gradient on every pass (no dropout draws, fixed BatchNorm statistics)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
-            return lab.inconclusive("experiment_error", "the model has no trainable parameters")
-        lab.assume("loss", "the mean square of the model's output stands in for the script's loss")
+            return lab.refuted("the model has no trainable parameters: nothing accumulates in .grad",
+                               trainable_parameters=0)
+        lab.assume("loss", "the mean square of the model's output (accumulation in .grad does not "
+                   "depend on the loss's form)")
+        optimizer = script_optimizer()
+        if optimizer is None:
+            lab.stand_in("optimizer", "no step() was run: the script's optimizer construction is not "
+                         "known or failed here")
+        else:
+            lab.assume("optimizer", lab.context["optimizer_call"])
         model.zero_grad(set_to_none=True)
         backward()
         one = gradients()
         backward()
         two = gradients()
+        stepped = ""
+        if optimizer is not None:
+            optimizer.step()  # as the loop: the step after the passes; its gradients stay
+            two = gradients()
+            stepped = f" and {type(optimizer).__name__}.step()"
         model.zero_grad()
         backward()
         cleared = gradients()
         one_norm = float(one.norm())
         if one_norm == 0:
-            return lab.inconclusive("experiment_error", "the gradient of one pass is 0")
+            return lab.refuted("the gradient of one pass is 0: the output does not reach the trainable "
+                               "parameters", grad_norm_one_pass=0.0)
         ratio, cleared_ratio = float(two.norm()) / one_norm, float(cleared.norm()) / one_norm
         numbers = dict(grad_norm_one_pass=one_norm, grad_norm_two_passes=float(two.norm()), ratio=ratio,
-                       max_abs_diff_from_twice=lab.max_abs_diff(two, 2 * one), ratio_after_zero_grad=cleared_ratio)
-        summary = (f"after two backward passes without zero_grad, .grad is {ratio:.2f}x one pass's (norm "
-                   f"{lab.fmt(float(two.norm()))} vs {lab.fmt(one_norm)}); after zero_grad {cleared_ratio:.2f}x")
+                       ratio_after_zero_grad=cleared_ratio)
+        summary = (f"after two backward passes without zero_grad{stepped}, .grad is {ratio:.2f}x one pass's "
+                   f"(norm {lab.fmt(float(two.norm()))} vs {lab.fmt(one_norm)})")
         if abs(ratio - 2) < 1e-3:
             return lab.confirmed(summary, **numbers)
         return lab.refuted(summary, **numbers)
+
+
+def _optimizer_construction(model, call, optimizer) -> dict:
+    """The optimizer's construction as the script writes it (``optim.SGD(model.parameters(),
+    lr=args.lr)``) and the name whose ``.parameters()`` it takes, for the probe."""
+    for value in model.values.at(optimizer, call):
+        if value.kind == "optimizer" and value.call is not None and value.call.args \
+                and value.facts is model.facts:
+            params = value.call.args[0].value
+            if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) \
+                    and params.func.attr.value in ("parameters", "named_parameters") \
+                    and dotted_name(params.func.value):
+                return {"optimizer_call": model.code(value.call.node),
+                        "optimizer_params": dotted_name(params.func.value)}
+    return {}
 
 
 def _optimized_model(model, call, optimizer) -> dict:

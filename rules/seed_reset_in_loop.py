@@ -113,7 +113,17 @@ for step in range(100):
     def experiment(lab):
         """The script's own seeding call at the start of two steps, as the loop
         makes it: the second step's random draws (dropout masks, Python's random,
-        numpy's) repeat the first's; two steps without it draw differently."""
+        numpy's) repeat the first's; two steps without it draw differently.
+
+        Which objects decide: the script's own seeding call (evaluated in the script,
+        its constants and argparse defaults included) is the object on the flagged
+        path; whether it resets the generators is what repeats the draws. The draws are
+        the model's dropout masks when the finding names a model with dropout, else
+        ``torch.rand``, ``random.random`` and numpy's, which are what any code of the
+        loop drawing from those generators gets: not a stand-in for the script's
+        object. A seed that varies per step (``seed(epoch)``) is dropped statically;
+        one that only names run-time state (``self.seed``) is evaluated as the seed
+        function with 0, which says so in ``seeding``."""
         import importlib
         import random
 

@@ -270,10 +270,12 @@ class Lab:
         """The stripped script module (its functions, classes and constants)."""
         return self._runtime.script
 
-    def evaluate(self, source: str) -> Any:
+    def evaluate(self, source: str, names: dict[str, Any] | None = None) -> Any:
         """Evaluate an expression in the script's namespace (e.g. a loss construction
-        that a rule put in the finding's context)."""
-        return eval(compile(source, "<probe expression>", "eval"), vars(self.script))  # noqa: S307
+        that a rule put in the finding's context); `names` binds local names first
+        (``{"model": model}`` for ``optim.SGD(model.parameters(), lr=args.lr)``)."""
+        return eval(compile(source, "<probe expression>", "eval"), vars(self.script),  # noqa: S307
+                    dict(names or {}))
 
     def seed(self, value: int = 0) -> None:
         torch.manual_seed(value)
@@ -308,26 +310,19 @@ class Lab:
         try:
             spec = self._runtime.spec(class_name, self._spec_index)
         except LookupError as err:
-            raise Inconclusive("construct_failed", str(err),
-                               hint_snippet(class_name or "YourModel")) from None
+            # No model of the script is known here (a function that receives its model):
+            # a factory hint named after the model the finding names builds it.
+            name = class_name or self._named_model() or "YourModel"
+            if self._runtime.factory(name, "model") is not None:
+                return self._from_factory(name)
+            raise Inconclusive("construct_failed", str(err), hint_snippet(
+                name, comment=None if class_name else
+                f"the finding's model `{name}` is not built in this file: a function returning it")) \
+                from None
         name = spec.get("class") or spec["callee"]
         hint = self._runtime.hint(name)
-        factory = self._runtime.factory(name, "model")
-        if factory is not None:
-            try:
-                model = factory()
-            except Exception as err:  # noqa: BLE001
-                if _special(err):
-                    raise
-                raise Inconclusive("construct_failed",
-                                   f"the hint's factory failed: {last_line(err)}") from None
-            self._assumptions["constructor"] = f"{name} from the hint's factory"
-            self._assumptions["hint"] = self._runtime.hint_source(name)
-            if not isinstance(model, nn.Module):
-                raise Inconclusive("construct_failed", "the hint's factory returned "
-                                   f"{type(model).__name__}, not an nn.Module")
-            model.train()
-            return model
+        if self._runtime.factory(name, "model") is not None:
+            return self._from_factory(name)
         try:
             prepared = build.prepare(spec, self._runtime.namespace(spec["module"]),
                                      self._runtime.namespace(spec.get("args_module", spec["module"])),
@@ -357,6 +352,30 @@ class Lab:
         if any(isinstance(v, build.GuessedConfig) for v in prepared.arguments.values()):
             self._assumptions["constructor"] = prepared.call  # now with the attributes it read
         self._made[model] = _Made(prepared, name)
+        return model
+
+    def _named_model(self) -> str | None:
+        """The name of the model the finding names (``net`` of ``val(net, loader)``)."""
+        named = self.context.get("model_var") or self.context.get("model")
+        if isinstance(named, str) and named:
+            return named.rsplit(".", 1)[-1]
+        return None
+
+    def _from_factory(self, name: str) -> nn.Module:
+        factory = self._runtime.factory(name, "model")
+        try:
+            model = factory()
+        except Exception as err:  # noqa: BLE001
+            if _special(err):
+                raise
+            raise Inconclusive("construct_failed",
+                               f"the hint's factory failed: {last_line(err)}") from None
+        self._assumptions["constructor"] = f"{name} from the hint's factory"
+        self._assumptions["hint"] = self._runtime.hint_source(name)
+        if not isinstance(model, nn.Module):
+            raise Inconclusive("construct_failed", "the hint's factory returned "
+                               f"{type(model).__name__}, not an nn.Module")
+        model.train()
         return model
 
     def build_from_context(self, stand_in: str | None = None) -> nn.Module:

@@ -17,13 +17,28 @@ from torchlint.semantic.modules import literal_number
 
 _MODEL_KINDS = ("module", "model_output")
 
+#: Layers that only wrap the model they are given: the probe builds the wrapped model
+#: (evaluating ``DataParallel(model)`` in the script fails: ``model`` is a local).
+_WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel"})
 
-def model_context(model, values) -> dict:
+
+def model_context(model, values, depth: int = 0) -> dict:
     """Which model the values hold (or produced), for the probe: ``{"class",
     "construct_line"}`` for a class of the project, ``{"construct",
     "construct_line"}`` for a torch layer built in this file outside any class
-    (``nn.Sequential(...)``), ``{}`` when neither is known."""
+    (``nn.Sequential(...)``), ``{}`` when neither is known. A wrapper
+    (``DataParallel(model)``) stands for the model it wraps."""
     values = [v for v in values if v.kind in _MODEL_KINDS]
+    wrapped, names = _wrapped_values(model, values) if depth < 3 else ([], [])
+    if wrapped or names:
+        found = model_context(model, wrapped, depth + 1)
+        if found:
+            return found
+        values = [v for v in values if not _is_wrapper(v)]
+        if not values and len(set(names)) == 1:
+            # `net = DataParallel(net)` around a model the value analysis does not know:
+            # the probe builds the script's last construction bound to that name.
+            return {"model_var": names[0]}
     for value in values:
         if value.module is not None and not value.module.is_framework_module:
             found = {"class": value.module.name}
@@ -40,6 +55,28 @@ def model_context(model, values) -> dict:
             source = model.facts.module.code_for_node(layer.call.node)
             return {"construct": source, "construct_line": model.line_of(layer.call.node)}
     return {}
+
+
+def _is_wrapper(value) -> bool:
+    layer = value.layer
+    return layer is not None and layer.local is None and layer.call is not None \
+        and (layer.qualname or "").rsplit(".", 1)[-1] in _WRAPPERS
+
+
+def _wrapped_values(model, values) -> tuple[list, list[str]]:
+    """The values the wrappers among `values` were given (their first argument), and
+    the argument's name where it is a plain name."""
+    found, names = [], []
+    for value in values:
+        if _is_wrapper(value) and value.layer.facts is model.facts and value.layer.call.args:
+            argument = value.layer.call.args[0].value
+            while isinstance(argument, cst.Call) and isinstance(argument.func, cst.Attribute) \
+                    and argument.func.attr.value in ("cuda", "to", "cpu", "float", "double"):
+                argument = argument.func.value  # DataParallel(model.cuda())
+            found.extend(model.values.at(argument, value.layer.call))
+            if isinstance(argument, cst.Name):
+                names.append(argument.value)
+    return found, names
 
 
 def softmax_context(model, value, values) -> dict:
