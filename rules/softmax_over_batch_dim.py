@@ -129,7 +129,8 @@ head = nn.Softmax()  # expect: TL204
         (where PyTorch's implicit choice, dim 1, is the class dim)."""
         model = ctx.model
         attr, local = _attribute_of(model, call), _local_of(model, call)
-        ranks = model.losses.shapes.layer_input_ranks(attr, local, call)
+        shapes = model.losses.shapes
+        ranks = shapes.layer_input_ranks(attr, local, call) if attr or local else shapes.sequential_input_ranks(call)
         if ranks and all(rank in _CLASS_DIM_RANKS for rank in ranks):
             return
         batch_ranks = [rank for rank in ranks if rank is not None and rank not in _CLASS_DIM_RANKS]

@@ -157,6 +157,40 @@ class Shapes:
                     found.append(self.at(site.argument(0, "input"), site).rank)
         return found
 
+    def sequential_input_ranks(self, call: F.Call) -> list[int | None]:
+        """Ranks reaching a layer built inside `nn.Sequential(...)` (`self.head =
+        nn.Sequential(nn.Linear(...), nn.Softmax())`): the ranks the container is
+        applied to, carried through the layers before it."""
+        facts = self.model.facts
+        statement = facts.statement_of.get(id(call.node))
+        if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or \
+                not isinstance(statement.value, cst.Call):
+            return []
+        container = statement.value
+        position = next((i for i, arg in enumerate(container.args) if arg.value is call.node), None)
+        container_call = facts.call_of.get(id(container))
+        if position is None or container_call is None or \
+                self.model.names.qualified(container.func, call.scope, call.order) != "torch.nn.Sequential":
+            return []
+        target = statement.targets[0].target
+        attr = target.attr.value if isinstance(target, cst.Attribute) and \
+            isinstance(target.value, cst.Name) and target.value.value == "self" else None
+        local = target.value if isinstance(target, cst.Name) else None
+        ranks = self.layer_input_ranks(attr, local, container_call)
+        return [self._through_written_layers(container.args[:position], rank, call) for rank in ranks]
+
+    def _through_written_layers(self, args, rank: int | None, call: F.Call) -> int | None:
+        for arg in args:
+            if rank is None or not isinstance(arg.value, cst.Call):
+                return None
+            qualified = self.model.names.qualified(arg.value.func, call.scope, call.order) or ""
+            short = qualified.rsplit(".", 1)[-1] if qualified.startswith("torch.nn.") else ""
+            if short == "Flatten" and not arg.value.args:
+                rank = 2
+            elif short not in _RANK_KEEPING_LAYERS:
+                return None
+        return rank
+
     # -- the cases ------------------------------------------------------------------
 
     def _infer(self, node: cst.CSTNode | None, frame: _Frame, depth: int) -> Layout:
