@@ -43,3 +43,16 @@ def test_a_model_from_the_caller_is_built_by_the_printed_factory_hint(tmp_path):
     after = _run(folder, tmp_path, "after")[key]
     assert after["verdict"] == "confirmed", after["evidence"]
     assert after["assumptions"]["constructor"] == "classifier from the hint's factory"
+
+
+def test_a_guessed_int_used_as_a_tuple_asks_for_a_factory_and_the_factory_moves_the_verdict(tmp_path):
+    folder = _copy("guessed_int_subscripted", tmp_path)
+    key = ("tagger.py", 23, "TL101")
+    before = _run(folder, tmp_path, "before")[key]
+    assert (before["verdict"], before["reason"]) == ("inconclusive", "construct_failed")
+    assert "init =" not in before["hint"]  # re-pasting shape = 16 would change nothing
+    assert 'factory = "probe_model.py:make_model"' in before["hint"]
+    _apply(folder, before["hint"], "from tagger import Tagger\n\n\ndef make_model():\n"
+           "    return Tagger((40, 5))\n")
+    after = _run(folder, tmp_path, "after")[key]
+    assert after["verdict"] == "confirmed", after["evidence"]

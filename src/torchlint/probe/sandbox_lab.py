@@ -347,12 +347,33 @@ class Lab:
                 raise
             where = f" (built as {prepared.call})"
             raise Inconclusive("construct_failed", last_line(err) + where,
-                               hint_snippet(name, prepared.guessed or None)) from None
+                               self._construction_hint(name, prepared, err)) from None
         model.train()
         if any(isinstance(v, build.GuessedConfig) for v in prepared.arguments.values()):
             self._assumptions["constructor"] = prepared.call  # now with the attributes it read
         self._made[model] = _Made(prepared, name)
         return model
+
+    def _construction_hint(self, name: str, prepared: build.Prepared, err: BaseException) -> str:
+        """The hint for a construction that raised. Re-pasting the guessed numbers changes
+        nothing, so where the constructor used a guessed value as something else (an int
+        subscripted, measured, iterated; a guessed config) the hint asks for a factory;
+        where a hint is already in use it is printed whole, to be corrected."""
+        used = self._runtime.hint(name)
+        if used:
+            source = self._runtime.hint_source(name)
+            return f"# in use, and the construction still fails: {source}\n" + \
+                hint_snippet(name, used.get("init"), used.get("inputs"))
+        guessed = prepared.guessed
+        text = str(err)
+        misused = isinstance(err, (TypeError, AttributeError, AssertionError, IndexError, KeyError)) \
+            and (isinstance(err, AssertionError) or "int" in text or "NoneType" in text)
+        config = any(isinstance(v, build.GuessedConfig) for v in prepared.arguments.values())
+        if misused or config or not guessed:
+            shown = ", ".join(f"{k}={v!r}" for k, v in guessed.items()) or "none"
+            return hint_snippet(name, comment=f"{name} failed on the probe's guesses ({shown}): a function "
+                                f"in probe_model.py that builds it as the script does")
+        return hint_snippet(name, guessed)
 
     def _named_model(self) -> str | None:
         """The name of the model the finding names (``net`` of ``val(net, loader)``)."""

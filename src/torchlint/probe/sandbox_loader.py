@@ -49,6 +49,17 @@ class StubRegistry:
     stubbed: list[str] = field(default_factory=list)
     strict: bool = False  # loading is over: using a stub now raises
     cuda_calls: int = 0
+    #: dotted prefix -> why it is a stub, where it is not a missing package (a module of
+    #: the project that is not among the files, a name only the blanked top level defines)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def why(self, path: str) -> str | None:
+        parts = path.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self.reasons.get(".".join(parts[:end]))
+            if found:
+                return found
+        return None
 
 
 class _Stub:
@@ -60,6 +71,9 @@ class _Stub:
 
     def _missing(self, what: str) -> MissingDependency:
         root = self._path.split(".")[0]
+        why = self._registry.why(self._path)
+        if why:
+            return MissingDependency(f"the code {what} {self._path}: {why} (replaced by a stub)")
         return MissingDependency(
             f"{root} is not installed in the probe's interpreter; "
             f"the code {what} {self._path} (replaced by a stub)")
@@ -90,6 +104,9 @@ class _Stub:
         if self._registry.strict:
             raise self._missing("iterated over")
         return iter(())
+
+    def __len__(self) -> int:
+        raise self._missing("took the length of")  # no number would be honest
 
     def __bool__(self) -> bool:
         return True
@@ -124,8 +141,9 @@ class StubModule(types.ModuleType):
 
 
 class _SourceLoader(importlib.abc.Loader):
-    def __init__(self, module: SourceModule) -> None:
+    def __init__(self, module: SourceModule, registry: StubRegistry | None = None) -> None:
         self.module = module
+        self.registry = registry
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return None
@@ -137,6 +155,25 @@ class _SourceLoader(importlib.abc.Loader):
             module.__path__ = []  # submodules come from this finder only
         code = compile(source.source, source.path, "exec", dont_inherit=True)
         exec(code, module.__dict__)
+        if self.registry is not None and not source.package:
+            # (a package's missing names are its submodules: `import` finds or stubs those)
+            module.__dict__["__getattr__"] = _blanked_names(module.__name__, self.registry)
+
+
+def _blanked_names(module_name: str, registry: StubRegistry) -> Any:
+    """A module ``__getattr__`` for names the module's top-level code would define at run
+    time but the stripped copy does not (``from main import train_loader``): a stub while
+    the user's modules load (the import goes on), AttributeError once loading is over."""
+    def __getattr__(name: str) -> Any:
+        if registry.strict or (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        path = f"{module_name}.{name}"
+        registry.reasons[path] = (f"{name} is made by the top-level code of {module_name}, which "
+                                  "the probe does not run")
+        if path not in registry.stubbed:
+            registry.stubbed.append(path)
+        return _Stub(path, registry)
+    return __getattr__
 
 
 class _StubLoader(importlib.abc.Loader):
@@ -165,7 +202,7 @@ class UserCodeFinder(importlib.abc.MetaPathFinder):
         module = self.modules.get(fullname)
         if module is None:
             return None
-        spec = importlib.machinery.ModuleSpec(fullname, _SourceLoader(module), origin=module.path,
+        spec = importlib.machinery.ModuleSpec(fullname, _SourceLoader(module, self.registry), origin=module.path,
                                               is_package=module.package)
         spec.has_location = True
         return spec
@@ -195,7 +232,15 @@ class StubFinder(importlib.abc.MetaPathFinder):
         if root in _REAL_ROOTS or root in sys.stdlib_module_names or root in self.registry.optional:
             return None
         if root in self.user_modules:
-            return None
+            # `from models import TernausNet` where models/TernausNet.py is not among the
+            # files: a stub like a missing package (its use says which module is absent).
+            if fullname in self.user_modules or not self._imported_by_user_code():
+                return None
+            self.registry.reasons[fullname] = (f"{fullname} is a module of the project that is "
+                                               "not among the files probed")
+            if fullname not in self.registry.stubbed:
+                self.registry.stubbed.append(fullname)
+            return importlib.machinery.ModuleSpec(fullname, _StubLoader(self.registry), is_package=True)
         parent = sys.modules.get(root)
         if parent is not None and not isinstance(parent, StubModule):
             return None  # a missing submodule of an installed package: a real error
