@@ -329,3 +329,31 @@ def test_a_bag_models_suggested_hint_reads_back_as_the_same_inputs():
     synthesized = _lab().inputs(model)
     assert [a.shape for a in hinted.args] == [a.shape for a in synthesized.args]
     assert hinted.args[1].tolist() == synthesized.args[1].tolist() == [0, 6, 12, 18]
+
+
+class EverySizeFailsSlowly(nn.Module):
+    """A pathological model: every forward takes 0.4 s and then fails on the width."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(7, 2)
+
+    def forward(self, x):
+        import time
+
+        time.sleep(0.4)
+        return self.fc(self.conv(x).flatten(1))
+
+
+def test_the_input_search_stops_after_five_seconds():
+    import time
+
+    lab = _lab()
+    started = time.monotonic()
+    with pytest.raises(sandbox_lab.Inconclusive) as caught:
+        lab.inputs(EverySizeFailsSlowly())
+    elapsed = time.monotonic() - started
+    assert caught.value.reason == "no_inputs"
+    assert "the input search stopped" in caught.value.detail and "the limit is 5 s" in caught.value.detail
+    assert elapsed < sandbox_lab.INPUT_SEARCH_SECONDS + 1.5

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import sysconfig
+import time
 import traceback
 import weakref
 from dataclasses import dataclass, field
@@ -40,6 +41,27 @@ VERDICTS = ("confirmed", "confirmed_redundant", "refuted", "mechanism_only", "no
 VERDICTS_ABOUT_THE_CODE = ("confirmed", "confirmed_redundant", "refuted")
 REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "timeout",
            "resource_limit", "sandbox_denied", "missing_dependency")
+
+#: The input search of one model stops after this long, or when the process's peak memory
+#: grew by this much since it started (a pathological model must not eat the script's budget).
+INPUT_SEARCH_SECONDS = 5.0
+INPUT_SEARCH_BYTES = 1 << 30
+#: A trial input larger than this is not tried at all.
+TRIAL_INPUT_BYTES = 256 << 20
+
+
+class _SearchSpent(Exception):
+    """The input search's time or memory budget is spent."""
+
+
+def _peak_rss_bytes() -> int:
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
+    except (ImportError, OSError, ValueError):
+        return 0
+
 
 #: Attribute set on an exception as it leaves lab.forward / lab.inputs, so an
 #: escaping error is classified by where it happened.
@@ -262,6 +284,7 @@ class Lab:
         self._layouts: weakref.WeakKeyDictionary[nn.Module, tuple[dict[str, inputs_mod.Plan], int]] = \
             weakref.WeakKeyDictionary()
         self._input_hints: dict[str, str] = {}  # per class: the inputs hint to suggest
+        self._search_started: tuple[float, int, int] | None = None  # (time, peak memory, trials)
 
     # -- the user's code ------------------------------------------------------------------
 
@@ -503,23 +526,36 @@ class Lab:
         if not any(p.source == "synthesized" for p in plans.values()):
             return plans, inputs_mod.SPATIAL_CANDIDATES[0]
         first_error: BaseException | None = None
-        for candidate, spatial in inputs_mod.candidate_layouts(plans):
-            try:
-                trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
-            except Exception as err:  # noqa: BLE001
-                if _special(err):
-                    raise
-                first_error = first_error or err
-                continue
-            error = self._dry_run(model, trial)
-            if error is None:
-                return candidate, spatial
-            first_error = first_error or error
-        assert first_error is not None
-        if inputs_mod.spatial_needed(plans):
-            spatial = self._fit_spatial(model, plans, seq, seed)
-            if spatial is not None:
-                return plans, spatial
+        self._search_started = (time.monotonic(), _peak_rss_bytes(), 0)
+        try:
+            for candidate, spatial in inputs_mod.candidate_layouts(plans):
+                try:
+                    trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
+                except Exception as err:  # noqa: BLE001
+                    if _special(err):
+                        raise
+                    first_error = first_error or err
+                    continue
+                if _input_bytes(trial) > TRIAL_INPUT_BYTES:
+                    continue
+                error = self._dry_run(model, trial)
+                if error is None:
+                    return candidate, spatial
+                first_error = first_error or error
+            assert first_error is not None
+            if inputs_mod.spatial_needed(plans):
+                spatial = self._fit_spatial(model, plans, seq, seed)
+                if spatial is not None:
+                    return plans, spatial
+        except _SearchSpent as spent:
+            raise Inconclusive(
+                "no_inputs", f"forward({params}): the input search stopped: {spent}"
+                + (f"; first failure: {last_line(first_error)}" if first_error else ""),
+                hint_snippet(name, inputs=suggestion,
+                             comment="B and T are chosen by the probe; other names are "
+                                     "constructor arguments")) from None
+        finally:
+            self._search_started = None
         tried = inputs_mod.build_inputs(model, plans, batch, seq, inputs_mod.SPATIAL_CANDIDATES[0],
                                         seed).specs if first_error else {}
         raise Inconclusive(
@@ -556,8 +592,24 @@ class Lab:
             self._assumptions["spatial_size"] = f"{spatial}: none of {tried} ran; the smallest size {matched}"
         return spatial
 
-    @staticmethod
-    def _dry_run(model: nn.Module, trial: inputs_mod.Inputs) -> BaseException | None:
+    def _spend(self) -> None:
+        """Count one trial of the input search; raise _SearchSpent past its budget."""
+        started = self._search_started
+        if started is None:
+            return
+        when, memory, trials = started
+        self._search_started = (when, memory, trials + 1)
+        elapsed = time.monotonic() - when
+        if elapsed > INPUT_SEARCH_SECONDS:
+            raise _SearchSpent(f"{trials} trial forward passes took {elapsed:.1f} s (the limit is "
+                               f"{INPUT_SEARCH_SECONDS:.0f} s)")
+        grown = _peak_rss_bytes() - memory
+        if grown > INPUT_SEARCH_BYTES:
+            raise _SearchSpent(f"{trials} trial forward passes grew the memory by "
+                               f"{grown / (1 << 30):.1f} GiB (the limit is 1 GiB)")
+
+    def _dry_run(self, model: nn.Module, trial: inputs_mod.Inputs) -> BaseException | None:
+        self._spend()
         modes = [(m, m.training) for m in model.modules()]
         rng = torch.get_rng_state()
         model.eval()
@@ -718,6 +770,14 @@ class Lab:
 
     def assumptions(self) -> dict[str, Any]:
         return dict(self._assumptions)
+
+
+def _input_bytes(trial: inputs_mod.Inputs) -> int:
+    total = 0
+    for value in [*trial.args, *trial.kwargs.values()]:
+        if isinstance(value, torch.Tensor):
+            total += value.numel() * value.element_size()
+    return total
 
 
 def _first_tensor(value: Any) -> torch.Tensor | None:
