@@ -131,6 +131,7 @@ class Values:
         self._forward: dict[int, frozenset[Value]] = {}
         self._assign_of_value: dict[int, dict[int, F.Assign]] = {}
         self._namespaces: dict[int, frozenset[Value]] = {}
+        self._items_of: dict[int, list[tuple[object, F.Assign]]] = {}
         self._cut_short = 0  # how many inferences the depth limit stopped so far
 
     # -- entry points -------------------------------------------------------
@@ -247,23 +248,30 @@ class Values:
         facts = value.facts
         if facts is None or value.origin is None:
             return ()
-        assign = self._assignments_of_values(facts).get(id(value.origin))
-        if assign is None:
-            return ()
-        holders = {dotted_name(t) for t in assign.targets} - {None}
-        scopes = _holder_scopes(assign.scope, holders)
         path = self.model.resolver.path_of(facts)
-        items = []
-        for scope in scopes:
-            for item in scope.assigns:
-                for target in item.targets:
-                    if isinstance(target, cst.Subscript) and dotted_name(target.value) in holders \
-                            and item.value is not None and len(target.slice) == 1 \
-                            and isinstance(target.slice[0].slice, cst.Index):
-                        key = _literal_key(target.slice[0].slice.value)
-                        items.append((key, self.infer(item.value, item.scope, item.order, facts, path,
-                                                      depth + 1)))
-        return tuple(items)
+        return tuple((key, self.infer(item.value, item.scope, item.order, facts, path, depth + 1))
+                     for key, item in self._item_assignments(facts, value.origin))
+
+    def _item_assignments(self, facts: F.FileFacts, origin: cst.CSTNode) -> list[tuple[object, F.Assign]]:
+        """(key, assignment) for each ``holder[key] = value`` of the dict made at
+        `origin`, where the name or attribute holding it is bound (found once per dict)."""
+        key = id(origin)
+        found = self._items_of.get(key)
+        if found is not None:
+            return found
+        found = []
+        assign = self._assignments_of_values(facts).get(key)
+        if assign is not None:
+            holders = {dotted_name(t) for t in assign.targets} - {None}
+            for scope in _holder_scopes(assign.scope, holders):
+                for item in scope.assigns:
+                    for target in item.targets:
+                        if isinstance(target, cst.Subscript) and dotted_name(target.value) in holders \
+                                and item.value is not None and len(target.slice) == 1 \
+                                and isinstance(target.slice[0].slice, cst.Index):
+                            found.append((_literal_key(target.slice[0].slice.value), item))
+        self._items_of[key] = found
+        return found
 
     def _assignments_of_values(self, facts: F.FileFacts) -> dict[int, F.Assign]:
         """id(value node) -> its assignment, for the file (built once)."""
