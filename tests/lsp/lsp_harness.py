@@ -253,11 +253,11 @@ class Editor:
 async def start(root: Path, settings: dict[str, Any] | None = None,
                 capabilities: types.ClientCapabilities | None = None,
                 env: dict[str, str] | None = None,
-                process_id: int | None = None) -> AsyncIterator[Editor]:
-    """A `torchlint lsp` server in `root`, initialized with `settings`."""
+                process_id: int | None = None, command: str = "lsp") -> AsyncIterator[Editor]:
+    """A `torchlint lsp` server (or `torchlint server`) in `root`, initialized with `settings`."""
     recorder = Recorder()
     client = make_client(recorder)
-    await client.start_io(torchlint_executable(), "lsp", env=server_env(**(env or {})), cwd=str(root))
+    await client.start_io(torchlint_executable(), command, env=server_env(**(env or {})), cwd=str(root))
     try:
         await client.initialize_session(types.InitializeParams(
             capabilities=capabilities or types.ClientCapabilities(),

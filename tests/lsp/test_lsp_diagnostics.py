@@ -31,7 +31,7 @@ async def test_open_publishes_every_field_and_matches_the_cli(workspace: Path, t
     assert first.code_description == types.CodeDescription(
         href="https://github.com/torchlint/torchlint/blob/main/docs/rules.md#tl901-print-call")
     # The emoji counts two UTF-16 units: `print` starts at code point 13, unit 14.
-    assert first.data == {"name": "print-call", "probe": None, "version": 1, "fix": {
+    assert first.data == {"name": "print-call", "body": "Use logger.info instead.", "probe": None, "version": 1, "fix": {
         "title": "Replace print with logger.info", "applicability": "safe",
         "edits": [{"range": {"start": {"line": 2, "character": 14},
                              "end": {"line": 2, "character": 19}}, "newText": "logger.info"}]}}

@@ -21,15 +21,28 @@ def page(rule: dict) -> str:
             f"{rule['docs']}\n\n[{rule['code']} documentation]({URL}{rule['code'].lower()}-{rule['name']})")
 
 
+def finding_page(rule: dict, title: str, body: str, fix: str | None = None) -> str:
+    """A finding's hover: its title and body first (the diagnostic shows only the title)."""
+    parts = [f"**{rule['code']} {title}**", body,
+             f"Rule `{rule['name']}` ({rule['severity']}): {rule['summary']}"]
+    if fix:
+        parts.append(fix)
+    parts += [rule["docs"], f"[{rule['code']} documentation]({URL}{rule['code'].lower()}-{rule['name']})"]
+    return "\n\n".join(parts)
+
+
 async def test_hover_on_a_diagnostic_and_on_noqa_codes(workspace: Path, torchlint) -> None:
     cli = torchlint("rule", "--all", "--format", "json", plugins="lsp_rules")
     rules = {rule["code"]: rule for rule in json.loads(cli.stdout)}
     async with start(workspace) as editor:
         uri = await editor.open("train.py", TEXT)
-        await editor.published(uri, version=1)
+        [diagnostic] = await editor.published(uri, version=1)
 
-        assert await editor.hover(uri, 1, 3) == page(rules["TL901"])  # inside print(1)
-        assert await editor.hover(uri, 1, 8) == page(rules["TL901"])  # its end
+        assert diagnostic.message == "print() call; use logger.info"  # the title alone
+        shown = finding_page(rules["TL901"], "print() call; use logger.info",
+                             "Use logger.info instead.", "Fix (safe): Replace print with logger.info")
+        assert await editor.hover(uri, 1, 3) == shown  # inside print(1)
+        assert await editor.hover(uri, 1, 8) == shown  # its end
         assert await editor.hover(uri, 2, 17) == page(rules["TL902"])  # on "TL902" in noqa
         assert await editor.hover(uri, 2, 22) == (  # on the prefix "TL9"
             "`TL9` silences 4 rules:\n\n"
@@ -46,10 +59,10 @@ async def test_hover_after_an_edit_not_yet_linted_explains_no_stale_finding(work
     async with start(workspace, settings={"debounce": 120_000}) as editor:
         uri = await editor.open("train.py", "import torch\nprint(1)\n")
         await editor.published(uri, version=1)
-        assert (await editor.hover(uri, 1, 3)).startswith("**TL901 print-call**")
+        assert (await editor.hover(uri, 1, 3)).startswith("**TL901 print() call; use logger.info**")
         editor.edit(uri, (1, 0), (1, 0), "x = 2\n")  # print(1) moves down to line 2
         # The finding shown still says line 1, which now holds `x = 2`.
         assert await editor.hover(uri, 1, 3) is None
         await editor.pull(uri)  # lints the text it has now
         assert await editor.hover(uri, 1, 3) is None
-        assert (await editor.hover(uri, 2, 3)).startswith("**TL901 print-call**")
+        assert (await editor.hover(uri, 2, 3)).startswith("**TL901 print() call; use logger.info**")

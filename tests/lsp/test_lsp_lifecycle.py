@@ -28,6 +28,14 @@ async def test_shutdown_then_exit(workspace: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_torchlint_server_is_the_language_server_too(workspace: Path) -> None:
+    """ruff's name for it: `torchlint server` serves LSP on stdio as `torchlint lsp` does."""
+    async with start(workspace, command="server") as editor:
+        uri = await editor.open("train.py", "import torch\nprint(1)\n")
+        assert [d.code for d in await editor.published(uri, version=1)] == ["TL901"]
+
+
+@pytest.mark.asyncio
 async def test_a_client_that_disconnects_leaves_no_process(workspace: Path) -> None:
     async with start(workspace, settings={"probeOnSave": True}, env=FAKE) as editor:
         uri = await editor.open("train.py", SLEEPY)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from lsp_harness import TEST_RULES, brief, cli_brief, start
+from lsp_harness import TEST_RULES, apply_edits, brief, cli_brief, start
 
 pytestmark = pytest.mark.asyncio
 
@@ -63,13 +63,16 @@ async def test_notebook_cells_get_their_own_diagnostics(workspace: Path, torchli
         assert brief(await editor.published(second, version=1)) == [BREAKPOINT]
         assert cli_by_cell(torchlint, workspace, CELLS) == {1: [PRINT], 2: [BREAKPOINT]}
 
-        # Hover and "disable for this line" work in a cell; fixes do not apply to cells,
-        # as on the command line.
-        assert (await editor.hover(first, 2, 1)).startswith("**TL901 print-call** (warning)")
+        # Hover, the fix and "disable for this line" work in a cell, in the cell's lines
+        # (as the command line fixes cells).
+        assert (await editor.hover(first, 2, 1)).startswith(
+            "**TL901 print() call; use logger.info**\n\nUse logger.info instead.")
         printed = editor.client.diagnostics[first][0]
         offered = await editor.actions(first, [printed])
         assert [(a.title, list(a.edit.changes)) for a in offered] == [
-            ("Disable TL901 for this line", [first])]
+            ("Replace print with logger.info (TL901)", [first]), ("Disable TL901 for this line", [first])]
+        assert apply_edits(CELLS[1][1], offered[0].edit.changes[first]) == (
+            "import torch\n%matplotlib inline\nlogger.info(1)\n")
 
         # Edit the second cell: its breakpoint goes.
         mark = editor.mark()

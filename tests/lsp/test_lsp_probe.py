@@ -39,8 +39,10 @@ async def test_verdicts_change_the_diagnostics(workspace: Path) -> None:
         editor.save(uri)
         await editor.settles(uri, [CONFIRMED, REFUTED, NOT_EXERCISED], after=mark)
         hover = await editor.hover(uri, 1, 2)
-        assert hover.split("\n\n")[:3] == [
-            "**TL901 print-call** (warning)", "A print call in training code.",
+        assert hover.split("\n\n")[:5] == [
+            "**TL901 print() call; use logger.info**", "Use logger.info instead.",
+            "Rule `print-call` (warning): A print call in training code.",
+            "Fix (safe): Replace print with logger.info",
             "**Probe confirmed: confirmed on line 2**"]
         assert [m.message for m in editor.client.log_messages] == [
             "torchlint: probing train.py",
