@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic.evidence import injected_submodules
 from torchlint.semantic.probe_context import model_context
 
 
@@ -89,19 +90,24 @@ with torch.no_grad():
         for phase in phases.eval_phases:
             for forward in phase.forwards:
                 target = forward.target
-                key = (id(phase.block), target)
+                # One finding per model and phase, and per arm of an `if` that
+                # runs the model its own way (`if packed: model(a) else: model(b)`).
+                key = (id(phase.block), target, id(forward.call.branch) if forward.call.branch is not None
+                       and phase.block.contains(forward.call.branch) else None)
                 if key in reported:
                     continue
                 layers = _mode_layers(forward.models)
-                if not layers:
+                if not layers and not _unknown_layers(forward):
                     continue
-                state = phases.mode_at(forward.call, target, forward.models, phase=phase)
+                state = phases.mode_at(forward.call, target, forward.models, phase=phase, via=forward.via)
                 if state.mode not in ("train", "default"):
                     continue
+                if not layers and (state.mode != "train" or state.event is None):
+                    continue  # layers unknown: only an explicit train() says the mode matters
                 reported.add(key)
                 ctx.report(
                     forward.call.node,
-                    _message(model, target, layers, phase.reason, state),
+                    _message(model, target, layers, phase.reason, state, forward),
                     context={
                         "model": target,
                         "class": None,
@@ -171,15 +177,43 @@ def _mode_layers(models) -> list[tuple[str, str]]:
 
 
 
-def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state) -> str:
+def _unknown_layers(forward) -> bool:
+    """The model's mode-dependent layers cannot all be known here: its class is
+    not known (a model passed in from elsewhere), or it holds submodules its
+    constructor receives (`self.head = head`)."""
+    if not forward.models:
+        return True
+    for value in forward.models:
+        if value.module is not None:
+            if value.module.is_framework_module:
+                return False
+            if injected_submodules(value.module.cls):
+                return True
+        elif value.layer is None and value.qualname is None:
+            return True
+    return False
+
+
+def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state, forward) -> str:
+    if state.event is not None:
+        where = model.where(state.event.call.node)
+        why = f"`{state.event.target}.train()` at {where} is still in force"
+        if state.carried:
+            why = f"`{state.event.target}.train()` at {where}, later in the loop, is in force from the second iteration"
+    else:
+        why = "it is never switched to eval mode"
+    if not layers:
+        known = "its class is not known here" if not forward.models else "some of its layers are passed in"
+        return (
+            f"`{target}` runs in train mode in this evaluation code ({reason}): {why}. "
+            f"Its mode-dependent layers cannot be listed ({known}), but calling train() says its mode "
+            f"matters: Dropout and BatchNorm behave differently in training, so validation results are noisy. "
+            f"Call `{target}.eval()` before evaluating and `{target}.train()` when training resumes."
+        )
     descriptions = sorted({description for _, description in layers})
     shown = ", ".join(descriptions[:3]) + (f" and {len(descriptions) - 3} more" if len(descriptions) > 3 else "")
     shown += " layers behave" if len(descriptions) > 1 else " layer behaves"
     batchnorm = any("BatchNorm" in d for d in descriptions)
-    if state.event is not None:
-        why = f"`{state.event.target}.train()` at {model.where(state.event.call.node)} is still in force"
-    else:
-        why = "it is never switched to eval mode"
     return (
         f"`{target}` runs in train mode in this evaluation code ({reason}): {why}. "
         f"Its {shown} differently in training, so validation results are noisy"

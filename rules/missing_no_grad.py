@@ -88,21 +88,22 @@ for x in val_loader:
             if _needs_gradients(model, phase):
                 continue
             for forward in phase.forwards:
-                if id(forward.call) in reported:
+                if id(forward.site) in reported:
                     break
-                if phases.grad_disabled_at(forward.call, phase=phase) or _detached_at_once(model, forward.call):
+                if phases.grad_disabled_at(forward.call, phase=phase, via=forward.via) or \
+                        _detached_at_once(model, forward.call):
                     continue
                 ctx.report(
-                    forward.call.node,
+                    forward.site.node,
                     f"`{forward.target}` runs with autograd on in this evaluation code "
-                    f"({phase.reason}): each batch records a graph and keeps activations for a "
+                    f"({phase.reason}){_evidence(forward)}: each batch records a graph and keeps activations for a "
                     f"backward pass that never comes, wasting memory and time. Wrap the "
                     f"evaluation in `with torch.no_grad():` (or decorate the function with "
                     f"`@torch.no_grad()`).",
                     context={"model": forward.target, **model_context(model, forward.models),
                              "phase": phase.reason},
                 )
-                reported.add(id(forward.call))
+                reported.add(id(forward.site))
                 break  # one finding per phase
 
     @staticmethod
@@ -151,6 +152,15 @@ for x in val_loader:
             f"eval output requires grad ({grad_fn}); autograd saved {len(saved)} activation tensors "
             f"({lab.fmt(kib)} KiB for a batch of {inputs.batch_size}) for a backward pass that never "
             f"comes; under torch.no_grad: {len(saved_off)}", **numbers)
+
+
+def _evidence(forward) -> str:
+    """How an unknown callee was taken for a model, for the message."""
+    if forward.evidence == "use":
+        return f" (`{forward.target}` is taken for a model: model methods such as eval() or parameters() are called on it)"
+    if forward.evidence == "name":
+        return f" (`{forward.target}` is taken for a model by its name; its value is not known here)"
+    return ""
 
 
 def _needs_gradients(model, phase) -> bool:

@@ -1,24 +1,41 @@
 """Training and evaluation phases, the models they run, and the mode in force.
 
-A phase is a loop or a function. It *trains* when it calls ``backward`` or
-``optimizer.step()`` (itself or through project functions it calls). It
-*evaluates* when it does not train and runs a model while looping over a
-validation/test loader, inside a function named like ``evaluate``, or under
-``torch.no_grad()``. For each forward pass the module answers which mode the
-model is in (``model.eval()``, ``model.train(False)``, a project helper that
-calls eval, a caller that did it) and whether autograd is off.
+A phase is a loop, a function, or a stretch of one. It *trains* when it calls
+``backward`` or ``optimizer.step()`` (itself or through project functions it
+calls). It *evaluates* when it does not train and runs a model, with a reason
+to call it evaluation:
+
+* strong reasons: a loop over a validation/test loader; a function whose name
+  holds an eval word (``validate``, ``_valid_epoch``, ``runHoldoutTest``,
+  ``predict``), with or without a loop; the ``"val"`` pass of
+  ``for phase in ("train", "val")``; ``train_or_eval(..., train=False)``;
+* weaker reasons, guarded against shape checks and training-step helpers: a
+  ``@torch.no_grad()`` / ``@torch.inference_mode()`` decorator, a loop under
+  ``torch.no_grad()``, a model given trained weights (``load_state_dict``,
+  ``pretrained=True``) in code that never trains, a branch of a training loop
+  that draws a batch from a test loader, forwards after ``model.eval()`` that
+  no backward pass follows.
+
+For each forward pass the module answers which mode the model is in
+(``model.eval()``, ``model.train(False)``, a project helper that calls eval, a
+caller that did it, the mode left by the previous iteration of a loop) and
+whether autograd is off. Models are known from data flow, or, when it cannot
+say (a model passed in from another file), from their use (``net.eval()``,
+``net.parameters()``) or their name.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterable
 
 import libcst as cst
 
+from torchlint.semantic import conditions as C
+from torchlint.semantic import evidence as E
 from torchlint.semantic import facts as F
+from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name
@@ -26,13 +43,9 @@ from torchlint.semantic.walker import dotted_name
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
 
+__all__ = ["words", "Phases", "Phase", "Forward", "ModeEvent", "ModeState", "iter_calls"]
+
 MAX_CALL_DEPTH = 3
-_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-
-
-def words(text: str) -> set[str]:
-    """``val_loader`` -> {"val", "loader"}; ``testDL`` -> {"test", "dl"}."""
-    return {w.lower() for w in _WORD_RE.findall(text)}
 
 
 @dataclass(frozen=True)
@@ -48,23 +61,38 @@ class Forward:
 
     call: F.Call
     models: frozenset[Value]
+    # The calls of project helpers that lead from the phase to `call`, outermost
+    # first (empty when the forward is written in the phase itself).
+    via: tuple[F.Call, ...] = ()
+    # How the callee is known to be a model: "value" (data flow), "use" (model
+    # methods are called on it: `net.eval()`), "name" (`model`, `self.encoder`).
+    evidence: str = "value"
 
     @property
     def target(self) -> str:
-        return dotted_name(self.call.func) or ""
+        func = self.call.func
+        if isinstance(func, cst.Attribute) and (self.call.method == "forward" or self.evidence != "value"
+                                                and self.call.method in E.FORWARD_METHODS):
+            return dotted_name(func.value) or ""
+        return dotted_name(func) or ""
+
+    @property
+    def site(self) -> F.Call:
+        """The call in the phase's own code that runs this forward."""
+        return self.via[0] if self.via else self.call
 
 
 @dataclass(eq=False)
 class Phase:
     kind: str  # "train" | "eval"
-    block: F.Loop | F.Function
+    block: F.Block  # a loop, a function, a branch or a stretch of code
     scope: F.Scope  # the scope the forwards are in
     reason: str  # why it is an evaluation phase, for messages
     forwards: list[Forward] = field(default_factory=list)
-    # For a function shared by training and evaluation (`run(loader, train=False)`):
-    # the flag values of this run and the call site that makes it an evaluation.
-    assumptions: dict[str, bool] = field(default_factory=dict)
-    site: F.Call | None = None
+    # The values some names hold in this run: a shared function's flags
+    # (`run(loader, train=False)`), the pass of a phase loop (`phase == "val"`).
+    assumptions: dict = field(default_factory=dict)
+    site: F.Call | None = None  # the call site that makes a flag run an evaluation
 
     @property
     def node(self) -> cst.CSTNode:
@@ -75,6 +103,10 @@ class Phase:
 class ModeState:
     mode: str  # "eval" | "train" | "default" (never set: train) | "unknown"
     event: ModeEvent | None = None  # the event that decided it, when one did
+    carried: bool = False  # left by the previous iteration of an enclosing loop
+
+
+_STATE_RANK = {"train": 0, "default": 1, "unknown": 2, "eval": 3}
 
 
 class Phases:
@@ -82,6 +114,7 @@ class Phases:
         self.model = model
         self.facts = model.facts
         self._trains: dict[int, bool] = {}
+        self._model_uses: dict[int, set[str]] = {}
 
     # -- what trains ----------------------------------------------------------
 
@@ -105,6 +138,9 @@ class Phases:
     def is_zero_grad(self, call: F.Call) -> bool:
         return call.method == "zero_grad"
 
+    def is_training_call(self, call: F.Call) -> bool:
+        return self.is_backward(call) or self.is_optimizer_step(call)
+
     def calls_in(self, block: F.Block, scope: F.Scope) -> list[F.Call]:
         """Calls inside `block` that belong to `scope` (not to nested functions)."""
         return [c for c in scope.calls if block.order < c.order <= block.end_order] \
@@ -115,97 +151,181 @@ class Phases:
         if key in self._trains:
             return self._trains[key]
         self._trains[key] = False
-        result = False
+        result = self._trains_under(block, scope, {}, depth)
+        self._trains[key] = result
+        return result
+
+    def _trains_under(self, block: F.Block, scope: F.Scope, assumptions: dict, depth: int = 0) -> bool:
         for call in self.calls_in(block, scope):
-            if self.is_backward(call) or self.is_optimizer_step(call):
-                result = True
-                break
+            if assumptions and not C.consistent(call, assumptions):
+                continue
+            if self.is_training_call(call):
+                return True
             if depth < MAX_CALL_DEPTH and _may_call_function(call):
                 function = self.model.local_function(call)
                 if function is not None and function.facts is self.facts and \
                         self.trains(function.fact, function.fact, depth + 1):
-                    result = True
-                    break
-        self._trains[key] = result
-        return result
+                    return True
+        return False
 
     # -- forward passes ---------------------------------------------------------
 
-    def forwards_in(self, block: F.Block, scope: F.Scope, depth: int = 0) -> list[Forward]:
+    def forwards_in(self, block: F.Block, scope: F.Scope, depth: int = 0, unknown: bool = False,
+                    via: tuple[F.Call, ...] = ()) -> list[Forward]:
         """Forward passes in `block`, and in the project functions it calls (a
-        `train_step(model, x)` helper runs the model for the loop)."""
+        `train_step(model, x)` helper runs the model for the loop). With
+        `unknown`, also calls of what only its use or name shows to be a model."""
         found = []
         for call in self.calls_in(block, scope):
             if depth < MAX_CALL_DEPTH and _may_call_function(call):
                 helper = self.model.local_function(call)
                 if helper is not None and helper.facts is self.facts and helper.fact is not scope \
                         and self.model.enclosing_module(helper.fact) is None:
-                    found.extend(self.forwards_in(helper.fact, helper.fact, depth + 1))
-            if not _may_call_model(call):
-                continue
-            models = frozenset(v for v in self.model.values.at(call.func, call) if v.kind == "module")
+                    found.extend(self.forwards_in(helper.fact, helper.fact, depth + 1, unknown, (*via, call)))
+            forward = self._forward(call, unknown)
+            if forward is not None:
+                forward.via = via
+                found.append(forward)
+        return found
+
+    def _forward(self, call: F.Call, unknown: bool) -> Forward | None:
+        if _may_call_model(call):
+            models = _modules(self.model.values.at(call.func, call))
             if call.method == "forward" and call.receiver is not None:
-                models = frozenset(v for v in self.model.values.at(call.receiver, call) if v.kind == "module")
+                models = _modules(self.model.values.at(call.receiver, call))
             if models:
-                found.append(Forward(call, models))
+                return Forward(call, models)
+        if not unknown or call.receiver is None and not isinstance(call.func, cst.Name):
+            return None
+        if isinstance(call.func, cst.Attribute) and call.method not in E.MODEL_METHODS:
+            # `m.encode(x)`, `m.head(x)`: a method or a submodule of a project model
+            receivers = _modules(self.model.values.at(call.receiver, call))
+            if any(v.module is not None and (v.module.layer(call.method) or _runs_layers(v.module, call.method))
+                   for v in receivers):
+                return Forward(call, receivers)
+        return self._forward_by_evidence(call)
+
+    def _forward_by_evidence(self, call: F.Call) -> Forward | None:
+        """A call of something data flow knows nothing about, taken for a model
+        by its use elsewhere (`net.eval()`, `net.parameters()`) or its name."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and call.method in E.FORWARD_METHODS:
+            node, by_name = func.value, call.method == "forward"
+        elif isinstance(func, (cst.Name, cst.Attribute)):
+            node, by_name = func, True
+        else:
+            return None
+        target = dotted_name(node)
+        if not target or any(v.kind != "external" for v in self.model.values.at(node, call)):
+            return None  # data flow knows what it holds, and it is not a model
+        if self.used_as_model(target, call.scope):
+            return Forward(call, frozenset(), evidence="use")
+        if by_name and E.looks_like_model_name(target) and self._unbound_input(target, call.scope):
+            return Forward(call, frozenset(), evidence="name")
+        return None
+
+    def _unbound_input(self, target: str, scope: F.Scope) -> bool:
+        """`target` comes from outside the file's knowledge: a parameter (or an
+        attribute of `self`) of the function it is used in."""
+        function = scope.function
+        if function is None:
+            return False
+        head = target.split(".", 1)[0]
+        param = function.param(head)
+        if param is None:
+            return False
+        is_self = function.class_ is not None and param.index == 0
+        return "." in target if is_self else True
+
+    def used_as_model(self, target: str, scope: F.Scope, depth: int = 0) -> bool:
+        """Whether model-only methods are called on `target` where it lives: in
+        its function, in its class (for `self.<attr>`), at module level (for a
+        global), or on the arguments callers pass for it."""
+        function = scope.function
+        if function is None:
+            return target in self._uses_in(self.facts.scope)
+        if target in self._uses_in(function):
+            return True
+        head, _, rest = target.partition(".")
+        cls = function.class_
+        if cls is not None and function.params and head == function.params[0].name:
+            return bool(rest) and any(
+                method.params and f"{method.params[0].name}.{rest}" in self._uses_in(method)
+                for method in cls.methods.values())
+        if function.param(head) is None:
+            return target in self._uses_in(self.facts.scope)  # a global
+        if depth >= MAX_CALL_DEPTH:
+            return False
+        for site in self.model.call_sites(function):
+            outer = _target_at_site(target, function, site)
+            if outer and self.used_as_model(outer, site.scope, depth + 1):
+                return True
+        return False
+
+    def _uses_in(self, scope: F.Scope) -> set[str]:
+        key = id(scope)
+        found = self._model_uses.get(key)
+        if found is None:
+            found = self._model_uses[key] = E.model_method_receivers(scope.calls)
         return found
 
     # -- evaluation phases ------------------------------------------------------
 
     def eval_reason_of_function(self, function: F.Function) -> str | None:
+        found = self._function_reason(function)
+        return found[0] if found is not None else None
+
+    def _function_reason(self, function: F.Function) -> tuple[str, bool] | None:
+        """(reason, strong) when `function` looks like evaluation code: an eval
+        word in its name (strong), or a no_grad/inference_mode decorator (weak)."""
         names = self.model.symbols.eval_function_names
         name = function.name.lower()
-        if name in names["exact"] or name.startswith(names["prefixes"]) or name.endswith(names["suffixes"]):
-            if name.startswith("test_") and name not in names["exact"]:
-                return None  # pytest-style unit tests are not evaluation loops
-            return f"function {function.name}()"
+        listed = name in names["exact"] or name.startswith(names["prefixes"]) or name.endswith(names["suffixes"])
+        if (listed or E.eval_words_in_name(function.name)) and not E.is_pytest_test(function, self.model.path):
+            return f"function {function.name}()", True
+        decorator = self._grad_decorator(function)
+        if decorator is not None:
+            return f"function {function.name}() under @{decorator}", False
+        return None
+
+    def _grad_decorator(self, function: F.Function) -> str | None:
+        for decorator in function.decorators:
+            callee = decorator.func if isinstance(decorator, cst.Call) else decorator
+            text = dotted_name(callee) or ""
+            qualified = self.model.names.qualified(callee, function.parent or self.facts.scope, function.order)
+            if self.model.symbols.function_kind(qualified) == "no_grad" or \
+                    text.endswith(("no_grad", "inference_mode")):
+                return f"{text}()" if isinstance(decorator, cst.Call) else text
         return None
 
     def eval_reason_of_loop(self, loop: F.Loop) -> str | None:
         if loop.iter is None:
             return None
-        text = self.facts.module.code_for_node(loop.iter) if loop.kind != "while" else ""
-        if words(text) & self.model.symbols.eval_loader_words:
-            return f"loop over {' '.join(text.split())[:40]}"
+        text = self.facts.module.code_for_node(loop.iter)
+        if E.data_words(text, self.model.symbols.eval_loader_words):
+            what = "loop over" if loop.kind != "while" else "loop while"
+            return f"{what} {' '.join(text.split())[:40]}"
         return None
 
     @cached_property
     def eval_phases(self) -> list[Phase]:
-        phases: list[Phase] = []
-        claimed: set[int] = set()
+        finder = _EvalPhaseFinder(self)
+        for scope in self._analysed_scopes():
+            finder.scan(scope)
+        finder.phases.extend(self._flag_phases())
+        return finder.finish()
+
+    def _analysed_scopes(self) -> list[F.Scope]:
         framework_methods = self.model.symbols.framework_eval_methods
+        scopes: list[F.Scope] = []
         for function in self.facts.functions:
             if function.name in framework_methods and function.class_ is not None:
                 continue  # Lightning sets the mode itself
             if self.model.is_framework_managed(function):
                 continue
-            function_reason = self.eval_reason_of_function(function)
-            for loop in function.loops:
-                if loop.kind == "while":
-                    continue
-                reason = self.eval_reason_of_loop(loop) or function_reason or self._no_grad_reason(loop)
-                if reason is None or self.trains(loop, function):
-                    continue
-                forwards = self.forwards_in(loop, function)
-                if forwards:
-                    phases.append(Phase("eval", loop, function, reason, forwards))
-                    claimed.update(id(f.call) for f in forwards)
-            if function_reason is not None and not self.trains(function, function):
-                forwards = [f for f in self.forwards_in(function, function) if id(f.call) not in claimed]
-                if forwards and function.loops:
-                    phases.append(Phase("eval", function, function, function_reason, forwards))
-        phases.extend(self._flag_phases())
-        module_scope = self.facts.scope
-        for loop in module_scope.loops:
-            if loop.kind == "while":
-                continue
-            reason = self.eval_reason_of_loop(loop) or self._no_grad_reason(loop)
-            if reason is None or self.trains(loop, module_scope):
-                continue
-            forwards = self.forwards_in(loop, module_scope)
-            if forwards:
-                phases.append(Phase("eval", loop, module_scope, reason, forwards))
-        return phases
+            scopes.append(function)
+        scopes.append(self.facts.scope)
+        return scopes
 
     def _flag_phases(self) -> list[Phase]:
         """Functions that train only when a flag parameter is true, called with the
@@ -218,7 +338,7 @@ class Phases:
             for site in self.model.call_sites(function):
                 if self.flag_value(function, flag, site) is not False:
                     continue
-                forwards = self.forwards_in(function, function)
+                forwards = self.forwards_in(function, function, unknown=True)
                 if forwards:
                     reason = f"{function.name}(..., {flag}=False) at {self.model.where(site.node)}"
                     phases.append(Phase("eval", function, function, reason, forwards,
@@ -231,13 +351,13 @@ class Phases:
         params = {p.name for p in function.params}
         found = False
         for call in function.calls:
-            if not (self.is_backward(call) or self.is_optimizer_step(call)):
+            if not self.is_training_call(call):
                 continue
             found = True
             names = set()
             branch = call.branch
             while branch is not None:
-                flag = _flag_test(branch.test)
+                flag = C.flag_test(branch.test)
                 if flag is not None and flag[0] in params and (branch.arm == "body") == flag[1]:
                     names.add(flag[0])
                 branch = branch.parent
@@ -248,22 +368,22 @@ class Phases:
                 return None
         return next(iter(sorted(gated))) if found and gated else None
 
-    def site_assumptions(self, function: F.Function, inner: F.Call, site: F.Call) -> dict[str, bool]:
+    def site_assumptions(self, function: F.Function, inner: F.Call, site: F.Call) -> dict:
         """The flag values a call site gives to the branches around `inner`."""
-        assumptions: dict[str, bool] = {}
+        assumptions: dict = {}
         branch = inner.branch
         while branch is not None:
-            flag = _flag_test(branch.test)
-            if flag is not None and function.param(flag[0]) is not None and flag[0] not in assumptions:
-                value = self.flag_value(function, flag[0], site)
-                if value is not None:
-                    assumptions[flag[0]] = value
+            for name in C.names_tested(branch.test):
+                if function.param(name) is not None and name not in assumptions:
+                    value = self.flag_value(function, name, site)
+                    if value is not None:
+                        assumptions[name] = value
             branch = branch.parent
         return assumptions
 
     def runs_in(self, call: F.Call, phase: Phase) -> bool:
-        """Whether `call` can run in `phase` (under its flag assumptions)."""
-        return _consistent(call, phase.assumptions)
+        """Whether `call` can run in `phase` (under its assumptions)."""
+        return call.scope is not phase.scope or C.consistent(call, phase.assumptions)
 
     def flag_value(self, function: F.Function, flag: str, site: F.Call) -> bool | None:
         param = function.param(flag)
@@ -289,15 +409,39 @@ class Phases:
             with_ = with_.parent
         return None
 
+    def phase_loop_passes(self, loop: F.Loop) -> tuple[str, list[str]] | None:
+        """`for phase in ("train", "val"):` -> ("phase", ["train", "val"]): one
+        loop body run once per named pass."""
+        if loop.kind != "for" or not isinstance(loop.target, cst.Name):
+            return None
+        values = C.literal_strings(loop.iter)
+        if values is None and isinstance(loop.iter, cst.Name) and loop.scope is not None:
+            known = self.model.data.constant(loop.iter, loop.scope, loop.order)
+            if known is not None and isinstance(known.value, (list, tuple)) and known.value \
+                    and all(isinstance(v, str) for v in known.value):
+                values = list(known.value)
+        if not values or len(values) < 2:
+            return None
+        return loop.target.value, values
+
+    def is_training_step_helper(self, function: F.Function) -> bool:
+        """Whether `function` is called as part of a training step: from a loop
+        (or function) that calls backward or step itself, beside the call."""
+        for site in self.model.call_sites(function):
+            block: F.Block = site.loop if site.loop is not None else site.scope
+            for call in self.calls_in(block, site.scope):
+                if call.loop is site.loop and self.is_training_call(call):
+                    return True
+        return False
+
     @cached_property
     def train_loops(self) -> list[tuple[F.Loop, F.Scope]]:
-        """Innermost loops that train, with their scope."""
+        """Loops that train, with their scope."""
         found = []
         scopes: list[F.Scope] = [self.facts.scope, *self.facts.functions]
         for scope in scopes:
             for loop in scope.loops:
-                if loop.kind != "while" and self.trains(loop, scope) or \
-                        loop.kind == "while" and self.trains(loop, scope):
+                if self.trains(loop, scope):
                     found.append((loop, scope))
         return found
 
@@ -343,33 +487,29 @@ class Phases:
         events = []
         for inner in inner_events:
             assumptions = self.site_assumptions(function, inner.call, call)
-            if not _consistent(inner.call, assumptions):
+            if not C.consistent(inner.call, assumptions):
                 continue  # `if train: model.train()` called with train=False
-            head, _, rest = inner.target.partition(".")
-            param = function.param(head)
-            if param is None:
+            if inner.mode == "unknown" and assumptions:
+                inner = self._resolved(inner, assumptions)
+            target = _target_at_site(inner.target, function, call)
+            if target is None or target == inner.target and function.param(inner.target.partition(".")[0]) is None \
+                    and definition.facts is not self.facts:
                 continue
-            if function.class_ is not None and param.index == 0:
-                # self.<attr> in the helper is <receiver>.<attr> at the call site
-                receiver = dotted_name(call.receiver) if call.receiver is not None else None
-                if receiver is None:
-                    continue
-                target = f"{receiver}.{rest}" if rest else receiver
-            else:
-                offset = 1 if function.class_ is not None and call.receiver is not None else 0
-                argument = call.argument(param.index - offset, param.name)
-                if argument is None:
-                    continue
-                text = dotted_name(argument) or self.facts.module.code_for_node(argument)
-                target = f"{text}.{rest}" if rest else text
             events.append(ModeEvent(call, inner.mode, target))
         return events
+
+    def _resolved(self, event: ModeEvent, assumptions: dict) -> ModeEvent:
+        """`model.train(phase == "train")` / `model.train(train)` under known values."""
+        holds = C.evaluate(event.call.argument(0, "mode"), assumptions)
+        if holds is None:
+            return event
+        return ModeEvent(event.call, "train" if holds else "eval", event.target)
 
     def _same_model(self, event: ModeEvent, target: str, models: frozenset[Value]) -> bool:
         if event.target == target:
             return True
         receiver = event.call.receiver
-        if receiver is None or event.call.method not in ("eval", "train"):
+        if receiver is None or event.call.method not in ("eval", "train") or not models:
             return False
         # The same object: values inferred at two places are distinct Value objects
         # with the same origin (the constructor call).
@@ -377,69 +517,76 @@ class Phases:
         return bool(event_models & {id(v.origin) for v in models if v.origin is not None})
 
     def mode_at(self, call: F.Call, target: str, models: frozenset[Value], depth: int = 0,
-                phase: Phase | None = None) -> ModeState:
+                phase: Phase | None = None, via: tuple[F.Call, ...] = ()) -> ModeState:
         """The mode of the model `target` (holding `models`) when `call` runs; within
-        `phase`, under its flag assumptions and for its call site only."""
+        `phase`, under its assumptions and for its call site only; reached from the
+        phase through the helper calls `via` (outermost first)."""
         scope = call.scope
-        assumptions = phase.assumptions if phase is not None else {}
-        before = []
-        for event in self.mode_events(scope):
-            if event.call.order >= call.order or not self._same_model(event, target, models):
-                continue
-            if not _consistent(event.call, assumptions):
-                continue
-            if event.mode == "unknown" and assumptions:
-                flag = _flag_test(event.call.argument(0, "mode"))
-                if flag is not None and flag[0] in assumptions:
-                    mode = "train" if assumptions[flag[0]] == flag[1] else "eval"
-                    event = ModeEvent(event.call, mode, event.target)
-            before.append(event)
-        if before:
-            unconditional = [e for e in before if _dominates(e.call, call, assumptions)]
-            start = unconditional[-1].call.order if unconditional else -1
-            considered = [e for e in before if e.call.order >= start]
-            for event in reversed(considered):
-                if event.mode in ("eval", "unknown"):
-                    return ModeState("unknown" if event.mode == "unknown" else "eval", event)
-            if unconditional:
-                return ModeState("train", unconditional[-1])
-            return ModeState("unknown")
-        if self._created_here(models, scope, call):
+        assumptions = phase.assumptions if phase is not None and scope is phase.scope else {}
+        state = self._mode_from_events(call, target, models, assumptions)
+        if state is not None:
+            return state
+        if self._created_here(models, scope, call) or self._built_here(target, models, scope, call):
             return ModeState("default")
         function = scope if isinstance(scope, F.Function) else None
         if function is None:
             return ModeState("default") if self._created_in_file(models) else ModeState("unknown")
         if depth >= MAX_CALL_DEPTH:
             return ModeState("unknown")
+        if via:
+            sites, outer_via = [via[-1]], via[:-1]
+        elif phase is not None and phase.site is not None and scope is phase.scope:
+            sites, outer_via = [phase.site], ()
+        else:
+            sites, outer_via = self.model.project_call_sites(function), ()
         states = []
-        sites = [phase.site] if phase is not None and phase.site is not None \
-            else self.model.project_call_sites(function)
         for site in sites:
-            site_target = self._target_at_site(target, function, site)
+            site_target = _target_at_site(target, function, site)
             if site_target is None:
                 states.append(ModeState("unknown"))
                 continue
-            states.append(self._phases_of(site).mode_at(site, site_target, models, depth + 1))
+            states.append(self._phases_of(site).mode_at(site, site_target, models, depth + 1, phase, outer_via))
         if not states:
             return ModeState("unknown")
-        if any(s.mode in ("eval", "unknown") for s in states):
-            return next(s for s in states if s.mode in ("eval", "unknown"))
-        return next((s for s in states if s.mode == "train"), states[0])
+        # Evaluation code called from several places runs in train mode if any
+        # of them leaves the model in train mode.
+        return min(states, key=lambda s: (_STATE_RANK[s.mode], s.event is None))
 
-    def _target_at_site(self, target: str, function: F.Function, site: F.Call) -> str | None:
-        head, _, rest = target.partition(".")
-        param = function.param(head)
-        if param is None:
-            return target  # a global or an attribute of a global: the same name
-        if function.class_ is not None and param.index == 0:
-            receiver = dotted_name(site.receiver) if site.receiver is not None else None
-            return (f"{receiver}.{rest}" if rest else receiver) if receiver else None
-        offset = 1 if function.class_ is not None and site.receiver is not None else 0
-        argument = site.argument(param.index - offset, param.name)
-        text = dotted_name(argument)
-        if text is None:
+    def _mode_from_events(self, call: F.Call, target: str, models: frozenset[Value],
+                          assumptions: dict) -> ModeState | None:
+        """The mode set by the events of `call`'s own scope, loops included (an
+        event later in a loop body is in force on the next iteration)."""
+        events = []
+        for event in self.mode_events(call.scope):
+            if not self._same_model(event, target, models) or not C.consistent(event.call, assumptions):
+                continue
+            if event.mode == "unknown" and assumptions:
+                event = self._resolved(event, assumptions)
+            events.append(event)
+        if not events:
             return None
-        return f"{text}.{rest}" if rest else text
+        before = [e for e in events if e.call.order < call.order]
+        state = _state_before(before, call, assumptions)
+        carried = self._carried_by_loop(events, before, call, assumptions)
+        if carried is not None and (state is None or state.mode == "eval"):
+            return carried
+        return state
+
+    def _carried_by_loop(self, events: list[ModeEvent], before: list[ModeEvent], call: F.Call,
+                         assumptions: dict) -> ModeState | None:
+        """Train mode left by the previous iteration: `model.train()` later in a loop
+        body, with nothing that sets the mode between the loop's start and `call`."""
+        loop = call.loop
+        while loop is not None and loop.scope is call.scope:
+            if any(loop.contains(e.call) and C.dominates(e.call, call, assumptions) for e in before):
+                return None  # set on every iteration before the call
+            later = [e for e in events if loop.contains(e.call) and e.call.order > call.order
+                     and _every_iteration(e.call, loop, assumptions)]
+            if later:
+                last = later[-1]
+                return ModeState("train", last, carried=True) if last.mode == "train" else None
+            loop = loop.parent
+        return None
 
     def _created_here(self, models: frozenset[Value], scope: F.Scope, call: F.Call) -> bool:
         """Whether the model was constructed in `scope` before `call` (so it starts
@@ -451,8 +598,59 @@ class Phases:
                 return True
         return False
 
+    def _built_here(self, target: str, models: frozenset[Value], scope: F.Scope, call: F.Call) -> bool:
+        """`model = build_model(cfg)` / `net = resnet50(classes=21).cuda()` in `scope`
+        before `call`: a model made by a factory starts in train mode, unless it
+        was unpickled or loaded by `from_pretrained` (those keep or set a mode)."""
+        if not models or "." in target:
+            return False
+        last = None
+        for assign in scope.assigns:
+            if assign.order >= call.order:
+                break
+            if any(isinstance(t, cst.Name) and t.value == target for t in assign.targets):
+                last = assign
+        if last is None or last.kind != "assign" or not isinstance(last.value, cst.Call):
+            return False
+        how = E.loading_call(last.value) or ""
+        return not any(name in how for name in ("torch.load", "jit.load", "from_pretrained", "load_model",
+                                                 "load_checkpoint"))
+
     def _created_in_file(self, models: frozenset[Value]) -> bool:
         return any(v.origin is not None and id(v.origin) in self.facts.call_of for v in models)
+
+    def weights_loaded(self, forward: Forward) -> str | None:
+        """How the model of `forward` got trained weights before it runs, if the
+        code says: `m.load_state_dict(...)`, `m = torch.load(...)`,
+        `resnet50(pretrained=True)`, `Net.from_pretrained(...)`."""
+        call, target = forward.call, forward.target
+        if not target:
+            return None
+        for value in forward.models:
+            how = E.loading_call(value.origin) if value.facts is self.facts else None
+            if how is not None:
+                return how
+        scopes = [call.scope]
+        function = call.scope.function
+        if function is not None and function.class_ is not None and target.startswith("self."):
+            scopes = list(function.class_.methods.values())
+        elif function is not None and function.param(target.split(".")[0]) is None:
+            scopes.append(self.facts.scope)
+        for scope in scopes:
+            before = scope is call.scope
+            for other in scope.calls:
+                if before and other.order >= call.order:
+                    break
+                if other.method == "load_state_dict" and E.receiver_text(other) == target:
+                    return f"`{target}.load_state_dict(...)` at {self.model.where(other.node)}"
+            for assign in scope.assigns:
+                if before and assign.order >= call.order:
+                    break
+                if any(dotted_name(t) == target for t in assign.targets):
+                    how = E.loading_call(assign.value)
+                    if how is not None:
+                        return f"{how} at {self.model.where(assign.node)}"
+        return None
 
     # -- autograd ---------------------------------------------------------------
 
@@ -480,7 +678,8 @@ class Phases:
             with_ = with_.parent
         return False
 
-    def grad_disabled_at(self, call: F.Call, depth: int = 0, phase: Phase | None = None) -> bool:
+    def grad_disabled_at(self, call: F.Call, depth: int = 0, phase: Phase | None = None,
+                         via: tuple[F.Call, ...] = ()) -> bool:
         if self.in_no_grad_block(call):
             return True
         scope = call.scope
@@ -495,20 +694,23 @@ class Phases:
                     return True
             parent = function.parent
             function = parent.function if parent is not None else None
+        assumptions = phase.assumptions if phase is not None and scope is phase.scope else {}
         for earlier in scope.calls:
             if earlier.order >= call.order:
                 break
             kind = self.model.function_kind(earlier)
-            if kind == "set_grad_enabled":
-                flag = literal_number(earlier.positional(0))
-                if flag == 0:
+            if kind == "set_grad_enabled" and C.consistent(earlier, assumptions):
+                flag = earlier.positional(0)
+                if literal_number(flag) == 0 or assumptions and C.evaluate(flag, assumptions) is False:
                     return True
             if earlier.method == "requires_grad_" and literal_number(earlier.positional(0)) == 0:
                 return True
         function = scope if isinstance(scope, F.Function) else None
         if function is None or depth >= MAX_CALL_DEPTH:
             return False
-        sites = [phase.site] if phase is not None and phase.site is not None \
+        if via:
+            return self.grad_disabled_at(via[-1], depth + 1, phase, via[:-1])
+        sites = [phase.site] if phase is not None and phase.site is not None and scope is phase.scope \
             else self.model.project_call_sites(function)
         return any(self._phases_of(site).grad_disabled_at(site, depth + 1) for site in sites)
 
@@ -516,6 +718,226 @@ class Phases:
         """The phases of the file a call site is in: callers may be in other files."""
         facts, path = self.model.home_of(site)
         return self if facts is self.facts else self.model.model_for(facts, path).phases
+
+
+class _EvalPhaseFinder:
+    """Collects the evaluation phases of one scope after another; each forward
+    pass belongs to the first (outermost, strongest) phase that claims it."""
+
+    def __init__(self, phases: Phases) -> None:
+        self.p = phases
+        self.model = phases.model
+        self.phases: list[Phase] = []
+        self.claimed: set[tuple[int, int]] = set()
+
+    def add(self, block: F.Block, scope: F.Scope, reason: str, forwards: list[Forward],
+            assumptions: dict | None = None) -> None:
+        fresh = [f for f in forwards if _claim_key(f) not in self.claimed]
+        if not fresh:
+            return
+        self.claimed.update(_claim_key(f) for f in fresh)
+        self.phases.append(Phase("eval", block, scope, reason, fresh, assumptions=assumptions or {}))
+
+    def finish(self) -> list[Phase]:
+        """The phases, each forward pass kept in the phase of the function it is
+        written in when it has one (an `evaluate()` called from a branch of the
+        training loop is reported in `evaluate()`)."""
+        direct = {id(f.call) for phase in self.phases for f in phase.forwards if not f.via}
+        kept = []
+        for phase in self.phases:
+            phase.forwards = [f for f in phase.forwards if not f.via or id(f.call) not in direct]
+            if phase.forwards:
+                kept.append(phase)
+        return kept
+
+    def scan(self, scope: F.Scope) -> None:
+        p = self.p
+        function = scope if isinstance(scope, F.Function) else None
+        found = p._function_reason(function) if function is not None else None
+        function_reason, strong = found if found is not None else (None, False)
+        # Weak reasons are not read inside model classes (a submodule built with
+        # pretrained weights runs in the model's forward) or in training-step helpers.
+        weak_allowed = function is None or self.model.enclosing_module(function) is None \
+            and not p.is_training_step_helper(function)
+        for loop in scope.loops:
+            if self._phase_loop(loop, scope):
+                continue
+            reason = p.eval_reason_of_loop(loop)
+            if reason is None and function_reason is not None and (strong or weak_allowed):
+                reason = function_reason
+            if reason is None and weak_allowed:
+                reason = p._no_grad_reason(loop)
+            if reason is None or p.trains(loop, scope):
+                continue
+            self.add(loop, scope, reason, p.forwards_in(loop, scope, unknown=True))
+        trains = p.trains(scope, scope)
+        in_model_class = function is not None and self.model.enclosing_module(function) is not None
+        if function_reason is not None and not trains and (strong or weak_allowed) and not in_model_class:
+            forwards = [f for f in p.forwards_in(scope, scope, unknown=True) if not self._shape_check(f)]
+            self.add(scope, scope, function_reason, forwards)
+        if not trains:
+            if weak_allowed:
+                self._inference(scope)
+            return
+        self._eval_branches(scope)
+        self._after_eval(scope)
+
+    def _phase_loop(self, loop: F.Loop, scope: F.Scope) -> bool:
+        """`for phase in ["train", "val"]:` with `if phase == "train": ... backward()`:
+        the evaluation passes of the body run under `phase == "val"`."""
+        passes = self.p.phase_loop_passes(loop)
+        if passes is None:
+            return False
+        name, values = passes
+        eval_words = self.model.symbols.eval_loader_words
+        for value in values:
+            if not words(value) & eval_words:
+                continue
+            assumptions = {name: value}
+            if self.p._trains_under(loop, scope, assumptions):
+                continue
+            forwards = [f for f in self.p.forwards_in(loop, scope, unknown=True)
+                        if C.consistent(f.site, assumptions)]
+            self.add(loop, scope, f"the {value!r} pass of `for {name} in ...`", forwards, assumptions)
+        return True
+
+    def _shape_check(self, forward: Forward) -> bool:
+        """`net = Net(); net(torch.randn(2, 3))`: a model built right here with no
+        trained weights is being tried out, not evaluated."""
+        return bool(forward.models) and self.p._created_here(forward.models, forward.call.scope, forward.call) \
+            and self.p.weights_loaded(forward) is None
+
+    def _inference(self, scope: F.Scope) -> None:
+        """Code that never trains and runs a model given trained weights: an
+        inference or test script, a `__main__` demo of a pretrained model."""
+        for forward in self.p.forwards_in(scope, scope, unknown=True):
+            how = self.p.weights_loaded(forward)
+            if how is not None:
+                self.add(scope, scope, f"inference with weights from {how}", [forward])
+
+    def _eval_branches(self, scope: F.Scope) -> None:
+        """An `if` arm inside training code that evaluates: it draws a batch from
+        a validation/test loader (`next(iter(test_loader))`), or its test names
+        evaluation (`if step % eval_every == 0:`), and does not train itself."""
+        p = self.p
+        eval_words = self.model.symbols.eval_loader_words
+        seen: set[int] = set()
+        for call in scope.calls:
+            branch = call.branch
+            while branch is not None:
+                if id(branch) not in seen:
+                    seen.add(id(branch))
+                    reason = self._branch_reason(branch, scope, eval_words)
+                    if reason is not None and not p.trains(branch, scope):
+                        self.add(branch, scope, reason, p.forwards_in(branch, scope, unknown=True))
+                branch = branch.parent
+
+    def _branch_reason(self, branch: F.Branch, scope: F.Scope, eval_words: frozenset[str]) -> str | None:
+        code = self.model.facts.module.code_for_node
+        if branch.arm == "body" and branch.test is not None and \
+                not (isinstance(branch.test, cst.UnaryOperation) and isinstance(branch.test.operator, cst.Not)) \
+                and E.data_words(code(branch.test), eval_words):
+            return f"branch `if {' '.join(code(branch.test).split())[:40]}`"
+        for call in self.p.calls_in(branch, scope):
+            fetch = call.method in ("next", "__next__") or \
+                isinstance(call.func, cst.Name) and call.func.value in ("next", "iter", "enumerate")
+            if fetch and E.data_words(code(call.node), eval_words):
+                return f"batch drawn by {' '.join(code(call.node).split())[:40]}"
+        return None
+
+    def _after_eval(self, scope: F.Scope) -> None:
+        """Forwards a training function runs after switching the model to eval
+        mode, with no backward pass after them in the same iteration (or the
+        rest of the function): an evaluation written inline."""
+        p = self.p
+        for forward in p.forwards_in(scope, scope, unknown=True):
+            if _claim_key(forward) in self.claimed or forward.via:
+                continue
+            state = p.mode_at(forward.call, forward.target, forward.models)
+            event = state.event
+            if state.mode != "eval" or event is None or event.call.scope is not scope:
+                continue
+            loop = forward.call.loop
+            if loop is not None and loop.scope is scope:
+                rest = F.Block(node=loop.node, order=loop.order, end_order=loop.end_order)
+            else:  # from the switch to eval mode to the end of the function
+                rest = F.Block(node=forward.call.node, order=event.call.order, end_order=scope.end_order)
+            if not p.trains(rest, scope):
+                where = self.model.where(event.call.node)
+                self.add(rest, scope, f"after `{event.target}.eval()` at {where}", [forward])
+
+
+def _runs_layers(module, name: str, depth: int = 0) -> bool:
+    """Whether method `name` of a project model runs its layers (`encode()` calling
+    `self.enc(...)`), unlike helpers such as `init_hidden()`."""
+    found = module.method(name)
+    if found is None or depth > 2:
+        return False
+    method, owner = found
+    if not method.params:
+        return False
+    self_name = method.params[0].name
+    for call in method.calls:
+        text = dotted_name(call.func) or ""
+        head, _, attr = text.partition(".")
+        if head != self_name:
+            continue
+        if not attr or attr == "forward" or owner.layer(attr.split(".")[0]) is not None:
+            return True
+        if "." not in attr and attr != name and _runs_layers(owner, attr, depth + 1):
+            return True
+    return False
+
+
+def _claim_key(forward: Forward) -> tuple[int, int]:
+    return id(forward.site), id(forward.call)
+
+
+def _modules(values: frozenset[Value]) -> frozenset[Value]:
+    return frozenset(v for v in values if v.kind == "module")
+
+
+def _target_at_site(target: str, function: F.Function, site: F.Call) -> str | None:
+    """What `target` (as written in `function`) is called at `site`."""
+    head, _, rest = target.partition(".")
+    param = function.param(head)
+    if param is None:
+        return target  # a global or an attribute of a global: the same name
+    if function.class_ is not None and param.index == 0:
+        receiver = dotted_name(site.receiver) if site.receiver is not None else None
+        return (f"{receiver}.{rest}" if rest else receiver) if receiver else None
+    offset = 1 if function.class_ is not None and site.receiver is not None else 0
+    argument = site.argument(param.index - offset, param.name)
+    text = dotted_name(argument)
+    if text is None:
+        return None
+    return f"{text}.{rest}" if rest else text
+
+
+def _state_before(before: list[ModeEvent], call: F.Call, assumptions: dict) -> ModeState | None:
+    """The mode the events before `call` leave: the last one that always runs
+    decides, later conditional ones may switch to eval (or an unknown mode)."""
+    if not before:
+        return None
+    unconditional = [e for e in before if C.dominates(e.call, call, assumptions)]
+    start = unconditional[-1].call.order if unconditional else -1
+    considered = [e for e in before if e.call.order >= start]
+    for event in reversed(considered):
+        if event.mode in ("eval", "unknown"):
+            return ModeState("unknown" if event.mode == "unknown" else "eval", event)
+    if unconditional:
+        return ModeState("train", unconditional[-1])
+    return ModeState("unknown")
+
+
+def _every_iteration(fact: F.Located, loop: F.Loop, assumptions: dict) -> bool:
+    """Whether `fact` runs on every iteration of `loop` (no arm inside the loop skips it)."""
+    branch = fact.branch
+    while branch is not None and loop.contains(branch):
+        if not C.implied(branch, assumptions):
+            return False
+        branch = branch.parent
+    return True
 
 
 def _may_call_function(call: F.Call) -> bool:
@@ -543,45 +965,6 @@ def _may_call_model(call: F.Call) -> bool:
             head = head.value
         return isinstance(head, cst.Name) and head.value == "self"
     return isinstance(func, cst.Subscript)  # self.heads[name](x)
-
-
-def _flag_test(test: cst.CSTNode | None) -> tuple[str, bool] | None:
-    """``if train:`` -> ("train", True); ``if not train:`` -> ("train", False)."""
-    if isinstance(test, cst.Name):
-        return test.value, True
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
-            and isinstance(test.expression, cst.Name):
-        return test.expression.value, False
-    return None
-
-
-def _implied(branch: F.Branch, assumptions: dict[str, bool]) -> bool | None:
-    """Whether the assumptions make this branch run (True), skip (False), or neither."""
-    flag = _flag_test(branch.test)
-    if flag is None or flag[0] not in assumptions or branch.arm not in ("body", "orelse"):
-        return None
-    runs_body = assumptions[flag[0]] == flag[1]
-    return runs_body if branch.arm == "body" else not runs_body
-
-
-def _consistent(event: F.Call, assumptions: dict[str, bool]) -> bool:
-    branch = event.branch
-    while branch is not None:
-        if _implied(branch, assumptions) is False:
-            return False
-        branch = branch.parent
-    return True
-
-
-def _dominates(event: F.Call, call: F.Call, assumptions: dict[str, bool] | None = None) -> bool:
-    """Whether `event` runs whenever `call` runs: every branch around the event
-    also surrounds the call, or is taken under the assumptions."""
-    branch = event.branch
-    while branch is not None:
-        if not branch.contains(call) and not _implied(branch, assumptions or {}):
-            return False
-        branch = branch.parent
-    return True
 
 
 def iter_calls(scopes: Iterable[F.Scope]) -> Iterable[F.Call]:

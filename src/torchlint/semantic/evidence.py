@@ -1,0 +1,169 @@
+"""Evidence read from names and uses, for code whose values are not known.
+
+When data flow cannot say what an expression holds (a model passed in by a
+caller in another file, a class from an uninstalled package), the code still
+says a lot: ``net.eval()`` or ``net.parameters()`` are only called on models,
+``evaluate_fold`` is evaluation code, ``model.load_state_dict(...)`` or
+``resnet50(pretrained=True)`` give trained weights. These helpers read that
+evidence from the facts of one file; :class:`~torchlint.semantic.phases.Phases`
+decides with it and the rules say in their messages which evidence they used.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.walker import dotted_name
+
+_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+# Words of a function name that mark evaluation code (`evaluate_fold`, `runTestPass`).
+EVAL_NAME_WORDS = frozenset({
+    "val", "valid", "validate", "validation", "eval", "evaluate", "evaluation", "test", "testing",
+    "predict", "prediction", "predictions", "inference", "infer", "holdout",
+})
+# Methods only an nn.Module has among the things a script calls like a function
+# (optimizers and schedulers are never called; loss functions have none of these).
+MODEL_METHODS = frozenset({
+    "eval", "train", "parameters", "named_parameters", "load_state_dict", "state_dict",
+    "modules", "named_modules", "children", "named_children", "zero_grad", "requires_grad_",
+})
+# Methods that run a model's layers, accepted on receivers known as models only by use.
+FORWARD_METHODS = frozenset({
+    "forward", "encode", "decode", "generate", "sample", "embed", "extract_features", "classify",
+})
+# Words of a parameter or attribute name that, alone, make a callable look like a model.
+MODEL_NAME_WORDS = frozenset({
+    "model", "net", "network", "classifier", "encoder", "decoder", "generator", "discriminator",
+    "backbone", "regressor", "autoencoder", "teacher", "student", "detector", "segmenter",
+})
+# Calls whose result is a model with trained weights.
+_LOADING_CALLS = ("torch.load", "torch.jit.load", "from_pretrained", "load_model", "load_checkpoint",
+                  "load_pretrained")
+# Keywords of model constructors that load the whole model's trained weights
+# (not `pretrained_embeddings=`, which fills one layer).
+_WEIGHT_KEYWORDS = frozenset({"pretrained", "pretrain", "use_pretrained", "load_pretrained", "weights",
+                              "pretrained_weights", "pretrained_model", "pretrained_path", "checkpoint"})
+_CONTAINERS = ("ModuleList", "ModuleDict", "Sequential")
+_PYTEST_FILE_RE = re.compile(r"^(test_.*|.*_test|conftest)\.py$")
+
+
+def words(text: str) -> set[str]:
+    """``val_loader`` -> {"val", "loader"}; ``testDL`` -> {"test", "dl"}."""
+    return {w.lower() for w in _WORD_RE.findall(text)}
+
+
+def eval_words_in_name(name: str) -> set[str]:
+    return words(name) & EVAL_NAME_WORDS
+
+
+# What follows an eval word run together with it: `testloader`, `valdata`, `devset`.
+_DATA_SUFFIXES = ("loader", "loaders", "dataloader", "data", "dataset", "set", "iter", "iterator", "dl",
+                  "batch", "batches", "samples", "gen", "generator", "queue", "feed")
+
+
+def data_words(text: str, eval_words: frozenset[str]) -> set[str]:
+    """The eval words of `text` (``val_loader``, ``testDL``), also when written
+    run together with a data word (``testdataloader``, ``valset``)."""
+    found = set()
+    for word in words(text):
+        if word in eval_words:
+            found.add(word)
+            continue
+        for prefix in eval_words:
+            if word.startswith(prefix) and word[len(prefix):] in _DATA_SUFFIXES:
+                found.add(prefix)
+    return found
+
+
+def is_pytest_test(function: F.Function, path: Path | None) -> bool:
+    """A unit test collected by pytest, not an evaluation routine: a ``test_*``
+    function of a pytest file, or one that takes no arguments (a script's
+    ``test_seg(model, loader)`` takes what it evaluates)."""
+    if not function.name.startswith("test"):
+        return False
+    if path is not None and _PYTEST_FILE_RE.match(path.name):
+        return True
+    cls = function.class_
+    if cls is not None and any("TestCase" in (dotted_name(base) or "") for base in cls.bases):
+        return True
+    own = [p for p in function.params if not (cls is not None and p.index == 0)]
+    return function.name.startswith("test_") and not own
+
+
+def receiver_text(call: F.Call) -> str | None:
+    return dotted_name(call.receiver) if call.receiver is not None else None
+
+
+def model_method_receivers(calls: list[F.Call]) -> set[str]:
+    """The dotted expressions that `MODEL_METHODS` are called on among `calls`."""
+    found = set()
+    for call in calls:
+        if call.method in MODEL_METHODS:
+            text = receiver_text(call)
+            if text:
+                found.add(text)
+    return found
+
+
+def looks_like_model_name(text: str) -> bool:
+    last = text.rsplit(".", 1)[-1]
+    return bool(words(last) & MODEL_NAME_WORDS)
+
+
+def loading_call(node: cst.CSTNode | None) -> str | None:
+    """How a constructing expression gives trained weights, if it does:
+    ``torch.load(path)``, ``Net.from_pretrained(name)``, ``resnet50(pretrained=True)``,
+    ``resnet50(weights="IMAGENET1K_V1")``, also inside ``.to(device)`` chains."""
+    while isinstance(node, cst.Call):
+        name = dotted_name(node.func) or ""
+        if name.endswith(_LOADING_CALLS) or name in _LOADING_CALLS:
+            return f"`{name}(...)`"
+        for arg in node.args:
+            keyword = arg.keyword.value if arg.keyword is not None else ""
+            if keyword in _WEIGHT_KEYWORDS and _truthy(arg.value):
+                return f"`{keyword}=...`"
+        func = node.func
+        node = func.value if isinstance(func, cst.Attribute) else None
+    return None
+
+
+def _truthy(node: cst.BaseExpression) -> bool:
+    """`pretrained=True`, `pretrained="imagenet"`, `pretrained=args.pretrained`; not
+    `pretrained=False` nor a tensor built on the spot (`pretrained=torch.randn(...)`)."""
+    if isinstance(node, cst.Name):
+        return node.value != "False" and node.value != "None"
+    if isinstance(node, cst.Integer):
+        return node.value != "0"
+    return isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Attribute))
+
+
+def injected_submodules(cls: F.Class) -> list[str]:
+    """Attributes of a model class set from constructor arguments
+    (``self.head = head``, ``self.encoders = nn.ModuleList(encoders)``): layers
+    the class does not define, so its mode-dependent layers are not all known."""
+    found = []
+    for attr, assigns in cls.self_assigns.items():
+        for assign in assigns:
+            function = assign.scope.function
+            if function is None or assign.value is None:
+                continue
+            params = {p.name for p in function.params[1:]}
+            if _reads_any(assign.value, params):
+                found.append(attr)
+                break
+    return found
+
+
+def _reads_any(node: cst.BaseExpression, names: set[str]) -> bool:
+    """`node` is one of the parameters, or a container built from one
+    (``nn.ModuleList(encoders)``, ``nn.Sequential(*blocks)``)."""
+    if isinstance(node, cst.Name):
+        return node.value in names
+    if isinstance(node, cst.Call) and (dotted_name(node.func) or "").endswith(_CONTAINERS):
+        return any(isinstance(arg.value, cst.Name) and arg.value.value in names for arg in node.args)
+    return False
