@@ -120,9 +120,10 @@ head = nn.Softmax()  # expect: TL204
                 continue
             message = _dim0_problem(model, shapes, tensor, call)
             if message is not None:
-                ctx.report(dim, message,
-                           context={"dim": 0, "function": kind or call.method, "where": "output",
-                                    **model_context(model, model.values.at(tensor, call))})
+                module = model.enclosing_module(call.scope)
+                where = {"where": "inside", "class": module.name} if module is not None else \
+                    {"where": "output", **model_context(model, model.values.at(tensor, call))}
+                ctx.report(dim, message, context={"dim": 0, "function": kind or call.method, **where})
 
     def _implicit_layer(self, ctx, call, layer_kind: str) -> None:
         """`nn.Softmax()`: reported unless every tensor it is applied to is 2-D or 4-D
@@ -162,6 +163,21 @@ head = nn.Softmax()  # expect: TL204
         changed = inputs.with_sample_changed(1)
         implicit = lab.context.get("dim") is None
         dim = lab.context.get("dim")
+        if lab.context.get("where") == "inside":
+            # The softmax runs inside the model: if it mixes the batch, sample 0's output
+            # changes when only sample 1 of the input does.
+            with torch.no_grad():
+                before = lab.output_tensor(lab.forward(model, inputs))
+                after = lab.output_tensor(lab.forward(model, changed))
+            first, batch_dim = sample(before, batch, 0)
+            diff = lab.max_abs_diff(first, sample(after, batch, 0)[0])
+            where = f"{lab.context.get('function') or 'softmax'} over dim 0 inside {lab.context.get('class')}"
+            numbers = dict(dim=0, input_shape=list(before.shape), batch_dim=batch_dim, sample0_output_diff=diff)
+            if diff > 1e-6:
+                return lab.confirmed(f"{where} mixes the batch: changing sample 1 of the input changes sample "
+                                     f"0's output by up to {lab.fmt(diff)} (in eval mode)", **numbers)
+            return lab.refuted(f"{where} keeps samples apart: changing sample 1 changes sample 0's output by "
+                               f"{lab.fmt(diff)}", **numbers)
         if lab.context.get("where") == "layer":
             kind = "LogSoftmax" if lab.context.get("function") == "log_softmax" else "Softmax"
             layers = [(name, module) for name, module in lab.modules_of_type(model, kind) if module.dim is None]

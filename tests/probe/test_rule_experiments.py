@@ -30,6 +30,10 @@ NOT_CONFIRMED = {
     # (the rule warns of the deprecated implicit dim; the probe rightly finds no batch mixing).
     ("fixtures/TL204/bad_nn_softmax_without_dim.py", 11, "TL204"): ("refuted", None),
     ("fixtures/TL204/bad_nn_softmax_without_dim.py", 12, "TL204"): ("refuted", None),
+    # The encoder's class comes from a package that is not installed, and the 1-D vote vector
+    # belongs to no model: the probe has nothing of the script's to build.
+    ("fixtures/TL204/bad_dim0_unresolved_model.py", 17, "TL204"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL204/bad_implicit_dim_on_3d.py", 45, "TL204"): ("inconclusive", "construct_failed"),
     # The model is a torchvision builder (DeepLabV3): torchvision is stubbed in the sandbox, so the
     # probe cannot build it (the static fact comes from what torchvision's ASPP pooling holds).
     ("fixtures/TL301/bad_torchvision_pooled_from_helper.py", 16, "TL301"): ("inconclusive", "construct_failed"),
