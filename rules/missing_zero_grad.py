@@ -142,20 +142,29 @@ for i in range(100):
                               torch.zeros(p.numel(), dtype=torch.float64) for p in params])
 
         def script_optimizer():
-            """The script's optimizer over this model, or None (recorded)."""
+            """The script's optimizer over this model: its construction as written, else its
+            class over the model's parameters with the class's defaults (arguments such as
+            ``lr=lr`` name what exists only at run time; they scale the step, they do not
+            decide whether it clears ``.grad``); None when neither builds (recorded)."""
             source = lab.context.get("optimizer_call")
             holder = lab.context.get("optimizer_params")
             if not source or not holder:
-                return None
+                return None, None
             root, *path = holder.split(".")
             value = model
             for name in reversed(path):  # self.net -> an object whose .net is the model
                 value = type("Holder", (), {name: value})()
-            try:
-                return lab.evaluate(source, names={root: value})
-            except Exception as err:  # noqa: BLE001 - any failure means: not the script's optimizer
-                lab.assume("optimizer_failed", f"{source}: {type(err).__name__}: {err}"[:200])
-                return None
+            failures = []
+            attempts = [source]
+            if lab.context.get("optimizer_class"):
+                attempts.append(f"{lab.context['optimizer_class']}({holder}.parameters())")
+            for attempt in attempts:
+                try:
+                    return lab.evaluate(attempt, names={root: value}), attempt
+                except Exception as err:  # noqa: BLE001 - any failure means: not built this way
+                    failures.append(f"{attempt}: {type(err).__name__}: {err}"[:200])
+            lab.assume("optimizer_failed", "; ".join(failures))
+            return None, None
 
         model = lab.build_from_context(stand_in="nn.Linear(8, 4)")
         inputs = lab.inputs(model)
@@ -166,12 +175,15 @@ for i in range(100):
                                trainable_parameters=0)
         lab.assume("loss", "the mean square of the model's output (accumulation in .grad does not "
                    "depend on the loss's form)")
-        optimizer = script_optimizer()
+        optimizer, built_as = script_optimizer()
         if optimizer is None:
             lab.stand_in("optimizer", "no step() was run: the script's optimizer construction is not "
                          "known or failed here")
+        elif built_as == lab.context["optimizer_call"]:
+            lab.assume("optimizer", built_as)
         else:
-            lab.assume("optimizer", lab.context["optimizer_call"])
+            lab.assume("optimizer", f"{built_as}: the script's class with its defaults "
+                       f"({lab.context['optimizer_call']} names values known only at run time)")
         model.zero_grad(set_to_none=True)
         backward()
         one = gradients()
@@ -210,6 +222,7 @@ def _optimizer_construction(model, call, optimizer) -> dict:
                     and params.func.attr.value in ("parameters", "named_parameters") \
                     and dotted_name(params.func.value):
                 return {"optimizer_call": model.code(value.call.node),
+                        "optimizer_class": model.code(value.call.func),
                         "optimizer_params": dotted_name(params.func.value)}
     return {}
 

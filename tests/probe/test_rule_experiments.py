@@ -52,6 +52,7 @@ NOT_CONFIRMED = {
     ("fixtures/probe/rules/tl101_dropout_off_by_default.py", 22, "TL101"): ("refuted", None),
     ("fixtures/probe/rules/tl102_frozen_model.py", 19, "TL102"): ("refuted", None),
     ("fixtures/probe/rules/tl103_dropout_rate_zero.py", 16, "TL103"): ("refuted", None),
+    ("fixtures/probe/rules/tl103_two_calls_one_off.py", 20, "TL103"): ("refuted", None),
     ("fixtures/probe/rules/tl301_batchnorm_over_time.py", 24, "TL301"): ("refuted", None),
     ("fixtures/probe/rules/tl501_frozen_model.py", 20, "TL102"): ("refuted", None),
     ("fixtures/probe/rules/tl501_frozen_model.py", 21, "TL501"): ("refuted", None),
@@ -90,9 +91,10 @@ SUMMARIES = {
     ("fixtures/TL204/bad_dim0_on_model_output.py", 19, "TL204"):
         "softmax over dim 0 of the model's output mixes the batch: changing sample 1 changes sample 0's "
         "probabilities by up to 0.0217 while its logits stay the same",
-    ("fixtures/TL301/bad_remainder_one.py", 21, "TL301"):
-        "ValueError: Expected more than 1 value per channel when training, got input size "
-        "torch.Size([1, 32])",
+    ("fixtures/TL301/bad_remainder_one.py", 21, "TL301"):  # the effect shown, the premise given apart
+        "effect shown: a batch of one raises ValueError: Expected more than 1 value per channel when "
+        "training, got input size torch.Size([1, 32]); that a batch of one occurs is the static premise "
+        "(the last batch of every epoch holds one sample: len(dataset) 41 % batch_size 4 == 1)",
     ("fixtures/TL401/bad_seed_rnn_discarded.py", 14, "TL401"):
         "embedding weight differs from the pretrained matrix by up to 10.8 (embd)",
     ("fixtures/TL501/bad_running_total_tensor.py", 15, "TL501"):
@@ -102,11 +104,11 @@ SUMMARIES = {
         "after torch.manual_seed(SEED), step 2 drew the same dropout masks as step 1; without it the "
         "draws differ",
     ("fixtures/TL503/bad_zero_grad_before_loop.py", 15, "TL503"):
-        "after two backward passes without zero_grad, .grad is 2.00x one pass's (norm 2.07 vs 1.03); "
-        "after zero_grad 1.00x",
+        "after two backward passes without zero_grad and SGD.step(), .grad is 2.00x one pass's (norm "
+        "2.07 vs 1.03)",
     # More than one per rule where the experiment takes another path.
     ("fixtures/TL103/bad_direct_import.py", 18, "TL103"):  # 14x14 images: the spatial size searched
-        "two eval-mode passes differ by up to 0.813 on outputs of scale 0.267; with "
+        "two eval-mode passes differ by up to 0.702 on outputs of scale 0.223; with "
         "training=self.training: 0",
     ("fixtures/TL103/project_models/models/heads.py", 15, "TL103"):  # loaded as models.heads
         "two eval-mode passes differ by up to 1.07 on outputs of scale 0.506; with "
@@ -124,14 +126,16 @@ SUMMARIES = {
         "softmax over dim 1 (PyTorch's implicit choice for 2-D input) of layer softmax keeps samples "
         "apart: changing sample 1 changes sample 0's probabilities by 0",
     ("fixtures/TL301/bad_argparse_batch.py", 26, "TL301"):
-        "with a batch of one, bn normalized the sample by its own statistics: every channel's mean "
-        "output equals the layer's bias (|diff| < 1e-4; up to 0.0738 with a batch of 4)",
+        "effect shown: with a batch of one, bn normalized the sample by its own statistics: every "
+        "channel's mean output equals the layer's bias (|diff| < 1e-4; up to 0.0738 with a batch of 4); "
+        "that a batch of one occurs is the static premise (`batch_size` is 1 (default of "
+        "args.batch_size): every batch holds one sample)",
     ("fixtures/TL401/bad_full_path_in_main.py", 21, "TL401"):
         "embedding weight differs from the pretrained matrix by up to 10.8 (word_embeddings); the layer "
         "from_pretrained returned (and the script drops) holds it (max |diff| 0)",
     ("fixtures/TL503/project_engine/engine.py", 11, "TL503"):
-        "on stand-ins (model), not the script's: after two backward passes without zero_grad, .grad is "
-        "2.00x one pass's (norm 3.04 vs 1.52); after zero_grad 1.00x",
+        "on stand-ins (model, optimizer), not the script's: after two backward passes without "
+        "zero_grad, .grad is 2.00x one pass's (norm 3.04 vs 1.52)",
     ("fixtures/probe/rules/tl501_no_model_reaches_loop.py", 14, "TL501"):
         "on stand-ins (model), not the script's: after 6 steps the running total keeps 32 autograd "
         "nodes alive, 5 more nodes per step; with .item(): 0 nodes",
@@ -147,8 +151,11 @@ SUMMARIES = {
     ("fixtures/seeds/lstm_tv_script/train_rnn.py", 21, "TL401"):
         "embedding weight differs from the pretrained matrix by up to 17 (embd)",
     ("fixtures/seeds/lstm_tv_script/train_rnn.py", 49, "TL301"):
-        "ValueError: Expected more than 1 value per channel when training, got input size "
-        "torch.Size([1, 256])",
+        "effect shown: a batch of one raises ValueError: Expected more than 1 value per channel when "
+        "training, got input size torch.Size([1, 256]); that a batch of one occurs is the static premise "
+        "(the dataset length is not known statically, so the last batch (len(dataset) % 128) can hold "
+        "one sample, and the model has BatchNorm layers that see one value per channel and sample "
+        "(BatchNorm1d on (batch, features), BatchNorm2d on 1x1 pooled maps))",
     ("fixtures/seeds/lstm_tv_script/train_rnn.py", 69, "TL101"):
         "train vs eval max |diff| 2.1 on outputs of scale 0.0531; eval vs eval 0; ran: lstm (LSTM), "
         "dropout (Dropout), bn (BatchNorm1d)",
@@ -164,7 +171,13 @@ SUMMARIES = {
         "a batch of one ran through BatchNorm without error and without collapsing to its bias "
         "(max |mean - bias| 2.15)",
     ("fixtures/probe/rules/tl103_dropout_rate_zero.py", 16, "TL103"):
-        "two eval-mode passes agree (max |diff| 0): 2 of 2 functional dropout calls had training on",
+        "two eval-mode passes agree (max |diff| 0): 0 of 2 calls at line 16 dropped with training on",
+    # One verdict per call: the p=0.0 call of a model with another (real) functional dropout.
+    ("fixtures/probe/rules/tl103_two_calls_one_off.py", 19, "TL103"):
+        "two eval-mode passes differ by up to 0.417 on outputs of scale 0.285; with "
+        "training=self.training: 0",
+    ("fixtures/probe/rules/tl103_two_calls_one_off.py", 20, "TL103"):
+        "two eval-mode passes agree (max |diff| 0): 0 of 2 calls at line 20 dropped with training on",
     ("fixtures/probe/rules/tl501_frozen_model.py", 21, "TL501"):
         "after 6 steps the running total keeps 0 autograd nodes alive, 0 more nodes per step; with "
         ".item(): 0 nodes: the graph does not grow",
@@ -271,9 +284,20 @@ def test_what_each_experiment_assumed(rules_run):
         return without_sandbox(rules_run[key]["probe"])["assumptions"]
 
     # A torch layer built in the script is evaluated from its source, fed through nn.Sequential.
+    # TL503 steps the script's own optimizer, built from its construction with the model bound.
     assert assumptions(("fixtures/TL503/bad_zero_grad_before_loop.py", 15, "TL503")) == {
         "constructor": "nn.Linear(10, 3)", "inputs": {"input": "float32[4,10]"},
-        "loss": "the mean square of the model's output stands in for the script's loss"}
+        "loss": "the mean square of the model's output (accumulation in .grad does not depend on the "
+                "loss's form)",
+        "optimizer": "torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)"}
+    # Its arguments name what exists only at run time (lr=lr): the script's class, its defaults.
+    assert assumptions(("fixtures/TL503/bad_trainer_never_zeroes.py", 18, "TL503"))["optimizer"] == (
+        "torch.optim.AdamW(model.parameters()): the script's class with its defaults "
+        "(torch.optim.AdamW(model.parameters(), lr=lr) names values known only at run time)")
+    # TL301 says what it showed and what it took from the static facts.
+    premise = rules_run[("fixtures/TL301/bad_remainder_one.py", 21, "TL301")]["probe"]["evidence"]
+    assert premise["premise"] == ("a batch of one: from the static facts (the last batch of every epoch "
+                                  "holds one sample: len(dataset) 41 % batch_size 4 == 1), not run")
     # No model reaches the loop of engine.py (it is a parameter): a stand-in, said so.
     assert assumptions(("fixtures/TL503/project_engine/engine.py", 11, "TL503"))["model"] == \
         "a stand-in nn.Linear(8, 4): no model of the script reaches this loop"
