@@ -130,7 +130,8 @@ for x, y in loader:
                 if fixable and loader.fixable:
                     fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
                 ctx.report(node, _message(target, layers, reason, flat), fix=fix,
-                           context={**_context(model, forwards, target, layers, batch), "premise": reason})
+                           context={**_context(model, forwards, target, layers, batch), "premise": reason,
+                                    "premise_certain": _premise_certain(loader)})
         self._single_samples_in_train_mode(ctx, reported)
 
     def _single_samples_in_train_mode(self, ctx, reported: set[int]) -> None:
@@ -197,6 +198,11 @@ for x, y in loader:
         # no run of the model can show. The verdict says both, apart.
         premise = lab.context.get("premise") or "the static analysis found a batch of one"
         premise_note = f"a batch of one: from the static facts ({premise}), not run"
+        if not lab.context.get("premise_certain", True):
+            # The script does not fix the batch of one (a default the user may override, a
+            # dataset length unknown statically): the batch of one is the experiment's own.
+            lab.stand_in("batch of one", f"the experiment's batch of one; the script may never make "
+                         f"one ({premise})")
         try:
             single = collapse(1)
         except ValueError as err:
@@ -318,6 +324,19 @@ def _loader_problem(model, loader, flat: bool):
                   f"1x1 pooled maps)")
         return loader.node, reason, True, 1
     return None
+
+
+def _premise_certain(loader) -> bool:
+    """Whether the script itself fixes the batch of one (literal or module-constant sizes
+    and lengths), rather than an argparse default the user may override or a dataset
+    length nobody knows statically (the probe then treats its batch of one as its own)."""
+    size = loader.batch_size
+    if size is None or "default" in size.how:
+        return False
+    if size.value == 1:
+        return True
+    length = loader.dataset_length
+    return length is not None and "default" not in length.how
 
 
 def _batches_of_none(loader) -> bool:

@@ -357,3 +357,24 @@ def test_the_input_search_stops_after_five_seconds():
     assert caught.value.reason == "no_inputs"
     assert "the input search stopped" in caught.value.detail and "the limit is 5 s" in caught.value.detail
     assert elapsed < sandbox_lab.INPUT_SEARCH_SECONDS + 1.5
+
+
+class PooledOverAllPoints(nn.Module):
+    """A point-cloud net that max-pools over a fixed number of points (a kernel of 700):
+    no candidate length runs, and "Invalid computed output size" means: longer."""
+
+    def __init__(self, points=700):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 16, 1)
+        self.pool = nn.MaxPool1d(points)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.conv(x)).view(-1, 16))
+
+
+def test_a_kernel_that_needs_a_longer_sequence_is_searched():
+    specs = _specs(PooledOverAllPoints())
+    (spec,) = specs.values()
+    length = int(spec.rstrip("]").split(",")[-1])
+    assert 700 <= length < 1400, specs

@@ -844,7 +844,8 @@ def width_checks(model: nn.Module) -> Iterator[None]:
             handle.remove()
 
 
-_TOO_SMALL_RE = re.compile(r"too small|can't be greater than actual input size|non-positive")
+_TOO_SMALL_RE = re.compile(r"too small|can't be greater than actual input size|non-positive|"
+                           r"Invalid computed output size")
 
 
 def too_small(error: BaseException) -> bool:
@@ -852,7 +853,7 @@ def too_small(error: BaseException) -> bool:
     return isinstance(error, (RuntimeError, ValueError)) and bool(_TOO_SMALL_RE.search(str(error)))
 
 
-def search_spatial(measure: Callable[[int], str], start: int = 8, limit: int = 512) -> int | None:
+def search_spatial(measure: Callable[[int], str], start: int = 8, limit: int = 8192) -> int | None:
     """The smallest spatial size S for which ``measure(S)`` is ``"ok"``, where
     ``measure`` says whether the features reaching the first mismatched Linear
     are too few (``"small"``), too many (``"large"``), or something else failed

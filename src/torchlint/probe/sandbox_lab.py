@@ -575,6 +575,8 @@ class Lab:
 
         def measure(spatial: int) -> str:
             trial = inputs_mod.build_inputs(model, plans, 2, seq, spatial, seed)
+            if _input_bytes(trial) > TRIAL_INPUT_BYTES:
+                return "other"  # (a 2-D size of thousands): the search ends here
             with inputs_mod.width_checks(model):
                 error = self._dry_run(model, trial)
             if error is None:
