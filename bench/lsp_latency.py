@@ -3,6 +3,13 @@ publishDiagnostics, beside the same lint in-process and beside the floor
 (libcst parse + one visit of the same text); then a storm of edits.
 
     python bench/lsp_latency.py [--edits 100] [--lines 1000] [--storm 2000] [--storm-debounce 200 0]
+                                [--opens 5]
+
+First, the editor's first impression: fresh servers with default settings,
+the time from didOpen of the script to its first diagnostics (sent at once
+after the initialize handshake, and 1 s later on a server already running),
+and from a didChange to its diagnostics with the default debounce stated
+apart from the work.
 
 The server is the installed ``torchlint lsp``, started with a debounce of 0 so
 that the figure is the work alone. Each edit changes one number in the
@@ -237,6 +244,53 @@ async def through_server(text: str, path: Path, edits: int) -> tuple[list[float]
     return samples, counts[-1] if counts else 0
 
 
+async def first_diagnostics(text: str, path: Path, after_start: float) -> tuple[float, float, float]:
+    """A fresh server with its default settings: (seconds from launching the
+    process to the end of the initialize handshake, seconds from didOpen to the
+    first publishDiagnostics, seconds from a didChange to its diagnostics).
+    didOpen is sent `after_start` seconds after the handshake (0: at once, as an
+    editor does when it opens a file with the server; more: a server already
+    running when a file is opened)."""
+    client = LanguageClient("lsp-latency-bench", "1")
+    loop = asyncio.get_running_loop()
+    waiting: dict[int, asyncio.Future] = {1: loop.create_future(), 2: loop.create_future()}
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def published(params: types.PublishDiagnosticsParams) -> None:
+        future = waiting.get(params.version or 0)
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
+
+    launched = time.perf_counter()
+    await client.start_io(str(Path(sys.executable).parent / "torchlint"), "lsp", cwd=str(path.parent))
+    await client.initialize_async(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), root_uri=path.parent.as_uri()))
+    client.initialized(types.InitializedParams())
+    started = time.perf_counter()
+    await asyncio.sleep(after_start)
+    uri = path.as_uri()
+    opened = time.perf_counter()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+    first = await asyncio.wait_for(waiting[1], 60)
+    new_text, line, old_line, new_line = edited(text, 0)
+    changed = time.perf_counter()
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(types.Position(line, 0), types.Position(line, len(old_line))),
+            text=new_line)]))
+    second = await asyncio.wait_for(waiting[2], 60)
+    await stop_server(client)
+    return started - launched, first - opened, second - changed
+
+
+def default_debounce_ms() -> float:
+    from torchlint.lsp.settings import DEFAULT_DEBOUNCE_MS
+
+    return float(DEFAULT_DEBOUNCE_MS)
+
+
 async def start_server(client: LanguageClient, folder: Path, debounce: float) -> None:
     await client.start_io(str(Path(sys.executable).parent / "torchlint"), "lsp", cwd=str(folder))
     await client.initialize_async(types.InitializeParams(
@@ -322,6 +376,30 @@ async def storm(text: str, path: Path, edits: int, debounce: float) -> dict[str,
     }
 
 
+def first_open(lines: int, opens: int) -> None:
+    """The editor's first impression, on fresh servers with default settings."""
+    text = training_script(lines)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "train.py"
+        path.write_text(text, encoding="utf-8")
+        runs = {delay: [asyncio.run(first_diagnostics(text, path, delay)) for _ in range(opens)]
+                for delay in (0.0, 1.0)}
+    debounce = default_debounce_ms()
+    print(f"First diagnostics on a {text.count(chr(10))}-line training script, {opens} fresh "
+          f"servers with default settings (debounce {debounce:g} ms)")
+    print(f"{'':58} {'median':>9} {'p95':>9}")
+    handshake = summary([r[0] for r in runs[0.0]])
+    print(f"{'launch -> initialize answered':58} {handshake[0]:7.0f}ms {handshake[1]:7.0f}ms")
+    for delay, label in ((0.0, "didOpen at once -> first diagnostics"),
+                         (1.0, "didOpen 1 s after start -> first diagnostics")):
+        median, p95 = summary([r[1] for r in runs[delay]])
+        print(f"{label:58} {median:7.0f}ms {p95:7.0f}ms")
+    median, p95 = summary([r[2] for r in runs[1.0]])
+    print(f"{'didChange -> diagnostics (includes the debounce)':58} {median:7.0f}ms {p95:7.0f}ms")
+    print(f"{'  of which the work, beyond the debounce':58} {median - debounce:7.0f}ms "
+          f"{p95 - debounce:7.0f}ms\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=100)
@@ -329,7 +407,11 @@ def main() -> None:
     parser.add_argument("--storm", type=int, default=2000, help="edits in the storm (0: none)")
     parser.add_argument("--storm-debounce", type=float, nargs="+", default=[200, 0],
                         help="debounce settings (ms) to run the storm with")
+    parser.add_argument("--opens", type=int, default=5,
+                        help="fresh servers started to time the first diagnostics (0: none)")
     args = parser.parse_args()
+    if args.opens:
+        first_open(args.lines, args.opens)
     text = training_script(args.lines)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.py"

@@ -36,6 +36,17 @@ async def test_torchlint_server_is_the_language_server_too(workspace: Path) -> N
 
 
 @pytest.mark.asyncio
+async def test_the_opened_document_is_linted_at_once_on_a_warmed_server(workspace: Path) -> None:
+    """didOpen is not debounced (only edits are), and the start-up warm-up is no
+    lint of the session: the opened document's lint is the first one counted."""
+    async with start(workspace, settings={"debounce": 120_000}) as editor:
+        uri = await editor.open("train.py", "import torch\nprint(1)\n")
+        assert [d.code for d in await asyncio.wait_for(editor.published(uri, version=1), 60)] == ["TL901"]
+        answer = await editor.client.protocol.send_request_async("torchlint/status", None)
+        assert answer.lints.run == 1
+
+
+@pytest.mark.asyncio
 async def test_a_client_that_disconnects_leaves_no_process(workspace: Path) -> None:
     async with start(workspace, settings={"probeOnSave": True}, env=FAKE) as editor:
         uri = await editor.open("train.py", SLEEPY)

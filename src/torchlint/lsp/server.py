@@ -178,4 +178,6 @@ async def _exit_with_parent(server: TorchlintServer, pid: int) -> None:
 
 def serve() -> None:
     logging.basicConfig(level=logging.WARNING, format="torchlint lsp: %(message)s")
-    stdio.serve(build())
+    server = build()
+    server.session.warm_up()  # on the lint thread, while the client's first messages arrive
+    stdio.serve(server)

@@ -99,6 +99,14 @@ class Session:
             self.folders.append(root)
         self.apply_settings(params.initialization_options, initial=True)
 
+    def warm_up(self) -> None:
+        """Before the first message: on the lint thread, load every rule and lint
+        a small training script, so the first document opened pays only for its
+        own lint (the rules' and the semantic layer's imports, libcst's parser
+        and the regular expressions are ready). It runs while the main thread
+        finishes importing the protocol and answers initialize."""
+        self._thread.submit(_warm_lint)
+
     def close(self) -> None:
         """End everything the session started: probe processes, pending lints."""
         if self._closed:
@@ -602,6 +610,52 @@ class Session:
             self.show(doc)
             if not self.push:
                 self._request_refresh()
+
+
+#: What the warm-up lints: a model, a training loop and an evaluation, so that
+#: the rules' facts (modes, losses, loaders, steps) are all computed once.
+_WARM_SCRIPT = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x):
+        return F.log_softmax(self.drop(self.fc(x)), dim=1)
+
+
+def train(model, loader, optimizer):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = F.nll_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+
+def evaluate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(F.nll_loss(model(x), y).item() for x, y in loader)
+"""
+
+
+def _warm_lint() -> None:
+    """A lint in a throwaway project (nothing of it stays in the session's)."""
+    from torchlint.config import ConfigFinder
+    from torchlint.source import SourceFile
+
+    try:
+        run = Run(configs=ConfigFinder(), selection=Selection(select=("ALL",)), project=Project())
+        run.lint(SourceFile(display="<warm-up>", text=_WARM_SCRIPT))
+    except Exception:  # noqa: BLE001 - a warm-up must never stop the server
+        pass
 
 
 def _differs_from_disk(path: Path, text: str) -> bool:
