@@ -778,6 +778,7 @@ class _EvalPhaseFinder:
         if not trains:
             if weak_allowed:
                 self._inference(scope)
+                self._after_eval(scope)
             return
         self._eval_branches(scope)
         self._after_eval(scope)
@@ -846,9 +847,10 @@ class _EvalPhaseFinder:
         return None
 
     def _after_eval(self, scope: F.Scope) -> None:
-        """Forwards a training function runs after switching the model to eval
-        mode, with no backward pass after them in the same iteration (or the
-        rest of the function): an evaluation written inline."""
+        """Forwards run after switching the model to eval mode, with no backward
+        pass after them in the same iteration (or the rest of the function): an
+        evaluation written inline in a training function, or code that only
+        predicts (`net.eval()` then a loop over unnamed batches)."""
         p = self.p
         for forward in p.forwards_in(scope, scope, unknown=True):
             if _claim_key(forward) in self.claimed or forward.via:
@@ -862,6 +864,8 @@ class _EvalPhaseFinder:
                 rest = F.Block(node=loop.node, order=loop.order, end_order=loop.end_order)
             else:  # from the switch to eval mode to the end of the function
                 rest = F.Block(node=forward.call.node, order=event.call.order, end_order=scope.end_order)
+            if self._shape_check(forward) and _synthetic_inputs(forward.call):
+                continue  # `net = Net(); net.eval(); net(torch.randn(1, 6))`: trying the model out
             if not p.trains(rest, scope):
                 where = self.model.where(event.call.node)
                 self.add(rest, scope, f"after `{event.target}.eval()` at {where}", [forward])
@@ -887,6 +891,28 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
         if "." not in attr and attr != name and _runs_layers(owner, attr, depth + 1):
             return True
     return False
+
+
+_RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "tensor", "arange",
+                     "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
+
+
+def _synthetic_inputs(call: F.Call) -> bool:
+    """Every argument is a tensor made up on the spot: `net(torch.randn(2, 3))`,
+    `net(torch.zeros(1, 6).unsqueeze(0))`."""
+    if not call.args:
+        return False
+    for arg in call.args:
+        node = arg.value
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and isinstance(node.func.value, cst.Call):
+            node = node.func.value  # `.unsqueeze(0)`, `.to(device)` chains
+        if not isinstance(node, cst.Call):
+            return False
+        name = dotted_name(node.func) or ""
+        if not (name.startswith("torch.") and name.rsplit(".", 1)[-1] in _RANDOM_FACTORIES):
+            return False
+    return True
 
 
 def _claim_key(forward: Forward) -> tuple[int, int]:
