@@ -410,6 +410,121 @@ def _borrow(project: ProbeProject, siblings: list[tuple[Path, str, str]], wanted
     return borrowed
 
 
+@dataclass(frozen=True)
+class _ModelParameter:
+    """A function of the script that receives the finding's model as a parameter."""
+
+    function: str
+    position: int  # among the parameters (self excluded for plain functions)
+    name: str
+
+
+def _model_parameter(info: recover.SourceInfo, context: dict[str, Any], line: int
+                     ) -> _ModelParameter | None:
+    """``val(net, loader)`` with the finding on ``net``: the top-level function whose
+    parameter holds the model the finding names, or None."""
+    named = context.get("model_var") or context.get("model")
+    if not isinstance(named, str) or "." in named:
+        return None
+    for function in info.facts.scope.functions:  # top level: methods get their model from self
+        body = function.node.body.body  # type: ignore[attr-defined]
+        if not body or not info.line(function.node) <= line <= info.line_span_end(body[-1]):
+            continue
+        param = function.param(named)
+        if param is not None and param.node.star not in ("*", "**"):
+            return _ModelParameter(function.name, param.index, param.name)
+    return None
+
+
+def _argument_for(call: F.Call, wanted: _ModelParameter) -> cst.BaseExpression | None:
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            return None  # `f(*args)`: positions are not known
+        if arg.keyword is not None:
+            if arg.keyword.value == wanted.name:
+                return arg.value
+            continue
+        if position == wanted.position:
+            return arg.value
+        position += 1
+    return None
+
+
+def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, str]],
+                         wanted: dict[str, _ModelParameter], taken: set[str],
+                         classes_wanted: frozenset[str] = frozenset()
+                         ) -> tuple[_Borrowed, dict[str, recover.Construction]]:
+    """For a function that receives its model (``test(model, loader)``): the
+    construction of the model that a caller in another file of the run passes to
+    it, when the caller imports this script and builds the model in the same
+    function from a class of the project (``model = Net(...)`` ... ``test(model, ...)``).
+    The same for a model class of another file that a finding names
+    (``class`` in its context) and this script never builds: its construction in
+    a file of the run that imports this script (key ``class:Name``).
+    Returns the borrowed modules and, per function name (or class key), the construction."""
+    borrowed = _Borrowed()
+    chosen: dict[str, recover.Construction] = {}
+    script = project.script
+    if script.path is None or not (wanted or classes_wanted):
+        return borrowed, chosen
+    for path, display, text in siblings:
+        pending = {name: w for name, w in wanted.items() if name not in chosen and name in text}
+        pending_classes = {c for c in classes_wanted if f"class:{c}" not in chosen and c in text}
+        if path == script.path or not (pending or pending_classes):
+            continue  # cheap: a file that never names the function or class cannot use it
+        name = module_name_for(path)
+        if name in taken or name == script.name:
+            name = f"__torchlint_caller_{len(borrowed.namespaces)}__"
+        info = _parse(path, name, text)
+        if info is None:
+            continue
+        sub = ProbeProject(info, project=project.project)
+        sub.follow()
+        ours = sub.by_path.get(script.path)
+        if ours is None or ours.name != script.name:
+            continue  # the file does not import this script: its calls are to something else
+        evaluator = recover.Evaluator(info)
+        evaluator.setup()
+        names = _namespace_names(info, evaluator)
+        for other in sub.infos:
+            other.stripped = strip(other.module, set(names) if other is info else set())
+        classes = recover.model_classes(sub.infos, sub.resolve_import)
+        built = constructions(sub, classes, evaluator, display)
+        found: dict[str, recover.Construction] = {}
+        for call in info.facts.calls:
+            function = (call.dotted or "").rsplit(".", 1)[-1]
+            if function not in pending or function in found:
+                continue
+            argument = _argument_for(call, pending[function])
+            if not isinstance(argument, cst.Name):
+                continue
+            caller = call.scope.function.name if call.scope.function else None
+            line = info.line(call.node)
+            before = [c for c in built if c.var == argument.value and c.function == caller and c.line <= line]
+            if before:
+                found[function] = before[-1]
+        for class_name in pending_classes:
+            of_class = [c for c in built if c.model.name == class_name]
+            if of_class:
+                found[f"class:{class_name}"] = min(of_class, key=_main_rank)
+        if not found:
+            continue
+        for key, construction in found.items():
+            construction.spec["sibling"] = True
+            how = f"a {key[6:]} built there" if key.startswith("class:") else f"passed to {script.name}.{key}"
+            construction.spec["origin"] = f"{construction.spec['origin']} ({how})"
+        chosen.update(found)
+        borrowed.constructions.extend(found.values())
+        borrowed.infos.extend(i for i in sub.infos if i.path not in project.by_path and i.name not in taken)
+        taken.update(i.name for i in sub.infos)
+        borrowed.namespaces[name] = {n: {k: v for k, v in evaluator.argparse.items()
+                                         if recover.is_literal(v)} for n in names}
+        if len(chosen) == len(wanted):
+            break
+    return borrowed, chosen
+
+
 # -- the job ------------------------------------------------------------------------------------
 
 
@@ -524,6 +639,18 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
     unbuilt = {m.name for m in classes.values() if m.info is script} - {c.model.name for c in found}
     borrowed = _borrow(project, list(siblings), unbuilt, {i.name for i in project.infos})
     found += borrowed.constructions
+    # Findings in a function that receives its model: the model a caller passes to it.
+    parameters = {item.index: _model_parameter(script, item.finding.context, item.finding.line)
+                  for item in probed if not _names_a_model(item.finding.context)}
+    wanted = {p.function: p for p in parameters.values() if p is not None}
+    known = {c.model.name for c in found} | {m.name for m in classes.values()}
+    foreign = frozenset(item.finding.context["class"] for item in probed
+                        if isinstance(item.finding.context.get("class"), str)
+                        and item.finding.context["class"] not in known)
+    callers, passed = _borrow_from_callers(project, list(siblings), wanted,
+                                           {i.name for i in [*project.infos, *borrowed.infos]}, foreign)
+    borrowed.infos.extend(callers.infos)
+    borrowed.namespaces.update(callers.namespaces)
     specs: list[dict[str, Any]] = [c.spec for c in found]
     constructed = {c.model.name for c in found}
     for model in classes.values():
@@ -541,6 +668,10 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
             chosen = own[-1]
             main = next(i for i, s in enumerate(specs) if s["class"] == chosen.name
                         and s["module"] == chosen.info.name)
+    # Models of other files (passed in by a caller, or a class the finding names): only for
+    # the findings that name them, never the script's main model.
+    own_specs = len(specs)
+    specs += [c.spec for c in callers.constructions]
     modules = [{"name": info.name, "path": str(info.path) if info.path else "<stdin>",
                 "source": info.stripped.text if info.stripped else "", "package": info.package}
                for info in [*project.infos, *borrowed.infos]]
@@ -556,8 +687,8 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
         experiments.append({
             "id": ident, "code": finding.code, "message": finding.message, "line": finding.line,
             "column": finding.column, "context": finding.context,
-            "model": _choose(finding.context, found, specs, main, finding.line,
-                             _class_at(script, finding.line)),
+            "model": _model_index(item, finding, found, specs, own_specs, main, script, parameters,
+                                  passed),
             "source": item.source, "function": item.function,
         })
     assumptions: dict[str, Any] = {}
@@ -576,6 +707,31 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
                      "memory_mb": config.probe.memory_mb},
         "assumptions": assumptions,
     }
+
+
+def _names_a_model(context: dict[str, Any]) -> bool:
+    return any(context.get(key) for key in ("construct_line", "class", "construct"))
+
+
+def _model_index(item: ProbedFinding, finding: Finding, found: list[recover.Construction],
+                 specs: list[dict[str, Any]], own_specs: int, main: int | None,
+                 script: recover.SourceInfo, parameters: dict[int, _ModelParameter | None],
+                 passed: dict[str, recover.Construction]) -> int | None:
+    """The model of one finding: as :func:`_choose` picks among the script's own models;
+    else the model a caller passes to the function the finding sits in, or the
+    construction elsewhere in the run of the class the finding names."""
+    chosen = _choose(finding.context, found, specs[:own_specs], main, finding.line,
+                     _class_at(script, finding.line))
+    foreign = passed.get(f"class:{finding.context.get('class')}")
+    if chosen is None and foreign is not None and foreign.spec in specs:
+        return specs.index(foreign.spec)
+    parameter = parameters.get(item.index)
+    if chosen is not None or parameter is None or parameter.function not in passed:
+        return chosen
+    construction = passed[parameter.function]
+    if _class_at(script, finding.line) is None and construction.spec in specs:
+        return specs.index(construction.spec)
+    return chosen
 
 
 def _namespace_names(info: recover.SourceInfo, evaluator: recover.Evaluator) -> list[str]:
