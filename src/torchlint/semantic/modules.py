@@ -285,6 +285,8 @@ class ModuleIndex:
             return None
         names = self.model.names_for(facts)
         qualified = names.qualified(value.func, scope, order)
+        if qualified is None and isinstance(value.func, cst.Name):
+            qualified = self._layer_class_parameter(value.func.value, scope, order, facts)
         kind = self.model.symbols.layer_kind(qualified)
         if qualified in ("torch.nn.Embedding.from_pretrained", "torch.nn.EmbeddingBag.from_pretrained"):
             return Layer(attr=attr, call=call, qualname=qualified.rsplit(".", 1)[0], kind="embedding",
@@ -325,12 +327,46 @@ class ModuleIndex:
                                 return built
         return None
 
+    def _layer_class_parameter(self, name: str, scope: F.Scope, order: int, facts: F.FileFacts) -> str | None:
+        """`norm_layer(planes)` where `norm_layer` is a parameter: the torch layer class it
+        defaults to, or (default None, the torchvision style of threading a layer class
+        through constructors by name) the one class the file's same-named parameters
+        default to (`def __init__(..., norm_layer=nn.BatchNorm2d)` in the model above)."""
+        found = lookup(scope, name, order)
+        if found is None or not isinstance(found[1].fact, F.Param):
+            return None
+        names = self.model.names_for(facts)
+        param = found[1].fact
+        if param.default is not None and literal_number(param.default) is None \
+                and not (isinstance(param.default, cst.Name) and param.default.value == "None"):
+            return self._torch_layer_class(names.qualified(param.default, scope, order))
+        defaults = set()
+        for function in facts.functions:
+            other = function.param(name)
+            if other is not None and other.default is not None:
+                layer = self._torch_layer_class(names.qualified(other.default, function, function.order))
+                if layer is not None:
+                    defaults.add(layer)
+        return defaults.pop() if len(defaults) == 1 else None
+
+    def _torch_layer_class(self, qualified: str | None) -> str | None:
+        if qualified is None:
+            return None
+        if self.model.symbols.layer_kind(qualified) is not None or \
+                (qualified.startswith("torch.nn.") and qualified[9:10].isupper()):
+            return qualified
+        return None
+
     def _container_elements(self, call: F.Call, scope: F.Scope,
                             facts: F.FileFacts) -> list[cst.BaseExpression]:
         elements: list[cst.BaseExpression] = []
         for arg in call.args:
             value = arg.value
-            if arg.star == "*":
+            if arg.star == "*" and isinstance(value, (cst.ListComp, cst.GeneratorExp)):
+                elements.append(value.elt)  # nn.Sequential(*[Block(c) for _ in range(n)])
+            elif arg.star == "*" and isinstance(value, (cst.List, cst.Tuple)):
+                elements.extend(e.value for e in value.elements)
+            elif arg.star == "*":
                 elements.extend(self._list_items(value, scope, call.order))
             elif isinstance(value, (cst.List, cst.Tuple)):
                 elements.extend(e.value for e in value.elements)
