@@ -393,7 +393,9 @@ class Lab:
             and (isinstance(err, AssertionError) or "int" in text or "NoneType" in text)
         config = any(isinstance(v, build.GuessedConfig) for v in prepared.arguments.values())
         if misused or config or not guessed:
-            shown = ", ".join(f"{k}={v!r}" for k, v in guessed.items()) or "none"
+            if not guessed:
+                return hint_snippet(name)  # the script's own arguments failed: only a factory helps
+            shown = ", ".join(f"{k}={v!r}" for k, v in guessed.items())
             return hint_snippet(name, comment=f"{name} failed on the probe's guesses ({shown}): a function "
                                 f"in probe_model.py that builds it as the script does")
         return hint_snippet(name, guessed)
