@@ -26,10 +26,11 @@ DESIGN_CODES = {
     "TL001": "syntax-error", "TL002": "unused-noqa", "TL101": "missing-eval", "TL102": "missing-no-grad",
     "TL103": "functional-dropout-always-on", "TL201": "softmax-before-cross-entropy",
     "TL202": "log-softmax-before-cross-entropy", "TL203": "inconsistent-loss-normalization",
-    "TL204": "softmax-over-batch-dim", "TL301": "batchnorm-single-sample",
+    "TL204": "softmax-over-batch-dim", "TL205": "sigmoid-before-bce-with-logits",
+    "TL301": "batchnorm-single-sample", "TL303": "unshuffled-training-loader",
     "TL401": "discarded-from-pretrained", "TL501": "loss-accumulated-with-graph",
     "TL502": "seed-reset-in-loop", "TL503": "missing-zero-grad",
-    "TL505": "zero-grad-between-backward-and-step",
+    "TL505": "zero-grad-between-backward-and-step", "TL506": "misplaced-gradient-clipping",
 }
 # Fixtures pinned by other test modules (the probe's models carry findings on purpose).
 OWN_TESTS = ("probe",)

@@ -56,6 +56,10 @@ NOT_CONFIRMED = {
     # own, which shows the mechanism and says nothing about this code.
     ("fixtures/TL503/project_engine/engine.py", 11, "TL503"): ("mechanism_only", None),
     ("fixtures/probe/rules/tl501_no_model_reaches_loop.py", 14, "TL501"): ("mechanism_only", None),
+    # TL303: the dataset is built from names of the script's main block (or is a random_split part),
+    # which the sandbox does not run: the loader cannot be rebuilt with the user's dataset.
+    ("fixtures/TL303/bad_default_shuffle_tensor_dataset.py", 19, "TL303"): ("inconclusive", "experiment_error"),
+    ("fixtures/TL303/bad_random_split_part.py", 7, "TL303"): ("inconclusive", "experiment_error"),
     # fixtures/probe/rules: the effect is absent at run time.
     ("fixtures/probe/rules/tl101_dropout_branch_off.py", 22, "TL101"): ("not_exercised", None),
     ("fixtures/probe/rules/tl101_dropout_off_by_default.py", 22, "TL101"): ("refuted", None),
@@ -256,7 +260,8 @@ def test_every_rule_is_confirmed_on_a_bad_fixture(rules_run):
     confirmed = {code for (path, _, code), finding in rules_run.items()
                  if "/bad_" in path and finding["probe"]["verdict"] in ("confirmed", "confirmed_redundant")}
     assert confirmed == {"TL101", "TL102", "TL103", "TL201", "TL202", "TL203", "TL204", "TL301",
-                         "TL401", "TL501", "TL502", "TL503", "TL505"}
+                         "TL401", "TL501", "TL502", "TL503", "TL505",
+                         "TL205", "TL303", "TL506"}
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED), ids=lambda key: f"{key[0]}:{key[1]}:{key[2]}")

@@ -1,0 +1,126 @@
+"""What kind of dataset a DataLoader reads: map-style (indexable, so the loader
+can shuffle it) or iterable (it streams; order is its own business).
+
+Evidence, followed from the loader's ``dataset`` argument through local names
+and tuple targets: torch's map-style datasets (``TensorDataset``, ``Subset``,
+``random_split`` parts, ``ConcatDataset``), torchvision/torchaudio datasets, a
+project class deriving from ``Dataset`` with ``__getitem__`` (in this file or
+another), lists and tensors; ``IterableDataset`` subclasses and data pipes are
+iterable. Anything else is unknown (None), and rules decide nothing from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.names import lookup
+from torchlint.semantic.walker import dotted_name
+
+if TYPE_CHECKING:
+    from torchlint.semantic.model import SemanticModel
+
+MAX_DEPTH = 6
+_MAP_STYLE_TORCH = frozenset({"torch.utils.data.TensorDataset", "torch.utils.data.Subset",
+                              "torch.utils.data.ConcatDataset", "torch.utils.data.StackDataset"})
+_MAP_STYLE_PACKAGES = ("torchvision.datasets.", "torchaudio.datasets.", "torch_geometric.datasets.")
+_ITERABLE_BASES = ("IterableDataset", "IterDataPipe")
+_TENSOR_FACTORIES = frozenset({"torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.tensor",
+                               "torch.arange", "torch.randint", "torch.stack", "torch.cat"})
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    style: str  # "map" | "iterable"
+    what: str  # for messages: "TensorDataset", "class ImageFolderSet (Dataset)"
+    construct: cst.Call | None = None  # the construction call (in this file), for the probe
+
+
+class Datasets:
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+
+    def kind(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+             depth: int = 0, path: tuple[int, ...] = ()) -> DatasetKind | None:
+        if node is None or depth > MAX_DEPTH:
+            return None
+        if isinstance(node, cst.Name):
+            found = lookup(scope, node.value, order)
+            if found is None:
+                return None
+            binding = found[1]
+            fact = binding.fact
+            if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign"):
+                return self.kind(fact.value, fact.scope, fact.order, depth + 1, binding.path)
+            return None
+        if isinstance(node, (cst.Tuple, cst.List)):
+            if path:
+                if path[0] < len(node.elements):
+                    return self.kind(node.elements[path[0]].value, scope, order, depth + 1, path[1:])
+                return None
+            return DatasetKind("map", "a list") if isinstance(node, cst.List) else None
+        if isinstance(node, cst.ListComp) and not path:
+            return DatasetKind("map", "a list")
+        if not isinstance(node, cst.Call):
+            return None
+        qualified = self.model.names.qualified(node.func, scope, order)
+        if qualified == "torch.utils.data.random_split" and path:
+            return DatasetKind("map", "a random_split part (Subset)")
+        if path:
+            return None
+        if qualified in _MAP_STYLE_TORCH:
+            return DatasetKind("map", qualified.rsplit(".", 1)[-1], node)
+        if qualified in _TENSOR_FACTORIES:
+            return DatasetKind("map", "a tensor", node)
+        if qualified is not None and qualified.startswith(_MAP_STYLE_PACKAGES):
+            return DatasetKind("map", qualified, node)
+        if dotted_name(node.func) == "list":
+            return DatasetKind("map", "a list", node)
+        definition = self.model.resolver.definition(node.func, scope, order, self.model.facts, self.model.path)
+        if definition is not None and isinstance(definition.fact, F.Class):
+            return self._class_kind(definition.fact, node)
+        return None
+
+    def _class_kind(self, cls: F.Class, node: cst.Call) -> DatasetKind | None:
+        bases = [dotted_name(b) or "" for b in cls.bases]
+        if any(b.rsplit(".", 1)[-1] in _ITERABLE_BASES for b in bases):
+            return DatasetKind("iterable", f"class {cls.name} (IterableDataset)")
+        if "__iter__" in cls.methods and "__getitem__" not in cls.methods:
+            return DatasetKind("iterable", f"class {cls.name} (defines __iter__)")
+        derives = any(b.rsplit(".", 1)[-1] == "Dataset" for b in bases)
+        if derives and "__getitem__" in cls.methods:
+            return DatasetKind("map", f"class {cls.name} (Dataset with __getitem__)", node)
+        return None
+
+
+def datasets_of(model: SemanticModel) -> Datasets:
+    """The file's dataset analysis, one per semantic model (kept on it, as its other
+    analyses are)."""
+    found = model.__dict__.get("_datasets")
+    if found is None:
+        found = model.__dict__["_datasets"] = Datasets(model)
+    return found
+
+
+def carries_state_across_batches(model: SemanticModel, loop: F.Loop, scope: F.Scope) -> bool:
+    """Truncated backpropagation through time: a forward pass in the loop takes a name
+    (`hidden`) that the loop rebinds and that was bound before it, so each batch
+    continues where the previous one ended and the batches must come in order."""
+    for forward in model.phases.forwards_in(loop, scope):
+        call = forward.call
+        if call.scope is not scope:
+            continue
+        for arg in call.args:
+            name = arg.value.value if isinstance(arg.value, cst.Name) else None
+            if name is None:
+                continue
+            bindings = scope.bindings.get(name, [])
+            rebound = any(loop.contains(b.fact) for b in bindings if isinstance(b.fact, F.Assign)
+                          and b.fact.kind != "for")
+            earlier = any(b.order < loop.order for b in bindings)
+            if rebound and earlier:
+                return True
+    return False
