@@ -56,3 +56,16 @@ def test_a_guessed_int_used_as_a_tuple_asks_for_a_factory_and_the_factory_moves_
            "    return Tagger((40, 5))\n")
     after = _run(folder, tmp_path, "after")[key]
     assert after["verdict"] == "confirmed", after["evidence"]
+
+
+def test_the_bimodal_seed_needs_no_hand_written_hint(tmp_path):
+    """Seed 001's model (time-first utterances, audio concatenated before a Linear) is fed by
+    the input search alone: without its pyproject.toml, every finding gets its verdict."""
+    folder = tmp_path / "cosmic_bimodal"
+    shutil.copytree(REPO / "fixtures" / "seeds" / "cosmic_bimodal", folder)
+    (folder / "pyproject.toml").unlink()
+    found = _run(folder, tmp_path, "seed")
+    assert {key: result["verdict"] for key, result in found.items()} == {
+        ("model.py", 16, "TL203"): "confirmed", ("train_meld.py", 22, "TL101"): "confirmed",
+        ("train_meld.py", 22, "TL102"): "confirmed"}
+    assert all("hint" not in result["assumptions"] for result in found.values())

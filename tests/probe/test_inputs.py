@@ -378,3 +378,29 @@ def test_a_kernel_that_needs_a_longer_sequence_is_searched():
     (spec,) = specs.values()
     length = int(spec.rstrip("]").split(",")[-1])
     assert 700 <= length < 1400, specs
+
+
+class TimeFirstMixer(nn.Module):
+    """Recurrent code written time-first (``steps, batch, width = x.size()``) whose second
+    input is concatenated with the first's projection before a Linear."""
+
+    def __init__(self, width=20, extra=7):
+        super().__init__()
+        self.project = nn.Linear(width, 12)
+        self.mix = nn.Linear(12 + extra, 5)
+
+    def forward(self, x, side):
+        steps, batch, width = x.size()
+        mixed = self.mix(torch.cat([self.project(x), side], dim=-1))
+        return mixed.view(steps * batch, -1)
+
+
+def test_an_unpack_makes_inputs_time_first_and_a_concatenation_corrects_a_width():
+    lab = _lab()
+    inputs = lab.inputs(TimeFirstMixer())
+    assert inputs.specs == {"x": "float32[6,4,20]", "side": "float32[6,4,7]"}
+    assert lab.assumptions()["inputs_repaired"] == [
+        "x, side made time-first sequences: the forward unpacks 3 dimensions (not enough values to "
+        "unpack (expected 3, got 2))",
+        "side has 7 features of its own: a Linear of 19 inputs got 31 (it is concatenated with others "
+        "first)"]

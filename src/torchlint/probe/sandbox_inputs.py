@@ -895,3 +895,47 @@ def candidate_layouts(plans: dict[str, Plan]) -> list[tuple[dict[str, Plan], int
     if transposed != plans:
         layouts.append((transposed, spatials[0]))
     return layouts
+
+
+_UNPACK_RE = re.compile(r"not enough values to unpack \(expected (\d+), got (\d+)\)")
+_MATMUL_RE = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
+
+
+def repairs(plans: dict[str, Plan], error: BaseException) -> list[tuple[dict[str, Plan], str]]:
+    """Changed plans to try after a failed forward, from what its error says.
+
+    - ``not enough values to unpack (expected 3, got 2)``: the forward unpacks a
+      sequence's size; 2-D float inputs ``(B, F)`` become ``(T, B, F)`` (recurrent
+      code written time-first), then ``(B, T, F)``.
+    - ``mat1 and mat2 shapes cannot be multiplied (NxA and WxO)``: a Linear of W
+      input features got A; an input planned for W features that is concatenated
+      with others before that Linear has W - (A - W) of its own."""
+    text = str(error)
+    found: list[tuple[dict[str, Plan], str]] = []
+    unpack = _UNPACK_RE.search(text)
+    if unpack and int(unpack.group(1)) > int(unpack.group(2)):
+        flat = [n for n, p in plans.items() if p.source == "synthesized" and p.kind == "float"
+                and len(p.dims) == 2 and p.dims[0] == "B"]
+        for order, label in ((("T", "B"), "time-first"), (("B", "T"), "batch-first")):
+            changed = dict(plans)
+            for name in flat:
+                plan = plans[name]
+                changed[name] = replace(plan, dims=(*order, plan.dims[1]), batch_dim=order.index("B"))
+            if flat:
+                found.append((changed, f"{', '.join(flat)} made {label} sequences: the forward unpacks "
+                                       f"{unpack.group(1)} dimensions ({text.strip()})"))
+    matmul = _MATMUL_RE.search(text)
+    if matmul:
+        got, want = int(matmul.group(2)), int(matmul.group(3))
+        if got != want:
+            for name, plan in plans.items():
+                if plan.source != "synthesized" or plan.kind != "float" or not plan.dims \
+                        or plan.dims[-1] != want:
+                    continue
+                width = want - (got - want)
+                if width > 0:
+                    changed = dict(plans)
+                    changed[name] = replace(plan, dims=(*plan.dims[:-1], width))
+                    found.append((changed, f"{name} has {width} features of its own: a Linear of {want} "
+                                           f"inputs got {got} (it is concatenated with others first)"))
+    return found

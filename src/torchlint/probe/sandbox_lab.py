@@ -285,6 +285,8 @@ class Lab:
             weakref.WeakKeyDictionary()
         self._input_hints: dict[str, str] = {}  # per class: the inputs hint to suggest
         self._search_started: tuple[float, int, int] | None = None  # (time, peak memory, trials)
+        self._last_repaired: dict[str, inputs_mod.Plan] | None = None  # plans the errors changed
+        self._dimension_names: dict[str, Any] = {}
 
     # -- the user's code ------------------------------------------------------------------
 
@@ -493,6 +495,7 @@ class Lab:
             raise Inconclusive("no_inputs", f"cannot plan inputs: {last_line(err)}") from None
         params = ", ".join(p.name for p in inputs_mod.forward_parameters(model))
         suggestion = inputs_mod.hint_text(model, plans, missing, names)
+        self._dimension_names = names
         self._input_hints[name] = hint_snippet(
             name, inputs=suggestion,
             comment="B and T are chosen by the probe; other names are constructor arguments")
@@ -528,6 +531,7 @@ class Lab:
         if not any(p.source == "synthesized" for p in plans.values()):
             return plans, inputs_mod.SPATIAL_CANDIDATES[0]
         first_error: BaseException | None = None
+        self._last_repaired: dict[str, inputs_mod.Plan] | None = None
         self._search_started = (time.monotonic(), _peak_rss_bytes(), 0)
         try:
             for candidate, spatial in inputs_mod.candidate_layouts(plans):
@@ -549,6 +553,9 @@ class Lab:
                 spatial = self._fit_spatial(model, plans, seq, seed)
                 if spatial is not None:
                     return plans, spatial
+            repaired = self._repair(model, plans, first_error, batch, seq, seed)
+            if repaired is not None:
+                return repaired
         except _SearchSpent as spent:
             raise Inconclusive(
                 "no_inputs", f"forward({params}): the input search stopped: {spent}"
@@ -560,6 +567,8 @@ class Lab:
             self._search_started = None
         tried = inputs_mod.build_inputs(model, plans, batch, seq, inputs_mod.SPATIAL_CANDIDATES[0],
                                         seed).specs if first_error else {}
+        if self._last_repaired is not None:  # the hint starts from what the errors taught
+            suggestion = inputs_mod.hint_text(model, self._last_repaired, [], self._dimension_names)
         raise Inconclusive(
             "no_inputs",
             f"forward({params}) failed on every synthesized input tried "
@@ -595,6 +604,32 @@ class Lab:
                 else "that runs"
             self._assumptions["spatial_size"] = f"{spatial}: none of {tried} ran; the smallest size {matched}"
         return spatial
+
+    def _repair(self, model: nn.Module, plans: dict[str, inputs_mod.Plan], error: BaseException,
+                batch: int, seq: int, seed: int) -> tuple[dict[str, inputs_mod.Plan], int] | None:
+        """Plans changed by what the forward's own errors say, a few rounds: an unpack
+        of more dimensions than given (``seq_len, batch, dim = x.size()``) makes 2-D float
+        inputs sequences (time-first, then batch-first); a Linear given the wrong
+        number of features (an input concatenated with others before it) corrects
+        the width of the input planned for that Linear. Recorded as an assumption."""
+        spatial = inputs_mod.SPATIAL_CANDIDATES[0]
+        current, steps = plans, []
+        for _ in range(4):  # each round follows the first repair whose error changed
+            following = None
+            for candidate, why in inputs_mod.repairs(current, error):
+                trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
+                found = self._dry_run(model, trial)
+                if found is None:
+                    self._assumptions["inputs_repaired"] = [*steps, why]
+                    return candidate, spatial
+                if following is None and str(found) != str(error):
+                    following = (candidate, found, why)
+            if following is None:
+                return None
+            current, error, why = following
+            steps.append(why)
+            self._last_repaired = current
+        return None
 
     def _spend(self) -> None:
         """Count one trial of the input search; raise _SearchSpent past its budget."""
