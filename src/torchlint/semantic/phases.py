@@ -852,6 +852,7 @@ class _EvalPhaseFinder:
         evaluation written inline in a training function, or code that only
         predicts (`net.eval()` then a loop over unnamed batches)."""
         p = self.p
+        groups: dict[int, tuple[ModeEvent, list[Forward]]] = {}
         for forward in p.forwards_in(scope, scope, unknown=True):
             if _claim_key(forward) in self.claimed or forward.via:
                 continue
@@ -859,16 +860,25 @@ class _EvalPhaseFinder:
             event = state.event
             if state.mode != "eval" or event is None or event.call.scope is not scope:
                 continue
-            loop = forward.call.loop
-            if loop is not None and loop.scope is scope:
-                rest = F.Block(node=loop.node, order=loop.order, end_order=loop.end_order)
-            else:  # from the switch to eval mode to the end of the function
-                rest = F.Block(node=forward.call.node, order=event.call.order, end_order=scope.end_order)
             if self._shape_check(forward) and _synthetic_inputs(forward.call):
                 continue  # `net = Net(); net.eval(); net(torch.randn(1, 6))`: trying the model out
-            if not p.trains(rest, scope):
-                where = self.model.where(event.call.node)
-                self.add(rest, scope, f"after `{event.target}.eval()` at {where}", [forward])
+            groups.setdefault(id(event.call), (event, []))[1].append(forward)
+        for event, forwards in groups.values():
+            reason = f"after `{event.target}.eval()` at {self.model.where(event.call.node)}"
+            # One phase from the switch to the end of the function when nothing
+            # there trains, else one per loop (or the rest of the function).
+            whole = F.Block(node=event.call.node, order=event.call.order, end_order=scope.end_order)
+            if not p.trains(whole, scope):
+                self.add(whole, scope, reason, forwards)
+                continue
+            for forward in forwards:
+                loop = forward.call.loop
+                if loop is not None and loop.scope is scope:
+                    rest = F.Block(node=loop.node, order=loop.order, end_order=loop.end_order)
+                else:
+                    rest = F.Block(node=forward.call.node, order=event.call.order, end_order=scope.end_order)
+                if not p.trains(rest, scope):
+                    self.add(rest, scope, reason, [forward])
 
 
 def _runs_layers(module, name: str, depth: int = 0) -> bool:
