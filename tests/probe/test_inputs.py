@@ -404,3 +404,38 @@ def test_an_unpack_makes_inputs_time_first_and_a_concatenation_corrects_a_width(
         "unpack (expected 3, got 2))",
         "side has 7 features of its own: a Linear of 19 inputs got 31 (it is concatenated with others "
         "first)"]
+
+
+class RowsAsSteps(nn.Module):
+    """An LSTM over the rows of a 28x28 image, reshaped in forward: T must be 28."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(28, 16, batch_first=True)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        out, _ = self.rnn(x.view(-1, 28, 28))
+        return self.fc(out[:, -1])
+
+
+class ExplicitForwardCall(nn.Module):
+    """``self.conv.forward(x)`` feeds the convolution like ``self.conv(x)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8 * 30 * 30, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv.forward(x).flatten(1))
+
+
+def test_a_view_to_fixed_sizes_sets_the_sequence_length():
+    lab = _lab()
+    assert lab.inputs(RowsAsSteps()).specs == {"x": "float32[4,28,28]"}
+    assert lab.assumptions()["inputs_repaired"] == ["x has 28 steps: the forward views it as [-1, 28, 28]"]
+
+
+def test_an_explicit_forward_call_of_a_layer_decides_the_input():
+    assert _specs(ExplicitForwardCall()) == {"x": "float32[4,3,32,32]"}

@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import math
 import re
 import textwrap
 from dataclasses import dataclass, field, replace
@@ -398,8 +399,12 @@ class _ForwardTrace:
         if isinstance(node, ast.Name):
             return set(self.taint.get(node.id, ()))
         if isinstance(node, ast.Call):
-            module = self.module_of(node.func)
-            taint = set() if module is not None else self.expr(node.func)
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in ("forward", "__call__") \
+                    and self.module_of(func.value) is not None:
+                func = func.value  # `self.conv.forward(x)` feeds `self.conv` as `self.conv(x)` does
+            module = self.module_of(func)
+            taint = set() if module is not None else self.expr(func)
             positional = [self.expr(arg) for arg in node.args]
             keywords = [(k.arg, self.expr(k.value)) for k in node.keywords]
             if module is not None and module[0] is not self.owner:
@@ -898,6 +903,7 @@ def candidate_layouts(plans: dict[str, Plan]) -> list[tuple[dict[str, Plan], int
 
 
 _UNPACK_RE = re.compile(r"not enough values to unpack \(expected (\d+), got (\d+)\)")
+_VIEW_RE = re.compile(r"shape '\[([-\d, ]+)\]' is invalid for input of size \d+")
 _MATMUL_RE = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 
 
@@ -924,6 +930,22 @@ def repairs(plans: dict[str, Plan], error: BaseException) -> list[tuple[dict[str
             if flat:
                 found.append((changed, f"{', '.join(flat)} made {label} sequences: the forward unpacks "
                                        f"{unpack.group(1)} dimensions ({text.strip()})"))
+    view = _VIEW_RE.search(text)
+    if view:
+        # `x.view(-1, 28, 28)`: each sample holds the product of the fixed sizes; a sequence
+        # input whose other sizes divide it gets the length that fills it.
+        sizes = [int(v) for v in view.group(1).split(",") if v.strip() and int(v) > 0]
+        wanted = math.prod(sizes) if sizes else 0
+        for name, plan in plans.items():
+            if plan.source != "synthesized" or "T" not in plan.dims or plan.packed:
+                continue
+            other = math.prod(int(d) for d in plan.dims if isinstance(d, int))
+            if other and wanted % other == 0 and wanted // other > 0:
+                length = wanted // other
+                changed = dict(plans)
+                changed[name] = replace(plan, dims=tuple(length if d == "T" else d for d in plan.dims))
+                found.append((changed, f"{name} has {length} steps: the forward views it as "
+                                       f"[{view.group(1).strip()}]"))
     matmul = _MATMUL_RE.search(text)
     if matmul:
         got, want = int(matmul.group(2)), int(matmul.group(3))
