@@ -208,7 +208,11 @@ def validate(model, loader):
             if name in ("NLLLoss", "nll_loss"):
                 small = functional.log_softmax(small, dim=-1)
             big = small.repeat(tile, 1)
-            lab.assume("predictions", f"float32[{batch},5] (no model output reaches this loss)")
+            # Random predictions of the experiment's own: a sum grows 4x over a batch tiled 4x
+            # whatever the predictions are, so the ratio says how the reduction works, not that
+            # this code's losses are normalized wrongly.
+            lab.stand_in("predictions", f"random float32[{batch},5] predictions: no model output reaches "
+                         "this loss")
         if name in ("BCELoss", "binary_cross_entropy") and (small.min() < 0 or small.max() > 1):
             small, big = torch.sigmoid(small), torch.sigmoid(big)
             lab.assume("predictions_sigmoid", "sigmoid applied so that BCELoss gets probabilities")
