@@ -305,6 +305,7 @@ def _divisions(model):
     """(fact, node, divided value, divisor) for every `a / b` and `a /= b` of the file."""
     facts = model.facts
     seen: set[int] = set()
+    walked: set[int] = set()  # nodes already inside a walked expression: each subtree once
     located = [*facts.assigns, *facts.aug_assigns, *(r for f in facts.functions for r in f.returns),
                *facts.scope.returns, *facts.calls]
     for fact in located:
@@ -315,7 +316,10 @@ def _divisions(model):
             root = fact.value
         else:
             root = fact.node if isinstance(fact, F.Call) else fact.value
+        if root is None or id(root) in walked:
+            continue
         for node in _walk(root):
+            walked.add(id(node))
             if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide) \
                     and id(node) not in seen:
                 seen.add(id(node))
