@@ -29,7 +29,7 @@ DESIGN_CODES = {
     "TL204": "softmax-over-batch-dim", "TL205": "sigmoid-before-bce-with-logits",
     "TL301": "batchnorm-single-sample", "TL303": "unshuffled-training-loader",
     "TL401": "discarded-from-pretrained", "TL501": "loss-accumulated-with-graph",
-    "TL502": "seed-reset-in-loop", "TL503": "missing-zero-grad",
+    "TL502": "seed-reset-in-loop", "TL503": "missing-zero-grad", "TL504": "optimizer-on-stale-parameters",
     "TL505": "zero-grad-between-backward-and-step", "TL506": "misplaced-gradient-clipping",
 }
 # Fixtures pinned by other test modules (the probe's models carry findings on purpose).

@@ -77,6 +77,12 @@ NOT_CONFIRMED = {
     ("fixtures/probe/rules/tl301_batchnorm_over_time.py", 24, "TL301"): ("refuted", None),
     ("fixtures/probe/rules/tl501_frozen_model.py", 20, "TL102"): ("refuted", None),
     ("fixtures/probe/rules/tl501_frozen_model.py", 21, "TL501"): ("refuted", None),
+    # TL101/TL102 on models known only by use (`net.train()`, `net.parameters()`) or by name: the class
+    # is not in the script (a hub model, a parameter no caller in the file binds), so nothing can be built.
+    ("fixtures/TL101/bad_model_known_by_use.py", 10, "TL101"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL101/bad_model_known_by_use.py", 10, "TL102"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL102/bad_model_param_by_name.py", 10, "TL102"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL102/bad_model_param_by_name.py", 20, "TL102"): ("inconclusive", "construct_failed"),
 }
 
 #: The seeds' findings: every one is confirmed.
@@ -269,7 +275,7 @@ def test_every_rule_is_confirmed_on_a_bad_fixture(rules_run):
                  if "/bad_" in path and finding["probe"]["verdict"] in ("confirmed", "confirmed_redundant")}
     assert confirmed == {"TL101", "TL102", "TL103", "TL201", "TL202", "TL203", "TL204", "TL301",
                          "TL401", "TL501", "TL502", "TL503", "TL505",
-                         "TL205", "TL303", "TL506"}
+                         "TL205", "TL303", "TL504", "TL506"}
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED), ids=lambda key: f"{key[0]}:{key[1]}:{key[2]}")
