@@ -156,6 +156,8 @@ class Steps:
     def events(self, scope: F.Scope) -> list[StepEvent]:
         key = id(scope)
         found = self._events.get(key)
+        if found is None and not any(_may_anchor(call) for call in scope.calls):
+            found = self._events[key] = []  # no step and no clipping: nothing any rule orders
         if found is None:
             found = [e for e in map(self._kind, scope.calls) if e is not None]
             found.extend(StepEvent(OPAQUE, a) for a in scope.assigns if _writes_grad(a))
@@ -241,6 +243,12 @@ class Steps:
         block: F.Block = loop if loop is not None else call.scope
         forwards = self.model.phases.forwards_in(block, call.scope)
         return model_context(self.model, [v for forward in forwards for v in forward.models])
+
+
+def _may_anchor(call: F.Call) -> bool:
+    """A call the step rules start from: a step or a clipping call, by its name (cheap)."""
+    name = call.method or call.dotted or ""
+    return name == "step" or name.endswith(("clip_grad_norm_", "clip_grad_value_"))
 
 
 def steps_of(model: SemanticModel) -> Steps:
