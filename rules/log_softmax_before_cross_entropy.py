@@ -136,10 +136,12 @@ loss = F.nll_loss(logp, y)  # expect: TL202
             logp = functional.log_softmax(output, dim=dim)
             lab.assume("log_softmax", f"applied to the model's output over dim {dim}, as the script does")
         else:
+            # The dimension whose logsumexp is 0: the log_softmax's own dim first, but it
+            # names a dim of the tensor where log_softmax ran, which the model may have
+            # stacked into a bigger output (a decoder's steps): then the classes dim moved.
             logp = output
-            if dim is None:  # the dimension whose logsumexp is 0, classes last by preference
-                dims = [-1, *range(logp.dim() - 1)]
-                dim = next((d for d in dims if off_zero(logp, d) < 1e-4), -1)
+            dims = [d for d in (dim, -1, *range(logp.dim() - 1)) if d is not None and -logp.dim() <= d < logp.dim()]
+            dim = next((d for d in dims if off_zero(logp, d) < 1e-4), dims[0] if dims else -1)
         deviation = off_zero(logp, dim)
         if deviation > 1e-4:
             return lab.refuted(f"the outputs are not log-probabilities: logsumexp over dim {dim} is up to "

@@ -39,6 +39,11 @@ class SemanticModel:
         # Calls between functions, across the files of the project.
         self._sites: dict[tuple[int, int], list[Site]] = {}
         self._callers: dict[int, list[Site]] = {}
+        self._callers_pending: set[int] = set()
+        self._sites_pending: set[tuple[int, int]] = set()
+        # Answers given while a caller search was still running (the recursion guard's
+        # empty list): analyses must not remember what they built on them.
+        self.unfinished_answers = 0
         self._calls_index: dict[int, dict[str, list[F.Call]]] = {}
         self._importer_memo: dict[str, list[LocalModule]] = {}
         self._caller_files: set[int] = set()  # ids of the facts of files calling this one
@@ -245,8 +250,12 @@ class SemanticModel:
         facts = facts or self.facts
         key = id(function)
         if key in self._callers:
+            if key in self._callers_pending:
+                self.unfinished_answers += 1
             return self._callers[key]
         self._callers[key] = []  # recursion guard: inferring a receiver may come back here
+        self._callers_pending.add(key)
+        unfinished_before = self.unfinished_answers
         path = self.path_of(facts)
         homes = [(facts, path)]
         if facts is self.facts or id(facts) in self._caller_files:
@@ -255,7 +264,11 @@ class SemanticModel:
             homes.append((self.facts, self.path))
         sites = [site for home_facts, home_path in homes
                  for site in self._sites_in(function, facts, path, home_facts, home_path)]
-        self._callers[key] = sites
+        self._callers_pending.discard(key)
+        if self.unfinished_answers == unfinished_before:
+            self._callers[key] = sites
+        else:
+            del self._callers[key]  # built on an unfinished search: ask again next time
         return sites
 
     def _importers(self, path: Path | None) -> list[LocalModule]:
@@ -279,8 +292,12 @@ class SemanticModel:
         """Calls in the file `home` of `function` (defined in `facts` at `path`)."""
         key = (id(function), id(home))
         if key in self._sites:
+            if key in self._sites_pending:
+                self.unfinished_answers += 1
             return self._sites[key]
         self._sites[key] = []
+        self._sites_pending.add(key)
+        unfinished_before = self.unfinished_answers
         calls = self._calls_named(home)
         sites = []
         for call in calls.get(function.name, ()):
@@ -304,7 +321,11 @@ class SemanticModel:
                            for value in self.values.infer(call.func, call.scope, call.order, home, home_path)):
                         self._instance_calls.add(id(call))
                         sites.append(Site(call, home, home_path))
-        self._sites[key] = sites
+        self._sites_pending.discard(key)
+        if self.unfinished_answers == unfinished_before:
+            self._sites[key] = sites
+        else:
+            del self._sites[key]  # built on an unfinished search: ask again next time
         return sites
 
     def _calls_named(self, facts: F.FileFacts) -> dict[str, list[F.Call]]:

@@ -153,14 +153,19 @@ class Values:
         if key in self._active:
             return frozenset()  # a cycle: x = f(x)
         self._active.add(key)
-        cut_before = self._cut_short
+        cut_before = self._cuts()
         try:
             result = frozenset(self._infer(node, _Frame(scope, order, facts, path), depth))
         finally:
             self._active.discard(key)
-        if self._cut_short == cut_before:
+        if self._cuts() == cut_before:
             self._memo[key] = result
         return result
+
+    def _cuts(self) -> int:
+        """Answers cut short so far (depth limit, unfinished caller searches): a result
+        computed while this grew is not remembered, since a later ask may see more."""
+        return self._cut_short + self.model.unfinished_answers
 
     def at(self, node: cst.BaseExpression | None, fact: F.Located) -> frozenset[Value]:
         """What `node`, written where `fact` sits in this file, may hold."""
@@ -330,6 +335,20 @@ class Values:
             values.extend(self._binding(node, binding, frame, depth))
         return values
 
+    def _stored_distributions(self, name: str, fact: F.Assign, frame: _Frame, depth: int) -> frozenset[Value]:
+        """(Log-)probabilities stored item by item into a buffer after it is bound:
+        `outputs = torch.zeros(T, B, V)` then `outputs[t] = log_softmax(...)` in a
+        decoding loop makes `outputs` a tensor of log-probabilities too."""
+        found: set[Value] = set()
+        for store in fact.scope.assigns:
+            if store.order <= fact.order or store.value is None:
+                continue
+            if any(isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and t.value.value == name
+                   for t in store.targets):
+                stored = self.infer(store.value, store.scope, store.order, frame.facts, frame.path, depth + 1)
+                found.update(v for v in stored if v.kind in ("probs", "log_probs"))
+        return frozenset(found)
+
     def _binding(self, node: cst.Name, binding: F.Binding, frame: _Frame, depth: int) -> Iterable[Value]:
         """What `node` holds when `binding` is the one that reached it."""
         fact = binding.fact
@@ -340,7 +359,10 @@ class Values:
             values = self.infer(fact.value, fact.scope, fact.order, frame.facts, frame.path, depth + 1)
             if fact.kind == "with":
                 return values  # `with model.eval() as m`: rare; context managers return themselves
-            return self._project(values, binding.path, depth)
+            projected = self._project(values, binding.path, depth)
+            if not binding.path:
+                projected = projected | self._stored_distributions(node.value, fact, frame, depth)
+            return projected
         if isinstance(fact, F.Param):
             return self._param(fact, frame, depth)
         if isinstance(fact, (F.Class, F.Function)):
@@ -679,7 +701,7 @@ class Values:
         if key in self._forward:
             return self._forward[key]
         self._forward[key] = frozenset()  # recursion guard
-        cut_before = self._cut_short
+        cut_before = self._cuts()
         found = module.method("forward")
         values: list[Value] = []
         if found is not None:
@@ -689,7 +711,7 @@ class Values:
                     for value in self.infer(ret.value, forward, ret.order, owner.facts, owner.path, depth + 1):
                         values.append(value)
         result = frozenset(_mark_forward(values, module))
-        if self._cut_short == cut_before:
+        if self._cuts() == cut_before:
             self._forward[key] = result
         else:
             del self._forward[key]  # incomplete: asked again from a shallower place
