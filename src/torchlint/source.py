@@ -114,7 +114,13 @@ def decode(data: bytes, display: str) -> tuple[str, str, bool]:
     try:
         canonical = codecs.lookup(encoding).name
     except LookupError:
-        raise SourceError(f"{display}: unknown encoding {encoding!r} in its coding line") from None
+        # A codec that a package registers at run time (`# coding: future_fstrings`,
+        # pyxl): these transform UTF-8 source, so read the file as UTF-8 when it is.
+        try:
+            return data.decode("utf-8"), "utf-8", bom
+        except UnicodeDecodeError:
+            raise SourceError(f"{display}: unknown encoding {encoding!r} in its coding line, and the "
+                              "file is not UTF-8") from None
     if bom and canonical not in ("utf-8", "utf-8-sig"):
         raise SourceError(f"{display}: has a UTF-8 BOM but declares coding {encoding}")
     try:

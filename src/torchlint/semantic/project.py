@@ -27,6 +27,8 @@ from torchlint.source import SourceError, SourceFile, decode
 # Import statements, read with a regex before parsing to decide whether a file
 # that never says "torch" may still reach torch through a local module.
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.M)
+#: Words of training and evaluation code that need no `torch` in the file's own text.
+_TRAINING_WORDS = (".backward(", ".eval()", ".train()", "zero_grad(", "no_grad(", ".step()")
 # Whole import statements (a parenthesized name list may span lines), for the
 # words they mention: a file can import module m only if "m" is one of them.
 _IMPORT_STATEMENT_RE = re.compile(
@@ -119,10 +121,12 @@ class Project:
     # -- which files -------------------------------------------------------
 
     def worth_parsing(self, source: SourceFile) -> bool:
-        """A file that never mentions torch and imports no local module cannot
-        hold a torch training bug."""
+        """A file that never mentions torch, has none of a training loop's words and
+        imports no local module cannot hold a torch training bug. (A trainer whose
+        torch objects all come from a package that is not in the checkout still says
+        `.backward()` or `.eval()`.)"""
         text = source.text
-        if "torch" in text:
+        if "torch" in text or any(word in text for word in _TRAINING_WORDS):
             return True
         folder = source.path.parent if source.path else Path.cwd()
         for match in _IMPORT_RE.finditer(text):
