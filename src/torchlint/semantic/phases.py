@@ -38,7 +38,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.values import Value
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
@@ -530,7 +530,9 @@ class Phases:
             return ModeState("default")
         function = scope if isinstance(scope, F.Function) else None
         if function is None:
-            return ModeState("default") if self._created_in_file(models) else ModeState("unknown")
+            if self._created_in_file(models):
+                return ModeState("default")
+            return self._mode_left_by_importing(models)
         if depth >= MAX_CALL_DEPTH:
             return ModeState("unknown")
         if via:
@@ -615,6 +617,33 @@ class Phases:
         how = E.loading_call(last.value) or ""
         return not any(name in how for name in ("torch.load", "jit.load", "from_pretrained", "load_model",
                                                  "load_checkpoint"))
+
+    def _mode_left_by_importing(self, models: frozenset[Value]) -> ModeState:
+        """A model made at the top level of another module and imported here (`from
+        model import model`): importing runs that module's top level, so the mode in
+        force is the one it leaves: its last top-level `.train()`/`.eval()` of that
+        global, or train mode (the default) when it sets none."""
+        modes = set()
+        for value in models:
+            if value.kind != "module" or value.facts is self.facts or value.origin is None:
+                return ModeState("unknown")
+            top = value.facts.scope
+            names = {dotted_name(t) for a in top.assigns if a.value is not None
+                     and any(n is value.origin for n in iter_nodes(a.value)) for t in a.targets}
+            names.discard(None)
+            if not names:
+                return ModeState("unknown")
+            events = [c for c in value.facts.calls if c.scope is top and c.method in ("train", "eval")
+                      and dotted_name(c.receiver) in names and not _under_main_guard(c)]
+            if not events:
+                modes.add("default")
+                continue
+            last = max(events, key=lambda c: c.order)
+            off = last.method == "eval" or literal_number(last.positional(0)) == 0
+            modes.add("eval" if off else "train")
+        if len(modes) != 1:
+            return ModeState("unknown")
+        return ModeState(modes.pop())
 
     def _created_in_file(self, models: frozenset[Value]) -> bool:
         return any(v.origin is not None and id(v.origin) in self.facts.call_of for v in models)
@@ -1006,3 +1035,14 @@ def _may_call_model(call: F.Call) -> bool:
 def iter_calls(scopes: Iterable[F.Scope]) -> Iterable[F.Call]:
     for scope in scopes:
         yield from scope.calls
+
+
+def _under_main_guard(call: F.Call) -> bool:
+    """Inside `if __name__ == "__main__":`, which importing the module does not run."""
+    branch = call.branch
+    while branch is not None:
+        if branch.arm == "body" and branch.test is not None and "__name__" in \
+                {dotted_name(n) for n in iter_nodes(branch.test)}:
+            return True
+        branch = branch.parent
+    return False
