@@ -165,8 +165,7 @@ for x, y in loader:
             fix=fix,
             context={"total": total, "kind": "list" if is_list else "sum",
                      "trains": trains,
-                     **model_context(model, [v for forward in model.phases.forwards_in(fact.loop, fact.scope)
-                                             for v in forward.models])},
+                     **model_context(model, _models_feeding(model, fact))},
         )
 
     @staticmethod
@@ -260,6 +259,19 @@ for x, y in loader:
         if nodes[-1] > nodes[0]:
             return lab.confirmed(summary, **numbers)
         return lab.refuted(summary + ": the graph does not grow", **numbers)
+
+
+def _models_feeding(model, fact: F.Located) -> list:
+    """The models the loop around the total runs: the innermost enclosing loop with a
+    forward pass (``for name, value in parts.items(): totals[name] += value`` sums inside
+    the training loop that ran the model)."""
+    loop = fact.loop
+    while loop is not None:
+        found = [v for forward in model.phases.forwards_in(loop, fact.scope) for v in forward.models]
+        if found:
+            return found
+        loop = loop.parent
+    return []
 
 
 def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
