@@ -24,7 +24,7 @@ EXPECT_RE = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")
 RULES = discover()
 DESIGN_CODES = {
     "TL001": "syntax-error", "TL002": "unused-noqa", "TL101": "missing-eval", "TL102": "missing-no-grad",
-    "TL103": "functional-dropout-always-on", "TL201": "softmax-before-cross-entropy",
+    "TL103": "functional-dropout-always-on", "TL104": "missing-train", "TL201": "softmax-before-cross-entropy",
     "TL202": "log-softmax-before-cross-entropy", "TL203": "inconsistent-loss-normalization",
     "TL204": "softmax-over-batch-dim", "TL205": "sigmoid-before-bce-with-logits",
     "TL301": "batchnorm-single-sample", "TL303": "unshuffled-training-loader",

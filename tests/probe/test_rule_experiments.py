@@ -274,7 +274,7 @@ def test_every_rule_is_confirmed_on_a_bad_fixture(rules_run):
     confirmed = {code for (path, _, code), finding in rules_run.items()
                  if "/bad_" in path and finding["probe"]["verdict"] in ("confirmed", "confirmed_redundant")}
     assert confirmed == {"TL101", "TL102", "TL103", "TL201", "TL202", "TL203", "TL204", "TL301",
-                         "TL401", "TL501", "TL502", "TL503", "TL505",
+                         "TL104", "TL401", "TL501", "TL502", "TL503", "TL505",
                          "TL205", "TL303", "TL504", "TL506"}
 
 

@@ -554,6 +554,22 @@ class Phases:
         # of them leaves the model in train mode.
         return min(states, key=lambda s: (_STATE_RANK[s.mode], s.event is None))
 
+    def eval_left_by_loop(self, call: F.Call, target: str, models: frozenset[Value]) -> ModeEvent | None:
+        """An eval switch later in a loop around `call` (`validate(model)` at the end of
+        each epoch): from the loop's second iteration on, `call` runs in eval mode,
+        unless the loop sets train mode before `call` (on any path: a conditional
+        `train()` is given the benefit of the doubt)."""
+        events = [e for e in self.mode_events(call.scope) if self._same_model(e, target, models)]
+        loop = call.loop
+        while loop is not None and loop.scope is call.scope:
+            if any(e.mode != "eval" and loop.contains(e.call) and e.call.order < call.order for e in events):
+                return None
+            later = [e for e in events if loop.contains(e.call) and e.call.order > call.order]
+            if later:
+                return later[-1] if later[-1].mode == "eval" else None
+            loop = loop.parent
+        return None
+
     def _mode_from_events(self, call: F.Call, target: str, models: frozenset[Value],
                           assumptions: dict) -> ModeState | None:
         """The mode set by the events of `call`'s own scope, loops included (an

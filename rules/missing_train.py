@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+from torchlint.semantic.probe_context import model_context
+
+
+class MissingTrain(Rule):
+    """## What it does
+    Finds training steps (forward, backward and optimizer step) that run while
+    the model is in eval mode: `model.eval()` called before a loop that trains
+    and never undone, or an evaluation inside the epoch loop (`validate(model)`
+    calls `model.eval()`) after which the next epoch trains without
+    `model.train()`.
+
+    ## Why is this bad?
+    In eval mode Dropout does nothing and BatchNorm normalizes with its running
+    statistics and stops updating them. The model still trains, the loss still
+    goes down, but without the regularization you configured and with
+    BatchNorm statistics frozen at whatever they were: from the second epoch on
+    in the usual case, which makes the first epoch look fine.
+
+    ## Example
+    ```python
+    model.train()
+    for epoch in range(epochs):
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            criterion(model(x), y).backward()
+            optimizer.step()
+        validate(model)  # calls model.eval()
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        model.train()
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            criterion(model(x), y).backward()
+            optimizer.step()
+        validate(model)
+    ```
+
+    ## Fix safety
+    There is no automatic fix: where `model.train()` belongs (the top of the
+    epoch loop, or the end of the evaluation helper) is a choice about the
+    code's structure.
+    """
+
+    code = "TL104"
+    name = "missing-train"
+    severity = Severity.ERROR
+    summary = "A training loop runs its steps while the model is in eval mode."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+batches = [(torch.randn(3, 4), torch.randint(0, 2, (3,)))]
+
+
+def validate(net):
+    net.eval()
+    with torch.no_grad():
+        return [net(x) for x, _ in batches]
+
+
+for epoch in range(3):
+    model.train()
+    for x, y in batches:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    validate(model)
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+batches = [(torch.randn(3, 4), torch.randint(0, 2, (3,)))]
+
+
+def validate(net):
+    net.eval()
+    with torch.no_grad():
+        return [net(x) for x, _ in batches]
+
+
+model.train()
+for epoch in range(3):
+    for x, y in batches:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()  # expect: TL104
+        optimizer.step()
+    validate(model)
+"""
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        phases = model.phases
+        reported: set[int] = set()  # forward calls (a step sits in the batch and the epoch loop)
+        for loop, scope in phases.train_loops:
+            function = scope if scope.kind == "function" else None
+            if function is not None and model.is_framework_managed(function):
+                continue  # Lightning and friends set the mode themselves
+            for forward in phases.forwards_in(loop, scope):
+                key = id(forward.call)
+                if key in reported or forward.call.scope is not scope or not forward.target:
+                    continue
+                layers = _mode_layers(forward.models)
+                if not layers:
+                    continue  # no Dropout/BatchNorm known: the mode changes nothing we can name
+                if phases.grad_disabled_at(forward.call) or _evaluates(phases, forward.call) \
+                        or not _before_a_backward(phases, forward.call, loop, scope):
+                    continue  # not the training step: a frozen part, an inline evaluation
+                state = phases.mode_at(forward.call, forward.target, forward.models)
+                event, carried = None, False
+                if state.mode == "eval" and state.event is not None and _unconditional_for(state.event, forward):
+                    event = state.event
+                else:
+                    event = phases.eval_left_by_loop(forward.call, forward.target, forward.models)
+                    carried = event is not None
+                if event is None:
+                    continue
+                reported.add(key)
+                names = ", ".join(description for _, description in layers[:3])
+                where = model.where(event.call.node)
+                if carried:
+                    title = f"`{forward.target}` trains in eval mode after the evaluation in its loop"
+                    why = (f"`{model.code(event.call.node)}` at {where} switches `{event.target}` to eval "
+                           f"mode at the end of each iteration and nothing switches it back, so from the "
+                           f"second iteration on this training step runs in eval mode")
+                else:
+                    title = f"`{forward.target}` trains in eval mode"
+                    why = (f"`{model.code(event.call.node)}` at {where} is still in force when this "
+                           f"training step runs")
+                ctx.report(
+                    forward.call.node,
+                    title=title,
+                    message=(f"{why}: its mode-dependent layers ({names}) behave as in evaluation (Dropout off, BatchNorm frozen "
+                             f"on its running statistics), so the model trains without the "
+                             f"regularization and normalization you configured. Call "
+                             f"`{forward.target}.train()` at the start of each training epoch."),
+                    context={"model": forward.target, **model_context(model, forward.models),
+                             "layers": [name for name, _ in layers]},
+                )
+
+    @staticmethod
+    def experiment(lab):
+        """The training step's forward on the same input in train mode (as it should
+        run) and in eval mode (as it runs), with hooks on the mode-dependent layers:
+        the outputs differ only if a mode-dependent layer ran."""
+        torch = lab.torch
+
+        model = lab.build_from_context()
+        inputs = lab.inputs(model)
+        layers = lab.mode_dependent_modules(model)
+        with torch.no_grad():
+            with lab.hooks_on(model, layers) as seen:
+                train_out = lab.output_tensor(lab.forward(model, inputs))
+            model.eval()
+            eval_out = lab.output_tensor(lab.forward(model, inputs))
+        gap = lab.max_abs_diff(train_out, eval_out)
+        scale = float(eval_out.detach().abs().mean())
+        kinds = {name: type(module).__name__ for name, module in layers}
+        numbers = dict(train_vs_eval=gap, output_scale=scale, layers=[name for name, _ in layers],
+                       ran=seen.ran)
+        summary = f"the step's forward in eval vs train mode differs by up to {lab.fmt(gap)} on outputs of scale {lab.fmt(scale)}"
+        if gap > 1e-6 and seen.ran:
+            ran = ", ".join(f"{name} ({kinds[name]})" for name in seen.ran)
+            return lab.confirmed(f"{summary}; mode-dependent layers that ran: {ran}", **numbers)
+        if layers and not seen.any_ran:
+            return lab.not_exercised(f"{summary}; the mode-dependent layers never ran", **numbers)
+        return lab.refuted(summary, **numbers)
+
+
+def _mode_layers(models) -> list[tuple[str, str]]:
+    """(attribute path, description) of the mode-dependent layers the models hold."""
+    found: dict[str, tuple[str, str]] = {}
+    for value in models:
+        if value.module is not None:
+            if value.module.is_framework_module:
+                return []
+            for path, layer in value.module.mode_layers():
+                found.setdefault(path, (path, layer.describe()))
+        elif value.layer is not None:
+            for layer in value.layer.walk():
+                if layer.mode_dependent:
+                    found.setdefault(layer.attr or layer.short_name, (layer.attr or layer.short_name,
+                                                                      layer.describe()))
+                if layer.local is not None:
+                    for path, inner in layer.local.mode_layers():
+                        found.setdefault(f"{layer.attr}.{path}", (f"{layer.attr}.{path}", inner.describe()))
+    return list(found.values())
+
+
+def _evaluates(phases, call) -> bool:
+    """`call` sits in evaluation code (an inline check inside the training loop)."""
+    return any(phase.block.contains(call) or phase.block is call.loop for phase in phases.eval_phases)
+
+
+def _before_a_backward(phases, call, loop, scope) -> bool:
+    """A backward pass (or optimizer step) follows `call` in the same iteration: its output trains."""
+    return any(call.order < other.order and (phases.is_backward(other) or phases.is_optimizer_step(other))
+               for other in phases.calls_in(loop, scope))
+
+
+def _unconditional_for(event, forward) -> bool:
+    """The eval switch runs whenever the forward does: not in an `if` arm the forward is not in
+    (`if phase == "train": model.train() else: model.eval()` decides per pass)."""
+    branch = event.call.branch
+    return branch is None or branch.contains(forward.call)
