@@ -128,8 +128,15 @@ loss = F.nll_loss(logp, y)  # expect: TL202
         inputs = lab.inputs(model)
         model.eval()
         with torch.no_grad():
-            output = lab.output_tensor(lab.forward(model, inputs))
+            outputs = lab.output_tensors(lab.forward(model, inputs))
         outside = lab.context.get("softmax") == "outside"
+        output = outputs[0]
+        if not outside and len(outputs) > 1:
+            # Several heads: the one the finding is about holds log-probabilities, if any does.
+            index = next((i for i, t in enumerate(outputs)
+                          if any(off_zero(t, d) < 1e-4 for d in [-1, *range(t.dim() - 1)])), 0)
+            output = outputs[index]
+            lab.assume("output", f"returned tensor {index + 1} of {len(outputs)}")
         dim = lab.context.get("dim")
         if outside:
             dim = -1 if dim is None else dim

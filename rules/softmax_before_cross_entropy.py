@@ -121,11 +121,23 @@ loss = criterion(logits, y)  # expect: TL201
             grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
             return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
 
+        def distribution(tensor):
+            dims = [-1, *range(tensor.dim() - 1)]
+            return float(tensor.detach().min()) >= 0 and any(row_error(tensor, d) < 1e-4 for d in dims)
+
         model = lab.build_from_context()
         inputs = lab.inputs(model)
-        output = lab.output_tensor(lab.forward(model, inputs))
+        outputs = lab.output_tensors(lab.forward(model, inputs))
         outside = lab.context.get("softmax") == "outside"
         dim = lab.context.get("dim")
+        output = outputs[0]
+        if not outside and len(outputs) > 1:
+            # Several heads (a GAN discriminator's validity and class outputs): the one
+            # the finding is about is the one that holds probabilities, if any does.
+            index = next((i for i, t in enumerate(outputs) if distribution(t)), 0)
+            output = outputs[index]
+            lab.assume("output", f"returned tensor {index + 1} of {len(outputs)}"
+                       + (" (the one holding probabilities)" if distribution(output) else ""))
         if outside:
             dim = -1 if dim is None else dim
             probs = functional.softmax(output, dim=dim)

@@ -716,6 +716,29 @@ class Lab:
                                f"the forward pass returned no tensor ({type(output).__name__})")
         return found
 
+    def output_tensors(self, output: Any) -> list[torch.Tensor]:
+        """Every floating-point tensor a forward returns, in order (a tuple's items, a
+        dict's values): a model may return several heads, and only one of them may
+        reach the loss the finding is about."""
+        found: list[torch.Tensor] = []
+
+        def collect(value: Any, depth: int = 0) -> None:
+            if isinstance(value, torch.Tensor):
+                if value.is_floating_point():
+                    found.append(value)
+            elif depth < 3 and isinstance(value, (list, tuple)):
+                for item in value:
+                    collect(item, depth + 1)
+            elif depth < 3 and isinstance(value, dict):
+                for item in value.values():
+                    collect(item, depth + 1)
+
+        collect(output)
+        if not found:
+            raise Inconclusive("experiment_error",
+                               f"the forward pass returned no tensor ({type(output).__name__})")
+        return found
+
     def modules_of_type(self, model: nn.Module, types: Any) -> list[tuple[str, nn.Module]]:
         wanted = _types(types)
         return [(n, m) for n, m in model.named_modules() if n and isinstance(m, wanted)]
