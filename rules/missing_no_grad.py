@@ -91,8 +91,8 @@ for x in val_loader:
             # model's own method (its submodules one after another) the method is one place.
             inside_model = model.enclosing_module(phase.scope) is not None
             for forward in phase.forwards:
-                if id(forward.site) in reported:
-                    continue
+                if id(forward.site) in reported or _computes_a_loss(model, forward):
+                    continue  # a loss module run on the model's output records nothing new
                 if phases.grad_disabled_at(forward.call, phase=phase, via=forward.via) or \
                         _detached_at_once(model, forward.call):
                     continue
@@ -190,3 +190,12 @@ def _detached_at_once(model, call) -> bool:
         if other.order > call.order + 50:
             break
     return isinstance(statement, cst.Expr) and statement.value is call.node
+
+
+def _computes_a_loss(model, forward) -> bool:
+    """`criterion(out, y)` where the criterion is an nn.Module: a forward by the
+    letter, but the graph it extends is the model's, already reported."""
+    if any(loss.call is forward.call for loss in model.losses.calls):
+        return True
+    names = [v.module.name for v in forward.models if v.module is not None]
+    return bool(names) and all(name.lower().endswith(("loss", "criterion")) for name in names)

@@ -8,10 +8,12 @@ from torchlint.semantic.probe_context import model_context
 class MissingTrain(Rule):
     """## What it does
     Finds training steps (forward, backward and optimizer step) that run while
-    the model is in eval mode: `model.eval()` called before a loop that trains
-    and never undone, or an evaluation inside the epoch loop (`validate(model)`
-    calls `model.eval()`) after which the next epoch trains without
-    `model.train()`.
+    the model is in eval mode: an evaluation before a loop that trains
+    (`model.eval()` and a no-grad check) never undone, or an evaluation inside
+    the epoch loop (`validate(model)` calls `model.eval()`) after which the
+    next epoch trains without `model.train()`. A bare `model.eval()` right
+    before a training loop is taken as deliberate (fine-tuning with frozen
+    BatchNorm statistics) and not reported.
 
     ## Why is this bad?
     In eval mode Dropout does nothing and BatchNorm normalizes with its running
@@ -133,8 +135,8 @@ for epoch in range(3):
                 else:
                     event = phases.eval_left_by_loop(forward.call, forward.target, forward.models)
                     carried = event is not None
-                if event is None:
-                    continue
+                if event is None or not _switched_for_evaluation(phases, event, forward, scope):
+                    continue  # eval mode chosen for training itself (frozen BatchNorm statistics)
                 reported.add(key)
                 names = ", ".join(description for _, description in layers[:3])
                 where = model.where(event.call.node)
@@ -223,3 +225,20 @@ def _unconditional_for(event, forward) -> bool:
     (`if phase == "train": model.train() else: model.eval()` decides per pass)."""
     branch = event.call.branch
     return branch is None or branch.contains(forward.call)
+
+
+def _switched_for_evaluation(phases, event, forward, scope) -> bool:
+    """The eval switch serves an evaluation, and training after it inherits it by
+    accident: it sits in an evaluation helper (`validate(model)`), or the model runs an
+    evaluation forward (under no_grad, or in evaluation code) after the switch. A bare
+    `model.eval()` right before a training loop is fine-tuning with frozen BatchNorm
+    statistics on purpose."""
+    if event.call.method != "eval":
+        return True  # a helper that switches the mode: evaluation code
+    for other in phases.forwards_in(scope, scope):
+        if other.call is forward.call or other.target != forward.target:
+            continue
+        if event.call.order < other.call.order and (phases.grad_disabled_at(other.call)
+                                                   or _evaluates(phases, other.call)):
+            return True
+    return False
