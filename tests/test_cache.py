@@ -75,9 +75,15 @@ def stats(stderr: str) -> str:
     return lines[0][len("torchlint: stats: "):]
 
 
-def project(root: Path, *, model: bool = True) -> Path:
+# The same script without its explicit `model.train()`: with the model's class unknown
+# (model.py missing) nothing says the mode matters, so it is clean; with model.py the
+# Dropout in Net makes the default train mode a finding.
+TRAIN_IMPLICIT_MODE = TRAIN.replace("        model.train()\n", "")
+
+
+def project(root: Path, *, model: bool = True, train: str = TRAIN) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "train.py").write_text(TRAIN)
+    (root / "train.py").write_text(train)
     if model:
         (root / "model.py").write_text(MODEL)
     return root
@@ -141,13 +147,13 @@ def test_changing_the_imported_module_lints_the_importer_again(torchlint, tmp_pa
 def test_creating_the_imported_module_lints_the_importer_again(torchlint, tmp_path):
     """`from model import Net` before model.py exists: the lookup that found
     nothing is part of the entry, so creating model.py invalidates it."""
-    root = project(tmp_path, model=False)
+    root = project(tmp_path, model=False, train=TRAIN_IMPLICIT_MODE)
     missing = lint(torchlint, root)
     assert (missing.exit_code, missing.stdout) == (0, CLEAN)
     assert lint(torchlint, root).stdout == CLEAN
     (root / "model.py").write_text(MODEL)
     created = lint(torchlint, root)
-    assert (created.exit_code, created.stdout) == (1, TL101)
+    assert created.exit_code == 1 and "TL101" in created.stdout, created.stdout
     assert stats(created.stderr) == "1 file: 0 from the cache, 1 linted in 1 process; 1 local modules parsed"
 
 
@@ -165,8 +171,8 @@ def test_a_nearer_module_of_the_same_name_lints_the_importer_again(torchlint, tm
 
 
 def test_deleting_the_imported_module_lints_the_importer_again(torchlint, tmp_path):
-    root = project(tmp_path)
-    assert lint(torchlint, root).stdout == TL101
+    root = project(tmp_path, train=TRAIN_IMPLICIT_MODE)
+    assert "TL101" in lint(torchlint, root).stdout
     (root / "model.py").unlink()
     assert lint(torchlint, root).stdout == CLEAN
 
