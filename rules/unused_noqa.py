@@ -71,14 +71,25 @@ class UnusedNoqaRule(Rule):
         file without crashing; `known`: every rule's code."""
         found = []
         for directive in noqa.directives.values():
-            for code, column in directive.codes:
-                problem = _problem(code, directive.line, noqa, ran, known)
-                if problem is None:
-                    continue
-                title, body = problem
-                span = Span(directive.line, column, directive.line, column + len(code))
-                line = lines[directive.line - 1] if directive.line <= len(lines) else ""
-                found.append((span, title, body, _removal(directive, code, line)))
+            problems = [(code, column, problem) for code, column in directive.codes
+                        if (problem := _problem(code, directive.line, noqa, ran, known)) is not None]
+            if not problems:
+                continue
+            line = lines[directive.line - 1] if directive.line <= len(lines) else ""
+            first_code, first_column = problems[0][0], problems[0][1]
+            last_code, last_column = problems[-1][0], problems[-1][1]
+            span = Span(directive.line, first_column, directive.line, last_column + len(last_code))
+            if len(problems) == 1:
+                title, body = problems[0][2]
+                fix = _removal(directive, first_code, line)
+            else:
+                # One finding per comment, with one fix for all its stale codes: separate
+                # fixes for neighbouring codes would overlap on the comma between them.
+                names = ", ".join(code for code, _, _ in problems)
+                title = f"`# noqa` names {len(problems)} codes that silence nothing here ({names})"
+                body = " ".join(problem[1] for _, _, problem in problems)
+                fix = _removal_of_codes(directive, {code for code, _, _ in problems}, line)
+            found.append((span, title, body, fix))
         return found
 
 
@@ -104,6 +115,20 @@ def _problem(code: str, line: int, noqa: Suppressions, ran: frozenset[str],
                 f"No torchlint code starts with {code}, so this comment silences nothing. "
                 "Correct the prefix or remove it.")
     return None  # a prefix of known rules: whether all of them ran is not tracked
+
+
+def _removal_of_codes(directive: Directive, stale: set[str], line: str) -> Fix:
+    """Remove every code of `stale` from the directive at once (the whole directive
+    when nothing else is left in it)."""
+    codes = [c for c, _ in directive.codes]
+    kept = [c for c in codes if c not in stale]
+    if not kept:
+        whole = _removal(directive._replace(codes=directive.codes[:1]), codes[0], line)
+        return Fix(Applicability.SAFE, whole.edits, f"Remove `# noqa: {', '.join(codes)}`")
+    columns = [column for _, column in directive.codes]
+    span = Span(directive.line, columns[0], directive.line, columns[-1] + len(codes[-1]))
+    return Fix(Applicability.SAFE, (Edit(span, ", ".join(kept)),),
+               f"Remove {', '.join(c for c in codes if c in stale)} from the noqa comment")
 
 
 def _removal(directive: Directive, code: str, line: str) -> Fix:

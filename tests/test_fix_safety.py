@@ -167,5 +167,14 @@ def test_every_rule_with_a_fix_has_a_fixture_that_uses_it(torchlint, tmp_path):
     for code in declared:
         copy_group(code, tmp_path / code)
     result = torchlint(*ARGS, "--select", ",".join(declared), *declared, cwd=tmp_path, timeout=300)
-    with_fixes = {f["code"]: f["fix"]["applicability"] for f in json_findings(result) if f["fix"]}
-    assert with_fixes == declared
+    with_fixes: dict[str, set[str]] = {}
+    for finding in json_findings(result):
+        if finding["fix"]:
+            with_fixes.setdefault(finding["code"], set()).add(finding["fix"]["applicability"])
+    # A rule declares the best its fix can be; a finding may offer it as unsafe where
+    # the fix could change what the program computes (TL501 where the total leaves the
+    # function), never the other way round.
+    assert set(with_fixes) == set(declared)
+    for code, applicability in declared.items():
+        assert applicability in with_fixes[code], (code, with_fixes[code])
+        assert applicability == "safe" or with_fixes[code] == {"unsafe"}, (code, with_fixes[code])

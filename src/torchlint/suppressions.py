@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 # Letters spelled out in both cases rather than re.IGNORECASE, which makes
 # compiling these (at every start of torchlint) three times slower.
-_CODES = r"[A-Za-z]+[0-9]*(?:[,\s]+[A-Za-z]+[0-9]*)*"
+# A code is one word of letters and digits: `TL9O1` (a typo) is one unknown code, not TL9 + "O1".
+_CODES = r"[A-Za-z][A-Za-z0-9]*(?:[,\s]+[A-Za-z][A-Za-z0-9]*)*"
 NOQA_RE = re.compile(rf"#\s*[nN][oO][qQ][aA](?:\s*:\s*(?P<codes>{_CODES}))?")
 # matched against the lowercased comment
 FILE_NOQA_RE = re.compile(rf"^\s*#\s*torchlint\s*:\s*noqa(?:\s*:\s*(?P<codes>{_CODES}))?\s*$")
@@ -85,7 +86,7 @@ def _comments(text: str) -> list[tuple[int, int, str, bool]]:
     return found
 
 
-_CODE_RE = re.compile(r"[A-Za-z]+[0-9]*")
+_CODE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
 def _directive(line: int, column: int, match: re.Match[str]) -> Directive:
