@@ -99,9 +99,10 @@ class ChildRuntime:
         models = self.job.get("models", [])
         if class_name is None:
             if index is None:
-                raise LookupError(f"the finding names no model of {self.job['display']} (no model's "
-                                  "output reaches it, and it sits in no model class): nothing to build "
-                                  "but a guess")
+                raise LookupError(f"no model construction of {self.job['display']} is known to reach "
+                                  "this finding (the model may be built in another file's top level, "
+                                  "passed in by a caller the probe does not see, or made by a factory): "
+                                  "building another model would be a guess")
             return models[index]
         for spec in models:
             if spec.get("class") == class_name:
