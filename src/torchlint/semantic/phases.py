@@ -664,6 +664,14 @@ class Phases:
     def _created_in_file(self, models: frozenset[Value]) -> bool:
         return any(v.origin is not None and id(v.origin) in self.facts.call_of for v in models)
 
+    @cached_property
+    def file_loads_weights(self) -> bool:
+        """Whether any call of this file loads trained weights (`load_state_dict`,
+        `torch.load`, `pretrained=True` ...): the cheap test before looking for
+        inference code, which infers every forward's model."""
+        return any(call.method == "load_state_dict" or E.loading_call(call.node) is not None
+                   for call in self.facts.calls)
+
     def weights_loaded(self, forward: Forward) -> str | None:
         """How the model of `forward` got trained weights before it runs, if the
         code says: `m.load_state_dict(...)`, `m = torch.load(...)`,
@@ -856,6 +864,8 @@ class _EvalPhaseFinder:
     def _inference(self, scope: F.Scope) -> None:
         """Code that never trains and runs a model given trained weights: an
         inference or test script, a `__main__` demo of a pretrained model."""
+        if not self.p.file_loads_weights:
+            return  # weights_loaded looks only in this file: nothing here loads any
         for forward in self.p.forwards_in(scope, scope, unknown=True):
             how = self.p.weights_loaded(forward)
             if how is not None:
