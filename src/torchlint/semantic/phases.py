@@ -907,6 +907,8 @@ class _EvalPhaseFinder:
         evaluation written inline in a training function, or code that only
         predicts (`net.eval()` then a loop over unnamed batches)."""
         p = self.p
+        if not any(e.mode == "eval" and e.call.scope is scope for e in p.mode_events(scope)):
+            return  # no switch to eval mode here: the forwards need not be inferred
         groups: dict[int, tuple[ModeEvent, list[Forward]]] = {}
         for forward in p.forwards_in(scope, scope, unknown=True):
             if _claim_key(forward) in self.claimed or forward.via:
