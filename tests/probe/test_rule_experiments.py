@@ -68,6 +68,11 @@ NOT_CONFIRMED = {
     # which the sandbox does not run: the loader cannot be rebuilt with the user's dataset.
     ("fixtures/TL303/bad_default_shuffle_tensor_dataset.py", 19, "TL303"): ("inconclusive", "experiment_error"),
     ("fixtures/TL303/bad_random_split_part.py", 7, "TL303"): ("inconclusive", "experiment_error"),
+    # TL302: torchvision is not installed in the sandbox, so the dataset's transform cannot be
+    # built and applied twice to one image: the experiment says so rather than guess.
+    ("fixtures/TL302/bad_project_dataset_transform_param.py", 21, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_shared_transform_for_test_set.py", 12, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_v2_dict_of_pipelines.py", 11, "TL302"): ("inconclusive", "missing_dependency"),
     # The model is built in another file of the project (a top-level nn.Sequential, a trainer
     # class given its model by a caller, a star import): the probe finds no construction it
     # can run for this script and says so rather than build another model.

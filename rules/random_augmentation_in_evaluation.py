@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.findings import Severity
+from torchlint.rule import Example, Rule
+from torchlint.semantic.datasets import datasets_of
+from torchlint.semantic.transforms import transforms_of
+
+
+class RandomAugmentationInEvaluation(Rule):
+    """## What it does
+    Finds a dataset read by a validation or test loop (or an inference
+    function) whose `transform` holds random torchvision augmentations
+    (`RandomCrop`, `RandomResizedCrop`, `RandomHorizontalFlip`,
+    `RandomRotation`, `ColorJitter`, `RandomErasing`, `RandAugment`,
+    `AutoAugment`, `TrivialAugmentWide`, `RandomAffine`, ... and their
+    `torchvision.transforms.v2` equivalents), followed from the `DataLoader`
+    to the dataset's construction and through `Compose`, names and dicts of
+    transforms (`data_transforms["val"]`).
+
+    ## Why is this bad?
+    Evaluation should measure the model on the data as it is. Random crops,
+    flips and colour changes make every evaluation pass see different inputs:
+    the metric becomes noisy from epoch to epoch (early stopping and model
+    selection follow the noise) and pessimistic, since augmented images are
+    harder than the real ones. It often happens when one `transform` variable
+    built for training is passed to the test dataset too.
+
+    ## Example
+    ```python
+    tf = T.Compose([T.RandomResizedCrop(224), T.ToTensor()])
+    val_set = ImageFolder("data/val", transform=tf)
+    ```
+
+    ## Use instead
+    ```python
+    val_tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor()])
+    val_set = ImageFolder("data/val", transform=val_tf)
+    ```
+
+    ## Fix safety
+    There is no automatic fix. Not reported for deterministic transforms
+    (`Resize`, `CenterCrop`, `Normalize`, `ToTensor`), for datasets that only
+    training loops read, for test-time augmentation that averages several
+    passes (an evaluation loop run inside another loop, a loop of passes
+    inside it, a Dataset whose `__getitem__` stacks several transformed views),
+    or when the transform comes from another package or a project
+    class (what it does is unknown).
+    """
+
+    code = "TL302"
+    name = "random-augmentation-in-evaluation"
+    severity = Severity.WARNING
+    summary = "A dataset read by evaluation code applies random augmentations."
+
+    VALID = [
+        Example(
+            """
+import torch
+import torchvision.transforms as T
+from torch.utils.data import DataLoader
+from torchvision.datasets import ImageFolder
+
+model = torch.nn.Linear(4, 2)
+val_set = ImageFolder("data/val", transform=T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor()]))
+model.eval()
+with torch.no_grad():
+    for x, y in DataLoader(val_set, batch_size=32):
+        print(model(x).argmax(1).eq(y).sum())
+"""
+        ),
+    ]
+    INVALID = [
+        Example(
+            """
+import torch
+import torchvision.transforms as T
+from torch.utils.data import DataLoader
+from torchvision.datasets import ImageFolder
+
+model = torch.nn.Linear(4, 2)
+tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor()])
+val_set = ImageFolder("data/val", transform=tf)  # expect: TL302
+model.eval()
+with torch.no_grad():
+    for x, y in DataLoader(val_set, batch_size=32):
+        print(model(x).argmax(1).eq(y).sum())
+"""
+        ),
+    ]
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        training = _loaders_of_training(model)
+        reported: set[int] = set()
+        for loop, phase in _evaluation_loops(model):
+            if _several_passes(model, loop, phase):
+                continue
+            for loader in model.data.loaders_iterated(loop):
+                if id(loader.call) in training:
+                    continue
+                construct = _dataset_construction(model, loader)
+                if construct is None or id(construct.node) in reported:
+                    continue
+                transforms = transforms_of(model)
+                pipeline = transforms.transform_argument(construct)
+                found = transforms.random_in(pipeline, construct.scope, construct.order)
+                if not found or transforms.applied_several_times(construct):
+                    continue
+                reported.add(id(construct.node))
+                ctx.report(construct.node, _message(model, found, loop, phase),
+                           title="random augmentation in an evaluation dataset",
+                           context={"transform": model.code(pipeline),
+                                    "random_transforms": sorted({f.name for f in found})})
+
+    @staticmethod
+    def experiment(lab):
+        """The dataset's transform (evaluated in the sandbox) applied twice to the same
+        image: a random transform gives two different tensors."""
+        torch = lab.torch
+        try:
+            import torchvision.transforms  # noqa: F401 - only to know whether it can run
+        except ImportError:
+            return lab.inconclusive("missing_dependency", "torchvision is not installed in the sandbox: the "
+                                    "transform cannot be built and applied")
+        source = lab.context.get("transform")
+        try:
+            transform = lab.evaluate(source)
+        except Exception as err:  # noqa: BLE001 - names from the script's main block
+            return lab.inconclusive("experiment_error", f"the transform {source[:60]} could not be built in "
+                                    f"the sandbox ({type(err).__name__}: {err})")
+        image = torch.rand(3, 64, 64)
+        outputs = []
+        for seed in (0, 1):
+            lab.seed(seed)
+            out = transform(image.clone())
+            outputs.append(out if isinstance(out, torch.Tensor) else torch.as_tensor(out))
+        same = outputs[0].shape == outputs[1].shape and bool(torch.equal(outputs[0], outputs[1]))
+        summary = ("two passes over the same image give " + ("the same tensor" if same else "different tensors"))
+        numbers = dict(same_tensor=same)
+        return lab.refuted(summary, **numbers) if same else lab.confirmed(summary, **numbers)
+
+
+def _evaluation_loops(model):
+    """The for loops of evaluation phases (a phase's own loop or loops inside it)."""
+    found = []
+    seen: set[int] = set()
+    for phase in model.phases.eval_phases:
+        for loop in model.facts.loops:
+            if loop.kind != "for" or id(loop) in seen:
+                continue
+            if phase.block is loop or phase.block.contains(loop):
+                seen.add(id(loop))
+                found.append((loop, phase))
+    return found
+
+
+def _loaders_of_training(model) -> set[int]:
+    """Loaders a training loop iterates: their dataset is the training set."""
+    found: set[int] = set()
+    for loop, _scope in model.phases.train_loops:
+        if loop.kind == "for" and model.phases.eval_reason_of_loop(loop) is None:
+            found.update(id(loader.call) for loader in model.data.loaders_iterated(loop))
+    return found
+
+
+def _several_passes(model, loop, phase) -> bool:
+    """Test-time augmentation: the evaluation loop runs inside another loop (one pass
+    over the data per round, averaged), or holds a loop of passes (`range(n)`)."""
+    training = {id(train) for train, _scope in model.phases.train_loops}
+    outer = loop.parent
+    if outer is not None and outer.kind == "for" and id(outer) not in training:
+        return True  # an epoch loop that also trains is not a round of passes
+    for other in model.facts.loops:
+        if other is not loop and loop.contains(other) and isinstance(other.iter, cst.Call) \
+                and isinstance(other.iter.func, cst.Name) and other.iter.func.value == "range" \
+                and any(other.contains(forward.call) for forward in phase.forwards):
+            return True  # several forward passes per batch (a per-sample metric loop is not)
+    return False
+
+
+def _dataset_construction(model, loader):
+    """The call (in this file) that builds the loader's dataset."""
+    call = loader.call
+    kind = datasets_of(model).kind(loader.dataset, call.scope, call.order)
+    if kind is None or kind.construct is None:
+        return None
+    return model.facts.call_of.get(id(kind.construct))
+
+
+def _message(model, found, loop, phase) -> str:
+    names = ", ".join(f"`{name}`" for name in dict.fromkeys(f.name for f in found))
+    return (f"this dataset is read by evaluation code (the loop at {model.where(loop.node)}, {phase.reason}) "
+            f"but its transform applies random augmentations ({names}): every evaluation pass sees "
+            f"differently cropped, flipped or recoloured inputs, so the metric is noisy and pessimistic "
+            f"and model selection follows the noise. Give the evaluation dataset a deterministic "
+            f"transform (e.g. `Resize` + `CenterCrop` + `ToTensor` + `Normalize`).")

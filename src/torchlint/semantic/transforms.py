@@ -1,0 +1,172 @@
+"""Which random augmentations a dataset's ``transform`` holds.
+
+Evidence, followed from a dataset construction call: its ``transform``
+argument (by keyword; the second positional argument of ``ImageFolder`` /
+``DatasetFolder``; the position of a ``transform`` parameter of a project
+Dataset class's ``__init__``), then that expression through local names, dict
+literals indexed by a constant key (``data_transforms["val"]``) and
+``Compose([...])`` / ``nn.Sequential(...)`` / ``RandomApply([...])`` lists, down to
+the qualified names of the transform calls. Only torchvision transforms (v1 and
+v2) count; a transform of another package or a project class is unknown and
+counts as nothing (rules decide nothing from it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.semantic import facts as F
+from torchlint.semantic.names import lookup
+
+if TYPE_CHECKING:
+    from torchlint.semantic.model import SemanticModel
+
+MAX_DEPTH = 8
+_PACKAGES = ("torchvision.transforms.v2.", "torchvision.transforms.")
+#: Transforms that draw new random parameters on every call.
+RANDOM_TRANSFORMS = frozenset({
+    "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
+    "ColorJitter", "RandomErasing", "RandAugment", "AutoAugment", "TrivialAugmentWide", "AugMix",
+    "RandomAffine", "RandomPerspective", "RandomGrayscale", "RandomInvert", "RandomPosterize",
+    "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize",
+    "RandomApply", "RandomChoice", "RandomOrder", "RandomResize", "RandomShortestSize",
+    "RandomIoUCrop", "RandomZoomOut", "RandomPhotometricDistort", "ScaleJitter", "RandomChannelPermutation",
+})
+#: Containers whose list argument holds the transforms they run.
+_CONTAINERS = frozenset({"Compose", "RandomApply", "RandomOrder", "RandomChoice"})
+_FOLDER_DATASETS = frozenset({"ImageFolder", "DatasetFolder"})
+
+
+@dataclass(frozen=True)
+class RandomTransform:
+    name: str  # "RandomHorizontalFlip"
+    node: cst.Call  # the transform's construction
+    pipeline: cst.BaseExpression  # the transform expression the dataset was given
+
+
+class Transforms:
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+
+    def transform_argument(self, construct: F.Call) -> cst.BaseExpression | None:
+        """The expression a dataset construction passes as its transform."""
+        found = construct.keyword("transform")
+        if found is not None:
+            return found
+        qualified = self.model.names.qualified(construct.func, construct.scope, construct.order) or ""
+        if qualified.startswith("torchvision.datasets.") and qualified.rsplit(".", 1)[-1] in _FOLDER_DATASETS:
+            return construct.positional(1)
+        init = self._local_init(construct)
+        if init is not None:
+            param = init.param("transform")
+            if param is not None and param.index >= 1:
+                return construct.positional(param.index - 1)  # `self` is not written at the call
+        return None
+
+    def _local_init(self, construct: F.Call) -> F.Function | None:
+        model = self.model
+        definition = model.resolver.definition(construct.func, construct.scope, construct.order,
+                                               model.facts, model.path)
+        if definition is None or not isinstance(definition.fact, F.Class):
+            return None
+        return definition.fact.methods.get("__init__")
+
+    def applied_several_times(self, construct: F.Call) -> bool:
+        """Test-time augmentation inside the dataset: a project Dataset class whose
+        `__getitem__` calls its stored transform in a loop or comprehension (several
+        augmented views of one sample, which the evaluation then averages)."""
+        model = self.model
+        definition = model.resolver.definition(construct.func, construct.scope, construct.order,
+                                               model.facts, model.path)
+        if definition is None or not isinstance(definition.fact, F.Class):
+            return False
+        cls = definition.fact
+        getitem = cls.methods.get("__getitem__")
+        if getitem is None:
+            return False
+        stored = {attr for attr, assigns in cls.self_assigns.items()
+                  if any(isinstance(a.value, cst.Name) and a.value.value == "transform" for a in assigns)}
+        stored.add("transform")
+        for call in getitem.calls:
+            if call.loop is not None and call.dotted in {f"self.{attr}" for attr in stored}:
+                return True
+        return False
+
+    def random_in(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+                  depth: int = 0) -> list[RandomTransform]:
+        """The random torchvision transforms an expression's pipeline holds."""
+        return [RandomTransform(name, call, node) for name, call in self._walk(node, scope, order, depth)]
+
+    def _walk(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+              depth: int) -> list[tuple[str, cst.Call]]:
+        if node is None or depth > MAX_DEPTH:
+            return []
+        if isinstance(node, cst.Name):
+            value = self._bound_value(node, scope, order)
+            return self._walk(value[0], value[1], value[2], depth + 1) if value else []
+        if isinstance(node, cst.Subscript):
+            return self._walk(self._dict_item(node, scope, order), scope, order, depth + 1)
+        if isinstance(node, (cst.List, cst.Tuple)):
+            found: list[tuple[str, cst.Call]] = []
+            for element in node.elements:
+                found += self._walk(element.value, scope, order, depth + 1)
+            return found
+        if not isinstance(node, cst.Call):
+            return []
+        name = self._transform_name(node, scope, order)
+        if name is None:
+            return []
+        found = [(name, node)] if name in RANDOM_TRANSFORMS else []
+        if name in _CONTAINERS and node.args:
+            found += [f for f in self._walk(node.args[0].value, scope, order, depth + 1) if f[1] is not node]
+        return found
+
+    def _transform_name(self, node: cst.Call, scope: F.Scope, order: int | None) -> str | None:
+        qualified = self.model.names.qualified(node.func, scope, order)
+        if qualified is None:
+            return None
+        for package in _PACKAGES:
+            if qualified.startswith(package):
+                return qualified.rsplit(".", 1)[-1]
+        return None
+
+    def _bound_value(self, node: cst.Name, scope: F.Scope, order: int | None):
+        found = lookup(scope, node.value, order)
+        if found is None:
+            return None
+        binding = found[1]
+        fact = binding.fact
+        if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and not binding.path:
+            return fact.value, fact.scope, fact.order
+        return None
+
+    def _dict_item(self, node: cst.Subscript, scope: F.Scope, order: int | None) -> cst.BaseExpression | None:
+        """`tfs["val"]` where `tfs` is bound to a dict literal with that constant key."""
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return None
+        key = node.slice[0].slice.value
+        if not isinstance(key, cst.SimpleString):
+            return None
+        container = node.value
+        if isinstance(container, cst.Name):
+            bound = self._bound_value(container, scope, order)
+            container = bound[0] if bound else None
+        if not isinstance(container, cst.Dict):
+            return None
+        for element in container.elements:
+            if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString) \
+                    and element.key.evaluated_value == key.evaluated_value:
+                return element.value
+        return None
+
+
+def transforms_of(model: SemanticModel) -> Transforms:
+    """The file's transform analysis, one per semantic model (kept on it, as its
+    other analyses are)."""
+    found = model.__dict__.get("_transforms")
+    if found is None:
+        found = model.__dict__["_transforms"] = Transforms(model)
+    return found
