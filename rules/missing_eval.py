@@ -3,6 +3,7 @@ from __future__ import annotations
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.evidence import injected_submodules
+from torchlint.semantic.modules import mode_layers_of
 from torchlint.semantic.probe_context import model_context
 
 
@@ -96,7 +97,7 @@ with torch.no_grad():
                        and phase.block.contains(forward.call.branch) else None)
                 if key in reported:
                     continue
-                layers = _mode_layers(forward.models)
+                layers = mode_layers_of(forward.models)
                 if not layers and not _unknown_layers(forward):
                     continue
                 state = phases.mode_at(forward.call, target, forward.models, phase=phase, via=forward.via)
@@ -149,32 +150,6 @@ with torch.no_grad():
             return lab.not_exercised(f"{summary}; the mode-dependent layers never ran: {never}", **numbers)
         return lab.refuted(summary + ("; no mode-dependent layer ran" if not seen.any_ran else ""),
                            **numbers)
-
-
-def _mode_layers(models) -> list[tuple[str, str]]:
-    """(attribute path, description) of the mode-dependent layers of the models."""
-    found: list[tuple[str, str]] = []
-    for value in models:
-        if value.module is not None:
-            if value.module.is_framework_module:
-                return []
-            found.extend((path, layer.describe()) for path, layer in value.module.mode_layers())
-            if not found and value.module.uses_training_flag:
-                found.append(("forward", "code that reads self.training"))
-        elif value.layer is not None:
-            found.extend((layer.attr or layer.short_name, layer.describe())
-                         for layer in value.layer.walk() if layer.mode_dependent)
-            for layer in value.layer.walk():
-                if layer.local is not None:
-                    found.extend((f"{layer.attr}.{p}", inner.describe())
-                                 for p, inner in layer.local.mode_layers())
-        elif value.qualname is not None:
-            found.append(("", f"the layers of {value.qualname.rsplit('.', 1)[-1]}"))
-    unique: dict[str, tuple[str, str]] = {}
-    for path, description in found:
-        unique.setdefault(description + path, (path, description))
-    return list(unique.values())
-
 
 
 def _unknown_layers(forward) -> bool:

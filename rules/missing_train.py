@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic.modules import mode_layers_of
 from torchlint.semantic.probe_context import model_context
 
 
@@ -122,7 +123,8 @@ for epoch in range(3):
                 key = id(forward.call)
                 if key in reported or forward.call.scope is not scope or not forward.target:
                     continue
-                layers = _mode_layers(forward.models)
+                # Named layers only: an external class's "unknown layers" say nothing here.
+                layers = [(path, text) for path, text in mode_layers_of(forward.models) if path]
                 if not layers:
                     continue  # no Dropout/BatchNorm known: the mode changes nothing we can name
                 if phases.grad_disabled_at(forward.call) or _evaluates(phases, forward.call) \
@@ -187,26 +189,6 @@ for epoch in range(3):
         if layers and not seen.any_ran:
             return lab.not_exercised(f"{summary}; the mode-dependent layers never ran", **numbers)
         return lab.refuted(summary, **numbers)
-
-
-def _mode_layers(models) -> list[tuple[str, str]]:
-    """(attribute path, description) of the mode-dependent layers the models hold."""
-    found: dict[str, tuple[str, str]] = {}
-    for value in models:
-        if value.module is not None:
-            if value.module.is_framework_module:
-                return []
-            for path, layer in value.module.mode_layers():
-                found.setdefault(path, (path, layer.describe()))
-        elif value.layer is not None:
-            for layer in value.layer.walk():
-                if layer.mode_dependent:
-                    found.setdefault(layer.attr or layer.short_name, (layer.attr or layer.short_name,
-                                                                      layer.describe()))
-                if layer.local is not None:
-                    for path, inner in layer.local.mode_layers():
-                        found.setdefault(f"{layer.attr}.{path}", (f"{layer.attr}.{path}", inner.describe()))
-    return list(found.values())
 
 
 def _evaluates(phases, call) -> bool:

@@ -550,3 +550,30 @@ def _reads_training_flag(method: F.Function, facts: F.FileFacts) -> bool:
         for attribute_scope, node in facts.training_reads
         if dotted_name(node.value) == self_name
     )
+
+
+def mode_layers_of(models) -> list[tuple[str, str]]:
+    """(attribute path, description) of the mode-dependent layers the model values
+    hold (Dropout, BatchNorm ..., code reading self.training); for a model of an
+    external class, one entry with an empty path naming its layers as unknown."""
+    found: list[tuple[str, str]] = []
+    for value in models:
+        if value.module is not None:
+            if value.module.is_framework_module:
+                return []
+            found.extend((path, layer.describe()) for path, layer in value.module.mode_layers())
+            if not found and value.module.uses_training_flag:
+                found.append(("forward", "code that reads self.training"))
+        elif value.layer is not None:
+            found.extend((layer.attr or layer.short_name, layer.describe())
+                         for layer in value.layer.walk() if layer.mode_dependent)
+            for layer in value.layer.walk():
+                if layer.local is not None:
+                    found.extend((f"{layer.attr}.{p}", inner.describe())
+                                 for p, inner in layer.local.mode_layers())
+        elif value.qualname is not None:
+            found.append(("", f"the layers of {value.qualname.rsplit('.', 1)[-1]}"))
+    unique: dict[str, tuple[str, str]] = {}
+    for path, description in found:
+        unique.setdefault(description + path, (path, description))
+    return list(unique.values())
