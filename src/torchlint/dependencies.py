@@ -92,6 +92,9 @@ class RecordingProject(Project):
             self._reads[str(found.path)] = _module_digest(found)
         return found
 
+    def examined(self, path: Path, text: str) -> None:
+        self._reads[str(path)] = text_digest(text)
+
     def candidate_importers(self, path: Path) -> tuple[Path, ...]:
         found = super().candidate_importers(path)
         self._scans[module_name(path.resolve())] = tuple(str(p) for p in found)

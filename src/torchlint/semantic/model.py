@@ -26,6 +26,13 @@ from torchlint.semantic.values import Values
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 
+# Caller searches answered while still running are asked again later, so that
+# answers do not depend on which rule asked first. Where calls and values form
+# long cycles (a library's modules) that repeats exponentially: after this many
+# repeated searches in one file, answers are kept as first found.
+MAX_REPEATED_SEARCHES = 200
+
+
 class SemanticModel:
     def __init__(self, facts: F.FileFacts, project: Project, path: Path | None,
                  text: str = "") -> None:
@@ -39,13 +46,16 @@ class SemanticModel:
         # Calls between functions, across the files of the project.
         self._sites: dict[tuple[int, int], list[Site]] = {}
         self._callers: dict[int, list[Site]] = {}
+        self._arguments: dict[int, list[Argument]] = {}  # by id of the parameter
         self._callers_pending: set[int] = set()
         self._sites_pending: set[tuple[int, int]] = set()
         # Answers given while a caller search was still running (the recursion guard's
         # empty list): analyses must not remember what they built on them.
         self.unfinished_answers = 0
+        self._repeated_searches = 0
         self._calls_index: dict[int, dict[str, list[F.Call]]] = {}
-        self._importer_memo: dict[str, list[LocalModule]] = {}
+        self._alias_index: dict[int, dict[str, set[str]]] = {}
+        self._importer_memo: dict[tuple[str, str], list[LocalModule]] = {}
         self._caller_files: set[int] = set()  # ids of the facts of files calling this one
         # The file of a module scope (by id) and of a FileFacts (by id); each entry
         # holds the facts, so the ids stay valid.
@@ -159,12 +169,15 @@ class SemanticModel:
 
     @cached_property
     def imports_local_modules(self) -> bool:
-        """Whether this file imports any module of the project (so values such as a
-        loss built by a factory in losses.py can come from elsewhere)."""
+        """Whether values can come from other project files: this file imports a
+        module of the project (a loss built by a factory in losses.py), or files
+        of the run import this one (their calls pass values in)."""
         folder = self.path.parent if self.path else Path.cwd()
-        return any(self.project.resolve(folder, fact.module if fact.module else (fact.name or ""),
-                                        fact.level) is not None
-                   for fact in self.facts.imports)
+        if any(self.project.resolve(folder, fact.module if fact.module else (fact.name or ""),
+                                    fact.level) is not None
+               for fact in self.facts.imports):
+            return True
+        return self.path is not None and self.project.is_imported(self.path)
 
     def function_kind_in(self, call: F.Call, facts: F.FileFacts) -> str | None:
         """`function_kind` for a call of another project file."""
@@ -250,7 +263,7 @@ class SemanticModel:
         facts = facts or self.facts
         key = id(function)
         if key in self._callers:
-            if key in self._callers_pending:
+            if key in self._callers_pending and self._repeated_searches < MAX_REPEATED_SEARCHES:
                 self.unfinished_answers += 1
             return self._callers[key]
         self._callers[key] = []  # recursion guard: inferring a receiver may come back here
@@ -259,7 +272,9 @@ class SemanticModel:
         path = self.path_of(facts)
         homes = [(facts, path)]
         if facts is self.facts or id(facts) in self._caller_files:
-            homes.extend((m.facts, m.path) for m in self._importers(path) if m.facts is not None)
+            called = function.class_.name if function.class_ is not None and \
+                function.name in ("__init__", "forward") else function.name
+            homes.extend((m.facts, m.path) for m in self._importers(path, called) if m.facts is not None)
         if facts is not self.facts and self.facts not in [h[0] for h in homes]:
             homes.append((self.facts, self.path))
         sites = [site for home_facts, home_path in homes
@@ -269,16 +284,18 @@ class SemanticModel:
             self._callers[key] = sites
         else:
             del self._callers[key]  # built on an unfinished search: ask again next time
+            self._repeated_searches += 1
         return sites
 
-    def _importers(self, path: Path | None) -> list[LocalModule]:
-        """The run's files that import the file at `path`, once per file and model."""
+    def _importers(self, path: Path | None, called: str) -> list[LocalModule]:
+        """The run's files that import the file at `path` and mention `called`,
+        once per file, name and model."""
         if path is None:
             return []
-        key = str(path)
+        key = (str(path), called)
         found = self._importer_memo.get(key)
         if found is None:
-            found = self._importer_memo[key] = self.project.importers(path)
+            found = self._importer_memo[key] = self.project.importers(path, called)
             for module in found:
                 assert module.facts is not None
                 self._register(module.facts, module.path)
@@ -292,7 +309,7 @@ class SemanticModel:
         """Calls in the file `home` of `function` (defined in `facts` at `path`)."""
         key = (id(function), id(home))
         if key in self._sites:
-            if key in self._sites_pending:
+            if key in self._sites_pending and self._repeated_searches < MAX_REPEATED_SEARCHES:
                 self.unfinished_answers += 1
             return self._sites[key]
         self._sites[key] = []
@@ -300,7 +317,9 @@ class SemanticModel:
         unfinished_before = self.unfinished_answers
         calls = self._calls_named(home)
         sites = []
-        for call in calls.get(function.name, ()):
+        named = [call for name in (function.name, *self._aliases(home).get(function.name, ()))
+                 for call in calls.get(name, ())]
+        for call in named:
             found = self.local_function(call, home, home_path)
             if found is not None and _same(found, function, path):
                 sites.append(Site(call, home, home_path))
@@ -312,7 +331,11 @@ class SemanticModel:
                 if found is not None and _same(found, cls, path):
                     self._instance_calls.add(id(call))
                     sites.append(Site(call, home, home_path))
-        if function.name == "forward" and cls is not None:
+        # `model(x)` calls forward: every bare call of the file is inferred, so in
+        # another file only where the class is constructed (a loss module built
+        # and called in the training script); an instance passed further is rare.
+        constructed_here = home is facts or bool(calls.get(cls.name)) if cls is not None else False
+        if function.name == "forward" and cls is not None and constructed_here:
             module = self.modules.of_class(cls, facts, path)
             if module is not None:
                 for call in calls.get("", ()):  # `model(x)`, `self.net(x)`
@@ -326,7 +349,25 @@ class SemanticModel:
             self._sites[key] = sites
         else:
             del self._sites[key]  # built on an unfinished search: ask again next time
+            self._repeated_searches += 1
         return sites
+
+    def _aliases(self, facts: F.FileFacts) -> dict[str, set[str]]:
+        """Names bound to a function under another name in `facts`, by the
+        function's name: ``loss_fn = my_loss`` gives {"my_loss": {"loss_fn"}}
+        (the calls of `loss_fn` may call it; the resolver says whether they do)."""
+        found = self._alias_index.get(id(facts))
+        if found is None:
+            found = self._alias_index[id(facts)] = {}
+            for assign in facts.assigns:
+                value = assign.value
+                if assign.kind != "assign" or not isinstance(value, (cst.Name, cst.Attribute)):
+                    continue
+                original = value.value if isinstance(value, cst.Name) else value.attr.value
+                for target in assign.targets:
+                    if isinstance(target, cst.Name) and target.value != original:
+                        found.setdefault(original, set()).add(target.value)
+        return found
 
     def _calls_named(self, facts: F.FileFacts) -> dict[str, list[F.Call]]:
         """Calls of `facts` by the name they call (`helper(...)`, `self.helper(...)`,
@@ -361,6 +402,9 @@ class SemanticModel:
         function = param.function
         if function is None:
             return []
+        known = self._arguments.get(id(param))
+        if known is not None:
+            return known
         found = []
         for site in self.callers(function, facts):
             bound = function.class_ is not None and (
@@ -368,6 +412,8 @@ class SemanticModel:
             argument = site.call.argument(param.index - (1 if bound else 0), param.name)
             if argument is not None:
                 found.append(Argument(site.call, argument, site.facts))
+        if id(function) in self._callers and id(function) not in self._callers_pending:
+            self._arguments[id(param)] = found  # the search was finished and remembered
         return found
 
     # -- files ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import libcst as cst
 
@@ -32,12 +32,17 @@ _TRAINING_WORDS = (".backward(", ".eval()", ".train()", "zero_grad(", "no_grad("
 # Whole import statements (a parenthesized name list may span lines), for the
 # words they mention: a file can import module m only if "m" is one of them.
 _IMPORT_STATEMENT_RE = re.compile(
-    r"^[ \t]*(?:from[ \t]+\.*([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n;#]*)|import[ \t]+([^\n;#]*))",
+    r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n;#]*)|import[ \t]+([^\n;#]*))",
     re.M)
 _WORD_RE = re.compile(r"\w+")
+_DOTTED_RE = re.compile(r"[\w.]+|\*")
 # A package __init__ that imports a module re-exports it to the package's own
 # importers; followed this many packages up.
 MAX_REEXPORT_LEVELS = 2
+# Importers parsed for one name of a module, in the run's order. A training
+# script's helper module has a few; a library's base module (torch's module.py)
+# has hundreds, and parsing them all would cost more than the lint.
+MAX_IMPORTERS = 16
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Never resolved locally even when a file of that name exists beside the script.
 _EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext"})
@@ -75,33 +80,69 @@ def import_words(text: str) -> set[str]:
     engine, evaluate, as, ev). Read with a regex, without parsing."""
     words: set[str] = set()
     for match in _IMPORT_STATEMENT_RE.finditer(text):
-        for group in match.groups():
+        for group in match.groups()[1:]:
             if group:
                 words.update(_WORD_RE.findall(group))
     return words
 
 
+class ImportLine(NamedTuple):
+    """One import statement as the regex reads it: ``from ..m import a, b`` is
+    (2, "m", ("a", "b")); ``import a.b`` is (0, "a.b", ())."""
+
+    level: int
+    module: str
+    names: tuple[str, ...]
+
+
+def import_lines(text: str) -> list[ImportLine]:
+    found = []
+    for match in _IMPORT_STATEMENT_RE.finditer(text):
+        dots, module, names, plain = match.groups()
+        if plain is not None:
+            for item in plain.split(","):
+                dotted = _DOTTED_RE.findall(item)
+                if dotted:
+                    found.append(ImportLine(0, dotted[0], ()))
+            continue
+        imported = tuple(d[0] for d in (_DOTTED_RE.findall(item) for item in names.strip("()").split(",")) if d)
+        found.append(ImportLine(len(dots or ""), module or "", imported))
+    return found
+
+
 @dataclass(frozen=True)
 class RunFiles:
-    """The Python files a run lints, indexed by the words of their imports:
-    the only files searched for the callers of a module's functions."""
+    """The Python files a run lints (their texts, as read for the lint),
+    indexed by the words of their imports: the only files searched for the
+    callers of a module's functions."""
 
+    texts: dict[Path, str] = field(default_factory=dict)  # by resolved path
     by_word: dict[str, tuple[Path, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, files: Iterable[tuple[Path, str]]) -> RunFiles:
         """From (path, text) of each linted file."""
+        texts: dict[Path, str] = {}
         index: dict[str, list[Path]] = {}
         for path, text in files:
             resolved = path.resolve()
+            texts[resolved] = text
             for word in import_words(text):
                 index.setdefault(word, []).append(resolved)
-        return cls({word: tuple(paths) for word, paths in index.items()})
+        return cls(texts, {word: tuple(paths) for word, paths in index.items()})
+
+    _lines: dict[Path, list[ImportLine]] = field(default_factory=dict)
 
     def mentioning(self, name: str) -> tuple[Path, ...]:
         """The files whose import statements mention `name` (a superset of the
         files importing a module of that name)."""
         return self.by_word.get(name, ())
+
+    def import_lines(self, path: Path) -> list[ImportLine]:
+        found = self._lines.get(path)
+        if found is None:
+            found = self._lines[path] = import_lines(self.texts.get(path, ""))
+        return found
 
 
 @dataclass
@@ -113,6 +154,8 @@ class Project:
     run_files: RunFiles | None = None
     _modules: dict[Path, LocalModule | None] = field(default_factory=dict)
     _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
+    _importers: dict[tuple[Path, str, int], list[Path]] = field(default_factory=dict)
+    _importers_of: RunFiles | None = None  # the run files `_importers` was found in
     #: Text the editor holds for files that differ from the disk.
     overlays: dict[Path, str] = field(default_factory=dict)
     files_read: int = 0
@@ -121,8 +164,9 @@ class Project:
     # -- which files -------------------------------------------------------
 
     def worth_parsing(self, source: SourceFile) -> bool:
-        """A file that never mentions torch, has none of a training loop's words and
-        imports no local module cannot hold a torch training bug. (A trainer whose
+        """A file that never mentions torch, has none of a training loop's words,
+        imports no local module and is imported by no file of the run cannot hold
+        a torch training bug. (A trainer whose
         torch objects all come from a package that is not in the checkout still says
         `.backward()` or `.eval()`.)"""
         text = source.text
@@ -136,7 +180,8 @@ class Project:
                 return True
             if dots and not name:
                 return True  # `from . import x`: a sibling module
-        return False
+        # A helper module of the run's training code: its callers pass torch objects in.
+        return source.path is not None and self.is_imported(source.path)
 
     def resolve(self, folder: Path, module: str, level: int) -> Path | None:
         """The file of local module `module` imported from a file in `folder`."""
@@ -259,25 +304,57 @@ class Project:
 
     # -- importers -----------------------------------------------------------
 
-    def importers(self, path: Path, levels: int = MAX_REEXPORT_LEVELS) -> list[LocalModule]:
-        """The files of the run that import the module at `path` (parsed), and
-        through a package ``__init__`` that imports it, the package's importers."""
+    def importers(self, path: Path, called: str, levels: int = MAX_REEXPORT_LEVELS) -> list[LocalModule]:
+        """The files of the run that import the module at `path` and mention
+        `called` (the function or class whose calls are wanted), parsed; through
+        a package ``__init__`` that imports the module, the package's importers.
+        Files are checked on their text first: only those that pass are parsed."""
         if self.run_files is None:
             return []
+        if self._importers_of is not self.run_files:  # a new run
+            self._importers.clear()
+            self._importers_of = self.run_files
         path = path.resolve()
-        found: list[LocalModule] = []
+        key = (path, called, levels)
+        paths = self._importers.get(key)
+        if paths is None:
+            paths = self._importers[key] = self._find_importers(path, called, levels)
+        else:
+            for candidate in self.candidate_importers(path):  # noted again for this file's record
+                self.examined(candidate, self.run_files.texts.get(candidate, ""))
+        modules = [self.module(found) for found in paths]
+        return [m for m in modules if m is not None and m.facts is not None]
+
+    def is_imported(self, path: Path) -> bool:
+        """Whether a file of the run imports the module at `path` (read from the
+        texts, nothing parsed)."""
+        if self.run_files is None:
+            return False
+        path = path.resolve()
+        found = False
         for candidate in self.candidate_importers(path):
-            if candidate == path:
-                continue
-            module = self.module(candidate)
-            if module is None or module.facts is None:
-                continue
-            if any(self._imports(module.path, fact, path) for fact in module.facts.imports):
-                found.append(module)
-                if module.path.name == "__init__.py" and levels > 0:
-                    found.extend(m for m in self.importers(module.path, levels - 1)
-                                 if m.path != path and all(m.path != f.path for f in found))
+            self.examined(candidate, self.run_files.texts.get(candidate, ""))
+            found = found or candidate != path and any(
+                self._imports(candidate, line, path) for line in self.run_files.import_lines(candidate))
         return found
+
+    def _find_importers(self, path: Path, called: str, levels: int) -> list[Path]:
+        assert self.run_files is not None
+        mention = re.compile(rf"\b{re.escape(called)}\b")
+        found: list[Path] = []
+        for candidate in self.candidate_importers(path):
+            text = self.run_files.texts.get(candidate, "")
+            self.examined(candidate, text)
+            if candidate == path or len(found) >= MAX_IMPORTERS:
+                continue
+            if not any(self._imports(candidate, line, path) for line in self.run_files.import_lines(candidate)):
+                continue
+            if candidate.name == "__init__.py" and levels > 0:  # re-exported to the package's importers
+                found.extend(p for p in self._find_importers(candidate, called, levels - 1)
+                             if p != path and p not in found)
+            if mention.search(text) and candidate not in found:
+                found.append(candidate)
+        return found[:MAX_IMPORTERS]
 
     def candidate_importers(self, path: Path) -> tuple[Path, ...]:
         """Files of the run whose imports mention the module's name (their text
@@ -285,14 +362,18 @@ class Project:
         assert self.run_files is not None
         return self.run_files.mentioning(module_name(path))
 
-    def _imports(self, importer: Path, fact: F.Import, target: Path) -> bool:
-        """Whether the import `fact` of `importer` reaches the file `target`."""
+    def examined(self, path: Path, text: str) -> None:
+        """`text`, the content of run file `path`, was searched for imports and calls."""
+
+    def _imports(self, importer: Path, line: ImportLine, target: Path) -> bool:
+        """Whether the import statement `line` of `importer` reaches the file `target`."""
         folder = importer.parent
-        names = [fact.module]
-        if fact.name is not None and fact.name != "*":  # `from pkg import module`
-            names.append(f"{fact.module}.{fact.name}" if fact.module else fact.name)
+        names = [line.module]
+        for name in line.names:
+            if name != "*":  # `from pkg import module`
+                names.append(f"{line.module}.{name}" if line.module else name)
         for name in names:
-            found = self.resolve(folder, name, fact.level)
+            found = self.resolve(folder, name, line.level)
             if found is not None and found.resolve() == target:
                 return True
         return False
@@ -310,3 +391,4 @@ class Project:
     def forget_resolutions(self) -> None:
         """Forget which import names to which file (a module was created or deleted)."""
         self._resolved.clear()
+        self._importers.clear()
