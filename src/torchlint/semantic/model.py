@@ -31,6 +31,9 @@ from torchlint.semantic.walker import dotted_name, iter_nodes
 # long cycles (a library's modules) that repeats exponentially: after this many
 # repeated searches in one file, answers are kept as first found.
 MAX_REPEATED_SEARCHES = 200
+# Call sites of a function taken from other files. A training helper has a few;
+# a library's utility (torch's _pair) has hundreds, each a value to infer.
+MAX_SITES_ELSEWHERE = 4
 
 
 class SemanticModel:
@@ -277,8 +280,10 @@ class SemanticModel:
             homes.extend((m.facts, m.path) for m in self._importers(path, called) if m.facts is not None)
         if facts is not self.facts and self.facts not in [h[0] for h in homes]:
             homes.append((self.facts, self.path))
-        sites = [site for home_facts, home_path in homes
-                 for site in self._sites_in(function, facts, path, home_facts, home_path)]
+        sites = self._sites_in(function, facts, path, facts, path)
+        elsewhere = [site for home_facts, home_path in homes[1:]
+                     for site in self._sites_in(function, facts, path, home_facts, home_path)]
+        sites = sites + elsewhere[:MAX_SITES_ELSEWHERE]
         self._callers_pending.discard(key)
         if self.unfinished_answers == unfinished_before:
             self._callers[key] = sites
