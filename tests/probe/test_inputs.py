@@ -439,3 +439,29 @@ def test_a_view_to_fixed_sizes_sets_the_sequence_length():
 
 def test_an_explicit_forward_call_of_a_layer_decides_the_input():
     assert _specs(ExplicitForwardCall()) == {"x": "float32[4,3,32,32]"}
+
+
+class FrameVoter(nn.Module):
+    """A pool over a fixed number of frames (the clip length the data has), then a
+    view to the channel count: only inputs of exactly that many frames run."""
+
+    def __init__(self, frames=700):
+        super().__init__()
+        self.mix = nn.Conv1d(5, 24, 1)
+        self.vote = nn.AvgPool1d(frames)
+        self.score = nn.Linear(24, 3)
+
+    def forward(self, clip):
+        pooled = self.vote(torch.relu(self.mix(clip)))
+        return self.score(pooled.view(-1, 24))
+
+
+def test_a_pool_over_a_fixed_length_gets_inputs_of_that_length():
+    lab = _lab()
+    model = FrameVoter()
+    inputs = lab.inputs(model)
+    assert inputs.specs == {"clip": "float32[4,5,700]"}
+    assert lab._assumptions["spatial_size"].startswith("700: the kernel size of a pooling layer")
+    model.eval()
+    with torch.no_grad():
+        assert model(*inputs.args).shape == (4, 3)

@@ -273,13 +273,15 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
     """The calls of the project's script to its model classes, as specs."""
     info = project.script
     assigned = _assigned_vars(info)
+    factories = recover.model_factories(project.infos, classes, project.resolve_import)
     found: list[recover.Construction] = []
     for call in info.facts.calls:
         target = recover.local_class_of(info, call.func, call.scope, call.order, project.resolve_import)
-        if target is None or target not in classes:
+        factory = factories.get(target) if target is not None else None
+        if target is None or (target not in classes and factory is None):
             continue
-        model = classes[target]
-        params = model.init_params()
+        model = classes[target] if factory is None else factory.model
+        params = model.init_params() if factory is None else factory.params()
         args: list[dict[str, Any]] = []
         kwargs: dict[str, dict[str, Any]] = {}
         notes: dict[str, str] = {}
@@ -309,13 +311,18 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
         span_start = info.line(call.node)
         text = info.code(call.node)
         function = call.scope.function
+        spec = {"class": model.name, "module": model.info.name, "callee": model.name,
+                "args_module": info.name, "args": args, "kwargs": kwargs, "notes": notes,
+                "text": " ".join(text.split())[:200], "line": span_start, "kind": "call",
+                "origin": f"{display}:{span_start}"}
+        if factory is not None:  # `net = resnet50(classes=21)`: the function builds the model
+            spec.update({"module": factory.info.name, "callee": factory.function.name, "kind": "factory",
+                         "class_module": model.info.name, "class_callee": model.name,
+                         "origin": f"{display}:{span_start} (a {model.name} made by "
+                                   f"{factory.function.name}())"})
         found.append(recover.Construction(
             model=model, site=info, call=call, line=span_start, end_line=span_start + text.count("\n"),
-            var=assigned.get(id(call.node)), function=function.name if function else None,
-            spec={"class": model.name, "module": model.info.name, "callee": model.name,
-                  "args_module": info.name, "args": args, "kwargs": kwargs, "notes": notes,
-                  "text": " ".join(text.split())[:200], "line": span_start, "kind": "call",
-                  "origin": f"{display}:{span_start}"}))
+            var=assigned.get(id(call.node)), function=function.name if function else None, spec=spec))
     return found
 
 

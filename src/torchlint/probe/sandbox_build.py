@@ -212,7 +212,8 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
     args = [resolve_argument(a, args_namespace) for a in spec.get("args", [])]
     kwargs = {k: resolve_argument(v, args_namespace) for k, v in spec.get("kwargs", {}).items()}
     substitutions: dict[str, str] = dict(spec.get("notes", {}))
-    name = spec.get("class") or callee_text
+    # a factory function (`small_tower(n_out=6)`) is shown under its own name
+    name = callee_text if spec.get("kind") == "factory" else spec.get("class") or callee_text
     signature = _signature(target)
     if signature is None:
         return Prepared(target, name, args, kwargs, dict(kwargs), substitutions)

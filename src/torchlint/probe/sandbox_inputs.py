@@ -891,10 +891,34 @@ def search_spatial(measure: Callable[[int], str], start: int = 8, limit: int = 8
     return high if seen[high] == "ok" else None
 
 
-def candidate_layouts(plans: dict[str, Plan]) -> list[tuple[dict[str, Plan], int]]:
-    """Layouts to try in turn: spatial sizes for convolutions, then the other
-    sequence order."""
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+
+
+def pool_sizes(model: nn.Module | None) -> tuple[int, ...]:
+    """Kernel sizes of the model's pooling layers that are larger than the first
+    spatial candidate: a pool over a fixed number of points or pixels
+    (``nn.MaxPool1d(num_points)``) runs only on inputs at least that long, so the
+    input was built for that size."""
+    if model is None:
+        return ()
+    found: list[int] = []
+    for module in model.modules():
+        if isinstance(module, _POOLS):
+            kernel = module.kernel_size
+            size = max(kernel) if isinstance(kernel, tuple) else int(kernel)
+            if size > SPATIAL_CANDIDATES[0] and size not in found:
+                found.append(size)
+    return tuple(sorted(found))
+
+
+def candidate_layouts(plans: dict[str, Plan], model: nn.Module | None = None
+                      ) -> list[tuple[dict[str, Plan], int]]:
+    """Layouts to try in turn: spatial sizes for convolutions (first the kernel
+    sizes of large pools, see :func:`pool_sizes`), then the other sequence order."""
     spatials = SPATIAL_CANDIDATES if spatial_needed(plans) else (SPATIAL_CANDIDATES[0],)
+    if spatial_needed(plans):
+        pools = pool_sizes(model)
+        spatials = (*pools, *(s for s in SPATIAL_CANDIDATES if s not in pools))
     layouts = [(plans, s) for s in spatials]
     transposed = {n: (p.transposed() if p.source == "synthesized" else p) for n, p in plans.items()}
     if transposed != plans:

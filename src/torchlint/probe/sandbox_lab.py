@@ -325,8 +325,9 @@ class Lab:
 
     def model_class(self, class_name: str | None = None) -> type:
         spec = self._runtime.spec(class_name, self._spec_index)
-        return eval(compile(spec["callee"], "<probe callee>", "eval"),  # noqa: S307
-                    self._runtime.namespace(spec["module"]))
+        # (a model made by a factory function: the class it returns, not the function)
+        return eval(compile(spec.get("class_callee", spec["callee"]), "<probe callee>", "eval"),  # noqa: S307
+                    self._runtime.namespace(spec.get("class_module", spec["module"])))
 
     def build_model(self, class_name: str | None = None, *, overrides: dict[str, Any] | None = None
                     ) -> nn.Module:
@@ -534,7 +535,7 @@ class Lab:
         self._last_repaired: dict[str, inputs_mod.Plan] | None = None
         self._search_started = (time.monotonic(), _peak_rss_bytes(), 0)
         try:
-            for candidate, spatial in inputs_mod.candidate_layouts(plans):
+            for candidate, spatial in inputs_mod.candidate_layouts(plans, model):
                 try:
                     trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
                 except Exception as err:  # noqa: BLE001
@@ -546,6 +547,9 @@ class Lab:
                     continue
                 error = self._dry_run(model, trial)
                 if error is None:
+                    if spatial in inputs_mod.pool_sizes(model):
+                        self._assumptions["spatial_size"] = (
+                            f"{spatial}: the kernel size of a pooling layer (an input built for it)")
                     return candidate, spatial
                 first_error = first_error or error
             assert first_error is not None
