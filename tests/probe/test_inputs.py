@@ -465,3 +465,36 @@ def test_a_pool_over_a_fixed_length_gets_inputs_of_that_length():
     model.eval()
     with torch.no_grad():
         assert model(*inputs.args).shape == (4, 3)
+
+
+class PairGate(nn.Module):
+    """Scores every pair of a sample's items: the input is (B, items, width), which a
+    2-D guess (B, width) does not show until the Linear gets the pairs."""
+
+    def __init__(self, width=20):
+        super().__init__()
+        self.gate = nn.Linear(width, 1)
+
+    def forward(self, items):
+        n = items.shape[1]
+        first, second = torch.triu_indices(n, n, 1)
+        products = items[:, first] * items[:, second]
+        return (torch.sigmoid(self.gate(products)) * products).sum(1)
+
+
+def test_a_linear_fed_positions_of_the_second_dimension_makes_the_input_a_set_of_vectors():
+    lab = _lab()
+    inputs = lab.inputs(PairGate())
+    assert inputs.specs == {"items": "float32[4,6,20]"}
+    assert lab._assumptions["inputs_repaired"] == [
+        "items made [B, T, 20]: a Linear of 20 inputs got 190 from positions taken along its second dimension"]
+
+
+def test_a_plural_parameter_gets_a_number_that_also_reads_as_a_list():
+    from torchlint.probe import sandbox_build as build
+
+    dropouts, sizes, classes = build.guess("dropouts", None), build.guess("hidden_sizes", None), build.guess("n_class", None)
+    assert dropouts == 0.5 and dropouts[1] == 0.5 and list(dropouts) == [0.5] * 3
+    assert sizes == 32 and len(sizes) == 3
+    assert classes == 5 and not hasattr(classes, "__len__")
+    assert build.guess("bias", None) == 16 and not hasattr(build.guess("bias", None), "__len__")

@@ -108,6 +108,38 @@ class GuessedNumber(int):
         return iter([int(self)] * 3)
 
 
+class GuessedFraction(float):
+    """A guessed float for a parameter named in the plural (`dropouts`): it also acts
+    as a list of three of itself (`self.dropouts[0]`)."""
+
+    def __getitem__(self, index: Any) -> float:
+        return float(self)
+
+    def __len__(self) -> int:
+        return 3
+
+    def __iter__(self):
+        return iter([float(self)] * 3)
+
+
+def _plural(name: str, value: Any) -> Any:
+    """A number guessed for a plural name (`dropouts`, `hidden_sizes`) that also acts as a
+    list of three of itself: such parameters are usually per-layer lists."""
+    if not re.search(r"[^aisuy]s$", name) or isinstance(value, bool):  # (not bias, axis, radius)
+        return value
+    if isinstance(value, int):
+        return GuessedNumber(value)
+    if isinstance(value, float):
+        return GuessedFraction(value)
+    return value
+
+
+def _shown_guess(value: Any) -> str:
+    if isinstance(value, (GuessedNumber, GuessedFraction)):
+        return f"{value!r} (also read as a list of three)"
+    return repr(value)
+
+
 def guess_attribute(name: str) -> Any:
     lowered = name.lower()
     if _FLAG_ATTRIBUTE.search(lowered):
@@ -129,8 +161,8 @@ def guess(name: str, text: str | None) -> Any:
     lowered = name.lower()
     for pattern, value in _GUESSES:
         if re.search(pattern, lowered):
-            return value
-    return DEFAULT_GUESS
+            return _plural(lowered, value)
+    return _plural(lowered, DEFAULT_GUESS)
 
 
 def describe_value(value: Any) -> str:
@@ -243,10 +275,10 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
                                       f"{describe_value(parameter.default)}")
             else:
                 bound.arguments[key] = guess(key, value.text)
-                substitutions[key] = f"{value.text} -> {bound.arguments[key]!r}"
+                substitutions[key] = f"{value.text} -> {_shown_guess(bound.arguments[key])}"
         elif value is inspect.Parameter.empty and parameter.default is inspect.Parameter.empty:
             bound.arguments[key] = guess(key, None)
-            substitutions[key] = f"not given -> {bound.arguments[key]!r}"
+            substitutions[key] = f"not given -> {_shown_guess(bound.arguments[key])}"
     final_args, final_kwargs = list(bound.args), dict(bound.kwargs)
     passed = dict(bound.arguments)
     bound.apply_defaults()

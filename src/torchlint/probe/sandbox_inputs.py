@@ -984,4 +984,11 @@ def repairs(plans: dict[str, Plan], error: BaseException) -> list[tuple[dict[str
                     changed[name] = replace(plan, dims=(*plan.dims[:-1], width))
                     found.append((changed, f"{name} has {width} features of its own: a Linear of {want} "
                                            f"inputs got {got} (it is concatenated with others first)"))
+                if plan.dims == ("B", want) and not plan.packed:
+                    # the forward indexes or combines positions along dimension 1 (`x[:, pairs]`,
+                    # fields of a tabular model): each sample is a set of T vectors of that width
+                    changed = dict(plans)
+                    changed[name] = replace(plan, dims=("B", "T", want))
+                    found.append((changed, f"{name} made [B, T, {want}]: a Linear of {want} inputs got "
+                                           f"{got} from positions taken along its second dimension"))
     return found
