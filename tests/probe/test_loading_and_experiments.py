@@ -76,3 +76,12 @@ def test_tl503_runs_the_scripts_optimizer():
     unknown = _tl503({"construct": "nn.Linear(6, 1)"})
     assert unknown["verdict"] == "mechanism_only"
     assert "optimizer" in unknown["evidence"]["stand_ins"]
+
+
+def test_a_module_of_a_folder_without_init_imports_its_siblings_relatively(tmp_path):
+    run = probe("--select", "ALL", "--no-cache", "fixtures/probe/loading/namespace_package",
+                tmpdir=tmp_path, plugins=False)
+    (finding,) = run.findings
+    assert finding["code"] == "TL101"
+    assert finding["probe"]["verdict"] == "confirmed", finding["probe"]["evidence"]
+    assert finding["probe"]["assumptions"]["constructor"] == "Denoiser()"

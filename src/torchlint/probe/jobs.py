@@ -86,7 +86,7 @@ def module_name_for(path: Path | None) -> str:
     return stem
 
 
-def package_module_name(path: Path | None) -> str | None:
+def package_module_name(path: Path | None, namespace: bool = False) -> str | None:
     """For a module of a package (its folder, and maybe theirs, hold an
     ``__init__.py``): its dotted name from the outermost package
     (``models/heads.py`` -> ``models.heads``), so that its relative imports
@@ -98,6 +98,8 @@ def package_module_name(path: Path | None) -> str | None:
     while (folder / "__init__.py").is_file() and len(parts) <= _MAX_PACKAGE_DEPTH:
         parts.insert(0, folder.name)
         folder = folder.parent
+    if len(parts) == 1 and namespace:  # `src/train.py` importing `.model`, no __init__.py:
+        parts.insert(0, folder.name)  # its folder is a namespace package, as `python -m src.train` has it
     if len(parts) == 1 or not all(_usable(part) for part in parts) \
             or parts[0] in sys.stdlib_module_names or parts[0] in _REAL_MODULES:
         return None
@@ -630,7 +632,7 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
         raise JobError(f"{result.display} does not parse")
     if any(fact.level > 0 for fact in script.facts.imports):
         # `from .base import Head`: loaded as a module of its package, as Python would
-        script.name = package_module_name(path) or script.name
+        script.name = package_module_name(path, namespace=True) or script.name
     name = script.name
     project = ProbeProject(script)
     if script.path is not None:
