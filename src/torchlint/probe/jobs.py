@@ -462,7 +462,8 @@ def _argument_for(call: F.Call, wanted: _ModelParameter) -> cst.BaseExpression |
 
 def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, str]],
                          wanted: dict[str, _ModelParameter], taken: set[str],
-                         classes_wanted: frozenset[str] = frozenset()
+                         classes_wanted: frozenset[str] = frozenset(),
+                         sites: frozenset[tuple[Path, int]] = frozenset()
                          ) -> tuple[_Borrowed, dict[str, recover.Construction]]:
     """For a function that receives its model (``test(model, loader)``): the
     construction of the model that a caller in another file of the run passes to
@@ -471,6 +472,10 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
     The same for a model class of another file that a finding names
     (``class`` in its context) and this script never builds: its construction in
     a file of the run that imports this script (key ``class:Name``).
+    A class may be built there through a factory function of the project
+    (``vgg.vgg16_bn(num_classes=10)``), so any file importing this script is read
+    for it; where the static side located the construction (`sites`: its file and
+    line), that one is taken.
     Returns the borrowed modules and, per function name (or class key), the construction."""
     borrowed = _Borrowed()
     chosen: dict[str, recover.Construction] = {}
@@ -479,7 +484,9 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
         return borrowed, chosen
     for path, display, text in siblings:
         pending = {name: w for name, w in wanted.items() if name not in chosen and name in text}
-        pending_classes = {c for c in classes_wanted if f"class:{c}" not in chosen and c in text}
+        imports_script = script.path.stem in text  # (cheap: the import names the script's module)
+        pending_classes = {c for c in classes_wanted if f"class:{c}" not in chosen
+                           and (c in text or imports_script)}
         if path == script.path or not (pending or pending_classes):
             continue  # cheap: a file that never names the function or class cannot use it
         name = module_name_for(path)
@@ -515,14 +522,17 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
                 found[function] = before[-1]
         for class_name in pending_classes:
             of_class = [c for c in built if c.model.name == class_name]
-            if of_class:
-                found[f"class:{class_name}"] = min(of_class, key=_main_rank)
+            located = [c for c in of_class if any(path == site_path and c.line <= line <= c.end_line
+                                                  for site_path, line in sites)]
+            if located or of_class:
+                found[f"class:{class_name}"] = (located or [min(of_class, key=_main_rank)])[0]
         if not found:
             continue
         for key, construction in found.items():
             construction.spec["sibling"] = True
             how = f"a {key[6:]} built there" if key.startswith("class:") else f"passed to {script.name}.{key}"
-            construction.spec["origin"] = f"{construction.spec['origin']} ({how})"
+            if not (key.startswith("class:") and construction.spec.get("kind") == "factory"):
+                construction.spec["origin"] = f"{construction.spec['origin']} ({how})"
         chosen.update(found)
         borrowed.constructions.extend(found.values())
         borrowed.infos.extend(i for i in sub.infos if i.path not in project.by_path and i.name not in taken)
@@ -656,8 +666,10 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
     foreign = frozenset(item.finding.context["class"] for item in probed
                         if isinstance(item.finding.context.get("class"), str)
                         and item.finding.context["class"] not in known)
-    callers, passed = _borrow_from_callers(project, list(siblings), wanted,
-                                           {i.name for i in [*project.infos, *borrowed.infos]}, foreign)
+    sites = _construction_sites(probed)
+    callers, passed = _borrow_from_callers(project, _with_sites(list(siblings), sites, script.path), wanted,
+                                           {i.name for i in [*project.infos, *borrowed.infos]}, foreign,
+                                           frozenset(sites))
     borrowed.infos.extend(callers.infos)
     borrowed.namespaces.update(callers.namespaces)
     specs: list[dict[str, Any]] = [c.spec for c in found]
@@ -716,6 +728,36 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
                      "memory_mb": config.probe.memory_mb},
         "assumptions": assumptions,
     }
+
+
+def _construction_sites(probed: list[ProbedFinding]) -> list[tuple[Path, int]]:
+    """Where the static side found the findings' models built in other files
+    (``construct_path`` and ``construct_line`` in their context)."""
+    found = []
+    for item in probed:
+        path, line = item.finding.context.get("construct_path"), item.finding.context.get("construct_line")
+        if isinstance(path, str) and isinstance(line, int):
+            found.append((Path(path).resolve(), line))
+    return list(dict.fromkeys(found))
+
+
+def _with_sites(siblings: list[tuple[Path, str, str]], sites: list[tuple[Path, int]],
+                script: Path | None) -> list[tuple[Path, str, str]]:
+    """The run's files, plus the files where models are built that the run does not
+    include (the user linted one file; its model is built in another): those are read
+    first, so their construction is the one taken."""
+    known = {path for path, _, _ in siblings}
+    extra = []
+    for path, _ in sites:
+        if path in known or path == script or not path.is_file():
+            continue
+        try:
+            extra.append((path, _display(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+        known.add(path)
+    located = {path for path, _ in sites}
+    return extra + sorted(siblings, key=lambda s: s[0] not in located)
 
 
 def _names_a_model(context: dict[str, Any]) -> bool:

@@ -125,7 +125,8 @@ class GuessedFraction(float):
 def _plural(name: str, value: Any) -> Any:
     """A number guessed for a plural name (`dropouts`, `hidden_sizes`) that also acts as a
     list of three of itself: such parameters are usually per-layer lists."""
-    if not re.search(r"[^aisuy]s$", name) or isinstance(value, bool):  # (not bias, axis, radius)
+    if not re.search(r"[^aisuy]s$", name) or re.match(r"(num|n|number|count)_|num", name) \
+            or isinstance(value, bool):  # (not bias, axis, radius; not a count: num_classes)
         return value
     if isinstance(value, int):
         return GuessedNumber(value)
@@ -265,6 +266,14 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
         bound.arguments[key] = value
         substitutions[key] = f"{describe_value(value)} (set by the experiment)"
     for key, parameter in signature.parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD and isinstance(bound.arguments.get(key), dict):
+            # `vgg16_bn(num_classes=args.num_classes)` into `**kwargs`: guessed by their own names
+            extra = bound.arguments[key]
+            for extra_name, value in list(extra.items()):
+                if isinstance(value, Unknown):
+                    extra[extra_name] = guess(extra_name, value.text)
+                    substitutions[extra_name] = f"{value.text} -> {_shown_guess(extra[extra_name])}"
+            continue
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
         value = bound.arguments.get(key, inspect.Parameter.empty)
@@ -280,7 +289,12 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
             bound.arguments[key] = guess(key, None)
             substitutions[key] = f"not given -> {_shown_guess(bound.arguments[key])}"
     final_args, final_kwargs = list(bound.args), dict(bound.kwargs)
-    passed = dict(bound.arguments)
+    passed = {}
+    for key, value in bound.arguments.items():  # `**kwargs` shown as the keywords passed
+        if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD and isinstance(value, dict):
+            passed.update(value)
+        else:
+            passed[key] = value
     bound.apply_defaults()
     return Prepared(target, name, final_args, final_kwargs, dict(bound.arguments), substitutions,
                     passed)
