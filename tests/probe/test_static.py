@@ -349,3 +349,26 @@ def test_a_finding_is_probed_on_its_own_model_or_on_none(tmp_path):
     assert chosen(20, {"class": "Ranker"}) == "Ranker"
     assert chosen(20, {"class": "NotInTheScript"}) is None  # never a stand-in from the script
     assert chosen(20, {}) is None  # two models, the finding names neither
+
+
+def test_a_config_dict_with_unknown_entries_keeps_its_known_ones_and_the_sandbox_guesses_the_rest(tmp_path):
+    job = _job(tmp_path, {
+        "train.py": """\
+            import torch.nn as nn
+
+            class Speller(nn.Module):
+                def __init__(self, spec):
+                    super().__init__()
+                    self.table = nn.Embedding(spec["vocab"], spec["width"])
+
+            def main(corpus):
+                return Speller({"vocab": corpus.alphabet_size(), "width": 24})
+            """,
+    })
+    (speller,) = job["models"]
+    assert speller["args"] == [{"dict": {"vocab": {"unknown": "vocab"}, "width": {"literal": "24"}}}]
+    from torchlint.probe import sandbox_build as build  # (imports torch)
+
+    prepared = build.prepare(speller, {"Speller": lambda spec: spec}, {}, {}, {})
+    assert prepared.arguments == {"spec": {"vocab": 50, "width": 24}}
+    assert prepared.substitutions == {"spec": "a dict whose unknown entries were guessed by key (vocab=50)"}

@@ -507,6 +507,11 @@ def argument_spec(info: SourceInfo, evaluator: Evaluator, node: cst.BaseExpressi
     notes = list(evaluator.notes)
     if value is not UNKNOWN and is_literal(value):
         return {"literal": repr(value)}, notes
+    if _partly_known_config(value):
+        # `op = {"vocab_sz": data.getVocabSize(), "emb_dim": args.emb_dim, "lr": 1e-3}`: the known
+        # entries as they are, the others guessed in the sandbox by their keys
+        return {"dict": {k: {"literal": repr(v)} if v is not UNKNOWN else {"unknown": k}
+                         for k, v in value.items()}}, notes
     code = info.code(node)
     kept = info.stripped.kept_names if info.stripped else set()
     names = _free_names(node)
@@ -518,6 +523,13 @@ def argument_spec(info: SourceInfo, evaluator: Evaluator, node: cst.BaseExpressi
     if expressible:
         return {"expr": code}, []
     return {"unknown": _root_text(info, node, scope, order)}, notes
+
+
+def _partly_known_config(value: Any) -> bool:
+    """A dict of string keys whose values are literals or unknown, some unknown."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) for k in value) \
+        and any(v is UNKNOWN for v in value.values()) \
+        and all(v is UNKNOWN or is_literal(v) for v in value.values())
 
 
 def _root_text(info: SourceInfo, node: cst.BaseExpression, scope: F.Scope, order: int) -> str:

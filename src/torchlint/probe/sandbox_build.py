@@ -215,6 +215,8 @@ class Prepared:
 
 
 def resolve_argument(raw: dict[str, Any], namespace: dict[str, Any]) -> Any:
+    if "dict" in raw:  # a config dict: its unknown entries stay Unknown until guessed by key
+        return {key: resolve_argument(value, namespace) for key, value in raw["dict"].items()}
     if "literal" in raw:
         return ast.literal_eval(raw["literal"])
     if "expr" in raw:
@@ -266,6 +268,16 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
         bound.arguments[key] = value
         substitutions[key] = f"{describe_value(value)} (set by the experiment)"
     for key, parameter in signature.parameters.items():
+        entries = bound.arguments.get(key)
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD and isinstance(entries, dict) \
+                and any(isinstance(v, Unknown) for v in entries.values()):
+            # a config dict with unknown entries: each guessed by its key (`op["emb_dim"]` -> 32)
+            guessed = {k: guess(k, None) if isinstance(v, Unknown) else v for k, v in entries.items()}
+            bound.arguments[key] = guessed
+            shown = ", ".join(f"{k}={_shown_guess(guessed[k])}" for k, v in entries.items()
+                              if isinstance(v, Unknown))
+            substitutions[key] = f"a dict whose unknown entries were guessed by key ({shown})"
+            continue
         if parameter.kind is inspect.Parameter.VAR_KEYWORD and isinstance(bound.arguments.get(key), dict):
             # `vgg16_bn(num_classes=args.num_classes)` into `**kwargs`: guessed by their own names
             extra = bound.arguments[key]
