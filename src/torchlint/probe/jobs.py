@@ -35,6 +35,7 @@ from torchlint.engine import FileResult
 from torchlint.findings import Finding
 from torchlint.rule import Rule
 from torchlint.semantic import facts as F
+from torchlint.semantic.names import lookup
 from torchlint.semantic.project import Project
 from torchlint.semantic.walker import collect
 
@@ -277,6 +278,7 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
     assigned = _assigned_vars(info)
     factories = recover.model_factories(project.infos, classes, project.resolve_import)
     found: list[recover.Construction] = []
+    unknown: list[_UnknownArgument] = []
     for call in info.facts.calls:
         target = recover.local_class_of(info, call.func, call.scope, call.order, project.resolve_import)
         factory = factories.get(target) if target is not None else None
@@ -308,6 +310,8 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
                 key = params[position] if position < len(params) else f"arg{position}"
                 args.append(spec)
                 position += 1
+            if "unknown" in spec:
+                unknown.append(_UnknownArgument(spec, key, notes, arg.value, call))
             if arg_notes and "literal" in spec:
                 notes[key] = _note(spec["literal"], list(dict.fromkeys(arg_notes)))
         span_start = info.line(call.node)
@@ -325,7 +329,48 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
         found.append(recover.Construction(
             model=model, site=info, call=call, line=span_start, end_line=span_start + text.count("\n"),
             var=assigned.get(id(call.node)), function=function.name if function else None, spec=spec))
+    _nest(info, found, unknown)
     return found
+
+
+@dataclass
+class _UnknownArgument:
+    spec: dict[str, Any]  # the argument's spec, replaced in place when it is a model
+    key: str  # the parameter it binds
+    notes: dict[str, str]  # its construction's notes
+    node: cst.BaseExpression
+    call: F.Call
+
+
+_MOVES = ("to", "cuda", "cpu", "float", "double", "train")
+
+
+def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``Encoder(...).to(device)`` -> ``Encoder(...)``."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _MOVES:
+        node = node.func.value
+    return node
+
+
+def _nest(info: recover.SourceInfo, found: list[recover.Construction], unknown: list[_UnknownArgument]) -> None:
+    """Arguments that are models the script builds (``Seq2Seq(encoder, decoder)`` after
+    ``encoder = Encoder(...)``): their spec becomes that construction's, built in the
+    sandbox first, rather than a guessed number."""
+    by_node = {id(c.call.node): c for c in found}
+    for item in unknown:
+        node = _unwrapped(item.node)
+        if isinstance(node, cst.Name):
+            reaching = lookup(item.call.scope, node.value, item.call.order)
+            fact = reaching[1].fact if reaching is not None else None
+            if not isinstance(fact, F.Assign) or fact.kind != "assign" or fact.value is None or reaching[1].path:
+                continue
+            node = _unwrapped(fact.value)
+        inner = by_node.get(id(node))
+        if inner is None or inner.call is item.call:
+            continue
+        item.spec.clear()
+        item.spec["model"] = inner.spec
+        item.notes[item.key] = f"{inner.spec['text']} (line {inner.line}, built as the script builds it)"
 
 
 def _note(literal: str, notes: list[str]) -> str:

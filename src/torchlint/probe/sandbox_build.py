@@ -19,7 +19,7 @@ import ast
 import inspect
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -214,9 +214,14 @@ class Prepared:
                 if isinstance(v, int) and not isinstance(v, bool)}
 
 
-def resolve_argument(raw: dict[str, Any], namespace: dict[str, Any]) -> Any:
+def resolve_argument(raw: dict[str, Any], namespace: dict[str, Any],
+                     nested: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     if "dict" in raw:  # a config dict: its unknown entries stay Unknown until guessed by key
         return {key: resolve_argument(value, namespace) for key, value in raw["dict"].items()}
+    if "model" in raw:  # another model the script builds and passes (`Seq2Seq(encoder, decoder)`)
+        if nested is None:
+            return Unknown(raw["model"].get("text", "a model"))
+        return nested(raw["model"])
     if "literal" in raw:
         return ast.literal_eval(raw["literal"])
     if "expr" in raw:
@@ -235,7 +240,8 @@ def _signature(target: Any) -> inspect.Signature | None:
 
 
 def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dict[str, Any],
-            hint_init: dict[str, Any], overrides: dict[str, Any]) -> Prepared:
+            hint_init: dict[str, Any], overrides: dict[str, Any],
+            nested: Callable[[dict[str, Any]], Any] | None = None) -> Prepared:
     """Decide every argument of the construction in `spec`: the callee is looked
     up in the class's module (`namespace`), the arguments in the module of the
     call (`args_namespace`)."""
@@ -244,8 +250,8 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
         target = eval(compile(callee_text, "<probe callee>", "eval"), namespace)  # noqa: S307
     except Exception as err:  # noqa: BLE001
         raise ConstructionError(f"cannot find {callee_text}: {type(err).__name__}: {err}") from err
-    args = [resolve_argument(a, args_namespace) for a in spec.get("args", [])]
-    kwargs = {k: resolve_argument(v, args_namespace) for k, v in spec.get("kwargs", {}).items()}
+    args = [resolve_argument(a, args_namespace, nested) for a in spec.get("args", [])]
+    kwargs = {k: resolve_argument(v, args_namespace, nested) for k, v in spec.get("kwargs", {}).items()}
     substitutions: dict[str, str] = dict(spec.get("notes", {}))
     # a factory function (`small_tower(n_out=6)`) is shown under its own name
     name = callee_text if spec.get("kind") == "factory" else spec.get("class") or callee_text

@@ -352,7 +352,7 @@ class Lab:
         try:
             prepared = build.prepare(spec, self._runtime.namespace(spec["module"]),
                                      self._runtime.namespace(spec.get("args_module", spec["module"])),
-                                     hint.get("init", {}), overrides or {})
+                                     hint.get("init", {}), overrides or {}, self._nested_model)
         except build.ConstructionError as err:
             raise Inconclusive("construct_failed", str(err), hint_snippet(name)) from None
         if "constructor" not in self._assumptions:  # recorded before running it: failures show it
@@ -360,7 +360,7 @@ class Lab:
             if spec.get("origin"):
                 self._assumptions["construction"] = spec["origin"]
             if prepared.substitutions:
-                self._assumptions["substitutions"] = dict(prepared.substitutions)
+                self._assumptions.setdefault("substitutions", {}).update(prepared.substitutions)
             if hint:
                 self._assumptions["hint"] = self._runtime.hint_source(name)
         if overrides:
@@ -379,6 +379,24 @@ class Lab:
             self._assumptions["constructor"] = prepared.call  # now with the attributes it read
         self._made[model] = _Made(prepared, name)
         return model
+
+    def _nested_model(self, spec: dict[str, Any]) -> nn.Module:
+        """A model the script builds and passes to the model's constructor (the encoder
+        of ``Seq2Seq(encoder, decoder)``), built from its own construction spec (hints
+        for its class apply); a failure fails the outer construction."""
+        name = spec.get("class") or spec["callee"]
+        prepared = build.prepare(spec, self._runtime.namespace(spec["module"]),
+                                 self._runtime.namespace(spec.get("args_module", spec["module"])),
+                                 self._runtime.hint(name).get("init", {}), {}, self._nested_model)
+        for key, value in prepared.substitutions.items():
+            self._assumptions.setdefault("substitutions", {})[f"{name}.{key}"] = value
+        try:
+            return build.construct(prepared)
+        except Exception as err:  # noqa: BLE001 - reported as the outer construction's failure
+            if _special(err):
+                raise
+            raise build.ConstructionError(f"{prepared.call} (passed to the model) failed: "
+                                          f"{last_line(err)}") from None
 
     def _construction_hint(self, name: str, prepared: build.Prepared, err: BaseException) -> str:
         """The hint for a construction that raised. Re-pasting the guessed numbers changes
