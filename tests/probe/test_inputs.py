@@ -498,3 +498,30 @@ def test_a_plural_parameter_gets_a_number_that_also_reads_as_a_list():
     assert sizes == 32 and len(sizes) == 3
     assert classes == 5 and not hasattr(classes, "__len__")
     assert build.guess("bias", None) == 16 and not hasattr(build.guess("bias", None), "__len__")
+
+
+class HandWrittenMix(nn.Module):
+    """A layer written by hand: features times its own weight, then rows mixed by a
+    square matrix of the same rows (neighbours in a graph)."""
+
+    def __init__(self, width=9, out=4):
+        super().__init__()
+        self.proj = nn.Parameter(torch.randn(width, out))
+
+    def forward(self, feats, neighbours):
+        return neighbours @ (feats @ self.proj)
+
+
+class TwoHops(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = HandWrittenMix(9, 6)
+        self.second = HandWrittenMix(6, 3)
+
+    def forward(self, nodes, links):
+        return torch.log_softmax(self.second(torch.relu(self.first(nodes, links)), links), dim=1)
+
+
+def test_a_product_with_a_layer_s_own_weight_and_a_matrix_mixing_rows_decide_the_inputs():
+    assert _specs(TwoHops()) == {"nodes": "float32[4,9]", "links": "float32[4,4]"}
+    assert _specs(HandWrittenMix()) == {"feats": "float32[4,9]", "neighbours": "float32[4,4]"}

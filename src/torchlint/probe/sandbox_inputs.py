@@ -404,6 +404,8 @@ class _ForwardTrace:
                     and self.module_of(func.value) is not None:
                 func = func.value  # `self.conv.forward(x)` feeds `self.conv` as `self.conv(x)` does
             module = self.module_of(func)
+            if module is None and len(node.args) == 2 and _is_product(func):
+                self.product(node.args[0], node.args[1])
             taint = set() if module is not None else self.expr(func)
             positional = [self.expr(arg) for arg in node.args]
             keywords = [(k.arg, self.expr(k.value)) for k in node.keywords]
@@ -424,10 +426,36 @@ class _ForwardTrace:
             return taint
         if isinstance(node, (ast.Lambda, ast.FunctionDef)):
             return set()
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            self.product(node.left, node.right)
         taint: set[str] = set()
         for child in ast.iter_child_nodes(node):
             taint |= self.expr(child)
         return taint
+
+    def product(self, left: ast.AST, right: ast.AST) -> None:
+        """``torch.mm(x, self.weight)`` / ``x @ self.weight``: x has the weight's rows as
+        features (a layer written by hand); ``torch.spmm(adj, support)`` with support made
+        from another input: adj mixes the B rows of that input (a graph's adjacency), so
+        it is B x B."""
+        weight = self.own_tensor(right)
+        left_taint = self.expr(left)
+        if weight is not None and weight.dim() == 2:
+            for param in left_taint:
+                self.reaches.setdefault(param, []).append(
+                    Reach(_WeightProduct(int(weight.shape[0])), 0, None, "a product with a weight"))
+            return
+        right_taint = self.expr(right)
+        if right_taint:
+            for param in left_taint - right_taint:
+                self.reaches.setdefault(param, []).append(Reach(_RowMix(), 0, None, "a product mixing rows"))
+
+    def own_tensor(self, node: ast.AST) -> torch.Tensor | None:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == self.self_name:
+            found = getattr(self.owner, node.attr, None)
+            return found if isinstance(found, torch.Tensor) else None
+        return None
 
     # tests: `if self.norm == 3:` is decided by the built model's attribute
     def value_of(self, node: ast.AST) -> tuple[bool, Any]:
@@ -472,6 +500,26 @@ class _ForwardTrace:
 
 
 _MISSING = object()
+_PRODUCTS = ("torch.mm", "torch.matmul", "torch.spmm", "torch.sparse.mm")
+
+
+def _is_product(func: ast.AST) -> bool:
+    try:
+        return ast.unparse(func) in _PRODUCTS
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class _WeightProduct(nn.Module):
+    """Marks an argument multiplied by a 2-D weight of its layer (its features: `width`)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width = width
+
+
+class _RowMix(nn.Module):
+    """Marks an argument that multiplies another input's rows (B x B)."""
 
 
 def _chain(owner: nn.Module, param: str, prefix: str, depth: int,
@@ -490,6 +538,8 @@ def _chain(owner: nn.Module, param: str, prefix: str, depth: int,
 
 def _expand(reach: Reach, depth: int, cache: dict[int, _ForwardTrace]) -> list[Reach]:
     module = reach.module
+    if isinstance(module, (_WeightProduct, _RowMix)):
+        return [reach]
     if isinstance(module, nn.Sequential):
         children = list(module.named_children())
         if not children or reach.position != 0:
@@ -558,6 +608,10 @@ def _plan_for(reach: Reach, later: list[Reach]) -> Plan | None:
     sequence = next((r.module for r in later if isinstance(r.module, _SEQUENCE_TYPES)), None)
     seq_dims: tuple[Any, ...] = ("B", "T") if sequence is None or _batch_first(sequence) else ("T", "B")
     name = f"{type(module).__name__} {reach.path}"
+    if isinstance(module, _WeightProduct):
+        return Plan(kind="float", dims=("B", module.width), reached=f"{reach.path} of {module.width} rows")
+    if isinstance(module, _RowMix):
+        return Plan(kind="float", dims=("B", "B"), reached=reach.path)
     if isinstance(module, nn.EmbeddingBag):
         return _bag_plan(module, reach, name)
     if isinstance(module, nn.Embedding) and position == 0:
