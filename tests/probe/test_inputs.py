@@ -525,3 +525,37 @@ class TwoHops(nn.Module):
 def test_a_product_with_a_layer_s_own_weight_and_a_matrix_mixing_rows_decide_the_inputs():
     assert _specs(TwoHops()) == {"nodes": "float32[4,9]", "links": "float32[4,4]"}
     assert _specs(HandWrittenMix()) == {"feats": "float32[4,9]", "neighbours": "float32[4,4]"}
+
+
+STEP_MIXER = '''\
+import torch
+from torch import nn
+
+
+class StepMixer(nn.Module):
+    """Unpacks (batch, steps, width), mixes each step by its own weight, then flattens
+    the steps into one Linear built for 50 of them."""
+
+    def __init__(self, steps=50, width=3):
+        super().__init__()
+        self.mix = nn.Parameter(torch.randn(width, width))
+        self.head = nn.Linear(steps * width, 2)
+
+    def forward(self, series):
+        n, steps, width = series.shape
+        mixed = torch.matmul(series, self.mix)
+        return self.head(mixed.reshape(n, steps * width))
+'''
+
+
+def test_a_crlf_file_s_forward_is_traced_and_a_flattened_sequence_gets_the_linear_s_length(tmp_path, monkeypatch):
+    (tmp_path / "step_mixer_crlf.py").write_bytes(STEP_MIXER.replace("\n", "\r\n").encode())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__("step_mixer_crlf")
+    lab = _lab()
+    inputs = lab.inputs(module.StepMixer())
+    assert inputs.specs == {"series": "float32[4,50,3]"}
+    assert lab._assumptions["inputs_repaired"] == [
+        "series made batch-first sequences: the forward unpacks 3 dimensions "
+        "(not enough values to unpack (expected 3, got 2))",
+        "series has 50 steps: a Linear of 150 inputs got 18 from its flattened steps"]

@@ -275,7 +275,8 @@ class _ForwardTrace:
     def run(self) -> _ForwardTrace:
         function = type(self.owner).forward
         try:
-            source = textwrap.dedent(inspect.getsource(function))
+            # (a file with CRLF line ends: dedent sees each `\r` as text and removes nothing)
+            source = textwrap.dedent(inspect.getsource(function).replace("\r\n", "\n"))
             tree = ast.parse(source)
         except (OSError, TypeError, SyntaxError, IndentationError):
             return self
@@ -1038,7 +1039,22 @@ def repairs(plans: dict[str, Plan], error: BaseException) -> list[tuple[dict[str
                     changed[name] = replace(plan, dims=(*plan.dims[:-1], width))
                     found.append((changed, f"{name} has {width} features of its own: a Linear of {want} "
                                            f"inputs got {got} (it is concatenated with others first)"))
-                if plan.dims == ("B", want) and not plan.packed:
+            for name, plan in plans.items():
+                # `x.reshape(batch, steps * width)` into a Linear of W inputs: a sequence of
+                # W // (its fixed sizes) steps (an input built for that length)
+                if plan.source != "synthesized" or "T" not in plan.dims or plan.packed:
+                    continue
+                fixed = math.prod(int(d) for d in plan.dims if isinstance(d, int))
+                if fixed and want % fixed == 0 and got % fixed == 0 and want // fixed > 1:
+                    changed = dict(plans)
+                    length = want // fixed
+                    changed[name] = replace(plan, dims=tuple(length if d == "T" else d for d in plan.dims))
+                    found.append((changed, f"{name} has {length} steps: a Linear of {want} inputs got "
+                                           f"{got} from its flattened steps"))
+            for name, plan in plans.items():
+                if plan.source != "synthesized" or plan.kind != "float" or plan.dims != ("B", want):
+                    continue
+                if not plan.packed:
                     # the forward indexes or combines positions along dimension 1 (`x[:, pairs]`,
                     # fields of a tabular model): each sample is a set of T vectors of that width
                     changed = dict(plans)

@@ -47,6 +47,7 @@ REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "
 INPUT_SEARCH_SECONDS = 5.0
 INPUT_SEARCH_BYTES = 1 << 30
 #: A trial input larger than this is not tried at all.
+_REPAIR_TRIALS = 16  # dry runs the repairs of one input search may take
 TRIAL_INPUT_BYTES = 256 << 20
 
 
@@ -635,22 +636,28 @@ class Lab:
         number of features (an input concatenated with others before it) corrects
         the width of the input planned for that Linear. Recorded as an assumption."""
         spatial = inputs_mod.SPATIAL_CANDIDATES[0]
-        current, steps = plans, []
-        for _ in range(4):  # each round follows the first repair whose error changed
-            following = None
-            for candidate, why in inputs_mod.repairs(current, error):
-                trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
-                found = self._dry_run(model, trial)
-                if found is None:
-                    self._assumptions["inputs_repaired"] = [*steps, why]
-                    return candidate, spatial
-                if following is None and str(found) != str(error):
-                    following = (candidate, found, why)
-            if following is None:
+        # Breadth first over the repairs whose error changed (an unpack repair offers two
+        # layouts; only one of them may lead on), a few rounds and a bounded number of trials.
+        frontier = [(plans, error, [])]
+        trials = 0
+        for _ in range(4):
+            following = []
+            for current, current_error, steps in frontier:
+                for candidate, why in inputs_mod.repairs(current, current_error):
+                    if trials >= _REPAIR_TRIALS:
+                        return None
+                    trials += 1
+                    trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
+                    found = self._dry_run(model, trial)
+                    if found is None:
+                        self._assumptions["inputs_repaired"] = [*steps, why]
+                        return candidate, spatial
+                    if str(found) != str(current_error):
+                        following.append((candidate, found, [*steps, why]))
+            if not following:
                 return None
-            current, error, why = following
-            steps.append(why)
-            self._last_repaired = current
+            frontier = following[:3]
+            self._last_repaired = frontier[0][0]
         return None
 
     def _spend(self) -> None:
