@@ -698,6 +698,8 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
     namespaces = _namespace_names(script, evaluator)
     for info in project.infos:
         info.stripped = strip(info.module, set(namespaces) if info is script else set())
+    for info, opaque in _opaque_imports(project):  # second pass, knowing what the others keep
+        info.stripped = strip(info.module, set(namespaces) if info is script else set(), opaque)
     classes = recover.model_classes(project.infos, project.resolve_import)
     found = constructions(project, classes, evaluator, result.display)
     unbuilt = {m.name for m in classes.values() if m.info is script} - {c.model.name for c in found}
@@ -803,6 +805,27 @@ def _with_sites(siblings: list[tuple[Path, str, str]], sites: list[tuple[Path, i
         known.add(path)
     located = {path for path, _ in sites}
     return extra + sorted(siblings, key=lambda s: s[0] not in located)
+
+
+def _opaque_imports(project: ProbeProject) -> list[tuple[recover.SourceInfo, set[str]]]:
+    """Per module of the project, the names it imports from another module of the
+    project whose stripped copy does not define them (``from main import
+    train_loader``: main's top level, which makes it, is blanked)."""
+    found = []
+    for info in project.infos:
+        opaque = set()
+        for fact in info.facts.imports:
+            if fact.name is None or fact.name == "*":
+                continue
+            target = project.resolve_import(info, fact)
+            if target is None or target[1] is None or target[0] is info or target[0].stripped is None:
+                continue
+            module, name = target
+            if name not in module.stripped.kept_names:
+                opaque.add(fact.local)
+        if opaque:
+            found.append((info, opaque))
+    return found
 
 
 def _names_a_model(context: dict[str, Any]) -> bool:
