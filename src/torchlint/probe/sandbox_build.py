@@ -45,7 +45,7 @@ _GUESSES: tuple[tuple[str, Any], ...] = (
     (r"padding|pad\b", 1),
     (r"layer|depth|n_block|num_block", 2),
     (r"head", 2),
-    (r"drop|prob|^p$|rate", 0.5),
+    (r"drop|prob|^p$|rate|alpha|beta|gamma|momentum|ratio|lambda|lamb|tau|temperature|coef|factor", 0.5),
     (r"seq|len|window|block|max_length|context", 8),
     (r"dim|size|hidden|feature|channel|unit|width|emb|d_model|nhid|ninp|n_in|in_|out_", 32),
 )
@@ -122,11 +122,16 @@ class GuessedFraction(float):
         return iter([float(self)] * 3)
 
 
+#: Plural names that usually hold one value per layer (not counts such as in_features).
+_PLURAL_LIST = re.compile(r"(sizes|dims|dropouts|widths|rates|probs|units|kernels|filters|strides|"
+                          r"paddings|dilations|hiddens)$")
+
+
 def _plural(name: str, value: Any) -> Any:
     """A number guessed for a plural name (`dropouts`, `hidden_sizes`) that also acts as a
     list of three of itself: such parameters are usually per-layer lists."""
-    if not re.search(r"[^aisuy]s$", name) or re.match(r"(num|n|number|count)_|num", name) \
-            or isinstance(value, bool):  # (not bias, axis, radius; not a count: num_classes)
+    if not _PLURAL_LIST.search(name) or re.match(r"(num|n|number|count|in|out)_|num", name) \
+            or isinstance(value, bool):  # (not a count: num_classes, in_features)
         return value
     if isinstance(value, int):
         return GuessedNumber(value)
