@@ -40,3 +40,26 @@ def test_the_parameter_that_holds_the_model_and_the_argument_a_call_passes_for_i
     shown = [jobs._argument_for(call, found) for call in calls]
     assert [a.value if isinstance(a, cst.Name) else a for a in shown] == ["model", "other", None]
     assert recover  # (the job's helpers live beside recover)
+
+
+def test_a_model_passed_through_methods_and_made_by_a_factory_in_the_caller_s_file(tmp_path):
+    run = probe("--select", "ALL", "--no-cache", "fixtures/probe/callers_factory", tmpdir=tmp_path, plugins=False)
+    (finding,) = run.findings
+    result = finding["probe"]
+    assert (finding["path"], finding["code"]) == ("fixtures/probe/callers_factory/routine.py", "TL101")
+    assert result["verdict"] == "confirmed", result["evidence"]
+    assert result["assumptions"]["constructor"] == "blender_small(n_out=3)"  # **opts shown as passed
+    assert result["assumptions"]["construction"] == \
+        "fixtures/probe/callers_factory/launch.py:13 (a Blender made by blender_small())"
+    assert result["assumptions"]["substitutions"] == {"n_out": "args.labels -> 3 (argparse default)"}
+
+
+def test_files_where_the_static_side_saw_the_model_built_are_read_first(tmp_path):
+    builder = tmp_path / "builder.py"
+    builder.write_text("net = Net()\n")
+    other = (tmp_path / "other.py", "other.py", "x = 1\n")
+    located = (tmp_path / "located.py", "located.py", "y = 2\n")
+    sites = [(builder, 1), (located[0], 3)]
+    found = jobs._with_sites([other, located], sites, tmp_path / "script.py")
+    assert [path.name for path, _, _ in found] == ["builder.py", "located.py", "other.py"]
+    assert found[0][2] == "net = Net()\n"

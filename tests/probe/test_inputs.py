@@ -439,3 +439,123 @@ def test_a_view_to_fixed_sizes_sets_the_sequence_length():
 
 def test_an_explicit_forward_call_of_a_layer_decides_the_input():
     assert _specs(ExplicitForwardCall()) == {"x": "float32[4,3,32,32]"}
+
+
+class FrameVoter(nn.Module):
+    """A pool over a fixed number of frames (the clip length the data has), then a
+    view to the channel count: only inputs of exactly that many frames run."""
+
+    def __init__(self, frames=700):
+        super().__init__()
+        self.mix = nn.Conv1d(5, 24, 1)
+        self.vote = nn.AvgPool1d(frames)
+        self.score = nn.Linear(24, 3)
+
+    def forward(self, clip):
+        pooled = self.vote(torch.relu(self.mix(clip)))
+        return self.score(pooled.view(-1, 24))
+
+
+def test_a_pool_over_a_fixed_length_gets_inputs_of_that_length():
+    lab = _lab()
+    model = FrameVoter()
+    inputs = lab.inputs(model)
+    assert inputs.specs == {"clip": "float32[4,5,700]"}
+    assert lab._assumptions["spatial_size"].startswith("700: the kernel size of a pooling layer")
+    model.eval()
+    with torch.no_grad():
+        assert model(*inputs.args).shape == (4, 3)
+
+
+class PairGate(nn.Module):
+    """Scores every pair of a sample's items: the input is (B, items, width), which a
+    2-D guess (B, width) does not show until the Linear gets the pairs."""
+
+    def __init__(self, width=20):
+        super().__init__()
+        self.gate = nn.Linear(width, 1)
+
+    def forward(self, items):
+        n = items.shape[1]
+        first, second = torch.triu_indices(n, n, 1)
+        products = items[:, first] * items[:, second]
+        return (torch.sigmoid(self.gate(products)) * products).sum(1)
+
+
+def test_a_linear_fed_positions_of_the_second_dimension_makes_the_input_a_set_of_vectors():
+    lab = _lab()
+    inputs = lab.inputs(PairGate())
+    assert inputs.specs == {"items": "float32[4,6,20]"}
+    assert lab._assumptions["inputs_repaired"] == [
+        "items made [B, T, 20]: a Linear of 20 inputs got 190 from positions taken along its second dimension"]
+
+
+def test_a_plural_parameter_gets_a_number_that_also_reads_as_a_list():
+    from torchlint.probe import sandbox_build as build
+
+    dropouts, sizes, classes = build.guess("dropouts", None), build.guess("hidden_sizes", None), build.guess("n_class", None)
+    assert dropouts == 0.5 and dropouts[1] == 0.5 and list(dropouts) == [0.5] * 3
+    assert sizes == 32 and len(sizes) == 3
+    assert classes == 5 and not hasattr(classes, "__len__")
+    assert build.guess("bias", None) == 16 and not hasattr(build.guess("bias", None), "__len__")
+
+
+class HandWrittenMix(nn.Module):
+    """A layer written by hand: features times its own weight, then rows mixed by a
+    square matrix of the same rows (neighbours in a graph)."""
+
+    def __init__(self, width=9, out=4):
+        super().__init__()
+        self.proj = nn.Parameter(torch.randn(width, out))
+
+    def forward(self, feats, neighbours):
+        return neighbours @ (feats @ self.proj)
+
+
+class TwoHops(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = HandWrittenMix(9, 6)
+        self.second = HandWrittenMix(6, 3)
+
+    def forward(self, nodes, links):
+        return torch.log_softmax(self.second(torch.relu(self.first(nodes, links)), links), dim=1)
+
+
+def test_a_product_with_a_layer_s_own_weight_and_a_matrix_mixing_rows_decide_the_inputs():
+    assert _specs(TwoHops()) == {"nodes": "float32[4,9]", "links": "float32[4,4]"}
+    assert _specs(HandWrittenMix()) == {"feats": "float32[4,9]", "neighbours": "float32[4,4]"}
+
+
+STEP_MIXER = '''\
+import torch
+from torch import nn
+
+
+class StepMixer(nn.Module):
+    """Unpacks (batch, steps, width), mixes each step by its own weight, then flattens
+    the steps into one Linear built for 50 of them."""
+
+    def __init__(self, steps=50, width=3):
+        super().__init__()
+        self.mix = nn.Parameter(torch.randn(width, width))
+        self.head = nn.Linear(steps * width, 2)
+
+    def forward(self, series):
+        n, steps, width = series.shape
+        mixed = torch.matmul(series, self.mix)
+        return self.head(mixed.reshape(n, steps * width))
+'''
+
+
+def test_a_crlf_file_s_forward_is_traced_and_a_flattened_sequence_gets_the_linear_s_length(tmp_path, monkeypatch):
+    (tmp_path / "step_mixer_crlf.py").write_bytes(STEP_MIXER.replace("\n", "\r\n").encode())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__("step_mixer_crlf")
+    lab = _lab()
+    inputs = lab.inputs(module.StepMixer())
+    assert inputs.specs == {"series": "float32[4,50,3]"}
+    assert lab._assumptions["inputs_repaired"] == [
+        "series made batch-first sequences: the forward unpacks 3 dimensions "
+        "(not enough values to unpack (expected 3, got 2))",
+        "series has 50 steps: a Linear of 150 inputs got 18 from its flattened steps"]

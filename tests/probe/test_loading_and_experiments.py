@@ -4,6 +4,7 @@ script's own objects (TL503 builds the script's optimizer)."""
 from __future__ import annotations
 
 import importlib
+import sys
 import inspect
 import textwrap
 import types
@@ -76,3 +77,36 @@ def test_tl503_runs_the_scripts_optimizer():
     unknown = _tl503({"construct": "nn.Linear(6, 1)"})
     assert unknown["verdict"] == "mechanism_only"
     assert "optimizer" in unknown["evidence"]["stand_ins"]
+
+
+def test_a_module_of_a_folder_without_init_imports_its_siblings_relatively(tmp_path):
+    run = probe("--select", "ALL", "--no-cache", "fixtures/probe/loading/namespace_package",
+                tmpdir=tmp_path, plugins=False)
+    (finding,) = run.findings
+    assert finding["code"] == "TL101"
+    assert finding["probe"]["verdict"] == "confirmed", finding["probe"]["evidence"]
+    assert finding["probe"]["assumptions"]["constructor"] == "Denoiser()"
+
+
+def test_an_installed_module_needing_a_missing_package_becomes_a_stub_with_the_reason(tmp_path, monkeypatch):
+    from torchlint.probe import sandbox_loader as loader
+
+    (tmp_path / "summary_sink").mkdir()
+    (tmp_path / "summary_sink" / "__init__.py").write_text("import sink_backend_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = loader.StubRegistry()
+    user = loader.SourceModule("tally_user", "tally_user.py",
+                               "from summary_sink import Writer\nimport torch\nWIDTH = 3\n")
+    meta = list(sys.meta_path)
+    try:
+        loader.install([user], registry)
+        module = loader.load("tally_user")
+        assert module.WIDTH == 3
+        registry.strict = True
+        with pytest.raises(loader.MissingDependency, match="summary_sink needs sink_backend_not_installed"):
+            module.Writer()
+    finally:
+        sys.meta_path[:] = meta
+        for name in ("tally_user", "summary_sink"):
+            sys.modules.pop(name, None)
+    assert registry.stubbed == ["summary_sink"]

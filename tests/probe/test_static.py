@@ -349,3 +349,46 @@ def test_a_finding_is_probed_on_its_own_model_or_on_none(tmp_path):
     assert chosen(20, {"class": "Ranker"}) == "Ranker"
     assert chosen(20, {"class": "NotInTheScript"}) is None  # never a stand-in from the script
     assert chosen(20, {}) is None  # two models, the finding names neither
+
+
+def test_a_config_dict_with_unknown_entries_keeps_its_known_ones_and_the_sandbox_guesses_the_rest(tmp_path):
+    job = _job(tmp_path, {
+        "train.py": """\
+            import torch.nn as nn
+
+            class Speller(nn.Module):
+                def __init__(self, spec):
+                    super().__init__()
+                    self.table = nn.Embedding(spec["vocab"], spec["width"])
+
+            def main(corpus):
+                return Speller({"vocab": corpus.alphabet_size(), "width": 24})
+            """,
+    })
+    (speller,) = job["models"]
+    assert speller["args"] == [{"dict": {"vocab": {"unknown": "vocab"}, "width": {"literal": "24"}}}]
+    from torchlint.probe import sandbox_build as build  # (imports torch)
+
+    prepared = build.prepare(speller, {"Speller": lambda spec: spec}, {}, {}, {})
+    assert prepared.arguments == {"spec": {"vocab": 50, "width": 24}}
+    assert prepared.substitutions == {"spec": "a dict whose unknown entries were guessed by key (vocab=50)"}
+
+
+def test_a_name_imported_from_another_module_s_blanked_code_blanks_the_statements_using_it(tmp_path):
+    job = _job(tmp_path, {
+        "feeds.py": """\
+            import torch
+            batches = torch.utils.data.DataLoader(read_corpus(), batch_size=8)
+            WIDTH = 12
+            """,
+        "train.py": """\
+            import torch.nn as nn
+            from feeds import batches, WIDTH
+            PER_EPOCH = len(batches)
+            LAYER = nn.Linear(WIDTH, 2)
+            """,
+    })
+    script = next(m for m in job["modules"] if m["name"] == "train")
+    lines = script["source"].splitlines()
+    assert lines[2] == ""  # `len(batches)` would call a stub at load: blanked
+    assert lines[3] == "LAYER = nn.Linear(WIDTH, 2)"  # WIDTH is kept by feeds.py's copy

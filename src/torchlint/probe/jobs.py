@@ -35,6 +35,7 @@ from torchlint.engine import FileResult
 from torchlint.findings import Finding
 from torchlint.rule import Rule
 from torchlint.semantic import facts as F
+from torchlint.semantic.names import lookup
 from torchlint.semantic.project import Project
 from torchlint.semantic.walker import collect
 
@@ -86,7 +87,7 @@ def module_name_for(path: Path | None) -> str:
     return stem
 
 
-def package_module_name(path: Path | None) -> str | None:
+def package_module_name(path: Path | None, namespace: bool = False) -> str | None:
     """For a module of a package (its folder, and maybe theirs, hold an
     ``__init__.py``): its dotted name from the outermost package
     (``models/heads.py`` -> ``models.heads``), so that its relative imports
@@ -98,6 +99,8 @@ def package_module_name(path: Path | None) -> str | None:
     while (folder / "__init__.py").is_file() and len(parts) <= _MAX_PACKAGE_DEPTH:
         parts.insert(0, folder.name)
         folder = folder.parent
+    if len(parts) == 1 and namespace:  # `src/train.py` importing `.model`, no __init__.py:
+        parts.insert(0, folder.name)  # its folder is a namespace package, as `python -m src.train` has it
     if len(parts) == 1 or not all(_usable(part) for part in parts) \
             or parts[0] in sys.stdlib_module_names or parts[0] in _REAL_MODULES:
         return None
@@ -273,13 +276,16 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
     """The calls of the project's script to its model classes, as specs."""
     info = project.script
     assigned = _assigned_vars(info)
+    factories = recover.model_factories(project.infos, classes, project.resolve_import)
     found: list[recover.Construction] = []
+    unknown: list[_UnknownArgument] = []
     for call in info.facts.calls:
         target = recover.local_class_of(info, call.func, call.scope, call.order, project.resolve_import)
-        if target is None or target not in classes:
+        factory = factories.get(target) if target is not None else None
+        if target is None or (target not in classes and factory is None):
             continue
-        model = classes[target]
-        params = model.init_params()
+        model = classes[target] if factory is None else factory.model
+        params = model.init_params() if factory is None else factory.params()
         args: list[dict[str, Any]] = []
         kwargs: dict[str, dict[str, Any]] = {}
         notes: dict[str, str] = {}
@@ -304,19 +310,67 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
                 key = params[position] if position < len(params) else f"arg{position}"
                 args.append(spec)
                 position += 1
+            if "unknown" in spec:
+                unknown.append(_UnknownArgument(spec, key, notes, arg.value, call))
             if arg_notes and "literal" in spec:
                 notes[key] = _note(spec["literal"], list(dict.fromkeys(arg_notes)))
         span_start = info.line(call.node)
         text = info.code(call.node)
         function = call.scope.function
+        spec = {"class": model.name, "module": model.info.name, "callee": model.name,
+                "args_module": info.name, "args": args, "kwargs": kwargs, "notes": notes,
+                "text": " ".join(text.split())[:200], "line": span_start, "kind": "call",
+                "origin": f"{display}:{span_start}"}
+        if factory is not None:  # `net = resnet50(classes=21)`: the function builds the model
+            spec.update({"module": factory.info.name, "callee": factory.function.name, "kind": "factory",
+                         "class_module": model.info.name, "class_callee": model.name,
+                         "origin": f"{display}:{span_start} (a {model.name} made by "
+                                   f"{factory.function.name}())"})
         found.append(recover.Construction(
             model=model, site=info, call=call, line=span_start, end_line=span_start + text.count("\n"),
-            var=assigned.get(id(call.node)), function=function.name if function else None,
-            spec={"class": model.name, "module": model.info.name, "callee": model.name,
-                  "args_module": info.name, "args": args, "kwargs": kwargs, "notes": notes,
-                  "text": " ".join(text.split())[:200], "line": span_start, "kind": "call",
-                  "origin": f"{display}:{span_start}"}))
+            var=assigned.get(id(call.node)), function=function.name if function else None, spec=spec))
+    _nest(info, found, unknown)
     return found
+
+
+@dataclass
+class _UnknownArgument:
+    spec: dict[str, Any]  # the argument's spec, replaced in place when it is a model
+    key: str  # the parameter it binds
+    notes: dict[str, str]  # its construction's notes
+    node: cst.BaseExpression
+    call: F.Call
+
+
+_MOVES = ("to", "cuda", "cpu", "float", "double", "train")
+
+
+def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``Encoder(...).to(device)`` -> ``Encoder(...)``."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _MOVES:
+        node = node.func.value
+    return node
+
+
+def _nest(info: recover.SourceInfo, found: list[recover.Construction], unknown: list[_UnknownArgument]) -> None:
+    """Arguments that are models the script builds (``Seq2Seq(encoder, decoder)`` after
+    ``encoder = Encoder(...)``): their spec becomes that construction's, built in the
+    sandbox first, rather than a guessed number."""
+    by_node = {id(c.call.node): c for c in found}
+    for item in unknown:
+        node = _unwrapped(item.node)
+        if isinstance(node, cst.Name):
+            reaching = lookup(item.call.scope, node.value, item.call.order)
+            fact = reaching[1].fact if reaching is not None else None
+            if not isinstance(fact, F.Assign) or fact.kind != "assign" or fact.value is None or reaching[1].path:
+                continue
+            node = _unwrapped(fact.value)
+        inner = by_node.get(id(node))
+        if inner is None or inner.call is item.call:
+            continue
+        item.spec.clear()
+        item.spec["model"] = inner.spec
+        item.notes[item.key] = f"{inner.spec['text']} (line {inner.line}, built as the script builds it)"
 
 
 def _note(literal: str, notes: list[str]) -> str:
@@ -453,7 +507,8 @@ def _argument_for(call: F.Call, wanted: _ModelParameter) -> cst.BaseExpression |
 
 def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, str]],
                          wanted: dict[str, _ModelParameter], taken: set[str],
-                         classes_wanted: frozenset[str] = frozenset()
+                         classes_wanted: frozenset[str] = frozenset(),
+                         sites: frozenset[tuple[Path, int]] = frozenset()
                          ) -> tuple[_Borrowed, dict[str, recover.Construction]]:
     """For a function that receives its model (``test(model, loader)``): the
     construction of the model that a caller in another file of the run passes to
@@ -462,6 +517,10 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
     The same for a model class of another file that a finding names
     (``class`` in its context) and this script never builds: its construction in
     a file of the run that imports this script (key ``class:Name``).
+    A class may be built there through a factory function of the project
+    (``vgg.vgg16_bn(num_classes=10)``), so any file importing this script is read
+    for it; where the static side located the construction (`sites`: its file and
+    line), that one is taken.
     Returns the borrowed modules and, per function name (or class key), the construction."""
     borrowed = _Borrowed()
     chosen: dict[str, recover.Construction] = {}
@@ -470,7 +529,9 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
         return borrowed, chosen
     for path, display, text in siblings:
         pending = {name: w for name, w in wanted.items() if name not in chosen and name in text}
-        pending_classes = {c for c in classes_wanted if f"class:{c}" not in chosen and c in text}
+        imports_script = script.path.stem in text  # (cheap: the import names the script's module)
+        pending_classes = {c for c in classes_wanted if f"class:{c}" not in chosen
+                           and (c in text or imports_script)}
         if path == script.path or not (pending or pending_classes):
             continue  # cheap: a file that never names the function or class cannot use it
         name = module_name_for(path)
@@ -506,14 +567,17 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
                 found[function] = before[-1]
         for class_name in pending_classes:
             of_class = [c for c in built if c.model.name == class_name]
-            if of_class:
-                found[f"class:{class_name}"] = min(of_class, key=_main_rank)
+            located = [c for c in of_class if any(path == site_path and c.line <= line <= c.end_line
+                                                  for site_path, line in sites)]
+            if located or of_class:
+                found[f"class:{class_name}"] = (located or [min(of_class, key=_main_rank)])[0]
         if not found:
             continue
         for key, construction in found.items():
             construction.spec["sibling"] = True
             how = f"a {key[6:]} built there" if key.startswith("class:") else f"passed to {script.name}.{key}"
-            construction.spec["origin"] = f"{construction.spec['origin']} ({how})"
+            if not (key.startswith("class:") and construction.spec.get("kind") == "factory"):
+                construction.spec["origin"] = f"{construction.spec['origin']} ({how})"
         chosen.update(found)
         borrowed.constructions.extend(found.values())
         borrowed.infos.extend(i for i in sub.infos if i.path not in project.by_path and i.name not in taken)
@@ -623,7 +687,7 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
         raise JobError(f"{result.display} does not parse")
     if any(fact.level > 0 for fact in script.facts.imports):
         # `from .base import Head`: loaded as a module of its package, as Python would
-        script.name = package_module_name(path) or script.name
+        script.name = package_module_name(path, namespace=True) or script.name
     name = script.name
     project = ProbeProject(script)
     if script.path is not None:
@@ -634,6 +698,8 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
     namespaces = _namespace_names(script, evaluator)
     for info in project.infos:
         info.stripped = strip(info.module, set(namespaces) if info is script else set())
+    for info, opaque in _opaque_imports(project):  # second pass, knowing what the others keep
+        info.stripped = strip(info.module, set(namespaces) if info is script else set(), opaque)
     classes = recover.model_classes(project.infos, project.resolve_import)
     found = constructions(project, classes, evaluator, result.display)
     unbuilt = {m.name for m in classes.values() if m.info is script} - {c.model.name for c in found}
@@ -647,8 +713,10 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
     foreign = frozenset(item.finding.context["class"] for item in probed
                         if isinstance(item.finding.context.get("class"), str)
                         and item.finding.context["class"] not in known)
-    callers, passed = _borrow_from_callers(project, list(siblings), wanted,
-                                           {i.name for i in [*project.infos, *borrowed.infos]}, foreign)
+    sites = _construction_sites(probed)
+    callers, passed = _borrow_from_callers(project, _with_sites(list(siblings), sites, script.path), wanted,
+                                           {i.name for i in [*project.infos, *borrowed.infos]}, foreign,
+                                           frozenset(sites))
     borrowed.infos.extend(callers.infos)
     borrowed.namespaces.update(callers.namespaces)
     specs: list[dict[str, Any]] = [c.spec for c in found]
@@ -707,6 +775,57 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
                      "memory_mb": config.probe.memory_mb},
         "assumptions": assumptions,
     }
+
+
+def _construction_sites(probed: list[ProbedFinding]) -> list[tuple[Path, int]]:
+    """Where the static side found the findings' models built in other files
+    (``construct_path`` and ``construct_line`` in their context)."""
+    found = []
+    for item in probed:
+        path, line = item.finding.context.get("construct_path"), item.finding.context.get("construct_line")
+        if isinstance(path, str) and isinstance(line, int):
+            found.append((Path(path).resolve(), line))
+    return list(dict.fromkeys(found))
+
+
+def _with_sites(siblings: list[tuple[Path, str, str]], sites: list[tuple[Path, int]],
+                script: Path | None) -> list[tuple[Path, str, str]]:
+    """The run's files, plus the files where models are built that the run does not
+    include (the user linted one file; its model is built in another): those are read
+    first, so their construction is the one taken."""
+    known = {path for path, _, _ in siblings}
+    extra = []
+    for path, _ in sites:
+        if path in known or path == script or not path.is_file():
+            continue
+        try:
+            extra.append((path, _display(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+        known.add(path)
+    located = {path for path, _ in sites}
+    return extra + sorted(siblings, key=lambda s: s[0] not in located)
+
+
+def _opaque_imports(project: ProbeProject) -> list[tuple[recover.SourceInfo, set[str]]]:
+    """Per module of the project, the names it imports from another module of the
+    project whose stripped copy does not define them (``from main import
+    train_loader``: main's top level, which makes it, is blanked)."""
+    found = []
+    for info in project.infos:
+        opaque = set()
+        for fact in info.facts.imports:
+            if fact.name is None or fact.name == "*":
+                continue
+            target = project.resolve_import(info, fact)
+            if target is None or target[1] is None or target[0] is info or target[0].stripped is None:
+                continue
+            module, name = target
+            if name not in module.stripped.kept_names:
+                opaque.add(fact.local)
+        if opaque:
+            found.append((info, opaque))
+    return found
 
 
 def _names_a_model(context: dict[str, Any]) -> bool:

@@ -507,6 +507,11 @@ def argument_spec(info: SourceInfo, evaluator: Evaluator, node: cst.BaseExpressi
     notes = list(evaluator.notes)
     if value is not UNKNOWN and is_literal(value):
         return {"literal": repr(value)}, notes
+    if _partly_known_config(value):
+        # `op = {"vocab_sz": data.getVocabSize(), "emb_dim": args.emb_dim, "lr": 1e-3}`: the known
+        # entries as they are, the others guessed in the sandbox by their keys
+        return {"dict": {k: {"literal": repr(v)} if v is not UNKNOWN else {"unknown": k}
+                         for k, v in value.items()}}, notes
     code = info.code(node)
     kept = info.stripped.kept_names if info.stripped else set()
     names = _free_names(node)
@@ -518,6 +523,13 @@ def argument_spec(info: SourceInfo, evaluator: Evaluator, node: cst.BaseExpressi
     if expressible:
         return {"expr": code}, []
     return {"unknown": _root_text(info, node, scope, order)}, notes
+
+
+def _partly_known_config(value: Any) -> bool:
+    """A dict of string keys whose values are literals or unknown, some unknown."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) for k in value) \
+        and any(v is UNKNOWN for v in value.values()) \
+        and all(v is UNKNOWN or is_literal(v) for v in value.values())
 
 
 def _root_text(info: SourceInfo, node: cst.BaseExpression, scope: F.Scope, order: int) -> str:
@@ -614,8 +626,8 @@ def local_class_of(info: SourceInfo, func: cst.BaseExpression, scope: F.Scope, o
     if found is None:
         return None
     fact = found[1].fact
-    if isinstance(fact, F.Class) and not rest:
-        return (info.name, fact.name)
+    if isinstance(fact, (F.Class, F.Function)) and not rest and fact.parent is info.facts.scope:
+        return (info.name, fact.name)  # a class, or a top-level function (maybe a model factory)
     if isinstance(fact, F.Import):
         target = resolve_import(info, fact)
         if target is None:
@@ -625,6 +637,68 @@ def local_class_of(info: SourceInfo, func: cst.BaseExpression, scope: F.Scope, o
             return _defining_module(module, name, resolve_import)
         if name is None and rest and "." not in rest:
             return _defining_module(module, rest, resolve_import)
+    return None
+
+
+@dataclass
+class Factory:
+    """A top-level function of the project that returns a model it builds
+    (``def resnet50(**kw): model = ResNet(Bottleneck, [3, 4, 6, 3], **kw); return model``)."""
+
+    info: SourceInfo
+    function: F.Function
+    model: ModelClass  # the class of the model it returns
+
+    def params(self) -> list[str]:
+        return [p.name for p in self.function.params if not p.node.star]  # type: ignore[union-attr]
+
+
+_FACTORY_DEPTH = 4  # factories calling factories (`vgg16_bn` -> `_vgg` -> `VGG(...)`)
+
+
+def model_factories(infos: list[SourceInfo], classes: dict[tuple[str, str], ModelClass],
+                    resolve_import: Callable[[SourceInfo, F.Import], tuple[SourceInfo, str | None] | None]
+                    ) -> dict[tuple[str, str], Factory]:
+    """The top-level functions of the project that return an instance of one of its
+    model classes, by (module name, function name): what the script's
+    ``net = resnet50(classes=21)`` builds. A function returns a model when a
+    ``return`` gives a construction call of a model class or of another factory,
+    directly or through a local name assigned from one."""
+    functions = [(info, function) for info in infos for function in info.facts.scope.functions]
+    found: dict[tuple[str, str], Factory] = {}
+    for _ in range(_FACTORY_DEPTH):
+        grew = False
+        for info, function in functions:
+            key = (info.name, function.name)
+            if key in found:
+                continue
+            model = _returned_model(info, function, classes, found, resolve_import)
+            if model is not None:
+                found[key] = Factory(info, function, model)
+                grew = True
+        if not grew:
+            break
+    return found
+
+
+def _returned_model(info: SourceInfo, function: F.Function, classes: dict[tuple[str, str], ModelClass],
+                    factories: dict[tuple[str, str], Factory],
+                    resolve_import: Callable[[SourceInfo, F.Import], tuple[SourceInfo, str | None] | None]
+                    ) -> ModelClass | None:
+    for ret in function.returns:
+        value = ret.value
+        candidates: list[cst.BaseExpression] = []
+        if isinstance(value, cst.Call):
+            candidates.append(value)
+        elif isinstance(value, cst.Name):
+            candidates += [a.value for a in function.assigns if isinstance(a.value, cst.Call)
+                           and any(isinstance(t, cst.Name) and t.value == value.value for t in a.targets)]
+        for call in candidates:
+            target = local_class_of(info, call.func, function, None, resolve_import)
+            if target in classes:
+                return classes[target]
+            if target in factories:
+                return factories[target].model
     return None
 
 
@@ -640,7 +714,8 @@ def _defining_module(module: SourceInfo, name: str,
 def _definition(module: SourceInfo, name: str,
                 resolve_import: Callable[[SourceInfo, F.Import], tuple[SourceInfo, str | None] | None],
                 depth: int) -> tuple[str, str] | None:
-    if any(c.name == name for c in module.facts.classes):
+    if any(c.name == name for c in module.facts.classes) \
+            or any(f.name == name for f in module.facts.scope.functions):
         return (module.name, name)
     if depth >= 4:  # re-exports of re-exports: far enough
         return None

@@ -19,7 +19,7 @@ import ast
 import inspect
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -45,7 +45,7 @@ _GUESSES: tuple[tuple[str, Any], ...] = (
     (r"padding|pad\b", 1),
     (r"layer|depth|n_block|num_block", 2),
     (r"head", 2),
-    (r"drop|prob|^p$|rate", 0.5),
+    (r"drop|prob|^p$|rate|alpha|beta|gamma|momentum|ratio|lambda|lamb|tau|temperature|coef|factor", 0.5),
     (r"seq|len|window|block|max_length|context", 8),
     (r"dim|size|hidden|feature|channel|unit|width|emb|d_model|nhid|ninp|n_in|in_|out_", 32),
 )
@@ -108,6 +108,44 @@ class GuessedNumber(int):
         return iter([int(self)] * 3)
 
 
+class GuessedFraction(float):
+    """A guessed float for a parameter named in the plural (`dropouts`): it also acts
+    as a list of three of itself (`self.dropouts[0]`)."""
+
+    def __getitem__(self, index: Any) -> float:
+        return float(self)
+
+    def __len__(self) -> int:
+        return 3
+
+    def __iter__(self):
+        return iter([float(self)] * 3)
+
+
+#: Plural names that usually hold one value per layer (not counts such as in_features).
+_PLURAL_LIST = re.compile(r"(sizes|dims|dropouts|widths|rates|probs|units|kernels|filters|strides|"
+                          r"paddings|dilations|hiddens)$")
+
+
+def _plural(name: str, value: Any) -> Any:
+    """A number guessed for a plural name (`dropouts`, `hidden_sizes`) that also acts as a
+    list of three of itself: such parameters are usually per-layer lists."""
+    if not _PLURAL_LIST.search(name) or re.match(r"(num|n|number|count|in|out)_|num", name) \
+            or isinstance(value, bool):  # (not a count: num_classes, in_features)
+        return value
+    if isinstance(value, int):
+        return GuessedNumber(value)
+    if isinstance(value, float):
+        return GuessedFraction(value)
+    return value
+
+
+def _shown_guess(value: Any) -> str:
+    if isinstance(value, (GuessedNumber, GuessedFraction)):
+        return f"{value!r} (also read as a list of three)"
+    return repr(value)
+
+
 def guess_attribute(name: str) -> Any:
     lowered = name.lower()
     if _FLAG_ATTRIBUTE.search(lowered):
@@ -129,8 +167,8 @@ def guess(name: str, text: str | None) -> Any:
     lowered = name.lower()
     for pattern, value in _GUESSES:
         if re.search(pattern, lowered):
-            return value
-    return DEFAULT_GUESS
+            return _plural(lowered, value)
+    return _plural(lowered, DEFAULT_GUESS)
 
 
 def describe_value(value: Any) -> str:
@@ -181,7 +219,14 @@ class Prepared:
                 if isinstance(v, int) and not isinstance(v, bool)}
 
 
-def resolve_argument(raw: dict[str, Any], namespace: dict[str, Any]) -> Any:
+def resolve_argument(raw: dict[str, Any], namespace: dict[str, Any],
+                     nested: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    if "dict" in raw:  # a config dict: its unknown entries stay Unknown until guessed by key
+        return {key: resolve_argument(value, namespace) for key, value in raw["dict"].items()}
+    if "model" in raw:  # another model the script builds and passes (`Seq2Seq(encoder, decoder)`)
+        if nested is None:
+            return Unknown(raw["model"].get("text", "a model"))
+        return nested(raw["model"])
     if "literal" in raw:
         return ast.literal_eval(raw["literal"])
     if "expr" in raw:
@@ -200,7 +245,8 @@ def _signature(target: Any) -> inspect.Signature | None:
 
 
 def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dict[str, Any],
-            hint_init: dict[str, Any], overrides: dict[str, Any]) -> Prepared:
+            hint_init: dict[str, Any], overrides: dict[str, Any],
+            nested: Callable[[dict[str, Any]], Any] | None = None) -> Prepared:
     """Decide every argument of the construction in `spec`: the callee is looked
     up in the class's module (`namespace`), the arguments in the module of the
     call (`args_namespace`)."""
@@ -209,10 +255,11 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
         target = eval(compile(callee_text, "<probe callee>", "eval"), namespace)  # noqa: S307
     except Exception as err:  # noqa: BLE001
         raise ConstructionError(f"cannot find {callee_text}: {type(err).__name__}: {err}") from err
-    args = [resolve_argument(a, args_namespace) for a in spec.get("args", [])]
-    kwargs = {k: resolve_argument(v, args_namespace) for k, v in spec.get("kwargs", {}).items()}
+    args = [resolve_argument(a, args_namespace, nested) for a in spec.get("args", [])]
+    kwargs = {k: resolve_argument(v, args_namespace, nested) for k, v in spec.get("kwargs", {}).items()}
     substitutions: dict[str, str] = dict(spec.get("notes", {}))
-    name = spec.get("class") or callee_text
+    # a factory function (`small_tower(n_out=6)`) is shown under its own name
+    name = callee_text if spec.get("kind") == "factory" else spec.get("class") or callee_text
     signature = _signature(target)
     if signature is None:
         return Prepared(target, name, args, kwargs, dict(kwargs), substitutions)
@@ -232,6 +279,24 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
         bound.arguments[key] = value
         substitutions[key] = f"{describe_value(value)} (set by the experiment)"
     for key, parameter in signature.parameters.items():
+        entries = bound.arguments.get(key)
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD and isinstance(entries, dict) \
+                and any(isinstance(v, Unknown) for v in entries.values()):
+            # a config dict with unknown entries: each guessed by its key (`op["emb_dim"]` -> 32)
+            guessed = {k: guess(k, None) if isinstance(v, Unknown) else v for k, v in entries.items()}
+            bound.arguments[key] = guessed
+            shown = ", ".join(f"{k}={_shown_guess(guessed[k])}" for k, v in entries.items()
+                              if isinstance(v, Unknown))
+            substitutions[key] = f"a dict whose unknown entries were guessed by key ({shown})"
+            continue
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD and isinstance(bound.arguments.get(key), dict):
+            # `vgg16_bn(num_classes=args.num_classes)` into `**kwargs`: guessed by their own names
+            extra = bound.arguments[key]
+            for extra_name, value in list(extra.items()):
+                if isinstance(value, Unknown):
+                    extra[extra_name] = guess(extra_name, value.text)
+                    substitutions[extra_name] = f"{value.text} -> {_shown_guess(extra[extra_name])}"
+            continue
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
         value = bound.arguments.get(key, inspect.Parameter.empty)
@@ -242,12 +307,17 @@ def prepare(spec: dict[str, Any], namespace: dict[str, Any], args_namespace: dic
                                       f"{describe_value(parameter.default)}")
             else:
                 bound.arguments[key] = guess(key, value.text)
-                substitutions[key] = f"{value.text} -> {bound.arguments[key]!r}"
+                substitutions[key] = f"{value.text} -> {_shown_guess(bound.arguments[key])}"
         elif value is inspect.Parameter.empty and parameter.default is inspect.Parameter.empty:
             bound.arguments[key] = guess(key, None)
-            substitutions[key] = f"not given -> {bound.arguments[key]!r}"
+            substitutions[key] = f"not given -> {_shown_guess(bound.arguments[key])}"
     final_args, final_kwargs = list(bound.args), dict(bound.kwargs)
-    passed = dict(bound.arguments)
+    passed = {}
+    for key, value in bound.arguments.items():  # `**kwargs` shown as the keywords passed
+        if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD and isinstance(value, dict):
+            passed.update(value)
+        else:
+            passed[key] = value
     bound.apply_defaults()
     return Prepared(target, name, final_args, final_kwargs, dict(bound.arguments), substitutions,
                     passed)

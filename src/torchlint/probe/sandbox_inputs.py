@@ -275,7 +275,8 @@ class _ForwardTrace:
     def run(self) -> _ForwardTrace:
         function = type(self.owner).forward
         try:
-            source = textwrap.dedent(inspect.getsource(function))
+            # (a file with CRLF line ends: dedent sees each `\r` as text and removes nothing)
+            source = textwrap.dedent(inspect.getsource(function).replace("\r\n", "\n"))
             tree = ast.parse(source)
         except (OSError, TypeError, SyntaxError, IndentationError):
             return self
@@ -404,6 +405,8 @@ class _ForwardTrace:
                     and self.module_of(func.value) is not None:
                 func = func.value  # `self.conv.forward(x)` feeds `self.conv` as `self.conv(x)` does
             module = self.module_of(func)
+            if module is None and len(node.args) == 2 and _is_product(func):
+                self.product(node.args[0], node.args[1])
             taint = set() if module is not None else self.expr(func)
             positional = [self.expr(arg) for arg in node.args]
             keywords = [(k.arg, self.expr(k.value)) for k in node.keywords]
@@ -424,10 +427,36 @@ class _ForwardTrace:
             return taint
         if isinstance(node, (ast.Lambda, ast.FunctionDef)):
             return set()
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            self.product(node.left, node.right)
         taint: set[str] = set()
         for child in ast.iter_child_nodes(node):
             taint |= self.expr(child)
         return taint
+
+    def product(self, left: ast.AST, right: ast.AST) -> None:
+        """``torch.mm(x, self.weight)`` / ``x @ self.weight``: x has the weight's rows as
+        features (a layer written by hand); ``torch.spmm(adj, support)`` with support made
+        from another input: adj mixes the B rows of that input (a graph's adjacency), so
+        it is B x B."""
+        weight = self.own_tensor(right)
+        left_taint = self.expr(left)
+        if weight is not None and weight.dim() == 2:
+            for param in left_taint:
+                self.reaches.setdefault(param, []).append(
+                    Reach(_WeightProduct(int(weight.shape[0])), 0, None, "a product with a weight"))
+            return
+        right_taint = self.expr(right)
+        if right_taint:
+            for param in left_taint - right_taint:
+                self.reaches.setdefault(param, []).append(Reach(_RowMix(), 0, None, "a product mixing rows"))
+
+    def own_tensor(self, node: ast.AST) -> torch.Tensor | None:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == self.self_name:
+            found = getattr(self.owner, node.attr, None)
+            return found if isinstance(found, torch.Tensor) else None
+        return None
 
     # tests: `if self.norm == 3:` is decided by the built model's attribute
     def value_of(self, node: ast.AST) -> tuple[bool, Any]:
@@ -472,6 +501,26 @@ class _ForwardTrace:
 
 
 _MISSING = object()
+_PRODUCTS = ("torch.mm", "torch.matmul", "torch.spmm", "torch.sparse.mm")
+
+
+def _is_product(func: ast.AST) -> bool:
+    try:
+        return ast.unparse(func) in _PRODUCTS
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class _WeightProduct(nn.Module):
+    """Marks an argument multiplied by a 2-D weight of its layer (its features: `width`)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width = width
+
+
+class _RowMix(nn.Module):
+    """Marks an argument that multiplies another input's rows (B x B)."""
 
 
 def _chain(owner: nn.Module, param: str, prefix: str, depth: int,
@@ -490,6 +539,8 @@ def _chain(owner: nn.Module, param: str, prefix: str, depth: int,
 
 def _expand(reach: Reach, depth: int, cache: dict[int, _ForwardTrace]) -> list[Reach]:
     module = reach.module
+    if isinstance(module, (_WeightProduct, _RowMix)):
+        return [reach]
     if isinstance(module, nn.Sequential):
         children = list(module.named_children())
         if not children or reach.position != 0:
@@ -558,6 +609,10 @@ def _plan_for(reach: Reach, later: list[Reach]) -> Plan | None:
     sequence = next((r.module for r in later if isinstance(r.module, _SEQUENCE_TYPES)), None)
     seq_dims: tuple[Any, ...] = ("B", "T") if sequence is None or _batch_first(sequence) else ("T", "B")
     name = f"{type(module).__name__} {reach.path}"
+    if isinstance(module, _WeightProduct):
+        return Plan(kind="float", dims=("B", module.width), reached=f"{reach.path} of {module.width} rows")
+    if isinstance(module, _RowMix):
+        return Plan(kind="float", dims=("B", "B"), reached=reach.path)
     if isinstance(module, nn.EmbeddingBag):
         return _bag_plan(module, reach, name)
     if isinstance(module, nn.Embedding) and position == 0:
@@ -891,10 +946,34 @@ def search_spatial(measure: Callable[[int], str], start: int = 8, limit: int = 8
     return high if seen[high] == "ok" else None
 
 
-def candidate_layouts(plans: dict[str, Plan]) -> list[tuple[dict[str, Plan], int]]:
-    """Layouts to try in turn: spatial sizes for convolutions, then the other
-    sequence order."""
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+
+
+def pool_sizes(model: nn.Module | None) -> tuple[int, ...]:
+    """Kernel sizes of the model's pooling layers that are larger than the first
+    spatial candidate: a pool over a fixed number of points or pixels
+    (``nn.MaxPool1d(num_points)``) runs only on inputs at least that long, so the
+    input was built for that size."""
+    if model is None:
+        return ()
+    found: list[int] = []
+    for module in model.modules():
+        if isinstance(module, _POOLS):
+            kernel = module.kernel_size
+            size = max(kernel) if isinstance(kernel, tuple) else int(kernel)
+            if size > SPATIAL_CANDIDATES[0] and size not in found:
+                found.append(size)
+    return tuple(sorted(found))
+
+
+def candidate_layouts(plans: dict[str, Plan], model: nn.Module | None = None
+                      ) -> list[tuple[dict[str, Plan], int]]:
+    """Layouts to try in turn: spatial sizes for convolutions (first the kernel
+    sizes of large pools, see :func:`pool_sizes`), then the other sequence order."""
     spatials = SPATIAL_CANDIDATES if spatial_needed(plans) else (SPATIAL_CANDIDATES[0],)
+    if spatial_needed(plans):
+        pools = pool_sizes(model)
+        spatials = (*pools, *(s for s in SPATIAL_CANDIDATES if s not in pools))
     layouts = [(plans, s) for s in spatials]
     transposed = {n: (p.transposed() if p.source == "synthesized" else p) for n, p in plans.items()}
     if transposed != plans:
@@ -960,4 +1039,26 @@ def repairs(plans: dict[str, Plan], error: BaseException) -> list[tuple[dict[str
                     changed[name] = replace(plan, dims=(*plan.dims[:-1], width))
                     found.append((changed, f"{name} has {width} features of its own: a Linear of {want} "
                                            f"inputs got {got} (it is concatenated with others first)"))
+            for name, plan in plans.items():
+                # `x.reshape(batch, steps * width)` into a Linear of W inputs: a sequence of
+                # W // (its fixed sizes) steps (an input built for that length)
+                if plan.source != "synthesized" or "T" not in plan.dims or plan.packed:
+                    continue
+                fixed = math.prod(int(d) for d in plan.dims if isinstance(d, int))
+                if fixed and want % fixed == 0 and got % fixed == 0 and want // fixed > 1:
+                    changed = dict(plans)
+                    length = want // fixed
+                    changed[name] = replace(plan, dims=tuple(length if d == "T" else d for d in plan.dims))
+                    found.append((changed, f"{name} has {length} steps: a Linear of {want} inputs got "
+                                           f"{got} from its flattened steps"))
+            for name, plan in plans.items():
+                if plan.source != "synthesized" or plan.kind != "float" or plan.dims != ("B", want):
+                    continue
+                if not plan.packed:
+                    # the forward indexes or combines positions along dimension 1 (`x[:, pairs]`,
+                    # fields of a tabular model): each sample is a set of T vectors of that width
+                    changed = dict(plans)
+                    changed[name] = replace(plan, dims=("B", "T", want))
+                    found.append((changed, f"{name} made [B, T, {want}]: a Linear of {want} inputs got "
+                                           f"{got} from positions taken along its second dimension"))
     return found

@@ -47,6 +47,7 @@ REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "
 INPUT_SEARCH_SECONDS = 5.0
 INPUT_SEARCH_BYTES = 1 << 30
 #: A trial input larger than this is not tried at all.
+_REPAIR_TRIALS = 16  # dry runs the repairs of one input search may take
 TRIAL_INPUT_BYTES = 256 << 20
 
 
@@ -325,8 +326,9 @@ class Lab:
 
     def model_class(self, class_name: str | None = None) -> type:
         spec = self._runtime.spec(class_name, self._spec_index)
-        return eval(compile(spec["callee"], "<probe callee>", "eval"),  # noqa: S307
-                    self._runtime.namespace(spec["module"]))
+        # (a model made by a factory function: the class it returns, not the function)
+        return eval(compile(spec.get("class_callee", spec["callee"]), "<probe callee>", "eval"),  # noqa: S307
+                    self._runtime.namespace(spec.get("class_module", spec["module"])))
 
     def build_model(self, class_name: str | None = None, *, overrides: dict[str, Any] | None = None
                     ) -> nn.Module:
@@ -351,7 +353,7 @@ class Lab:
         try:
             prepared = build.prepare(spec, self._runtime.namespace(spec["module"]),
                                      self._runtime.namespace(spec.get("args_module", spec["module"])),
-                                     hint.get("init", {}), overrides or {})
+                                     hint.get("init", {}), overrides or {}, self._nested_model)
         except build.ConstructionError as err:
             raise Inconclusive("construct_failed", str(err), hint_snippet(name)) from None
         if "constructor" not in self._assumptions:  # recorded before running it: failures show it
@@ -359,7 +361,7 @@ class Lab:
             if spec.get("origin"):
                 self._assumptions["construction"] = spec["origin"]
             if prepared.substitutions:
-                self._assumptions["substitutions"] = dict(prepared.substitutions)
+                self._assumptions.setdefault("substitutions", {}).update(prepared.substitutions)
             if hint:
                 self._assumptions["hint"] = self._runtime.hint_source(name)
         if overrides:
@@ -378,6 +380,24 @@ class Lab:
             self._assumptions["constructor"] = prepared.call  # now with the attributes it read
         self._made[model] = _Made(prepared, name)
         return model
+
+    def _nested_model(self, spec: dict[str, Any]) -> nn.Module:
+        """A model the script builds and passes to the model's constructor (the encoder
+        of ``Seq2Seq(encoder, decoder)``), built from its own construction spec (hints
+        for its class apply); a failure fails the outer construction."""
+        name = spec.get("class") or spec["callee"]
+        prepared = build.prepare(spec, self._runtime.namespace(spec["module"]),
+                                 self._runtime.namespace(spec.get("args_module", spec["module"])),
+                                 self._runtime.hint(name).get("init", {}), {}, self._nested_model)
+        for key, value in prepared.substitutions.items():
+            self._assumptions.setdefault("substitutions", {})[f"{name}.{key}"] = value
+        try:
+            return build.construct(prepared)
+        except Exception as err:  # noqa: BLE001 - reported as the outer construction's failure
+            if _special(err):
+                raise
+            raise build.ConstructionError(f"{prepared.call} (passed to the model) failed: "
+                                          f"{last_line(err)}") from None
 
     def _construction_hint(self, name: str, prepared: build.Prepared, err: BaseException) -> str:
         """The hint for a construction that raised. Re-pasting the guessed numbers changes
@@ -534,7 +554,7 @@ class Lab:
         self._last_repaired: dict[str, inputs_mod.Plan] | None = None
         self._search_started = (time.monotonic(), _peak_rss_bytes(), 0)
         try:
-            for candidate, spatial in inputs_mod.candidate_layouts(plans):
+            for candidate, spatial in inputs_mod.candidate_layouts(plans, model):
                 try:
                     trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
                 except Exception as err:  # noqa: BLE001
@@ -546,6 +566,9 @@ class Lab:
                     continue
                 error = self._dry_run(model, trial)
                 if error is None:
+                    if spatial in inputs_mod.pool_sizes(model):
+                        self._assumptions["spatial_size"] = (
+                            f"{spatial}: the kernel size of a pooling layer (an input built for it)")
                     return candidate, spatial
                 first_error = first_error or error
             assert first_error is not None
@@ -613,22 +636,28 @@ class Lab:
         number of features (an input concatenated with others before it) corrects
         the width of the input planned for that Linear. Recorded as an assumption."""
         spatial = inputs_mod.SPATIAL_CANDIDATES[0]
-        current, steps = plans, []
-        for _ in range(4):  # each round follows the first repair whose error changed
-            following = None
-            for candidate, why in inputs_mod.repairs(current, error):
-                trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
-                found = self._dry_run(model, trial)
-                if found is None:
-                    self._assumptions["inputs_repaired"] = [*steps, why]
-                    return candidate, spatial
-                if following is None and str(found) != str(error):
-                    following = (candidate, found, why)
-            if following is None:
+        # Breadth first over the repairs whose error changed (an unpack repair offers two
+        # layouts; only one of them may lead on), a few rounds and a bounded number of trials.
+        frontier = [(plans, error, [])]
+        trials = 0
+        for _ in range(4):
+            following = []
+            for current, current_error, steps in frontier:
+                for candidate, why in inputs_mod.repairs(current, current_error):
+                    if trials >= _REPAIR_TRIALS:
+                        return None
+                    trials += 1
+                    trial = inputs_mod.build_inputs(model, candidate, max(batch, 2), seq, spatial, seed)
+                    found = self._dry_run(model, trial)
+                    if found is None:
+                        self._assumptions["inputs_repaired"] = [*steps, why]
+                        return candidate, spatial
+                    if str(found) != str(current_error):
+                        following.append((candidate, found, [*steps, why]))
+            if not following:
                 return None
-            current, error, why = following
-            steps.append(why)
-            self._last_repaired = current
+            frontier = following[:3]
+            self._last_repaired = frontier[0][0]
         return None
 
     def _spend(self) -> None:

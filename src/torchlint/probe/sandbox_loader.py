@@ -251,10 +251,76 @@ class StubFinder(importlib.abc.MetaPathFinder):
         return importlib.machinery.ModuleSpec(fullname, _StubLoader(self.registry), is_package=True)
 
 
+class _GuardedLoader(importlib.abc.Loader):
+    """Runs an installed module's loader; when the module fails because a package it
+    needs is not installed (``torch.utils.tensorboard`` without tensorboard), the module
+    becomes a stub, recorded with that reason: the user's code that imports it loads,
+    and only a use of it (never on the model's path, or the verdict says so) fails."""
+
+    def __init__(self, inner: importlib.abc.Loader, registry: StubRegistry) -> None:
+        self.inner = inner
+        self.registry = registry
+
+    def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, ...: the real loader's
+        return getattr(self.inner, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        try:
+            self.inner.exec_module(module)
+        except ModuleNotFoundError as err:
+            missing = (err.name or "").split(".")[0]
+            if not missing or missing == module.__name__.split(".")[0] or missing in _REAL_ROOTS:
+                raise
+            module.__class__ = StubModule
+            module.__dict__["_registry"] = self.registry
+            module.__path__ = []
+            self.registry.reasons[module.__name__] = (f"{module.__name__} needs {missing}, which is not "
+                                                      "installed in the probe's interpreter")
+            if module.__name__ not in self.registry.stubbed:
+                self.registry.stubbed.append(module.__name__)
+
+
+class GuardFinder(importlib.abc.MetaPathFinder):
+    """First on sys.meta_path: for installed modules that user code imports, wraps
+    their loader in :class:`_GuardedLoader`."""
+
+    def __init__(self, stubs: StubFinder) -> None:
+        self.stubs = stubs
+        self.busy = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None):
+        root = fullname.split(".")[0]
+        if self.busy or root in self.stubs.user_modules or root in sys.stdlib_module_names \
+                or not self.stubs._imported_by_user_code():
+            return None
+        self.busy = True  # the other finders decide where the module is
+        try:
+            for finder in sys.meta_path:
+                if finder is self or isinstance(finder, (UserCodeFinder, StubFinder)):
+                    continue
+                find = getattr(finder, "find_spec", None)
+                spec = find(fullname, path, target) if find is not None else None
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            self.busy = False
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _GuardedLoader(spec.loader, self.stubs.registry)
+        return spec
+
+
 def install(modules: list[SourceModule], registry: StubRegistry) -> UserCodeFinder:
     finder = UserCodeFinder(modules, registry)
+    stubs = StubFinder(finder.user_module_names(), registry)
     sys.meta_path.insert(0, finder)
-    sys.meta_path.append(StubFinder(finder.user_module_names(), registry))
+    sys.meta_path.insert(0, GuardFinder(stubs))
+    sys.meta_path.append(stubs)
     return finder
 
 

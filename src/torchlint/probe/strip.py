@@ -96,6 +96,7 @@ class _Stripper:
         # Containers and objects filled by a blanked statement (`args["model"] = Net()`,
         # `cfg.width = read()`): reading their items or attributes would fail at load.
         self.incomplete: set[str] = set()
+        self.opaque: set[str] = set()  # imported, but made by another module's blanked code
 
     # -- names ---------------------------------------------------------------------
 
@@ -135,7 +136,8 @@ class _Stripper:
                 local = alias.asname.name.value
             prefix = "." * len(node.relative)
             self.aliases[local] = f"{prefix}{module}.{name}" if module else f"{prefix}{name}"
-            self.defined.add(local)
+            if local not in self.opaque:
+                self.defined.add(local)
 
     # -- expressions ----------------------------------------------------------------
 
@@ -314,9 +316,14 @@ def _is_config_class(node: cst.ClassDef) -> bool:
     return True
 
 
-def strip(module: cst.Module, injected: set[str] | frozenset[str] = frozenset()) -> Stripped:
-    """The stripped copy of `module`; `injected` names will be set before it runs."""
+def strip(module: cst.Module, injected: set[str] | frozenset[str] = frozenset(),
+          opaque: set[str] | frozenset[str] = frozenset()) -> Stripped:
+    """The stripped copy of `module`; `injected` names will be set before it runs;
+    `opaque` names are imported from a module whose stripped copy does not define
+    them (``from main import train_loader``, made by main's blanked top level):
+    the statements that use them are blanked too."""
     stripper = _Stripper(module, set(injected))
+    stripper.opaque = set(opaque)
     parts: list[str] = [_render_lines(module.header)]
     blanked = 0
     for statement in module.body:

@@ -24,7 +24,8 @@ _WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel"})
 
 def model_context(model, values, depth: int = 0) -> dict:
     """Which model the values hold (or produced), for the probe: ``{"class",
-    "construct_line"}`` for a class of the project, ``{"construct",
+    "construct_line"}`` for a class of the project (and ``construct_path`` when the
+    construction is in another file), ``{"construct",
     "construct_line"}`` for a torch layer built in this file outside any class
     (``nn.Sequential(...)``), ``{}`` when neither is known. A wrapper
     (``DataParallel(model)``) stands for the model it wraps."""
@@ -44,6 +45,13 @@ def model_context(model, values, depth: int = 0) -> dict:
             found = {"class": value.module.name}
             if value.kind == "module" and isinstance(value.origin, cst.Call) and value.facts is model.facts:
                 found["construct_line"] = model.line_of(value.origin)  # the construction call
+            elif value.kind == "module" and isinstance(value.origin, cst.Call) and value.facts is not None:
+                # built in another file of the project (a caller passes it in): where, so that
+                # the probe loads that file and builds the model as it does
+                path = model.path_of(value.facts)
+                if path is not None:
+                    found["construct_path"] = str(path)
+                    found["construct_line"] = model.line_of(value.origin, value.facts)
             return found
     for value in values:
         layer = value.layer

@@ -1,0 +1,48 @@
+"""A model the script gets from a factory function of the project (``net = resnet50(classes=21)``)
+is built by calling that function with the script's arguments, never guessed."""
+
+from __future__ import annotations
+
+from probe_support import probe
+from torchlint.probe import jobs, recover
+
+TOWERS = '''
+import torch.nn as nn
+
+class Tower(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.body = nn.Linear(width, 2)
+
+def _assemble(width):
+    made = Tower(width)
+    return made
+
+def wide_tower():
+    return _assemble(64)
+
+def not_a_model():
+    table = dict(width=3)
+    return table
+'''
+
+
+def test_functions_returning_a_model_class_are_factories_through_other_factories():
+    info = jobs._parse(None, "towers", TOWERS)
+    project = jobs.ProbeProject(info)
+    classes = recover.model_classes(project.infos, project.resolve_import)
+    factories = recover.model_factories(project.infos, classes, project.resolve_import)
+    assert {key: f.model.name for key, f in factories.items()} == {
+        ("towers", "_assemble"): "Tower", ("towers", "wide_tower"): "Tower"}
+    assert factories[("towers", "_assemble")].params() == ["width"]
+
+
+def test_the_script_s_factory_call_builds_the_model(tmp_path):
+    run = probe("--select", "ALL", "--no-cache", "fixtures/probe/factories", tmpdir=tmp_path, plugins=False)
+    (finding,) = run.findings
+    result = finding["probe"]
+    assert finding["code"] == "TL101"
+    assert result["verdict"] == "confirmed", result["evidence"]
+    assert result["assumptions"]["constructor"] == "small_tower(n_out=6)"
+    assert result["assumptions"]["construction"] == \
+        "fixtures/probe/factories/score_towers.py:9 (a Tower made by small_tower())"
