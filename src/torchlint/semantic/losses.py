@@ -27,6 +27,7 @@ from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.phases import words
 from torchlint.semantic.shapes import Shapes
+from torchlint.semantic.values import NOT_KEEPING_PROBABILITIES, PASSTHROUGH_METHODS
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
@@ -173,15 +174,36 @@ class Losses:
             # files are not followed), so a file that builds none has no class-based call.
             return found
         for call in model.facts.calls:
+            member = False
             if not _may_call_loss_object(call):
+                if not self._may_call_member_loss(call):
+                    continue
+                member = True
+            values = model.values.at(call.func, call)
+            if member and len({(model.symbols.loss(v.qualname) or {}).get("kind")
+                               for v in values if v.kind == "loss_fn" and v.qualname is not None}) > 1:
+                # `net.loss_fn(...)` where net may be models with different criteria: each
+                # model's output goes with its own loss, which this analysis cannot pair.
                 continue
-            for value in model.values.at(call.func, call):
+            for value in values:
                 if value.kind == "loss_fn" and value.qualname is not None:
                     info = model.symbols.loss(value.qualname)
                     if info is not None:
                         found.append(LossCall(call, info["kind"], value.qualname, value.call, value.facts))
                         break
         return found
+
+    def _may_call_member_loss(self, call: F.Call) -> bool:
+        """`model.loss(out, y)`: a loss object kept as an attribute of another
+        object (a model that builds its own criterion). Only a call with an input
+        and a target, on a local or parameter (not a module such as `np`), by a
+        name that is no tensor, list or optimizer method, is worth inferring."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name) \
+                or call.method in _NOT_LOSS_METHODS or len([a for a in call.args if a.keyword is None]) < 2:
+            return False
+        found = lookup(call.scope, func.value.value, call.order)
+        return found is not None and isinstance(found[1].fact, (F.Assign, F.Param))
 
     def normalization(self, loss: LossCall) -> Normalization:
         """How the value of `loss` is divided: in its own statement, by a later
@@ -705,6 +727,16 @@ def _keyword(node: cst.Call, name: str) -> cst.BaseExpression | None:
         if arg.keyword is not None and arg.keyword.value == name:
             return arg.value
     return None
+
+
+# Methods of tensors, lists, optimizers and writers called with two arguments or more.
+_NOT_LOSS_METHODS = PASSTHROUGH_METHODS | NOT_KEEPING_PROBABILITIES | frozenset(
+    {"add", "sub", "mul", "div", "add_", "mul_", "sub_", "div_", "addcmul", "addcmul_", "addcdiv_",
+     "index_add_", "scatter", "scatter_", "scatter_add_", "gather", "index_select", "narrow", "repeat",
+     "split", "chunk", "masked_fill_", "clamp", "clamp_", "where", "append", "extend", "insert",
+     "update", "setdefault", "get", "pop", "format", "join", "replace", "write", "add_scalar",
+     "add_scalars", "add_image", "add_histogram", "log", "log_metrics", "register_buffer",
+     "register_parameter", "add_module", "load_state_dict", "save", "step", "matmul", "bmm", "mm"})
 
 
 def _may_call_loss_object(call: F.Call) -> bool:
