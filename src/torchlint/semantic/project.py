@@ -19,7 +19,7 @@ from typing import Iterable, NamedTuple
 
 import libcst as cst
 
-from torchlint.parsing import parse_module
+from torchlint.parsing import parse_recovering
 from torchlint.semantic import facts as F
 from torchlint.semantic.walker import collect
 from torchlint.source import SourceError, SourceFile, decode
@@ -70,6 +70,9 @@ class LocalModule:
     path: Path
     facts: F.FileFacts | None  # None when it does not parse
     text: str = ""
+    # Parsed with its unparsable statements blanked (see parsing.recover): its
+    # facts are not those of a file that parses, which a lint of it would report.
+    recovered: bool = False
 
 
 def module_name(path: Path) -> str:
@@ -298,16 +301,20 @@ class Project:
             return found
         self._modules[path] = None  # guards against import cycles while parsing
         text = self.overlays.get(path)
+        recovery = None
         try:
             if text is None:
                 self.files_read += 1
                 text, _, _ = decode(path.read_bytes(), str(path))
             # Too large to follow: known to the analysis as a module it cannot read.
-            facts = collect(parse_module(text)) if len(text) <= MAX_MODULE_CHARS else None
+            facts = None
+            if len(text) <= MAX_MODULE_CHARS:
+                tree, recovery = parse_recovering(text)
+                facts = collect(tree)
         except (OSError, SourceError, cst.ParserSyntaxError, SyntaxError, RecursionError, MemoryError,
                 ValueError):
             facts = None
-        found = LocalModule(path=path, facts=facts, text=text or "")
+        found = LocalModule(path=path, facts=facts, text=text or "", recovered=recovery is not None)
         self._keep(found)
         return found
 
@@ -337,7 +344,7 @@ class Project:
         a run over a whole tree most linted files are also imported by others,
         and parsing is most of the cost of linting."""
         found = self._modules.get(path.resolve())
-        if found is None or found.facts is None or found.text != text:
+        if found is None or found.facts is None or found.text != text or found.recovered:
             return None
         self._modules[found.path] = self._modules.pop(found.path)  # most recently used last
         return found.facts
