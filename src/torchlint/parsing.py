@@ -60,9 +60,9 @@ def parse_error(err: Exception, text: str = "") -> tuple[str, int, int]:
     """(message, line, 0-based column) of a parse failure. Python's own parser
     words syntax errors better than libcst ("expected ':'"), so ask it first."""
     if "\0" in text:  # Python's message for it has no position
-        before = text[: text.index("\0")]
-        return "a NUL byte, which Python source cannot hold", before.count("\n") + 1, \
-            len(before) - (before.rfind("\n") + 1)
+        # Lines as Python counts them: a file with CR line endings has no "\n".
+        before = _LINE_BREAK_RE.split(text[: text.index("\0")])[0::2]
+        return "a NUL byte, which Python source cannot hold", len(before), len(before[-1])
     try:
         python_parse(text)
     except SyntaxError as python_error:
@@ -100,7 +100,10 @@ def syntax_error(text: str) -> Exception | None:
 #: Python 2 script has a few dozen `print x` statements).
 MAX_RECOVERED_STATEMENTS = 64
 #: Larger files are not recovered: each attempt parses the whole text again.
-MAX_RECOVERY_CHARS = 400_000
+MAX_RECOVERY_CHARS = 300_000
+#: Characters parsed, at most, while recovering one file (a 100 KB file gets 40
+#: attempts): a file broken everywhere is not worth seconds of parsing.
+MAX_RECOVERY_WORK = 4_000_000
 # Parser errors no blanking can mend (the parser's own limits).
 _UNRECOVERABLE_WORDS = ("too many", "too complex", "too deeply", "nested")
 _LINE_BREAK_RE = re.compile(r"(\r\n|\r|\n)")
@@ -146,8 +149,12 @@ def recover(text: str) -> Recovery | None:
     statements = _logical_lines(text)
     blanked: list[int] = []
     first: tuple[str, int, int] | None = None
+    work = 0
     for _ in range(MAX_RECOVERED_STATEMENTS + 1):
         current = "".join(line + brk for line, brk in zip(lines, breaks))
+        work += len(current)
+        if work > MAX_RECOVERY_WORK:
+            return None
         try:
             python_parse(current)
         except SyntaxError as err:
