@@ -27,7 +27,7 @@ from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.phases import words
 from torchlint.semantic.shapes import Shapes
-from torchlint.semantic.values import NOT_KEEPING_PROBABILITIES, PASSTHROUGH_METHODS
+from torchlint.semantic.values import NOT_KEEPING_PROBABILITIES, PASSTHROUGH_METHODS, REARRANGING_FUNCTIONS
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
@@ -288,15 +288,21 @@ class Losses:
         return None, None
 
     def _may_call_member_loss(self, call: F.Call) -> bool:
-        """`model.loss(out, y)`: a loss object kept as an attribute of another
-        object (a model that builds its own criterion). Only a call with an input
-        and a target, on a local or parameter (not a module such as `np`), by a
-        name that is no tensor, list or optimizer method, is worth inferring."""
+        """`model.loss(out, y)`, `self.model.loss(out, y)`: a loss object kept as an
+        attribute of another object (a model that builds its own criterion). Only a
+        call with an input and a target, on a local or parameter (not a module such
+        as `np`), by a name that is no tensor, list or optimizer method, is worth
+        inferring."""
         func = call.func
-        if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name) \
-                or call.method in _NOT_LOSS_METHODS or len([a for a in call.args if a.keyword is None]) < 2:
+        if not isinstance(func, cst.Attribute) or call.method in _NOT_LOSS_METHODS \
+                or len([a for a in call.args if a.keyword is None]) < 2:
             return False
-        found = lookup(call.scope, func.value.value, call.order)
+        holder = func.value  # `model`, or `self.model` (a trainer's model)
+        if isinstance(holder, cst.Attribute) and isinstance(holder.value, cst.Name) and holder.value.value == "self":
+            holder = holder.value
+        if not isinstance(holder, cst.Name):
+            return False
+        found = lookup(call.scope, holder.value, call.order)
         return found is not None and isinstance(found[1].fact, (F.Assign, F.Param))
 
     def normalization(self, loss: LossCall) -> Normalization:
@@ -864,13 +870,13 @@ def _derives_from(expr: cst.BaseExpression | None, param: F.Param, scope: F.Scop
     for _ in range(16):
         if isinstance(expr, cst.Subscript):
             expr = expr.value  # `x[mask]`
-        elif isinstance(expr, cst.Call) and expr.args and \
-                (dotted_name(expr.func) or "").split(".", 1)[0] in _MODULE_ALIASES:
+        elif isinstance(expr, cst.Call) and expr.args and _rearranging_function(expr.func):
             expr = expr.args[0].value  # `torch.flatten(x, 1)`
-        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+                and expr.func.attr.value in _REARRANGING_METHODS:
             expr = expr.func.value  # `x.view(-1, c)`
         else:
-            break
+            break  # `torch.log(x)`, `x.log()`: other numbers than the input's
     if not isinstance(expr, cst.Name) or depth > 8:
         return False
     found = lookup(scope, expr.value, order)
@@ -884,8 +890,18 @@ def _derives_from(expr: cst.BaseExpression | None, param: F.Param, scope: F.Scop
     return False
 
 
-# Heads of torch function calls whose first argument is the tensor rearranged.
-_MODULE_ALIASES = frozenset({"torch", "F", "functional"})
+# Tensor methods that move, select or retype the numbers of their receiver.
+_REARRANGING_METHODS = (PASSTHROUGH_METHODS | frozenset(
+    {"narrow", "index_select", "masked_select", "movedim", "moveaxis", "gather", "select", "repeat",
+     "swapaxes", "swapdims", "roll", "flip", "unfold", "take_along_dim"})) - NOT_KEEPING_PROBABILITIES
+
+
+def _rearranging_function(func: cst.BaseExpression) -> bool:
+    """`torch.flatten`, `torch.transpose`...: functions whose first argument is the
+    tensor they return rearranged."""
+    dotted = dotted_name(func) or ""
+    head, _, rest = dotted.partition(".")
+    return head == "torch" and f"torch.{rest}" in REARRANGING_FUNCTIONS
 
 
 def _division_of(statement: cst.CSTNode, target: cst.CSTNode) -> cst.BinaryOperation | None:
