@@ -107,6 +107,8 @@ MAX_RECOVERY_WORK = 4_000_000
 # Parser errors no blanking can mend (the parser's own limits).
 _UNRECOVERABLE_WORDS = ("too many", "too complex", "too deeply", "nested")
 _LINE_BREAK_RE = re.compile(r"(\r\n|\r|\n)")
+# Keywords of the clauses that continue a compound statement.
+_CLAUSE_KEYWORDS = frozenset({"except", "elif", "else", "finally"})
 _DEF_RE = re.compile(r"(?:async\s+)?def\s+(\w+)")
 _CLASS_RE = re.compile(r"class\s+(\w+)")
 
@@ -185,10 +187,14 @@ def _blank(lines: list[str], start: int, end: int, indentation_error: bool) -> N
     """Blank the statement on lines `start`..`end` (1-based) in place."""
     first = lines[start - 1]
     indent = first[: len(first) - len(first.lstrip(" \t\f"))]
+    statement = first.strip()
     if indentation_error:
         replacement = "#"  # a comment does not take part in the indentation
     elif _opens_block(lines, start, end, indent):
-        replacement = _neutral_header(first.strip())
+        replacement = _neutral_header(statement)
+    elif statement and statement.split(None, 1)[0].rstrip(":") in _CLAUSE_KEYWORDS:
+        # `except IOError, e: print e` on one line: the `try` before it needs a clause.
+        replacement = _neutral_header(statement) + " pass"
     else:
         replacement = "pass"
     lines[start - 1] = indent + replacement
