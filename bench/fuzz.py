@@ -39,8 +39,8 @@ batch is checked for the properties every run must keep:
   before), is its old text with exactly the edits the first run announced
   (when fixes overlap and a second pass runs: text outside the announced
   ranges is unchanged), no finding with a fix is left, nothing else appears in
-  the folder, notebooks are not touched, and a second ``--fix
-  --unsafe-fixes`` changes nothing.
+  the folder, a notebook keeps its cells (only those with a fix change), and
+  a second ``--fix --unsafe-fixes`` changes nothing.
 """
 
 from __future__ import annotations
@@ -626,6 +626,20 @@ def notebook_cells(data: bytes) -> dict[int, list[str]] | None:
     return found
 
 
+def notebook_fix_problem(before: bytes, after: bytes, fixed: set[int]) -> str | None:
+    """What is wrong with a notebook after --fix: it must keep its cells, and only
+    the code cells that had a fix may change."""
+    old, new = notebook_cells(before), notebook_cells(after)
+    if new is None:
+        return "no longer a notebook"
+    if old is None or set(old) != set(new):
+        return "its cells changed"
+    changed = {number for number in old if old[number] != new[number]}
+    if not changed <= fixed:
+        return f"cells {sorted(changed - fixed)} changed without a fix"
+    return None
+
+
 def position_problem(lines: list[str], line: int, column: int, end_line: int,
                      end_column: int) -> str | None:
     """Why a 1-based (line, column)-(end_line, end_column) range is not inside `lines`."""
@@ -762,9 +776,11 @@ class BatchChecker:
 
         # --fix: what changed, where, and whether it still parses
         edits_by_file: dict[str, list[dict]] = {}
+        fixed_cells: dict[str, set[int]] = {}
         for finding in findings or []:
             if isinstance(finding, dict) and finding.get("fix"):
                 edits_by_file.setdefault(finding.get("path"), []).extend(finding["fix"].get("edits", []))
+                fixed_cells.setdefault(finding.get("path"), set()).add(finding.get("cell"))
         for relative, before in originals.items():
             after = after_fix[relative]
             if after == before:
@@ -772,7 +788,10 @@ class BatchChecker:
             report.fixed_files += 1
             where = describe(relative)
             if relative.endswith(".ipynb"):
-                fail(Failure("fix leaves notebooks alone", where, f"{relative} was rewritten"))
+                # Notebooks are fixed cell by cell: the same cells, only those with a fix changed.
+                problem = notebook_fix_problem(before, after, fixed_cells.get(relative, set()))
+                if problem is not None:
+                    fail(Failure("fix keeps notebooks whole", where, f"{relative}: {problem}"))
                 continue
             if python_parses(before) and not python_parses(after):
                 fail(Failure("fix output parses", where, f"{relative} no longer parses after --fix"))

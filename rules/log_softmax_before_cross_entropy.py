@@ -112,6 +112,16 @@ loss = F.nll_loss(logp, y)  # expect: TL202
                 context={"loss": name, "label_smoothing": literal_number(loss.option("label_smoothing")),
                          **softmax_context(model, value, model.values.at(loss.input, loss.call))},
             )
+        for wrapper in model.losses.wrapper_calls:
+            if wrapper.wrapped.kind != "cross_entropy" or wrapper.input is None:
+                continue
+            values = model.values.at(wrapper.input, wrapper.call)
+            found = [v for v in values if v.kind == "log_probs"]
+            if not found or any(v.kind == "probs" for v in values):
+                continue
+            ctx.report(wrapper.input, _wrapper_message(model, wrapper, found[0]),
+                       context={"loss": wrapper.wrapped.qualname.rsplit(".", 1)[-1],
+                                **softmax_context(model, found[0], values)})
 
     @staticmethod
     def experiment(lab):
@@ -187,6 +197,23 @@ loss = F.nll_loss(logp, y)  # expect: TL202
         if gap > 1e-5 * max(1.0, abs(float(reference))):
             return lab.refuted(summary.replace("equals", "differs from"), **numbers)
         return lab.confirmed_redundant(summary, **numbers)
+
+
+def _wrapper_message(model, wrapper, value) -> str:
+    """For log-probabilities given to a project loss module that hands them to
+    cross_entropy."""
+    wrapped = wrapper.wrapped
+    holder = f"`{value.via_forward.name}.forward` returns log-probabilities" if value.via_forward \
+        else f"`{model.code(wrapper.input)}` holds log-probabilities"
+    origin = ""
+    if value.origin is not None and value.facts is not None:
+        origin = f" from `{' '.join(value.facts.module.code_for_node(value.origin).split())[:50]}` " \
+                 f"({model.where(value.origin, value.facts)})"
+    inner = wrapped.qualname.rsplit(".", 1)[-1]
+    return (f"{holder}{origin}; `{wrapped.module.name}` passes them to {inner} "
+            f"({model.where(wrapped.inner.node, wrapped.facts)}), which applies log_softmax to them "
+            f"again: that changes nothing, the loss equals NLLLoss on the same input. Pass the logits, "
+            f"or make the loss module use nll_loss, to say what the code does.")
 
 
 def _fix(ctx, model, loss, losses, log_fed):

@@ -105,6 +105,21 @@ loss = criterion(logits, y)  # expect: TL201
                          "class": value.via_forward.name if value.via_forward else None,
                          **softmax_context(model, value, values)},
             )
+        for wrapper in model.losses.wrapper_calls:
+            if wrapper.input is None:
+                continue
+            values = model.values.at(wrapper.input, wrapper.call)
+            probs = [v for v in values if v.kind == "probs"]
+            if not probs:
+                continue
+            value = probs[0]
+            ctx.report(
+                wrapper.input,
+                _wrapper_message(model, wrapper, value),
+                context={"loss": wrapper.wrapped.qualname.rsplit(".", 1)[-1],
+                         "class": value.via_forward.name if value.via_forward else None,
+                         **softmax_context(model, value, values)},
+            )
 
     @staticmethod
     def experiment(lab):
@@ -203,6 +218,26 @@ def _message(model, loss, value) -> str:
                 f"CrossEntropyLoss on the logits.")
     return (f"{source}, and {name} applies log_softmax again: the loss cannot approach zero and "
             f"its gradients shrink, so training stalls. {advice}.")
+
+
+def _wrapper_message(model, wrapper, value) -> str:
+    """For probabilities given to a project loss module that hands them to
+    cross_entropy or nll_loss."""
+    wrapped = wrapper.wrapped
+    origin = _origin_text(model, value)
+    if value.via_forward is not None:
+        source = f"`{value.via_forward.name}.forward` returns probabilities from {origin}"
+    else:
+        source = f"`{model.code(wrapper.input)}` holds probabilities from {origin}"
+    inner = wrapped.qualname.rsplit(".", 1)[-1]
+    where = model.where(wrapped.inner.node, wrapped.facts)
+    if wrapped.kind == "nll":
+        return (f"{source}; `{wrapped.module.name}` passes them to {inner} ({where}), which expects "
+                f"log-probabilities: the loss lies in [-1, 0] and its gradient ignores how wrong a "
+                f"prediction is. Pass log-probabilities, or logits to a cross-entropy loss.")
+    return (f"{source}; `{wrapped.module.name}` passes them to {inner} ({where}), which applies "
+            f"log_softmax again: the loss cannot approach zero and its gradients shrink, so training "
+            f"stalls. Pass the logits (keep softmax for metrics).")
 
 
 def _fix(ctx, model, loss, value):

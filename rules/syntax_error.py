@@ -8,11 +8,19 @@ from torchlint.rule import Example, Rule
 
 class SyntaxErrorRule(Rule):
     """## What it does
-    Reports a file that Python cannot parse, at the parser's line and column.
+    Reports a file that Python cannot parse, at the parser's line and column
+    (its first error).
+
+    When blanking the statements that do not parse (a Python 2 `print x`, a
+    header that lost its colon) makes the rest of the file parse, the rest is
+    still checked, and its findings point at their real lines; the finding
+    lists the statements that were skipped. No fix is offered or applied in
+    such a file until it parses: its edits would be computed on other text.
 
     ## Why is this bad?
-    Nothing in a file that does not parse can be checked, and the script will
-    fail as soon as it is imported. The other files of the run are still linted.
+    The script will fail as soon as it is imported, and whatever was skipped
+    to read the rest of it was not checked. The other files of the run are
+    linted as usual.
 
     ## Example
     ```python

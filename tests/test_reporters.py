@@ -95,8 +95,9 @@ def test_text_full_is_the_default(lint):
         "2 | for epoch in range(10)\n"
         "  |                       ^\n"
         "  |\n"
-        "  = help: Python cannot parse this file, so nothing else in it was checked and the script fails as\n"
-        "          soon as it is imported. Correct the syntax here.\n"
+        "  = help: Python cannot parse this file, so the script fails as soon as it is imported. Correct the\n"
+        "          syntax here. The statement that does not parse (line 2) was skipped and the rest of the\n"
+        "          file was checked; no fix is offered in this file until it parses.\n"
         "\n"
         "train.py:2:11: TL981 bad thing\n"
         "  |\n"
@@ -273,8 +274,10 @@ FINDING_TYPES = {
 }
 
 
-SYNTAX_BODY = ("Python cannot parse this file, so nothing else in it was checked and the script "
-               "fails as soon as it is imported. Correct the syntax here.")
+# broken.py's header without its colon is skipped and the rest of the file linted.
+SYNTAX_BODY = ("Python cannot parse this file, so the script fails as soon as it is imported. Correct "
+               "the syntax here. The statement that does not parse (line 2) was skipped and the rest "
+               "of the file was checked; no fix is offered in this file until it parses.")
 
 
 def body_of(code: str, title: str) -> str:

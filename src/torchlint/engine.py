@@ -16,7 +16,8 @@ from typing import Any
 import libcst as cst
 
 from torchlint import suppressions
-from torchlint.parsing import RECURSION_LIMIT, parse_error, parse_module, syntax_error
+from torchlint.parsing import (RECURSION_LIMIT, Recovery, parse_error, parse_module, parse_recovering,
+                               syntax_error)
 from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
 from torchlint.locator import Locator
 from torchlint.registry import RuleSet
@@ -123,13 +124,20 @@ def _unused_noqa(rule: type[Rule], noqa: suppressions.Suppressions, ran: frozens
 
 
 def _syntax_finding(rule: type[Rule], source: SourceFile, message: str, line: int,
-                    column: int) -> Finding:
+                    column: int, skipped: tuple[int, ...] = ()) -> Finding:
+    body = ("Python cannot parse this file, so nothing else in it was checked "
+            "and the script fails as soon as it is imported. Correct the syntax here.")
+    if skipped:
+        shown = ", ".join(str(n) for n in skipped[:8]) + (", ..." if len(skipped) > 8 else "")
+        skipped_words = f"The statement that does not parse (line {shown}) was skipped" if len(skipped) == 1 \
+            else f"The {len(skipped)} statements that do not parse (lines {shown}) were skipped"
+        body = (f"Python cannot parse this file, so the script fails as soon as it is imported. "
+                f"Correct the syntax here. {skipped_words} and the rest of the file was checked; "
+                f"no fix is offered in this file until it parses.")
     return Finding(
         code=rule.code, name=rule.name, severity=rule.severity,
         message=f"The file does not parse: {message}", path=source.display,
-        span=Span(line, column, line, column),
-        body="Python cannot parse this file, so nothing else in it was checked "
-             "and the script fails as soon as it is imported. Correct the syntax here.",
+        span=Span(line, column, line, column), body=body,
     )
 
 
@@ -174,8 +182,14 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         return result
     shared = from_disk and source.path is not None and not source.is_notebook
     known = project.known_facts(source.path, source.text) if shared else None
+    recovery: Recovery | None = None
     try:
-        module = known.module if known is not None else parse_module(source.text)
+        if known is not None:
+            module = known.module
+        elif source.is_notebook:
+            module = parse_module(source.text)
+        else:
+            module, recovery = parse_recovering(source.text)
     except Exception as err:  # noqa: BLE001 - ParserSyntaxError, RecursionError, ...
         broken: list[tuple[int, str, int, int]] = []
         if source.is_notebook:
@@ -194,6 +208,16 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
             for _cell, message, line, column in broken:
                 result.findings.append(_to_cells(source, _syntax_finding(
                     syntax_rule, source, message, line, column)))
+
+    if recovery is not None:
+        # Linted as recovered: the statements that do not parse are blanked, every
+        # other line and column is the file's own.
+        if syntax_rule is not None:
+            message, line, column = recovery.error
+            result.findings.append(_syntax_finding(syntax_rule, source, message, line, column,
+                                                   skipped=recovery.blanked))
+        source = replace(source, text=recovery.text)
+        shared = False  # the files importing it parse it themselves
 
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
@@ -226,6 +250,9 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         if unused_noqa is not None:
             ran = frozenset(rule.code for rule in checks if rule.code not in crashed)
             result.findings.extend(_unused_noqa(unused_noqa, noqa, ran, source))
+        if recovery is not None:
+            # A fix's edits were computed on the recovered text, not the file's.
+            result.findings = [replace(f, fix=None) if f.fix is not None else f for f in result.findings]
         result.dependencies = model.dependencies()
     except RecursionError:
         result.errors.append(f"{source.display}: too deeply nested to analyse")

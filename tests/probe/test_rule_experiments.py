@@ -82,6 +82,11 @@ NOT_CONFIRMED = {
     ("fixtures/TL102/project_crossfile_module_attr/inspection.py", 11, "TL102"): ("inconclusive", "construct_failed"),
     # The scores reach the loss helper from loop.py's call of an alias of it.
     ("fixtures/TL201/project_crossfile_alias_helper/steps.py", 4, "TL201"): ("inconclusive", "construct_failed"),
+    # The model reaches the epoch function from launch.py, which the probe of epoch.py does not see.
+    ("fixtures/TL201/project_namespace_model_criterion/jobs/epoch.py", 12, "TL201"):
+        ("inconclusive", "construct_failed"),
+    # A Python 2 script: linted with its print statements skipped, but it cannot be loaded to run.
+    ("fixtures/TL202/bad_python2_script_recovered.py", 23, "TL202"): ("inconclusive", "load_failed"),
     # fixtures/probe/rules: the effect is absent at run time.
     ("fixtures/probe/rules/tl101_dropout_branch_off.py", 22, "TL101"): ("not_exercised", None),
     ("fixtures/probe/rules/tl101_dropout_off_by_default.py", 22, "TL101"): ("refuted", None),
@@ -237,9 +242,13 @@ def _expected_findings() -> set[tuple[str, int, str]]:
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 match = EXPECT_RE.search(line)
                 for code in (match.group(1).replace(" ", "").split(",") if match else []):
-                    if code:
+                    if code and code not in UNPROBED:
                         found.add((path.relative_to(REPO).as_posix(), number, code))
     return found
+
+
+#: Findings of no experiment: a file that does not parse (linted as recovered).
+UNPROBED = frozenset({"TL001"})
 
 
 EXPECTED = _expected_findings()
@@ -269,7 +278,7 @@ def rules_run(fixtures_before, probe_tmp, tmp_path_factory) -> dict[tuple[str, i
     done = _run_once(tmp_path_factory, probe_tmp)
     assert done["exit_code"] == 1, done["stderr"]
     assert done["stderr"] == ""
-    return {(f["path"], f["line"], f["code"]): f for f in json.loads(done["stdout"])}
+    return {(f["path"], f["line"], f["code"]): f for f in json.loads(done["stdout"]) if f["code"] not in UNPROBED}
 
 
 def _verdict(key: tuple[str, int, str]) -> tuple[str, str | None]:

@@ -27,10 +27,12 @@ from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.phases import words
 from torchlint.semantic.shapes import Shapes
+from torchlint.semantic.values import NOT_KEEPING_PROBABILITIES, PASSTHROUGH_METHODS, REARRANGING_FUNCTIONS
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
+    from torchlint.semantic.modules import ModuleClass
 
 
 @dataclass(eq=False)
@@ -147,9 +149,36 @@ class Normalization:
     node: cst.CSTNode | None  # where the division is written
 
 
+@dataclass(frozen=True)
+class WrappedLoss:
+    """A project loss module (``class CrossEntropy2d(nn.Module)``) whose forward
+    hands its input, rearranged or not, to a torch loss."""
+
+    kind: str  # the inner loss's kind: cross_entropy, nll, ...
+    qualname: str  # the inner loss: torch.nn.functional.cross_entropy
+    module: ModuleClass = field(repr=False)
+    inner: F.Call = field(repr=False)  # the inner loss call, in forward
+    facts: F.FileFacts = field(repr=False)  # the file of forward
+    param: F.Param = field(repr=False)  # forward's input parameter
+
+
+@dataclass(frozen=True)
+class WrapperCall:
+    """A call of a project loss module: ``criterion(pred, label)``."""
+
+    call: F.Call
+    wrapped: WrappedLoss
+
+    @property
+    def input(self) -> cst.BaseExpression | None:
+        param = self.wrapped.param
+        return self.call.argument(param.index - 1, param.name)  # `self` is bound
+
+
 class Losses:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
+        self._wrapped: dict[int, WrappedLoss | None] = {}
 
     @cached_property
     def shapes(self) -> Shapes:
@@ -173,15 +202,108 @@ class Losses:
             # files are not followed), so a file that builds none has no class-based call.
             return found
         for call in model.facts.calls:
+            member = False
             if not _may_call_loss_object(call):
+                if not self._may_call_member_loss(call):
+                    continue
+                member = True
+            values = model.values.at(call.func, call)
+            if member and len({(model.symbols.loss(v.qualname) or {}).get("kind")
+                               for v in values if v.kind == "loss_fn" and v.qualname is not None}) > 1:
+                # `net.loss_fn(...)` where net may be models with different criteria: each
+                # model's output goes with its own loss, which this analysis cannot pair.
                 continue
-            for value in model.values.at(call.func, call):
+            for value in values:
                 if value.kind == "loss_fn" and value.qualname is not None:
                     info = model.symbols.loss(value.qualname)
                     if info is not None:
                         found.append(LossCall(call, info["kind"], value.qualname, value.call, value.facts))
                         break
         return found
+
+    @cached_property
+    def wrapper_calls(self) -> list[WrapperCall]:
+        """Calls of project loss modules (`criterion(pred, y)` where criterion is
+        a project nn.Module whose forward gives its input to a torch loss): what
+        is passed here reaches that loss. Only TL201/TL202 read them; the options
+        of the inner loss (its reduction) are the wrapper's business."""
+        found = []
+        model = self.model
+        for call in model.facts.calls:
+            if not call.args or not (_may_call_loss_object(call) or self._may_call_member_loss(call)):
+                continue
+            for value in model.values.at(call.func, call):
+                if value.kind == "module" and value.module is not None:
+                    wrapped = self.wrapped(value.module)
+                    if wrapped is not None:
+                        found.append(WrapperCall(call, wrapped))
+                        break
+        return found
+
+    def wrapped(self, module: ModuleClass) -> WrappedLoss | None:
+        """The torch loss `module`'s forward passes its input to, if it is a loss module."""
+        key = id(module)
+        if key not in self._wrapped:
+            self._wrapped[key] = None  # recursion guard
+            self._wrapped[key] = self._find_wrapped(module)
+        return self._wrapped[key]
+
+    def _find_wrapped(self, module: ModuleClass) -> WrappedLoss | None:
+        found = module.method("forward")
+        if found is None:
+            return None
+        forward, owner = found
+        params = [p for p in forward.params if p.index > 0 and p.default is None]
+        if not params or _is_static_function(forward):
+            return None
+        names = self.model.names_for(owner.facts)
+        for call in forward.calls:
+            qualname, info = self._loss_called(call, module, names)
+            if info is None or qualname is None or info["kind"] not in ("cross_entropy", "nll"):
+                continue
+            given = call.argument(0, "input")
+            if given is not None and _derives_from(given, params[0], call.scope, call.order):
+                return WrappedLoss(info["kind"], qualname, module, call, owner.facts, params[0])
+        return None
+
+    def _loss_called(self, call: F.Call, module: ModuleClass, names) -> tuple[str | None, dict | None]:
+        """The torch loss a call in a module's method calls: ``F.cross_entropy(...)``,
+        or ``self.xent(...)`` where ``self.xent = nn.CrossEntropyLoss(...)``."""
+        symbols = self.model.symbols
+        qualname = names.callee(call)
+        info = symbols.loss(qualname)
+        if info is not None:
+            return (qualname, info) if not info["class"] else (None, None)
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"):
+            return None, None
+        for owner in _module_chain(module):
+            for assign in owner.cls.self_assigns.get(func.attr.value, []):
+                if isinstance(assign.value, cst.Call):
+                    built = self.model.names_for(owner.facts).qualified(assign.value.func, assign.scope,
+                                                                       assign.order)
+                    info = symbols.loss(built)
+                    if info is not None and info["class"]:
+                        return built, info
+        return None, None
+
+    def _may_call_member_loss(self, call: F.Call) -> bool:
+        """`model.loss(out, y)`, `self.model.loss(out, y)`: a loss object kept as an
+        attribute of another object (a model that builds its own criterion). Only a
+        call with an input and a target, on a local or parameter (not a module such
+        as `np`), by a name that is no tensor, list or optimizer method, is worth
+        inferring."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or call.method in _NOT_LOSS_METHODS \
+                or len([a for a in call.args if a.keyword is None]) < 2:
+            return False
+        holder = func.value  # `model`, or `self.model` (a trainer's model)
+        if isinstance(holder, cst.Attribute) and isinstance(holder.value, cst.Name) and holder.value.value == "self":
+            holder = holder.value
+        if not isinstance(holder, cst.Name):
+            return False
+        found = lookup(call.scope, holder.value, call.order)
+        return found is not None and isinstance(found[1].fact, (F.Assign, F.Param))
 
     def normalization(self, loss: LossCall) -> Normalization:
         """How the value of `loss` is divided: in its own statement, by a later
@@ -707,6 +829,16 @@ def _keyword(node: cst.Call, name: str) -> cst.BaseExpression | None:
     return None
 
 
+# Methods of tensors, lists, optimizers and writers called with two arguments or more.
+_NOT_LOSS_METHODS = PASSTHROUGH_METHODS | NOT_KEEPING_PROBABILITIES | frozenset(
+    {"add", "sub", "mul", "div", "add_", "mul_", "sub_", "div_", "addcmul", "addcmul_", "addcdiv_",
+     "index_add_", "scatter", "scatter_", "scatter_add_", "gather", "index_select", "narrow", "repeat",
+     "split", "chunk", "masked_fill_", "clamp", "clamp_", "where", "append", "extend", "insert",
+     "update", "setdefault", "get", "pop", "format", "join", "replace", "write", "add_scalar",
+     "add_scalars", "add_image", "add_histogram", "log", "log_metrics", "register_buffer",
+     "register_parameter", "add_module", "load_state_dict", "save", "step", "matmul", "bmm", "mm"})
+
+
 def _may_call_loss_object(call: F.Call) -> bool:
     """`criterion(out, y)`, `self.loss(out, y)`, `losses["ce"](out, y)`: not a method
     call such as `x.view(...)`, which cannot be a loss object."""
@@ -717,6 +849,59 @@ def _may_call_loss_object(call: F.Call) -> bool:
         return isinstance(func.value, cst.Name) and func.value.value in ("self", "cls") \
             or call.method in ("forward",)
     return isinstance(func, cst.Subscript)
+
+
+def _module_chain(module: ModuleClass) -> list[ModuleClass]:
+    chain = [module]
+    for base in module.bases:
+        chain.extend(_module_chain(base))
+    return chain
+
+
+def _is_static_function(function: F.Function) -> bool:
+    return any(dotted_name(d) in ("staticmethod", "classmethod") for d in function.decorators)
+
+
+def _derives_from(expr: cst.BaseExpression | None, param: F.Param, scope: F.Scope, order: int | None,
+                  depth: int = 0) -> bool:
+    """Whether `expr` is parameter `param` rearranged: methods called on it
+    (``x.transpose(1, 2).contiguous()``), indexing (``x[mask]``), a torch
+    function of it as first argument, through the locals that hold those."""
+    for _ in range(16):
+        if isinstance(expr, cst.Subscript):
+            expr = expr.value  # `x[mask]`
+        elif isinstance(expr, cst.Call) and expr.args and _rearranging_function(expr.func):
+            expr = expr.args[0].value  # `torch.flatten(x, 1)`
+        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+                and expr.func.attr.value in _REARRANGING_METHODS:
+            expr = expr.func.value  # `x.view(-1, c)`
+        else:
+            break  # `torch.log(x)`, `x.log()`: other numbers than the input's
+    if not isinstance(expr, cst.Name) or depth > 8:
+        return False
+    found = lookup(scope, expr.value, order)
+    if found is None:
+        return False
+    fact = found[1].fact
+    if fact is param:
+        return True
+    if isinstance(fact, F.Assign) and fact.kind == "assign" and not found[1].path and fact.value is not None:
+        return _derives_from(fact.value, param, fact.scope, fact.order, depth + 1)
+    return False
+
+
+# Tensor methods that move, select or retype the numbers of their receiver.
+_REARRANGING_METHODS = (PASSTHROUGH_METHODS | frozenset(
+    {"narrow", "index_select", "masked_select", "movedim", "moveaxis", "gather", "select", "repeat",
+     "swapaxes", "swapdims", "roll", "flip", "unfold", "take_along_dim"})) - NOT_KEEPING_PROBABILITIES
+
+
+def _rearranging_function(func: cst.BaseExpression) -> bool:
+    """`torch.flatten`, `torch.transpose`...: functions whose first argument is the
+    tensor they return rearranged."""
+    dotted = dotted_name(func) or ""
+    head, _, rest = dotted.partition(".")
+    return head == "torch" and f"torch.{rest}" in REARRANGING_FUNCTIONS
 
 
 def _division_of(statement: cst.CSTNode, target: cst.CSTNode) -> cst.BinaryOperation | None:

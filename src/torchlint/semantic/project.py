@@ -19,7 +19,7 @@ from typing import Iterable, NamedTuple
 
 import libcst as cst
 
-from torchlint.parsing import parse_module
+from torchlint.parsing import parse_recovering
 from torchlint.semantic import facts as F
 from torchlint.semantic.walker import collect
 from torchlint.source import SourceError, SourceFile, decode
@@ -59,6 +59,10 @@ MAX_MODULE_CHARS = 300_000
 # Import lookups remembered; bounded because an editor session types many
 # half-finished names.
 MAX_REMEMBERED_LOOKUPS = 20_000
+# Modules of a namespace package (a folder without __init__.py) searched for a
+# name imported from the package itself; a model folder holds a few.
+MAX_NAMESPACE_FILES = 32
+MAX_REMEMBERED_MEMBERS = 256
 
 
 @dataclass
@@ -66,6 +70,9 @@ class LocalModule:
     path: Path
     facts: F.FileFacts | None  # None when it does not parse
     text: str = ""
+    # Parsed with its unparsable statements blanked (see parsing.recover): its
+    # facts are not those of a file that parses, which a lint of it would report.
+    recovered: bool = False
 
 
 def module_name(path: Path) -> str:
@@ -156,6 +163,9 @@ class Project:
     _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
     _importers: dict[tuple[Path, str, int], list[Path]] = field(default_factory=dict)
     _importers_of: RunFiles | None = None  # the run files `_importers` was found in
+    # (folder, package, level, name) -> the defining module, and the texts searched for it
+    _members: dict[tuple[Path, str, int, str], tuple[Path | None, tuple[tuple[Path, str], ...]]] = \
+        field(default_factory=dict)
     #: Text the editor holds for files that differ from the disk.
     overlays: dict[Path, str] = field(default_factory=dict)
     files_read: int = 0
@@ -217,6 +227,70 @@ class Project:
                 break  # do not search above the project root
         return None
 
+    def namespace_member(self, folder: Path, package: str, level: int, name: str) -> Path | None:
+        """The module of namespace package `package` (a folder without
+        ``__init__.py``) that defines class or function `name` at its top level,
+        when exactly one does. Python cannot import a name from such a folder: the
+        checkout lacks the ``__init__.py`` that re-exports it (a partial copy, an
+        ignored file), and the module defining it is what the import meant."""
+        if name == "*" or not package and level == 0:
+            return None
+        key = (Path(os.path.abspath(folder)), package, level, name)
+        known = self._members.get(key)
+        if known is None:
+            if len(self._members) >= MAX_REMEMBERED_MEMBERS:
+                self._members.clear()
+            known = self._members[key] = self._find_member(folder, package, level, name)
+        found, searched = known
+        for path, text in searched:  # noted for this file's record, memoized or not
+            self.examined(path, text)
+        return found
+
+    def _find_member(self, folder: Path, package: str, level: int,
+                     name: str) -> tuple[Path | None, tuple[tuple[Path, str], ...]]:
+        directory = self._namespace_folder(folder, package, level)
+        if directory is None:
+            return None, ()
+        defines = re.compile(rf"^(?:async[ \t]+)?(?:class|def)[ \t]+{re.escape(name)}\b", re.M)
+        searched: list[tuple[Path, str]] = []
+        found: list[Path] = []
+        try:
+            paths = sorted(p for p in directory.iterdir() if p.suffix == ".py" and p.is_file())
+        except OSError:
+            return None, ()
+        for path in paths[:MAX_NAMESPACE_FILES]:
+            try:
+                text, _, _ = decode(path.read_bytes(), str(path))
+            except (OSError, SourceError, ValueError):
+                continue
+            searched.append((path.resolve(), text))
+            if len(text) <= MAX_MODULE_CHARS and defines.search(text):
+                found.append(path)
+        return (found[0] if len(found) == 1 else None), tuple(searched)
+
+    def _namespace_folder(self, folder: Path, package: str, level: int) -> Path | None:
+        """The folder of namespace package `package` imported from `folder`, found
+        as :meth:`resolve` finds modules (None when a module of that name exists)."""
+        folder = Path(os.path.abspath(folder))
+        parts = [p for p in package.split(".") if p]
+        if level == 0:
+            if not parts or parts[0] in _EXTERNAL:
+                return None
+            bases = [folder, *list(folder.parents)[:_MAX_UP]]
+        else:
+            base = folder
+            for _ in range(level - 1):
+                base = base.parent
+            bases = [base]
+        for base in bases:
+            candidate = base.joinpath(*parts)
+            if candidate.is_dir() and not (candidate / "__init__.py").exists() \
+                    and not candidate.with_suffix(".py").is_file():
+                return candidate
+            if level == 0 and any((base / marker).exists() for marker in _PROJECT_MARKERS):
+                break
+        return None
+
     # -- parsed modules ----------------------------------------------------
 
     def module(self, path: Path) -> LocalModule | None:
@@ -227,16 +301,20 @@ class Project:
             return found
         self._modules[path] = None  # guards against import cycles while parsing
         text = self.overlays.get(path)
+        recovery = None
         try:
             if text is None:
                 self.files_read += 1
                 text, _, _ = decode(path.read_bytes(), str(path))
             # Too large to follow: known to the analysis as a module it cannot read.
-            facts = collect(parse_module(text)) if len(text) <= MAX_MODULE_CHARS else None
+            facts = None
+            if len(text) <= MAX_MODULE_CHARS:
+                tree, recovery = parse_recovering(text)
+                facts = collect(tree)
         except (OSError, SourceError, cst.ParserSyntaxError, SyntaxError, RecursionError, MemoryError,
                 ValueError):
             facts = None
-        found = LocalModule(path=path, facts=facts, text=text or "")
+        found = LocalModule(path=path, facts=facts, text=text or "", recovered=recovery is not None)
         self._keep(found)
         return found
 
@@ -266,7 +344,7 @@ class Project:
         a run over a whole tree most linted files are also imported by others,
         and parsing is most of the cost of linting."""
         found = self._modules.get(path.resolve())
-        if found is None or found.facts is None or found.text != text:
+        if found is None or found.facts is None or found.text != text or found.recovered:
             return None
         self._modules[found.path] = self._modules.pop(found.path)  # most recently used last
         return found.facts
@@ -295,6 +373,10 @@ class Project:
             if path is not None:
                 module = self.module(path)
                 return (module, None) if module else None
+            path = self.namespace_member(folder, fact.module, fact.level, fact.name)
+            if path is not None:
+                module = self.module(path)
+                return (module, fact.name) if module else None
             return None
         path = self.resolve(folder, fact.module, fact.level)
         if path is None:
@@ -392,3 +474,4 @@ class Project:
         """Forget which import names to which file (a module was created or deleted)."""
         self._resolved.clear()
         self._importers.clear()
+        self._members.clear()
