@@ -9,6 +9,7 @@ and quoted in a message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
@@ -16,12 +17,16 @@ import libcst as cst
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
 
 MAX_DEPTH = 8
+# Following a loader made here into other files (returned by a helper, passed to a
+# trainer's function): calls crossed at most, and places visited at most per file.
+MAX_FLOW_HOPS = 4
+MAX_FLOW_STEPS = 96
 # Calls that wrap an iterable without changing its batches.
 _ITER_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "zip", "trange", "progress_bar", "track"})
 # Tensor methods that keep the batch dimension as it is.
@@ -106,11 +111,31 @@ class Loader:
         return length % size or None
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a value is, in some project file: a scope of `facts` (at `path`)."""
+
+    scope: F.Scope
+    facts: F.FileFacts
+    path: Path | None
+
+
+@dataclass(eq=False)
+class LoopElsewhere:
+    """A loop of another project file that iterates loaders made in this file."""
+
+    loop: F.Loop
+    scope: F.Scope
+    model: SemanticModel  # the model of the loop's file
+    loaders: list[Loader]
+
+
 class DataFacts:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self.facts = model.facts
         self._loaders: dict[tuple, Loader] = {}
+        self._elsewhere: list[LoopElsewhere] | None = None
 
     # -- constants ------------------------------------------------------------
 
@@ -494,6 +519,51 @@ class DataFacts:
                 loader = self.loader_made_by(call, NO_ENV)
                 if loader is not None and id(loader.call) not in found:
                     found[id(loader.call)] = loader
+        return list(found.values())
+
+    # -- loaders iterated in other files ------------------------------------------------
+
+    def loops_elsewhere(self) -> list[LoopElsewhere]:
+        """Loops of other project files that iterate loaders made in this file: a
+        helper here returns them to a script, which hands them to a trainer's loop.
+        Candidates are found by following the loaders forward (returns, callers,
+        arguments, tuple targets); the loop's own data flow then confirms which
+        loaders of this file it iterates."""
+        if self._elsewhere is not None:
+            return self._elsewhere
+        self._elsewhere = []
+        made = [call for call in self.facts.calls if self._is_dataloader(call) or self._loader_class(call)]
+        if not made or not self.model.imports_local_modules:
+            return self._elsewhere
+        flow = _Flow(self)
+        for call in made:
+            flow.from_node(call.node, Place(call.scope, self.facts, self.model.path), 0)
+        for loop, place in flow.sinks.values():
+            if place.facts is self.facts:
+                continue  # this file's loops: see loaders_iterated
+            other = self.model.model_for(place.facts, place.path)
+            if not other.phases.trains(loop, place.scope):
+                continue
+            loaders = self._loaders_from_values(other, loop, made)
+            if loaders:
+                self._elsewhere.append(LoopElsewhere(loop, place.scope, other, loaders))
+        return self._elsewhere
+
+    def _loaders_from_values(self, other: SemanticModel, loop: F.Loop, made: list[F.Call]) -> list[Loader]:
+        """The loaders of this file (among `made`) the loop of `other`'s file iterates."""
+        node = self.iterated(loop)
+        if node is None or loop.scope is None:
+            return []
+        ids = {id(call) for call in made}
+        found: dict[int, Loader] = {}
+        for value in other.values.infer(node, loop.scope, loop.order):
+            call = value.call if value.kind == "loader" else \
+                self.facts.call_of.get(id(value.origin)) if value.kind == "instance" else None
+            if value.facts is not self.facts or call is None or id(call) not in ids:
+                continue
+            loader = self.loader_made_by(call, NO_ENV)
+            if loader is not None:
+                found.setdefault(id(loader.call), loader)
         return list(found.values())
 
     # -- single samples ---------------------------------------------------------------
@@ -920,3 +990,114 @@ def _arith(operator: cst.BaseBinaryOp, left: Any, right: Any) -> Any:
     if isinstance(operator, cst.Divide):
         return left / right
     return None
+
+
+class _Flow:
+    """Where a value made at one place may go, forward and across files: the
+    loops that may iterate it (over-approximate; the loop's data flow decides)."""
+
+    def __init__(self, data: DataFacts) -> None:
+        self.data = data
+        self.model = data.model
+        self.sinks: dict[int, tuple[F.Loop, Place]] = {}
+        self._seen: set[tuple[int, str]] = set()
+        self._steps = 0
+
+    def _budget(self, key: tuple[int, str]) -> bool:
+        if key in self._seen or self._steps >= MAX_FLOW_STEPS:
+            return False
+        self._seen.add(key)
+        self._steps += 1
+        return True
+
+    def from_node(self, node: cst.CSTNode, place: Place, hops: int) -> None:
+        """`node` (an expression of `place`) made a value: follow it."""
+        scope = place.scope
+        statement = place.facts.statement_of.get(id(node))
+
+        def holds(fact: F.Located, part: cst.CSTNode | None) -> bool:
+            """Whether `part` of `fact` is `node` or holds it (a dict of loaders)."""
+            return part is not None and place.facts.statement_of.get(id(fact.node)) is statement \
+                and any(n is node for n in iter_nodes(part))
+
+        for loop in scope.loops:
+            if self.data.iterated(loop) is node:
+                self.sinks.setdefault(id(loop), (loop, place))
+        for assign in scope.assigns:
+            if assign.kind in ("assign", "annassign") and holds(assign, assign.value):
+                for target in assign.targets:
+                    for name in _target_names(target):
+                        self.from_name(name, assign.order, place, hops)
+        for call in scope.calls:
+            if call.node is node or place.facts.statement_of.get(id(call.node)) is not statement:
+                continue
+            for index, arg in enumerate(call.args):
+                if not arg.star and holds(call, arg.value):
+                    self._into_call(call, index, arg, place, hops)
+        for ret in scope.returns:
+            if holds(ret, ret.value):
+                self._to_callers(scope, place, hops)
+                break
+
+    def from_name(self, name: str, after: int, place: Place, hops: int) -> None:
+        """The value is held by `name` in `place`'s scope from `after` on."""
+        if not self._budget((id(place.scope), name)):
+            return
+        scope = place.scope
+        for loop in scope.loops:
+            if loop.order > after and _holds(self.data.iterated(loop), name):
+                self.sinks.setdefault(id(loop), (loop, place))
+        for call in scope.calls:
+            if call.order <= after:
+                continue
+            for index, arg in enumerate(call.args):
+                if not arg.star and _holds(arg.value, name):
+                    self._into_call(call, index, arg, place, hops)
+        for ret in scope.returns:
+            if ret.order > after and ret.value is not None and any(
+                    isinstance(n, cst.Name) and n.value == name for n in iter_nodes(ret.value)):
+                self._to_callers(scope, place, hops)
+                break
+
+    def _to_callers(self, scope: F.Scope, place: Place, hops: int) -> None:
+        """The value is returned by `scope`'s function: follow it at each call site."""
+        function = scope.function
+        if function is None or hops >= MAX_FLOW_HOPS or not self._budget((id(function), "<return>")):
+            return
+        for site in self.model.callers(function, place.facts):
+            self.from_node(site.call.node, Place(site.call.scope, site.facts, site.path), hops + 1)
+
+    def _into_call(self, call: F.Call, index: int, arg: cst.Arg, place: Place, hops: int) -> None:
+        """The value is passed to `call`: follow the parameter that receives it."""
+        if hops >= MAX_FLOW_HOPS:
+            return
+        found = self.model.local_function(call, place.facts, place.path)
+        if found is None or not isinstance(found.fact, F.Function):
+            return
+        function = found.fact
+        bound = function.class_ is not None and call.receiver is not None
+        param = None
+        if arg.keyword is not None:
+            param = function.param(arg.keyword.value)
+        elif all(a.keyword is None and not a.star for a in call.args[:index]):
+            position = index + (1 if bound else 0)
+            param = next((p for p in function.params if p.index == position), None)
+        if param is None or param.node.star in ("*", "**"):
+            return
+        self.from_name(param.name, -1, Place(function, found.facts, found.path), hops + 1)
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    """The names a target binds (``a``, ``a, (b, c)``)."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _target_names(element.value)]
+    return []
+
+
+def _holds(node: cst.BaseExpression | None, name: str) -> bool:
+    """``name`` or an item of it (``loaders["train"]``, ``loaders[phase]``)."""
+    if isinstance(node, cst.Subscript):
+        node = node.value
+    return isinstance(node, cst.Name) and node.value == name
