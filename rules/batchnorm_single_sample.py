@@ -146,7 +146,7 @@ for x, y in loader:
             if not batchnorm:
                 continue
             target, layers, flat = batchnorm
-            where = other.where(elsewhere.loop.node)
+            where = model.where(elsewhere.loop.node, other.facts)
             for loader in elsewhere.loaders:
                 if id(loader.call) in reported:
                     continue

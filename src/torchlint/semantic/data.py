@@ -136,6 +136,7 @@ class DataFacts:
         self.facts = model.facts
         self._loaders: dict[tuple, Loader] = {}
         self._elsewhere: list[LoopElsewhere] | None = None
+        self._param_constants: dict[tuple[int, int], Known | None] = {}
 
     # -- constants ------------------------------------------------------------
 
@@ -149,6 +150,10 @@ class DataFacts:
             return Known(value, "literal")
         if isinstance(node, cst.SimpleString):
             return Known(node.evaluated_value, "literal")
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            data = self._data_for(scope)
+            if data is not self:  # written in another project file (a caller's argument)
+                return data.constant(node, scope, order, depth, env)
         if isinstance(node, cst.Name):
             if node.value in ("True", "False"):
                 return Known(node.value == "True", "literal")
@@ -208,20 +213,46 @@ class DataFacts:
                 if inner is not None and inner.how == "literal":
                     return Known(inner.value, f"{node.value}={inner.value!r} at {self.model.where(bound[0])}")
                 return inner
-            # A parameter is known when every call site passes the same constant
-            # (`batch_data(..., batch_size)` twice), or none passes it and it has a default.
-            sites = self._arguments_here(fact)
-            if sites:
-                values = [self.constant(argument, site.scope, site.order, depth + 1) for site, argument in sites]
-                if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
-                    return values[0]
-            elif fact.default is not None and fact.function is not None \
-                    and self.model.call_sites(fact.function):
-                inner = self.constant(fact.default, fact.function.parent or self.facts.scope,
-                                      fact.function.order, depth + 1)
-                if inner is not None:
-                    return Known(inner.value, f"default of {node.value}")
+            return self._param_constant(fact, depth)
         return None
+
+    def _param_constant(self, param: F.Param, depth: int) -> Known | None:
+        """A parameter is known when every call site, in any project file, passes the
+        same constant (`batch_data(..., batch_size)` twice), or none passes it and it
+        has a default. Remembered per parameter and depth: call sites that pass
+        parameters on would otherwise be re-evaluated exponentially."""
+        key = (id(param), depth)
+        if key in self._param_constants:
+            return self._param_constants[key]
+        self._param_constants[key] = None  # recursion guard
+        found = None
+        sites = self.model.arguments_across(param, self.facts)
+        if sites:
+            values = [self._data_for(site.call.scope).constant(site.argument, site.call.scope, site.call.order,
+                                                               depth + 1) for site in sites]
+            if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
+                found = values[0]
+                if found.how == "literal" and any(site.facts is not self.facts for site in sites):
+                    found = Known(found.value, f"{param.name}={found.value!r} at {self.model.where(sites[0].argument, sites[0].facts)}")
+        elif param.default is not None and param.function is not None \
+                and self.model.callers(param.function, self.facts):
+            inner = self.constant(param.default, param.function.parent or self.facts.scope,
+                                  param.function.order, depth + 1)
+            if inner is not None:
+                found = Known(inner.value, f"default of {param.name}")
+        self._param_constants[key] = found
+        return found
+
+    def _data_for(self, scope: F.Scope) -> DataFacts:
+        """The data facts of the project file `scope` is in (values written in a
+        caller's file are read with that file's names and argparse options)."""
+        root = scope
+        while root.parent is not None:
+            root = root.parent
+        if root is self.facts.scope:
+            return self
+        facts, path = self.model.home_of_scope(root)
+        return self if facts is self.facts else self.model.model_for(facts, path).data
 
     def _if_constant(self, node: cst.IfExp, scope: F.Scope, order: int | None, depth: int,
                      env: Env) -> Known | None:
