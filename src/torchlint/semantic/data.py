@@ -563,8 +563,10 @@ class DataFacts:
         if self._elsewhere is not None:
             return self._elsewhere
         self._elsewhere = []
-        made = [call for call in self.facts.calls if self._is_dataloader(call) or self._loader_class(call)]
-        if not made or not self.model.imports_local_modules:
+        if not self.model.imports_local_modules:
+            return self._elsewhere
+        made = self._loader_calls()
+        if not made:
             return self._elsewhere
         flow = _Flow(self)
         for call in made:
@@ -579,6 +581,12 @@ class DataFacts:
             if loaders:
                 self._elsewhere.append(LoopElsewhere(loop, place.scope, other, loaders))
         return self._elsewhere
+
+    def _loader_calls(self) -> list[F.Call]:
+        """The calls of this file that make loaders (DataLoader, a local subclass)."""
+        subclasses = {cls.name for cls in self.facts.classes if cls.bases and self._derives_from_loader(cls)}
+        return [call for call in self.facts.calls if self._is_dataloader(call)
+                or subclasses and (call.method or call.dotted) in subclasses and self._loader_class(call)]
 
     def _loaders_from_values(self, other: SemanticModel, loop: F.Loop, made: list[F.Call]) -> list[Loader]:
         """The loaders of this file (among `made`) the loop of `other`'s file iterates."""
