@@ -147,6 +147,9 @@ for x, y in loader:
                 continue
             target, layers, flat = batchnorm
             where = model.where(elsewhere.loop.node, other.facts)
+            if elsewhere.mirrors is not None:
+                where += (f", which iterates the loaders of `{elsewhere.mirrors}`; this factory returns its "
+                          f"loaders the same way and would replace it")
             for loader in elsewhere.loaders:
                 if id(loader.call) in reported:
                     continue

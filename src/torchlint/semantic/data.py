@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from torchlint.semantic import facts as F
+from torchlint.semantic.conditions import literal_strings
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.walker import dotted_name, iter_nodes
@@ -128,6 +129,9 @@ class LoopElsewhere:
     scope: F.Scope
     model: SemanticModel  # the model of the loop's file
     loaders: list[Loader]
+    # For the loaders of a factory nobody calls: the name of the called factory of this
+    # file it can replace (same returned keys or positions), whose loaders the loop iterates.
+    mirrors: str | None = None
 
 
 class DataFacts:
@@ -580,7 +584,70 @@ class DataFacts:
             loaders = self._loaders_from_values(other, loop, made)
             if loaders:
                 self._elsewhere.append(LoopElsewhere(loop, place.scope, other, loaders))
+                self._elsewhere.extend(self._mirrored(LoopElsewhere(loop, place.scope, other, loaders)))
         return self._elsewhere
+
+    def _mirrored(self, found: LoopElsewhere) -> list[LoopElsewhere]:
+        """Loader factories of this file that nobody in the run calls (alternatives
+        offered to the user: `loaders_from_one_folder` beside `loaders_from_two`)
+        and that return loaders under the same dict keys or tuple positions as a
+        factory whose loaders `found.loop` trains on: their loaders under those
+        keys would be trained on the same way."""
+        mirrored = []
+        for factory in {id(f): f for f in (loader.call.scope.function for loader in found.loaders) if f}.values():
+            shape = self._returned_loaders(factory)
+            trained = {id(loader.call) for loader in found.loaders}
+            keys = {key for key, calls in shape.items() if any(id(call) in trained for call in calls)}
+            iterated_key = self._iterated_key(found)
+            if iterated_key is not None:  # `loaders[stage]` in the "train" pass: that key only
+                keys &= {iterated_key}
+            if not keys:
+                continue
+            for sibling in (factory.parent or self.facts.scope).functions:
+                if sibling is factory or not sibling.returns:
+                    continue
+                other = self._returned_loaders(sibling)
+                if set(other) != set(shape) or self.model.callers(sibling, self.facts):
+                    continue
+                loaders = [self.loader_made_by(call, NO_ENV) for key in keys for call in other[key]]
+                loaders = list({id(l.call): l for l in loaders if l is not None}.values())
+                if loaders:
+                    mirrored.append(LoopElsewhere(found.loop, found.scope, found.model, loaders, factory.name))
+        return mirrored
+
+    def _iterated_key(self, found: LoopElsewhere) -> object:
+        """The dict key the loop iterates, when known: ``loaders["train"]``, or
+        ``loaders[stage]`` in the training pass of ``for stage in ("train", "val")``."""
+        node = self.iterated(found.loop)
+        if not isinstance(node, cst.Subscript) or len(node.slice) != 1 \
+                or not isinstance(node.slice[0].slice, cst.Index):
+            return None
+        index = node.slice[0].slice.value
+        if isinstance(index, cst.SimpleString):
+            return index.evaluated_value
+        phase = found.model.phases.training_pass(found.loop)
+        if isinstance(index, cst.Name) and phase is not None:
+            return phase.assumptions.get(index.value)
+        return None
+
+    def _returned_loaders(self, function: F.Function) -> dict[object, list[F.Call]]:
+        """The loader calls `function` returns, by the dict key or tuple position
+        they are returned under (None: the loader itself is returned)."""
+        shape: dict[object, list[F.Call]] = {}
+        for ret in function.returns:
+            value, scope, order = ret.value, function, ret.order
+            if isinstance(value, cst.Name):  # `return loaders`, bound once before
+                found = lookup(function, value.value, ret.order)
+                fact = found[1].fact if found is not None else None
+                if isinstance(fact, F.Assign) and fact.kind == "assign" and not found[1].path:
+                    value, scope, order = fact.value, fact.scope, fact.order
+            for key, part in _returned_parts(value):
+                calls = [call for call, _ in self.trace(part, scope, order)
+                         if self._is_dataloader(call) or self._loader_class(call)]
+                if calls:
+                    for each in key:
+                        shape.setdefault(each, []).extend(calls)
+        return shape
 
     def _loader_calls(self) -> list[F.Call]:
         """The calls of this file that make loaders (DataLoader, a local subclass)."""
@@ -1140,3 +1207,20 @@ def _holds(node: cst.BaseExpression | None, name: str) -> bool:
     if isinstance(node, cst.Subscript):
         node = node.value
     return isinstance(node, cst.Name) and node.value == name
+
+
+def _returned_parts(value: cst.BaseExpression | None) -> list[tuple[tuple[object, ...], cst.BaseExpression]]:
+    """(keys, expression) of what a factory returns: the items of a tuple (by
+    position), of a dict literal (by key), of a dict comprehension over literal
+    keys (its value under each key), else the value itself (key None)."""
+    if value is None:
+        return []
+    if isinstance(value, cst.Tuple):
+        return [((index,), element.value) for index, element in enumerate(value.elements)]
+    if isinstance(value, cst.Dict):
+        return [((element.key.evaluated_value,), element.value) for element in value.elements
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)]
+    if isinstance(value, cst.DictComp):
+        keys = literal_strings(value.for_in.iter) if value.for_in.inner_for_in is None else None
+        return [(tuple(keys), value.value)] if keys else []
+    return [((None,), value)]
