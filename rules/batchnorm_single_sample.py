@@ -21,6 +21,12 @@ class BatchNormSingleSample(Rule):
     `BatchNorm1d`, and a single sample `unsqueeze(0)`-ed into a training
     forward pass.
 
+    A loader built in a helper module (`get_loaders()` in data.py) and trained
+    on by a loop in another file is reported where it is built, where
+    `drop_last` belongs; so is the loader of an alternative factory of that
+    module nobody calls, when it returns its loaders the same way as the one
+    the training loop uses.
+
     ## Why is this bad?
     In train mode BatchNorm normalizes with the mean and variance of the
     batch. For (B, C) inputs and a batch of one PyTorch raises
