@@ -594,7 +594,8 @@ class DataFacts:
         factory whose loaders `found.loop` trains on: their loaders under those
         keys would be trained on the same way."""
         mirrored = []
-        for factory in {id(f): f for f in (loader.call.scope.function for loader in found.loaders) if f}.values():
+        factories = {id(f): f for f in (loader.call.scope.function for loader in found.loaders) if f}
+        for factory in sorted(factories.values(), key=lambda function: function.order):
             shape = self._returned_loaders(factory)
             trained = {id(loader.call) for loader in found.loaders}
             keys = {key for key, calls in shape.items() if any(id(call) in trained for call in calls)}
@@ -670,7 +671,7 @@ class DataFacts:
             loader = self.loader_made_by(call, NO_ENV)
             if loader is not None:
                 found.setdefault(id(loader.call), loader)
-        return list(found.values())
+        return sorted(found.values(), key=lambda loader: loader.call.order)  # values come as a set
 
     # -- single samples ---------------------------------------------------------------
 
