@@ -229,6 +229,7 @@ class DataFacts:
         if key in self._param_constants:
             return self._param_constants[key]
         self._param_constants[key] = None  # recursion guard
+        unfinished_before = self.model.unfinished_answers
         found = None
         sites = self.model.arguments_across(param, self.facts)
         if sites:
@@ -237,14 +238,18 @@ class DataFacts:
             if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
                 found = values[0]
                 if found.how == "literal" and any(site.facts is not self.facts for site in sites):
-                    found = Known(found.value, f"{param.name}={found.value!r} at {self.model.where(sites[0].argument, sites[0].facts)}")
+                    where = self.model.where(sites[0].argument, sites[0].facts)
+                    found = Known(found.value, f"{param.name}={found.value!r} at {where}")
         elif param.default is not None and param.function is not None \
                 and self.model.callers(param.function, self.facts):
             inner = self.constant(param.default, param.function.parent or self.facts.scope,
                                   param.function.order, depth + 1)
             if inner is not None:
                 found = Known(inner.value, f"default of {param.name}")
-        self._param_constants[key] = found
+        if self.model.unfinished_answers == unfinished_before:
+            self._param_constants[key] = found
+        else:
+            del self._param_constants[key]  # built on an unfinished caller search: ask again later
         return found
 
     def _data_for(self, scope: F.Scope) -> DataFacts:
