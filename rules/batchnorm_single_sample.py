@@ -6,6 +6,7 @@ from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.batchnorm_inputs import external_model, pooled_batchnorms
+from torchlint.semantic.conditions import consistent
 from torchlint.semantic.modules import flat_batchnorms, literal_number
 from torchlint.semantic.probe_context import model_context
 
@@ -19,6 +20,12 @@ class BatchNormSingleSample(Rule):
     unknown length when the model feeds (batch, features) tensors to
     `BatchNorm1d`, and a single sample `unsqueeze(0)`-ed into a training
     forward pass.
+
+    A loader built in a helper module (`get_loaders()` in data.py) and trained
+    on by a loop in another file is reported where it is built, where
+    `drop_last` belongs; so is the loader of an alternative factory of that
+    module nobody calls, when it returns its loaders the same way as the one
+    the training loop uses.
 
     ## Why is this bad?
     In train mode BatchNorm normalizes with the mean and variance of the
@@ -105,8 +112,7 @@ for x, y in loader:
         phases = model.phases
         reported: set[int] = set()
         for loop, scope in phases.train_loops:
-            forwards = [f for f in phases.forwards_in(loop, scope)
-                        if phases.mode_at(f.call, f.target, f.models).mode != "eval"]  # frozen BatchNorm
+            forwards = _training_forwards(phases, loop, scope)
             batchnorm = _batchnorm_models(model, forwards)
             if not batchnorm:
                 continue
@@ -132,7 +138,38 @@ for x, y in loader:
                 ctx.report(node, _message(target, layers, reason, flat), fix=fix,
                            context={**_context(model, forwards, target, layers, batch), "premise": reason,
                                     "premise_certain": _premise_certain(loader)})
+        self._loaders_trained_elsewhere(ctx, reported)
         self._single_samples_in_train_mode(ctx, reported)
+
+    def _loaders_trained_elsewhere(self, ctx, reported: set[int]) -> None:
+        """Loaders made here (a `get_loaders()` helper) that another project file's
+        training loop iterates: reported here, where `drop_last` belongs."""
+        model = ctx.model
+        for elsewhere in model.data.loops_elsewhere():
+            other = elsewhere.model
+            forwards = _training_forwards(other.phases, elsewhere.loop, elsewhere.scope)
+            batchnorm = _batchnorm_models(other, forwards)
+            if not batchnorm:
+                continue
+            target, layers, flat = batchnorm
+            where = model.where(elsewhere.loop.node, other.facts)
+            if elsewhere.mirrors is not None:
+                where += (f", which iterates the loaders of `{elsewhere.mirrors}`; this factory returns its "
+                          f"loaders the same way and would replace it")
+            for loader in elsewhere.loaders:
+                if id(loader.call) in reported:
+                    continue
+                finding = _loader_problem(model, loader, flat)
+                if finding is None:
+                    continue
+                reported.add(id(loader.call))
+                node, reason, fixable, batch = finding
+                fix = None
+                if fixable and loader.fixable:
+                    fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
+                ctx.report(node, _message(target, layers, reason, flat, where), fix=fix,
+                           context={**_context(other, forwards, target, layers, batch), "premise": reason,
+                                    "premise_certain": _premise_certain(loader)})
 
     def _single_samples_in_train_mode(self, ctx, reported: set[int]) -> None:
         """A forward pass outside training (a demo, an inference script) that feeds one
@@ -229,6 +266,16 @@ for x, y in loader:
         return lab.refuted("a batch of one ran through BatchNorm without error and without collapsing "
                            f"to its bias (max |mean - bias| {lab.fmt(numbers['max_gap_to_bias'])})",
                            **numbers)
+
+
+def _training_forwards(phases, loop, scope):
+    """The forwards of a training loop whose model is not in eval mode (frozen
+    BatchNorm); in a phase loop, those of the training pass, in its mode."""
+    phase = phases.training_pass(loop)
+    assumptions = phase.assumptions if phase is not None else {}
+    return [f for f in phases.forwards_in(loop, scope)
+            if (not assumptions or consistent(f.site, assumptions))
+            and phases.mode_at(f.call, f.target, f.models, phase=phase).mode != "eval"]
 
 
 def _batchnorm_models(model, forwards):
@@ -345,13 +392,14 @@ def _batches_of_none(loader) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
 
-def _message(target, layers, reason, flat) -> str:
+def _message(target, layers, reason, flat, where: str | None = None) -> str:
     shown = ", ".join(layers[:3])
+    subject = f"`{target}`" if where is None else f"`{target}` (in the training loop at {where})"
     crash = ("PyTorch raises \"Expected more than 1 value per channel when training\" when a "
              "batch of one reaches them" if flat else
              "PyTorch raises \"Expected more than 1 value per channel when training\" for (batch, "
              "features) inputs, and otherwise the statistics of one sample are degenerate")
-    return (f"`{target}` trains with {shown} and {reason}. In train mode BatchNorm normalizes "
+    return (f"{subject} trains with {shown} and {reason}. In train mode BatchNorm normalizes "
             f"with batch statistics: {crash}. Pass `drop_last=True` to the DataLoader (or use a "
             f"batch size that leaves no batch of one).")
 

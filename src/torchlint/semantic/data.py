@@ -9,19 +9,25 @@ and quoted in a message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
 from torchlint.semantic import facts as F
+from torchlint.semantic.conditions import literal_strings
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
 
 MAX_DEPTH = 8
+# Following a loader made here into other files (returned by a helper, passed to a
+# trainer's function): calls crossed at most, and places visited at most per file.
+MAX_FLOW_HOPS = 4
+MAX_FLOW_STEPS = 96
 # Calls that wrap an iterable without changing its batches.
 _ITER_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "zip", "trange", "progress_bar", "track"})
 # Tensor methods that keep the batch dimension as it is.
@@ -106,11 +112,35 @@ class Loader:
         return length % size or None
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a value is, in some project file: a scope of `facts` (at `path`)."""
+
+    scope: F.Scope
+    facts: F.FileFacts
+    path: Path | None
+
+
+@dataclass(eq=False)
+class LoopElsewhere:
+    """A loop of another project file that iterates loaders made in this file."""
+
+    loop: F.Loop
+    scope: F.Scope
+    model: SemanticModel  # the model of the loop's file
+    loaders: list[Loader]
+    # For the loaders of a factory nobody calls: the name of the called factory of this
+    # file it can replace (same returned keys or positions), whose loaders the loop iterates.
+    mirrors: str | None = None
+
+
 class DataFacts:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self.facts = model.facts
         self._loaders: dict[tuple, Loader] = {}
+        self._elsewhere: list[LoopElsewhere] | None = None
+        self._param_constants: dict[tuple[int, int], Known | None] = {}
 
     # -- constants ------------------------------------------------------------
 
@@ -124,6 +154,10 @@ class DataFacts:
             return Known(value, "literal")
         if isinstance(node, cst.SimpleString):
             return Known(node.evaluated_value, "literal")
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            data = self._data_for(scope)
+            if data is not self:  # written in another project file (a caller's argument)
+                return data.constant(node, scope, order, depth, env)
         if isinstance(node, cst.Name):
             if node.value in ("True", "False"):
                 return Known(node.value == "True", "literal")
@@ -183,20 +217,51 @@ class DataFacts:
                 if inner is not None and inner.how == "literal":
                     return Known(inner.value, f"{node.value}={inner.value!r} at {self.model.where(bound[0])}")
                 return inner
-            # A parameter is known when every call site passes the same constant
-            # (`batch_data(..., batch_size)` twice), or none passes it and it has a default.
-            sites = self._arguments_here(fact)
-            if sites:
-                values = [self.constant(argument, site.scope, site.order, depth + 1) for site, argument in sites]
-                if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
-                    return values[0]
-            elif fact.default is not None and fact.function is not None \
-                    and self.model.call_sites(fact.function):
-                inner = self.constant(fact.default, fact.function.parent or self.facts.scope,
-                                      fact.function.order, depth + 1)
-                if inner is not None:
-                    return Known(inner.value, f"default of {node.value}")
+            return self._param_constant(fact, depth)
         return None
+
+    def _param_constant(self, param: F.Param, depth: int) -> Known | None:
+        """A parameter is known when every call site, in any project file, passes the
+        same constant (`batch_data(..., batch_size)` twice), or none passes it and it
+        has a default. Remembered per parameter and depth: call sites that pass
+        parameters on would otherwise be re-evaluated exponentially."""
+        key = (id(param), depth)
+        if key in self._param_constants:
+            return self._param_constants[key]
+        self._param_constants[key] = None  # recursion guard
+        unfinished_before = self.model.unfinished_answers
+        found = None
+        sites = self.model.arguments_across(param, self.facts)
+        if sites:
+            values = [self._data_for(site.call.scope).constant(site.argument, site.call.scope, site.call.order,
+                                                               depth + 1) for site in sites]
+            if all(v is not None for v in values) and len({repr(v.value) for v in values}) == 1:
+                found = values[0]
+                if found.how == "literal" and any(site.facts is not self.facts for site in sites):
+                    where = self.model.where(sites[0].argument, sites[0].facts)
+                    found = Known(found.value, f"{param.name}={found.value!r} at {where}")
+        elif param.default is not None and param.function is not None \
+                and self.model.callers(param.function, self.facts):
+            inner = self.constant(param.default, param.function.parent or self.facts.scope,
+                                  param.function.order, depth + 1)
+            if inner is not None:
+                found = Known(inner.value, f"default of {param.name}")
+        if self.model.unfinished_answers == unfinished_before:
+            self._param_constants[key] = found
+        else:
+            del self._param_constants[key]  # built on an unfinished caller search: ask again later
+        return found
+
+    def _data_for(self, scope: F.Scope) -> DataFacts:
+        """The data facts of the project file `scope` is in (values written in a
+        caller's file are read with that file's names and argparse options)."""
+        root = scope
+        while root.parent is not None:
+            root = root.parent
+        if root is self.facts.scope:
+            return self
+        facts, path = self.model.home_of_scope(root)
+        return self if facts is self.facts else self.model.model_for(facts, path).data
 
     def _if_constant(self, node: cst.IfExp, scope: F.Scope, order: int | None, depth: int,
                      env: Env) -> Known | None:
@@ -495,6 +560,123 @@ class DataFacts:
                 if loader is not None and id(loader.call) not in found:
                     found[id(loader.call)] = loader
         return list(found.values())
+
+    # -- loaders iterated in other files ------------------------------------------------
+
+    def loops_elsewhere(self) -> list[LoopElsewhere]:
+        """Loops of other project files that iterate loaders made in this file: a
+        helper here returns them to a script, which hands them to a trainer's loop.
+        Candidates are found by following the loaders forward (returns, callers,
+        arguments, tuple targets); the loop's own data flow then confirms which
+        loaders of this file it iterates."""
+        if self._elsewhere is not None:
+            return self._elsewhere
+        self._elsewhere = []
+        if not self.model.imports_local_modules:
+            return self._elsewhere
+        made = self._loader_calls()
+        if not made:
+            return self._elsewhere
+        flow = _Flow(self)
+        for call in made:
+            flow.from_node(call.node, Place(call.scope, self.facts, self.model.path), 0)
+        for loop, place in flow.sinks.values():
+            if place.facts is self.facts:
+                continue  # this file's loops: see loaders_iterated
+            other = self.model.model_for(place.facts, place.path)
+            if not other.phases.trains(loop, place.scope):
+                continue
+            loaders = self._loaders_from_values(other, loop, made)
+            if loaders:
+                self._elsewhere.append(LoopElsewhere(loop, place.scope, other, loaders))
+                self._elsewhere.extend(self._mirrored(LoopElsewhere(loop, place.scope, other, loaders)))
+        return self._elsewhere
+
+    def _mirrored(self, found: LoopElsewhere) -> list[LoopElsewhere]:
+        """Loader factories of this file that nobody in the run calls (alternatives
+        offered to the user: `loaders_from_one_folder` beside `loaders_from_two`)
+        and that return loaders under the same dict keys or tuple positions as a
+        factory whose loaders `found.loop` trains on: their loaders under those
+        keys would be trained on the same way."""
+        mirrored = []
+        factories = {id(f): f for f in (loader.call.scope.function for loader in found.loaders) if f}
+        for factory in sorted(factories.values(), key=lambda function: function.order):
+            shape = self._returned_loaders(factory)
+            trained = {id(loader.call) for loader in found.loaders}
+            keys = {key for key, calls in shape.items() if any(id(call) in trained for call in calls)}
+            iterated_key = self._iterated_key(found)
+            if iterated_key is not None:  # `loaders[stage]` in the "train" pass: that key only
+                keys &= {iterated_key}
+            if not keys:
+                continue
+            for sibling in (factory.parent or self.facts.scope).functions:
+                if sibling is factory or not sibling.returns:
+                    continue
+                other = self._returned_loaders(sibling)
+                if set(other) != set(shape) or self.model.callers(sibling, self.facts):
+                    continue
+                loaders = [self.loader_made_by(call, NO_ENV) for key in keys for call in other[key]]
+                loaders = list({id(l.call): l for l in loaders if l is not None}.values())
+                if loaders:
+                    mirrored.append(LoopElsewhere(found.loop, found.scope, found.model, loaders, factory.name))
+        return mirrored
+
+    def _iterated_key(self, found: LoopElsewhere) -> object:
+        """The dict key the loop iterates, when known: ``loaders["train"]``, or
+        ``loaders[stage]`` in the training pass of ``for stage in ("train", "val")``."""
+        node = self.iterated(found.loop)
+        if not isinstance(node, cst.Subscript) or len(node.slice) != 1 \
+                or not isinstance(node.slice[0].slice, cst.Index):
+            return None
+        index = node.slice[0].slice.value
+        if isinstance(index, cst.SimpleString):
+            return index.evaluated_value
+        phase = found.model.phases.training_pass(found.loop)
+        if isinstance(index, cst.Name) and phase is not None:
+            return phase.assumptions.get(index.value)
+        return None
+
+    def _returned_loaders(self, function: F.Function) -> dict[object, list[F.Call]]:
+        """The loader calls `function` returns, by the dict key or tuple position
+        they are returned under (None: the loader itself is returned)."""
+        shape: dict[object, list[F.Call]] = {}
+        for ret in function.returns:
+            value, scope, order = ret.value, function, ret.order
+            if isinstance(value, cst.Name):  # `return loaders`, bound once before
+                found = lookup(function, value.value, ret.order)
+                fact = found[1].fact if found is not None else None
+                if isinstance(fact, F.Assign) and fact.kind == "assign" and not found[1].path:
+                    value, scope, order = fact.value, fact.scope, fact.order
+            for key, part in _returned_parts(value):
+                calls = [call for call, _ in self.trace(part, scope, order)
+                         if self._is_dataloader(call) or self._loader_class(call)]
+                if calls:
+                    for each in key:
+                        shape.setdefault(each, []).extend(calls)
+        return shape
+
+    def _loader_calls(self) -> list[F.Call]:
+        """The calls of this file that make loaders (DataLoader, a local subclass)."""
+        subclasses = {cls.name for cls in self.facts.classes if cls.bases and self._derives_from_loader(cls)}
+        return [call for call in self.facts.calls if self._is_dataloader(call)
+                or subclasses and (call.method or call.dotted) in subclasses and self._loader_class(call)]
+
+    def _loaders_from_values(self, other: SemanticModel, loop: F.Loop, made: list[F.Call]) -> list[Loader]:
+        """The loaders of this file (among `made`) the loop of `other`'s file iterates."""
+        node = self.iterated(loop)
+        if node is None or loop.scope is None:
+            return []
+        ids = {id(call) for call in made}
+        found: dict[int, Loader] = {}
+        for value in other.values.infer(node, loop.scope, loop.order):
+            call = value.call if value.kind == "loader" else \
+                self.facts.call_of.get(id(value.origin)) if value.kind == "instance" else None
+            if value.facts is not self.facts or call is None or id(call) not in ids:
+                continue
+            loader = self.loader_made_by(call, NO_ENV)
+            if loader is not None:
+                found.setdefault(id(loader.call), loader)
+        return sorted(found.values(), key=lambda loader: loader.call.order)  # values come as a set
 
     # -- single samples ---------------------------------------------------------------
 
@@ -920,3 +1102,131 @@ def _arith(operator: cst.BaseBinaryOp, left: Any, right: Any) -> Any:
     if isinstance(operator, cst.Divide):
         return left / right
     return None
+
+
+class _Flow:
+    """Where a value made at one place may go, forward and across files: the
+    loops that may iterate it (over-approximate; the loop's data flow decides)."""
+
+    def __init__(self, data: DataFacts) -> None:
+        self.data = data
+        self.model = data.model
+        self.sinks: dict[int, tuple[F.Loop, Place]] = {}
+        self._seen: set[tuple[int, str]] = set()
+        self._steps = 0
+
+    def _budget(self, key: tuple[int, str]) -> bool:
+        if key in self._seen or self._steps >= MAX_FLOW_STEPS:
+            return False
+        self._seen.add(key)
+        self._steps += 1
+        return True
+
+    def from_node(self, node: cst.CSTNode, place: Place, hops: int) -> None:
+        """`node` (an expression of `place`) made a value: follow it."""
+        scope = place.scope
+        statement = place.facts.statement_of.get(id(node))
+
+        def holds(fact: F.Located, part: cst.CSTNode | None) -> bool:
+            """Whether `part` of `fact` is `node` or holds it (a dict of loaders)."""
+            return part is not None and place.facts.statement_of.get(id(fact.node)) is statement \
+                and any(n is node for n in iter_nodes(part))
+
+        for loop in scope.loops:
+            if self.data.iterated(loop) is node:
+                self.sinks.setdefault(id(loop), (loop, place))
+        for assign in scope.assigns:
+            if assign.kind in ("assign", "annassign") and holds(assign, assign.value):
+                for target in assign.targets:
+                    for name in _target_names(target):
+                        self.from_name(name, assign.order, place, hops)
+        for call in scope.calls:
+            if call.node is node or place.facts.statement_of.get(id(call.node)) is not statement:
+                continue
+            for index, arg in enumerate(call.args):
+                if not arg.star and holds(call, arg.value):
+                    self._into_call(call, index, arg, place, hops)
+        for ret in scope.returns:
+            if holds(ret, ret.value):
+                self._to_callers(scope, place, hops)
+                break
+
+    def from_name(self, name: str, after: int, place: Place, hops: int) -> None:
+        """The value is held by `name` in `place`'s scope from `after` on."""
+        if not self._budget((id(place.scope), name)):
+            return
+        scope = place.scope
+        for loop in scope.loops:
+            if loop.order > after and _holds(self.data.iterated(loop), name):
+                self.sinks.setdefault(id(loop), (loop, place))
+        for call in scope.calls:
+            if call.order <= after:
+                continue
+            for index, arg in enumerate(call.args):
+                if not arg.star and _holds(arg.value, name):
+                    self._into_call(call, index, arg, place, hops)
+        for ret in scope.returns:
+            if ret.order > after and ret.value is not None and any(
+                    isinstance(n, cst.Name) and n.value == name for n in iter_nodes(ret.value)):
+                self._to_callers(scope, place, hops)
+                break
+
+    def _to_callers(self, scope: F.Scope, place: Place, hops: int) -> None:
+        """The value is returned by `scope`'s function: follow it at each call site."""
+        function = scope.function
+        if function is None or hops >= MAX_FLOW_HOPS or not self._budget((id(function), "<return>")):
+            return
+        for site in self.model.callers(function, place.facts):
+            self.from_node(site.call.node, Place(site.call.scope, site.facts, site.path), hops + 1)
+
+    def _into_call(self, call: F.Call, index: int, arg: cst.Arg, place: Place, hops: int) -> None:
+        """The value is passed to `call`: follow the parameter that receives it."""
+        if hops >= MAX_FLOW_HOPS:
+            return
+        found = self.model.local_function(call, place.facts, place.path)
+        if found is None or not isinstance(found.fact, F.Function):
+            return
+        function = found.fact
+        bound = function.class_ is not None and call.receiver is not None
+        param = None
+        if arg.keyword is not None:
+            param = function.param(arg.keyword.value)
+        elif all(a.keyword is None and not a.star for a in call.args[:index]):
+            position = index + (1 if bound else 0)
+            param = next((p for p in function.params if p.index == position), None)
+        if param is None or param.node.star in ("*", "**"):
+            return
+        self.from_name(param.name, -1, Place(function, found.facts, found.path), hops + 1)
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    """The names a target binds (``a``, ``a, (b, c)``)."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _target_names(element.value)]
+    return []
+
+
+def _holds(node: cst.BaseExpression | None, name: str) -> bool:
+    """``name`` or an item of it (``loaders["train"]``, ``loaders[phase]``)."""
+    if isinstance(node, cst.Subscript):
+        node = node.value
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def _returned_parts(value: cst.BaseExpression | None) -> list[tuple[tuple[object, ...], cst.BaseExpression]]:
+    """(keys, expression) of what a factory returns: the items of a tuple (by
+    position), of a dict literal (by key), of a dict comprehension over literal
+    keys (its value under each key), else the value itself (key None)."""
+    if value is None:
+        return []
+    if isinstance(value, cst.Tuple):
+        return [((index,), element.value) for index, element in enumerate(value.elements)]
+    if isinstance(value, cst.Dict):
+        return [((element.key.evaluated_value,), element.value) for element in value.elements
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)]
+    if isinstance(value, cst.DictComp):
+        keys = literal_strings(value.for_in.iter) if value.for_in.inner_for_in is None else None
+        return [(tuple(keys), value.value)] if keys else []
+    return [((None,), value)]

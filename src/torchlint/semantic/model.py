@@ -454,7 +454,10 @@ class SemanticModel:
 
     def home_of(self, fact: F.Located) -> tuple[F.FileFacts, Path | None]:
         """The file (facts, path) a call or other fact of the project sits in."""
-        scope = fact.scope
+        return self.home_of_scope(fact.scope)
+
+    def home_of_scope(self, scope: F.Scope) -> tuple[F.FileFacts, Path | None]:
+        """The file (facts, path) a scope of the project sits in."""
         while scope.parent is not None:
             scope = scope.parent
         known = self._homes.get(id(scope))

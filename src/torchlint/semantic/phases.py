@@ -424,6 +424,24 @@ class Phases:
             return None
         return loop.target.value, values
 
+    def training_pass(self, loop: F.Loop) -> Phase | None:
+        """The training pass of a phase loop around (or at) `loop`: in `for phase in
+        ["train", "val"]:` with `if phase == "train": model.train() ... backward()`,
+        the pass under `phase == "train"`, so that the mode of a forward is read
+        with the val pass's `model.eval()` left out. None outside phase loops."""
+        scope = loop.scope
+        current: F.Loop | None = loop
+        while current is not None and scope is not None and current.scope is scope:
+            passes = self.phase_loop_passes(current)
+            if passes is not None:
+                name, values = passes
+                training = [value for value in values if self._trains_under(loop, scope, {name: value})]
+                if training and len(training) < len(values):
+                    return Phase("train", loop, scope, f"the {training[0]!r} pass of `for {name} in ...`",
+                                 assumptions={name: training[0]})
+            current = current.parent
+        return None
+
     def is_training_step_helper(self, function: F.Function) -> bool:
         """Whether `function` is called as part of a training step: from a loop
         (or function) that calls backward or step itself, beside the call."""

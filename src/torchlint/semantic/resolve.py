@@ -17,7 +17,7 @@ import libcst as cst
 from torchlint.semantic import facts as F
 from torchlint.semantic.names import lookup
 from torchlint.semantic.project import LocalModule
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
@@ -40,6 +40,7 @@ class Resolver:
         self._imports: dict[tuple[int, str], Definition | None] = {}
         self._star_aliases: dict[tuple[int, str], F.Import | None] = {}
         self._paths: dict[int, Path | None] = {}
+        self._dynamic: dict[int, LocalModule | None] = {}  # by id of the import_module call
 
     def definition(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
                    facts: F.FileFacts, path: Path | None, hops: int = 0) -> Definition | None:
@@ -56,6 +57,11 @@ class Resolver:
             return Definition(fact, facts, path) if not rest else None
         if isinstance(fact, F.Import):
             return self._through_import(fact, rest, path, hops)
+        if isinstance(fact, F.Assign) and rest and found[1].path == ():
+            module = self.dynamic_module(fact, facts, path)
+            if module is not None:  # `net = importlib.import_module(name)` then `net.Model`
+                parts = rest.split(".")
+                return self._in_module(module, parts[0], hops) if len(parts) == 1 else None
         if isinstance(fact, F.Assign) and fact.kind == "assign" and not rest \
                 and isinstance(fact.value, (cst.Name, cst.Attribute)) and fact.value is not node:
             return self.definition(fact.value, fact.scope, fact.order, facts, path, hops + 1)
@@ -181,6 +187,8 @@ class Resolver:
             return None
         head, _, rest = dotted.partition(".")
         found = lookup(scope, head, order)
+        if found is not None and isinstance(found[1].fact, F.Assign) and not rest and found[1].path == ():
+            return self.dynamic_module(found[1].fact, facts, path)
         if found is None or not isinstance(found[1].fact, F.Import):
             return None
         fact = found[1].fact
@@ -196,3 +204,62 @@ class Resolver:
                 return None
             module = nested[0]
         return module
+
+    # -- modules imported by name at run time ------------------------------------------
+
+    def dynamic_module(self, fact: F.Assign, facts: F.FileFacts, path: Path | None) -> LocalModule | None:
+        """The project module ``importlib.import_module(name)`` loads, when `name` is
+        a constant (a literal, a module constant, an argparse default): looked up
+        like an import from the file, then in the folders the file adds to
+        ``sys.path``."""
+        value = fact.value
+        if fact.kind != "assign" or not isinstance(value, cst.Call) or not value.args \
+                or value.args[0].keyword is not None:
+            return None
+        key = id(value)
+        if key in self._dynamic:
+            return self._dynamic[key]
+        self._dynamic[key] = None  # a cycle through the name's constant resolves to nothing
+        qualified = self.model.names_for(facts).qualified(value.func, fact.scope, fact.order)
+        if qualified not in _IMPORTING_FUNCTIONS:
+            return None
+        model = self.model if facts is self.model.facts else self.model.model_for(facts, path)
+        name = model.data.constant(value.args[0].value, fact.scope, fact.order)
+        if name is None or not isinstance(name.value, str) or not name.value.strip("."):
+            return None
+        folder = path.parent if path is not None else Path.cwd()
+        for base in (folder, *_sys_path_folders(model, facts, folder)):
+            found = self.model.project.resolve(base, name.value, 0)
+            if found is not None:
+                module = self.model.project.module(found)
+                if module is not None and module.facts is not None:
+                    self.model.note_dependency(module.path)
+                    self._dynamic[key] = module
+                    return module
+        return None
+
+
+# Functions that import a module given its name as a string.
+_IMPORTING_FUNCTIONS = frozenset({"importlib.import_module", "__import__"})
+_SYS_PATH_ADDERS = frozenset({"sys.path.append", "sys.path.insert"})
+
+
+def _sys_path_folders(model: SemanticModel, facts: F.FileFacts, folder: Path) -> list[Path]:
+    """Folders the file adds to ``sys.path`` relative to its own folder:
+    ``sys.path.append(os.path.join(BASE_DIR, "models"))`` gives <folder>/models
+    (the string parts of the expression, joined; the rest taken for the file's
+    folder, as ``os.path.dirname(__file__)`` mostly is)."""
+    found = []
+    names = model.names_for(facts)
+    for call in facts.calls:
+        if call.method not in ("append", "insert") or not call.args:
+            continue
+        if names.qualified(call.func, call.scope, call.order) not in _SYS_PATH_ADDERS:
+            continue
+        parts = [node.evaluated_value for node in iter_nodes(call.args[-1].value)
+                 if isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str)]
+        if parts and all(part and "\n" not in part for part in parts):
+            candidate = folder.joinpath(*parts)
+            if candidate.is_dir():
+                found.append(candidate)
+    return found

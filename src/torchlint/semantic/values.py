@@ -435,6 +435,11 @@ class Values:
         function = param.function
         assert function is not None
         found: list[Value] = []
+        if function.class_ is not None and param.index == 0 and _is_classmethod(function):
+            from torchlint.semantic.resolve import Definition  # `cls`: the class itself
+
+            return [Value("class", origin=function.class_.node, facts=frame.facts,
+                          definition=Definition(function.class_, frame.facts, frame.path))]
         if function.class_ is not None and param.index == 0 and not _is_static(function):
             # `self`: an instance of the class.
             module = self.model.modules.of_class(function.class_, frame.facts, frame.path)
@@ -463,6 +468,15 @@ class Values:
                         found.extend(self._self_assigned(owner.cls, attr, assign, owner.facts, owner.path, depth))
                     if assigns:
                         break
+            elif value.kind == "class" and value.definition is not None \
+                    and isinstance(value.definition.fact, F.Class):
+                method = value.definition.fact.methods.get(attr)
+                if method is not None and _is_static(method):  # `Net.build(...)`: a classmethod factory
+                    from torchlint.semantic.resolve import Definition
+
+                    found.append(Value("function", origin=method.node, facts=value.definition.facts,
+                                       definition=Definition(method, value.definition.facts,
+                                                             value.definition.path)))
             elif value.kind == "instance" and value.definition is not None:
                 cls = value.definition.fact
                 assert isinstance(cls, F.Class)
@@ -539,6 +553,8 @@ class Values:
         def infer_arg(expr: cst.BaseExpression | None) -> frozenset[Value]:
             return self.infer(expr, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
 
+        if qualified == "functools.partial":  # calling the partial calls its first argument
+            return [v for v in infer_arg(first) if v.kind in ("class", "function", "module")]
         if qualified in WRAPPERS:  # `nn.DataParallel(model)` runs `model` (and `.module` is it)
             wrapped = infer_arg(first)
             if any(v.kind == "module" for v in wrapped):
@@ -753,6 +769,10 @@ def _class_chain(module: ModuleClass) -> list[ModuleClass]:
     for base in module.bases:
         chain.extend(_class_chain(base))
     return chain
+
+
+def _is_classmethod(function: F.Function) -> bool:
+    return any(dotted_name(d) == "classmethod" for d in function.decorators)
 
 
 def _is_static(function: F.Function) -> bool:
