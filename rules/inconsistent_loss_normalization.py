@@ -138,7 +138,7 @@ def validate(model, loader):
                     continue
                 reported.add(id(node))
                 found_here.add(origin)
-                ctx.report(node, message, context=_context(ctx.model, loss))
+                ctx.report(node, message, context=_context(ctx.model, loss, node))
             explained |= found_here
 
     @staticmethod
@@ -546,14 +546,17 @@ def _fixed_batch_size(model, loss, norm) -> str | None:
     return None
 
 
-def _context(model, subject) -> dict:
+def _context(model, subject, node=None) -> dict:
     """Probe context: the loss, the reduction the finding rests on, the model feeding it."""
     if isinstance(subject, Scale):
         loss = next((l for l in model.losses.calls if l.call.node is subject.origin), None)
         if loss is None:
-            return {"loss": subject.name, "reduction": subject.reduction,
-                    "functional": subject.name[:1].islower()}
+            found = {"loss": subject.name, "reduction": subject.reduction,
+                     "functional": subject.name[:1].islower()}
+            return {**found, **_model_through_helper(model, subject, node)}
         found = _context(model, loss)
+        if not _names_model(found):
+            found.update(_model_through_helper(model, subject, node))
         found["reduction"] = subject.reduction if not subject.weighted and subject.per_sample is None \
             else loss.reduction
         return found
@@ -565,3 +568,42 @@ def _context(model, subject) -> dict:
     if loss.input is not None:
         found.update(model_context(model, model.values.at(loss.input, loss.call)))
     return found
+
+
+def _names_model(context: dict) -> bool:
+    return any(key in context for key in ("class", "construct", "model_var"))
+
+
+def _model_through_helper(model, scale: Scale, node) -> dict:
+    """The model whose own method computes a loss of another file and is given that
+    model's outputs here (``loss = model.loss_function(*model(x))``, or the names a
+    ``recon, mu = model(x)`` unpacked): the probe runs that model's forward into the
+    loss. ``{}`` when the loss's inputs are not known to be the model's output."""
+    loss_call = scale.facts.call_of.get(id(scale.origin)) if scale.facts is not None else None
+    method = loss_call.scope.function if loss_call is not None else None
+    if method is None or method.class_ is None:
+        return {}
+    for call in model.facts.calls:
+        func = call.node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == method.name and call.args):
+            continue
+        owners = [v for v in model.values.at(func.value, call)
+                  if v.kind == "module" and v.module is not None and v.module.name == method.class_.name]
+        if owners and any(_is_model_output(model, arg.value, call) for arg in call.args):
+            found = model_context(model, owners)
+            if found:
+                return found
+    return {}
+
+
+def _is_model_output(model, node, call) -> bool:
+    """`node` holds a model's output: ``model(x)`` itself, or a name bound from it
+    (``out = model(x)``, ``recon, mu = model(x)``)."""
+    if any(v.kind == "model_output" for v in model.values.at(node, call)):
+        return True
+    if not isinstance(node, cst.Name):
+        return False
+    found = lookup(call.scope, node.value, call.order)
+    fact = found[1].fact if found is not None else None
+    return isinstance(fact, F.Assign) and fact.value is not None and \
+        any(v.kind == "model_output" for v in model.values.at(fact.value, fact))
