@@ -191,16 +191,30 @@ def validate(model, loader):
             dim = next((d for d in range(tensor.dim()) if tensor.shape[d] == batch), 0)
             return tensor.movedim(dim, 0)
 
+        def model_predictions():
+            """(batch, the model's output on a batch, on that batch tiled), or None when the
+            script's model does not run here (the reason recorded)."""
+            try:
+                model = lab.build_from_context()
+                model.eval()
+                inputs = lab.inputs(model)
+                batch = inputs.batch_size
+                with torch.no_grad():
+                    small = batch_first(lab.output_tensor(lab.forward(model, inputs)), batch)
+                    big = batch_first(lab.output_tensor(lab.forward(model, inputs.repeat(tile))), batch * tile)
+            except Exception as err:  # noqa: BLE001 - the user's model failed; see user_code_failure
+                failure = lab.user_code_failure(err)
+                if failure is None:
+                    raise
+                lab.assume("model_not_run", failure)
+                return None
+            return batch, small, big
+
         make, described = loss_function()
         lab.assume("loss", described)
-        if lab.context.get("class") or lab.context.get("construct"):
-            model = lab.build_from_context()
-            model.eval()
-            inputs = lab.inputs(model)
-            batch = inputs.batch_size
-            with torch.no_grad():
-                small = batch_first(lab.output_tensor(lab.forward(model, inputs)), batch)
-                big = batch_first(lab.output_tensor(lab.forward(model, inputs.repeat(tile))), batch * tile)
+        made = model_predictions() if lab.context.get("class") or lab.context.get("construct") else None
+        if made is not None:
+            batch, small, big = made
         else:
             batch = lab.batch_size
             generator = torch.Generator().manual_seed(0)
@@ -211,8 +225,9 @@ def validate(model, loader):
             # Random predictions of the experiment's own: a sum grows 4x over a batch tiled 4x
             # whatever the predictions are, so the ratio says how the reduction works, not that
             # this code's losses are normalized wrongly.
-            lab.stand_in("predictions", f"random float32[{batch},5] predictions: no model output reaches "
-                         "this loss")
+            lab.stand_in("predictions", f"random float32[{batch},5] predictions: " + (
+                "the model whose output reaches this loss did not run here" if lab.context.get("class")
+                or lab.context.get("construct") else "no model output reaches this loss"))
         if name in ("BCELoss", "binary_cross_entropy") and (small.min() < 0 or small.max() > 1):
             small, big = torch.sigmoid(small), torch.sigmoid(big)
             lab.assume("predictions_sigmoid", "sigmoid applied so that BCELoss gets probabilities")
@@ -575,35 +590,88 @@ def _names_model(context: dict) -> bool:
 
 
 def _model_through_helper(model, scale: Scale, node) -> dict:
-    """The model whose own method computes a loss of another file and is given that
-    model's outputs here (``loss = model.loss_function(*model(x))``, or the names a
-    ``recon, mu = model(x)`` unpacked): the probe runs that model's forward into the
-    loss. ``{}`` when the loss's inputs are not known to be the model's output."""
+    """The model whose output reaches a loss computed inside a function whose
+    parameter feeds the loss's predictions (a nested ``loss_fn(logp, ...)``, a model's own
+    ``loss_function`` method in another file): a call of that function in this file
+    passing the model's output for that parameter (``model(x)`` itself, or a name
+    bound from it: ``recon, mu = model(x)``). For a method, the model whose method it
+    is must be that model. ``{}`` when no such call is known: the loss's inputs are
+    then not known to be any model's, and the probe says its predictions are its own."""
     loss_call = scale.facts.call_of.get(id(scale.origin)) if scale.facts is not None else None
-    method = loss_call.scope.function if loss_call is not None else None
-    if method is None or method.class_ is None:
+    function = loss_call.scope.function if loss_call is not None else None
+    if function is None or not loss_call.args:
         return {}
+    predictions = {n.value for n in iter_nodes(loss_call.args[0].value) if isinstance(n, cst.Name)}
+    fed = [param for param in function.params if param.name in predictions]
+    if len(fed) != 1:
+        return {}
+    index = fed[0].index - (1 if function.class_ is not None else 0)  # `self` is the receiver
     for call in model.facts.calls:
         func = call.node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == method.name and call.args):
+        name = func.attr.value if isinstance(func, cst.Attribute) else \
+            func.value if isinstance(func, cst.Name) else None
+        if name != function.name or not call.args:
             continue
-        owners = [v for v in model.values.at(func.value, call)
-                  if v.kind == "module" and v.module is not None and v.module.name == method.class_.name]
-        if owners and any(_is_model_output(model, arg.value, call) for arg in call.args):
-            found = model_context(model, owners)
-            if found:
-                return found
+        argument = _argument_at(call, index, fed[0].name)
+        if argument is None or not _is_model_output(model, argument, call):
+            continue
+        outputs = [v for v in _output_values(model, argument, call)]
+        if function.class_ is not None:
+            if not isinstance(func, cst.Attribute):
+                continue
+            owners = [v for v in model.values.at(func.value, call) if v.kind == "module"
+                      and v.module is not None and v.module.name == function.class_.name]
+            if not owners or not any(_made_by(model, v, owners[0], func.value) for v in outputs):
+                continue
+            outputs = owners  # the receiver: its construction is the model's
+        found = model_context(model, outputs)
+        if found:
+            return found
     return {}
+
+
+def _made_by(model, output, owner, receiver) -> bool:
+    """The model output came from the owner's forward (its class's, or a layer's inside it), or a call of the
+    same receiver (``net(x)`` for ``net.loss(...)``) when the output's class is not known
+    (a tuple the forward returns)."""
+    made_in = output.via_forward or output.module
+    if made_in is not None and not made_in.is_framework_module:
+        return made_in.name == owner.module.name
+    origin = output.origin
+    made_at = output.facts.call_of.get(id(origin)) if output.facts is not None else None
+    method = made_at.scope.function if made_at is not None else None
+    if method is not None and method.class_ is not None:  # a layer's output inside a forward
+        return method.class_.name == owner.module.name
+    return isinstance(origin, cst.Call) and model.code(origin.func) == model.code(receiver)
+
+
+def _argument_at(call, index: int, name: str):
+    """The argument a call passes for the parameter at `index` (named `name`); for
+    ``f(*model(x))`` the starred model call (it fills every position)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if positional and positional[0].star == "*" and len(positional) == 1:
+        return positional[0].value
+    if index < len(positional) and not any(arg.star for arg in positional[:index + 1]):
+        return positional[index].value
+    return None
+
+
+def _output_values(model, node, call) -> list:
+    """The model_output values `node` holds, directly or through the name it is bound to."""
+    found = [v for v in model.values.at(node, call) if v.kind == "model_output"]
+    if found or not isinstance(node, cst.Name):
+        return found
+    bound = lookup(call.scope, node.value, call.order)
+    fact = bound[1].fact if bound is not None else None
+    if isinstance(fact, F.Assign) and fact.value is not None:
+        return [v for v in model.values.at(fact.value, fact) if v.kind == "model_output"]
+    return []
 
 
 def _is_model_output(model, node, call) -> bool:
     """`node` holds a model's output: ``model(x)`` itself, or a name bound from it
     (``out = model(x)``, ``recon, mu = model(x)``)."""
-    if any(v.kind == "model_output" for v in model.values.at(node, call)):
-        return True
-    if not isinstance(node, cst.Name):
-        return False
-    found = lookup(call.scope, node.value, call.order)
-    fact = found[1].fact if found is not None else None
-    return isinstance(fact, F.Assign) and fact.value is not None and \
-        any(v.kind == "model_output" for v in model.values.at(fact.value, fact))
+    return bool(_output_values(model, node, call))

@@ -45,3 +45,22 @@ def test_tl203_loss_method_on_other_tensors_stays_a_stand_in(tmp_path):
     assert result["verdict"] == "mechanism_only", result
     assert "constructor" not in result["assumptions"]
     assert result["evidence"]["summary"].startswith("on stand-ins (predictions), not the script's")
+
+
+def test_tl203_model_that_cannot_run_falls_back_to_a_stand_in_said_so(tmp_path):
+    # The model's forward needs a module that is not installed: the loss is measured on the
+    # experiment's own predictions (mechanism_only), and the assumptions say why the model did not run.
+    project = tmp_path / "project"
+    shutil.copytree(LOSS_METHOD, project)
+    model_file = project / "autoencoder.py"
+    text = model_file.read_text()
+    text = text.replace("import torch\n", "import torch\nimport signal_jitter\n", 1)
+    text = text.replace("code = self.encode(noisy)", "code = self.encode(signal_jitter.shake(noisy))")
+    model_file.write_text(text)
+    run = probe("--select", "TL203", ".", cwd=project, tmpdir=tmp_path / "tmp")
+    result = _probe_of(run, "fit.py")
+    assert result["verdict"] == "mechanism_only", result
+    assert result["assumptions"]["model_not_run"].startswith("missing_dependency: signal_jitter")
+    assert result["evidence"]["stand_ins"] == {
+        "predictions": "random float32[4,5] predictions: the model whose output reaches this loss did not "
+                       "run here"}
