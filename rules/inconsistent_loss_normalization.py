@@ -212,7 +212,8 @@ def validate(model, loader):
 
         make, described = loss_function()
         lab.assume("loss", described)
-        made = model_predictions() if lab.context.get("class") or lab.context.get("construct") else None
+        names_model = any(lab.context.get(key) for key in ("class", "construct", "model_var"))
+        made = model_predictions() if names_model else None
         if made is not None:
             batch, small, big = made
         else:
@@ -226,8 +227,8 @@ def validate(model, loader):
             # whatever the predictions are, so the ratio says how the reduction works, not that
             # this code's losses are normalized wrongly.
             lab.stand_in("predictions", f"random float32[{batch},5] predictions: " + (
-                "the model whose output reaches this loss did not run here" if lab.context.get("class")
-                or lab.context.get("construct") else "no model output reaches this loss"))
+                "the model whose output reaches this loss did not run here" if names_model
+                else "no model output reaches this loss"))
         if name in ("BCELoss", "binary_cross_entropy") and (small.min() < 0 or small.max() > 1):
             small, big = torch.sigmoid(small), torch.sigmoid(big)
             lab.assume("predictions_sigmoid", "sigmoid applied so that BCELoss gets probabilities")
