@@ -9,7 +9,7 @@ from torchlint.semantic.losses import Scale, strip_scalar
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.phases import words
-from torchlint.semantic.probe_context import model_context
+from torchlint.semantic.probe_context import model_context, model_through_function
 from torchlint.semantic.walker import iter_nodes
 
 
@@ -138,7 +138,7 @@ def validate(model, loader):
                     continue
                 reported.add(id(node))
                 found_here.add(origin)
-                ctx.report(node, message, context=_context(ctx.model, loss))
+                ctx.report(node, message, context=_context(ctx.model, loss, node))
             explained |= found_here
 
     @staticmethod
@@ -191,16 +191,31 @@ def validate(model, loader):
             dim = next((d for d in range(tensor.dim()) if tensor.shape[d] == batch), 0)
             return tensor.movedim(dim, 0)
 
+        def model_predictions():
+            """(batch, the model's output on a batch, on that batch tiled), or None when the
+            script's model does not run here (the reason recorded)."""
+            try:
+                model = lab.build_from_context()
+                model.eval()
+                inputs = lab.inputs(model)
+                batch = inputs.batch_size
+                with torch.no_grad():
+                    small = batch_first(lab.output_tensor(lab.forward(model, inputs)), batch)
+                    big = batch_first(lab.output_tensor(lab.forward(model, inputs.repeat(tile))), batch * tile)
+            except Exception as err:  # noqa: BLE001 - the user's model failed; see user_code_failure
+                failure = lab.user_code_failure(err)
+                if failure is None:
+                    raise
+                lab.assume("model_not_run", failure)
+                return None
+            return batch, small, big
+
         make, described = loss_function()
         lab.assume("loss", described)
-        if lab.context.get("class") or lab.context.get("construct"):
-            model = lab.build_from_context()
-            model.eval()
-            inputs = lab.inputs(model)
-            batch = inputs.batch_size
-            with torch.no_grad():
-                small = batch_first(lab.output_tensor(lab.forward(model, inputs)), batch)
-                big = batch_first(lab.output_tensor(lab.forward(model, inputs.repeat(tile))), batch * tile)
+        names_model = any(lab.context.get(key) for key in ("class", "construct", "model_var"))
+        made = model_predictions() if names_model else None
+        if made is not None:
+            batch, small, big = made
         else:
             batch = lab.batch_size
             generator = torch.Generator().manual_seed(0)
@@ -211,8 +226,9 @@ def validate(model, loader):
             # Random predictions of the experiment's own: a sum grows 4x over a batch tiled 4x
             # whatever the predictions are, so the ratio says how the reduction works, not that
             # this code's losses are normalized wrongly.
-            lab.stand_in("predictions", f"random float32[{batch},5] predictions: no model output reaches "
-                         "this loss")
+            lab.stand_in("predictions", f"random float32[{batch},5] predictions: " + (
+                "the model whose output reaches this loss did not run here" if names_model
+                else "no model output reaches this loss"))
         if name in ("BCELoss", "binary_cross_entropy") and (small.min() < 0 or small.max() > 1):
             small, big = torch.sigmoid(small), torch.sigmoid(big)
             lab.assume("predictions_sigmoid", "sigmoid applied so that BCELoss gets probabilities")
@@ -546,14 +562,17 @@ def _fixed_batch_size(model, loss, norm) -> str | None:
     return None
 
 
-def _context(model, subject) -> dict:
+def _context(model, subject, node=None) -> dict:
     """Probe context: the loss, the reduction the finding rests on, the model feeding it."""
     if isinstance(subject, Scale):
         loss = next((l for l in model.losses.calls if l.call.node is subject.origin), None)
         if loss is None:
-            return {"loss": subject.name, "reduction": subject.reduction,
-                    "functional": subject.name[:1].islower()}
+            found = {"loss": subject.name, "reduction": subject.reduction,
+                     "functional": subject.name[:1].islower()}
+            return {**found, **model_through_function(model, subject.origin, subject.facts)}
         found = _context(model, loss)
+        if not _names_model(found):
+            found.update(model_through_function(model, subject.origin, subject.facts))
         found["reduction"] = subject.reduction if not subject.weighted and subject.per_sample is None \
             else loss.reduction
         return found
@@ -565,3 +584,8 @@ def _context(model, subject) -> dict:
     if loss.input is not None:
         found.update(model_context(model, model.values.at(loss.input, loss.call)))
     return found
+
+
+def _names_model(context: dict) -> bool:
+    return any(key in context for key in ("class", "construct", "model_var"))
+

@@ -322,6 +322,17 @@ class Lab:
     def used_stand_ins(self) -> bool:
         return bool(self._stand_ins)
 
+    @staticmethod
+    def user_code_failure(err: BaseException) -> str | None:
+        """Why the script's code failed (``"missing_dependency: ..."``) when `err` is a
+        failure of the user's model an experiment may work around with a stand-in (said
+        so); None for what must end the experiment as it is (a timeout, the sandbox's
+        denial, memory)."""
+        reason, detail, _ = classify(err)
+        if reason in ("timeout", "sandbox_denied", "resource_limit"):
+            return None
+        return f"{reason}: {detail}"
+
     # -- building ---------------------------------------------------------------------------
 
     def model_class(self, class_name: str | None = None) -> type:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.names import lookup
+from torchlint.semantic.walker import iter_nodes
 
 _MODEL_KINDS = ("module", "model_output")
 
@@ -114,3 +117,86 @@ def _dim_of(model, node, facts) -> int | None:
     layer = model.symbols.layer_kind(model.callee(call)) in ("softmax", "log_softmax")
     number = literal_number(call.argument(0 if method or layer else 1, "dim"))
     return int(number) if number is not None and number == int(number) else None
+
+
+def model_through_function(model, loss_node, loss_facts) -> dict:
+    """The model whose output reaches a loss computed inside a function whose
+    parameter feeds the loss's predictions (a nested ``loss_fn(logp, ...)``, a model's own
+    ``loss_function`` method in another file): a call of that function in this file
+    passing the model's output for that parameter (``model(x)`` itself, or a name
+    bound from it: ``recon, mu = model(x)``). For a method, the model whose method it
+    is must be that model. ``{}`` when no such call is known: the loss's inputs are
+    then not known to be any model's, and the probe says its predictions are its own."""
+    loss_call = loss_facts.call_of.get(id(loss_node)) if loss_facts is not None else None
+    function = loss_call.scope.function if loss_call is not None else None
+    if function is None or not loss_call.args:
+        return {}
+    predictions = {n.value for n in iter_nodes(loss_call.args[0].value) if isinstance(n, cst.Name)}
+    fed = [param for param in function.params if param.name in predictions]
+    if len(fed) != 1:
+        return {}
+    index = fed[0].index - (1 if function.class_ is not None else 0)  # `self` is the receiver
+    for call in model.facts.calls:
+        func = call.node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else \
+            func.value if isinstance(func, cst.Name) else None
+        if name != function.name or not call.args:
+            continue
+        argument = _argument_at(call, index, fed[0].name)
+        outputs = _output_values(model, argument, call) if argument is not None else []
+        if not outputs:
+            continue
+        if function.class_ is not None:
+            if not isinstance(func, cst.Attribute):
+                continue
+            owners = [v for v in model.values.at(func.value, call) if v.kind == "module"
+                      and v.module is not None and v.module.name == function.class_.name]
+            if not owners or not any(_made_by(model, v, owners[0], func.value) for v in outputs):
+                continue
+            outputs = owners  # the receiver: its construction is the model's
+        found = model_context(model, outputs)
+        if found:
+            return found
+    return {}
+
+
+def _made_by(model, output, owner, receiver) -> bool:
+    """The model output came from the owner's forward (its class's, or a layer's inside it), or a call of the
+    same receiver (``net(x)`` for ``net.loss(...)``) when the output's class is not known
+    (a tuple the forward returns)."""
+    made_in = output.via_forward or output.module
+    if made_in is not None and not made_in.is_framework_module:
+        return made_in.name == owner.module.name
+    origin = output.origin
+    made_at = output.facts.call_of.get(id(origin)) if output.facts is not None else None
+    method = made_at.scope.function if made_at is not None else None
+    if method is not None and method.class_ is not None:  # a layer's output inside a forward
+        return method.class_.name == owner.module.name
+    return isinstance(origin, cst.Call) and model.code(origin.func) == model.code(receiver)
+
+
+def _argument_at(call, index: int, name: str):
+    """The argument a call passes for the parameter at `index` (named `name`); for
+    ``f(*model(x))`` the starred model call (it fills every position)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if positional and positional[0].star == "*" and len(positional) == 1:
+        return positional[0].value
+    if index < len(positional) and not any(arg.star for arg in positional[:index + 1]):
+        return positional[index].value
+    return None
+
+
+def _output_values(model, node, call) -> list:
+    """The model_output values `node` holds, directly or through the name it is bound to."""
+    found = [v for v in model.values.at(node, call) if v.kind == "model_output"]
+    if found or not isinstance(node, cst.Name):
+        return found
+    bound = lookup(call.scope, node.value, call.order)
+    fact = bound[1].fact if bound is not None else None
+    if isinstance(fact, F.Assign) and fact.value is not None:
+        return [v for v in model.values.at(fact.value, fact) if v.kind == "model_output"]
+    return []
+
