@@ -156,6 +156,8 @@ class Project:
     _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
     _importers: dict[tuple[Path, str, int], list[Path]] = field(default_factory=dict)
     _importers_of: RunFiles | None = None  # the run files `_importers` was found in
+    # The files each run file's imports reach (resolved), found once per run file.
+    _import_targets: dict[Path, frozenset[Path]] = field(default_factory=dict)
     #: Text the editor holds for files that differ from the disk.
     overlays: dict[Path, str] = field(default_factory=dict)
     files_read: int = 0
@@ -311,9 +313,7 @@ class Project:
         Files are checked on their text first: only those that pass are parsed."""
         if self.run_files is None:
             return []
-        if self._importers_of is not self.run_files:  # a new run
-            self._importers.clear()
-            self._importers_of = self.run_files
+        self._forget_other_runs()
         path = path.resolve()
         key = (path, called, levels)
         paths = self._importers.get(key)
@@ -330,13 +330,20 @@ class Project:
         texts, nothing parsed)."""
         if self.run_files is None:
             return False
+        self._forget_other_runs()
         path = path.resolve()
         found = False
         for candidate in self.candidate_importers(path):
             self.examined(candidate, self.run_files.texts.get(candidate, ""))
-            found = found or candidate != path and any(
-                self._imports(candidate, line, path) for line in self.run_files.import_lines(candidate))
+            found = found or candidate != path and path in self._targets_of(candidate)
         return found
+
+    def _forget_other_runs(self) -> None:
+        """Drop what was found among the files of an earlier run."""
+        if self._importers_of is not self.run_files:  # a new run
+            self._importers.clear()
+            self._import_targets.clear()
+            self._importers_of = self.run_files
 
     def _find_importers(self, path: Path, called: str, levels: int) -> list[Path]:
         assert self.run_files is not None
@@ -347,7 +354,7 @@ class Project:
             self.examined(candidate, text)
             if candidate == path or len(found) >= MAX_IMPORTERS:
                 continue
-            if not any(self._imports(candidate, line, path) for line in self.run_files.import_lines(candidate)):
+            if path not in self._targets_of(candidate):
                 continue
             if candidate.name == "__init__.py" and levels > 0:  # re-exported to the package's importers
                 found.extend(p for p in self._find_importers(candidate, called, levels - 1)
@@ -365,18 +372,30 @@ class Project:
     def examined(self, path: Path, text: str) -> None:
         """`text`, the content of run file `path`, was searched for imports and calls."""
 
-    def _imports(self, importer: Path, line: ImportLine, target: Path) -> bool:
-        """Whether the import statement `line` of `importer` reaches the file `target`."""
-        folder = importer.parent
+    def _targets_of(self, importer: Path) -> frozenset[Path]:
+        """The files (resolved) that the import statements of run file `importer`
+        reach; asked of each importer for every module it may import."""
+        assert self.run_files is not None
+        known = self._import_targets.get(importer)
+        if known is not None:
+            return known
+        targets: set[Path] = set()
+        for line in self.run_files.import_lines(importer):
+            for name in self._imported_names(line):
+                found = self.resolve(importer.parent, name, line.level)
+                if found is not None:
+                    targets.add(found.resolve())
+        known = self._import_targets[importer] = frozenset(targets)
+        return known
+
+    @staticmethod
+    def _imported_names(line: ImportLine) -> list[str]:
+        """The module names the import statement `line` may import."""
         names = [line.module]
         for name in line.names:
             if name != "*":  # `from pkg import module`
                 names.append(f"{line.module}.{name}" if line.module else name)
-        for name in names:
-            found = self.resolve(folder, name, line.level)
-            if found is not None and found.resolve() == target:
-                return True
-        return False
+        return names
 
     def modules(self) -> list[LocalModule]:
         """The local modules read so far."""
@@ -392,3 +411,4 @@ class Project:
         """Forget which import names to which file (a module was created or deleted)."""
         self._resolved.clear()
         self._importers.clear()
+        self._import_targets.clear()
