@@ -16,7 +16,7 @@ from typing import Any
 import libcst as cst
 
 from torchlint import suppressions
-from torchlint.parsing import RECURSION_LIMIT, parse_error, parse_module, syntax_error
+from torchlint.parsing import RECURSION_LIMIT, parse_error, parse_module, parse_with_python_tree, syntax_error
 from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
 from torchlint.locator import Locator
 from torchlint.registry import RuleSet
@@ -174,8 +174,12 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         return result
     shared = from_disk and source.path is not None and not source.is_notebook
     known = project.known_facts(source.path, source.text) if shared else None
+    python_tree = None  # Python's tree of the text, made by the parse: for the locator
     try:
-        module = known.module if known is not None else parse_module(source.text)
+        if known is not None:
+            module = known.module
+        else:
+            module, python_tree = parse_with_python_tree(source.text)
     except Exception as err:  # noqa: BLE001 - ParserSyntaxError, RecursionError, ...
         broken: list[tuple[int, str, int, int]] = []
         if source.is_notebook:
@@ -201,7 +205,8 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         facts = known if known is not None else collect(module)
         if shared and known is None:
             project.remember(source.path, source.text, facts)
-        model = SemanticModel(facts=facts, project=project, path=source.path, text=source.text)
+        model = SemanticModel(facts=facts, project=project, path=source.path, text=source.text,
+                              python_tree=python_tree)
         locator = model.locator
         noqa = suppressions.parse(source.text)
         crashed: set[str] = set()
