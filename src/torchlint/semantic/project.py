@@ -154,6 +154,7 @@ class Project:
     run_files: RunFiles | None = None
     _modules: dict[Path, LocalModule | None] = field(default_factory=dict)
     _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
+    _roots: dict[str, bool] = field(default_factory=dict)  # folder -> holds a project marker
     _importers: dict[tuple[Path, str, int], list[Path]] = field(default_factory=dict)
     _importers_of: RunFiles | None = None  # the run files `_importers` was found in
     # The files each run file's imports reach (resolved), found once per run file.
@@ -193,31 +194,41 @@ class Project:
         found = self._find(folder, module, level)
         if len(self._resolved) >= MAX_REMEMBERED_LOOKUPS:
             self._resolved.clear()  # cheap to recompute: a few stat calls each
+            self._roots.clear()
         self._resolved[key] = found
         return found
 
     def _find(self, folder: Path, module: str, level: int) -> Path | None:
         # Absolute, so that `cd app && torchlint train.py` searches the parent
         # folders as `torchlint app/train.py` does (Path(".").parents is empty).
-        folder = Path(os.path.abspath(folder))
+        # Strings rather than Paths: a cached run checks its files' imports here.
+        base = os.path.abspath(folder)
         parts = [p for p in module.split(".") if p]
         if level == 0:
             if not parts or parts[0] in _EXTERNAL:
                 return None
-            bases = [folder, *list(folder.parents)[:_MAX_UP]]
+            bases = [base]
+            while len(bases) <= _MAX_UP and os.path.dirname(bases[-1]) != bases[-1]:
+                bases.append(os.path.dirname(bases[-1]))
         else:
-            base = folder
             for _ in range(level - 1):
-                base = base.parent
+                base = os.path.dirname(base)
             bases = [base]
         for base in bases:
-            candidate = base.joinpath(*parts) if parts else base
-            for path in (candidate.with_suffix(".py") if parts else None, candidate / "__init__.py"):
-                if path is not None and path.is_file():
-                    return path
-            if level == 0 and any((base / marker).exists() for marker in _PROJECT_MARKERS):
+            candidate = os.path.join(base, *parts) if parts else base
+            for path in (candidate + ".py" if parts else None, os.path.join(candidate, "__init__.py")):
+                if path is not None and os.path.isfile(path):
+                    return Path(path)
+            if level == 0 and self._is_project_root(base):
                 break  # do not search above the project root
         return None
+
+    def _is_project_root(self, folder: str) -> bool:
+        known = self._roots.get(folder)
+        if known is None:
+            known = self._roots[folder] = any(os.path.exists(os.path.join(folder, marker))
+                                              for marker in _PROJECT_MARKERS)
+        return known
 
     # -- parsed modules ----------------------------------------------------
 
@@ -410,5 +421,6 @@ class Project:
     def forget_resolutions(self) -> None:
         """Forget which import names to which file (a module was created or deleted)."""
         self._resolved.clear()
+        self._roots.clear()
         self._importers.clear()
         self._import_targets.clear()
