@@ -52,7 +52,7 @@ def _value_kind(value_type: type) -> int:
 
 
 def _child_nodes(node: cst.CSTNode, skip: tuple[str, ...] = ()) -> list[cst.CSTNode]:
-    """The children of `node` that are not whitespace or punctuation, in source order."""
+    """The children of `node` that are not whitespace or punctuation, in field order."""
     children: list[cst.CSTNode] = []
     kinds = _value_kinds
     for name in _child_fields(type(node)):
