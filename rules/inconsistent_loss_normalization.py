@@ -319,27 +319,7 @@ def _mean_divided_by_batch(model):
 
 def _divisions(model):
     """(fact, node, divided value, divisor) for every `a / b` and `a /= b` of the file."""
-    facts = model.facts
-    seen: set[int] = set()
-    walked: set[int] = set()  # nodes already inside a walked expression: each subtree once
-    located = [*facts.assigns, *facts.aug_assigns, *(r for f in facts.functions for r in f.returns),
-               *facts.scope.returns, *facts.calls]
-    for fact in located:
-        if isinstance(fact, F.AugAssign):
-            if isinstance(fact.node.operator, cst.DivideAssign) and id(fact.node) not in seen:
-                seen.add(id(fact.node))
-                yield fact, fact.node, fact.target, fact.value
-            root = fact.value
-        else:
-            root = fact.node if isinstance(fact, F.Call) else fact.value
-        if root is None or id(root) in walked:
-            continue
-        for node in _walk(root):
-            walked.add(id(node))
-            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide) \
-                    and id(node) not in seen:
-                seen.add(id(node))
-                yield fact, node, node.left, node.right
+    return model.losses.divisions
 
 
 def _mixed_terms(model):

@@ -39,6 +39,7 @@ see the traceback of an internal error.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -794,6 +795,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = code or EXIT_FINDINGS
     except (OSError, ValueError):
         pass
+    # The process ends here, and what the run built (syntax trees held in cycles
+    # with the semantic models) need not be freed object by object: frozen, it is
+    # skipped by the interpreter's final collection, which otherwise took 0.6 s
+    # after a run over torch.nn. (Output is flushed above; atexit handlers still run.)
+    gc.freeze()
     sys.exit(code)
 
 

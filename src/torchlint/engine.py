@@ -183,13 +183,14 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
     shared = from_disk and source.path is not None and not source.is_notebook
     known = project.known_facts(source.path, source.text) if shared else None
     recovery: Recovery | None = None
+    python_tree = None  # Python's tree of the text, made by the parse: for the locator
     try:
         if known is not None:
             module = known.module
         elif source.is_notebook:
             module = parse_module(source.text)
         else:
-            module, recovery = parse_recovering(source.text)
+            module, python_tree, recovery = parse_recovering(source.text)
     except Exception as err:  # noqa: BLE001 - ParserSyntaxError, RecursionError, ...
         broken: list[tuple[int, str, int, int]] = []
         if source.is_notebook:
@@ -225,7 +226,8 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         facts = known if known is not None else collect(module)
         if shared and known is None:
             project.remember(source.path, source.text, facts)
-        model = SemanticModel(facts=facts, project=project, path=source.path, text=source.text)
+        model = SemanticModel(facts=facts, project=project, path=source.path, text=source.text,
+                              python_tree=python_tree)
         locator = model.locator
         noqa = suppressions.parse(source.text)
         crashed: set[str] = set()

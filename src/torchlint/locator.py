@@ -57,9 +57,11 @@ def _ast_statements(tree: ast.AST) -> list[ast.stmt]:
 
 
 class Locator:
-    def __init__(self, text: str, facts: FileFacts) -> None:
+    def __init__(self, text: str, facts: FileFacts, python_tree: ast.Module | None = None) -> None:
         self.text = text
         self.facts = facts
+        # Python's tree of `text` when the parse made one already (dropped once read).
+        self._python_tree = python_tree
         self._lines: list[str] | None = None
         self._starts: dict[int, tuple[int, int]] | None = None  # id(stmt) -> (line, col)
         self._ranges: dict[int, dict[cst.CSTNode, CodeRange]] = {}
@@ -95,10 +97,12 @@ class Locator:
 
     def _statement_starts(self) -> dict[int, tuple[int, int]] | None:
         if self._starts is None:
+            tree, self._python_tree = self._python_tree, None
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tree = ast.parse(self.text)
+                if tree is None:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        tree = ast.parse(self.text)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 self._starts = {}
                 return None

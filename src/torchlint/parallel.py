@@ -68,23 +68,24 @@ def _worker(conn: Connection, job: Job) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    from torchlint.runner import crash_outcome, lint_recorded
+    from torchlint.runner import crash_outcome, fewer_collections, lint_recorded
 
     run = job.run()
     try:
-        while True:
-            batch = conn.recv()
-            if batch is None:
-                return
-            for index, source in batch:
-                try:
-                    outcome = lint_recorded(run, source)
-                except Exception as err:  # noqa: BLE001 - reported for this file, the worker goes on
-                    outcome = crash_outcome(source, err)
-                try:
-                    conn.send((index, outcome))
-                except (TypeError, ValueError, AttributeError) as err:  # pickling failed: nothing sent
-                    conn.send((index, crash_outcome(source, err)))
+        with fewer_collections():  # inherited when forked; a spawned worker sets it here
+            while True:
+                batch = conn.recv()
+                if batch is None:
+                    return
+                for index, source in batch:
+                    try:
+                        outcome = lint_recorded(run, source)
+                    except Exception as err:  # noqa: BLE001 - reported for this file, the worker goes on
+                        outcome = crash_outcome(source, err)
+                    try:
+                        conn.send((index, outcome))
+                    except (TypeError, ValueError, AttributeError) as err:  # pickling failed: nothing sent
+                        conn.send((index, crash_outcome(source, err)))
     except (EOFError, OSError):  # the parent went away
         return
 

@@ -28,30 +28,39 @@ def python_parse(text: str) -> ast.Module:
         return ast.parse(text)
 
 
-def _refuse_what_crashes_libcst(text: str) -> None:
+def _refuse_what_crashes_libcst(text: str) -> ast.Module | None:
     """Raise what CPython's parser raises for nesting it refuses (over 200
     brackets, a few thousand operators): libcst's native parser recurses on
     the C stack and, a little deeper, kills the process with a segmentation
     fault. Any other syntax error is left for libcst to report (it parses
-    syntax newer than the running Python)."""
+    syntax newer than the running Python). Returns Python's tree of `text`
+    (None when Python's parser refused it)."""
     if "\0" in text:  # never Python source; Python 3.11.7+ reports it as a SyntaxError
         raise ValueError("source code cannot contain null bytes")
     try:
-        python_parse(text)
+        return python_parse(text)
     except SyntaxError as err:
         if "too many nested" in str(err.msg) or "too complex" in str(err.msg):
             raise
+        return None
     except (RecursionError, MemoryError, ValueError):  # ValueError: NUL bytes
         raise
 
 
 def parse_module(text: str) -> cst.Module:
     """libcst's tree of `text`; raises on anything that does not parse."""
-    _refuse_what_crashes_libcst(text)
+    return parse_with_python_tree(text)[0]
+
+
+def parse_with_python_tree(text: str) -> tuple[cst.Module, ast.Module | None]:
+    """libcst's tree of `text`, and Python's own that was parsed on the way (None
+    for syntax newer than the running Python): the locator reads where the
+    statements start from it, rather than parsing the text a third time."""
+    python_tree = _refuse_what_crashes_libcst(text)
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
     try:
-        return cst.parse_module(text)
+        return cst.parse_module(text), python_tree
     finally:
         sys.setrecursionlimit(previous)
 
@@ -126,17 +135,19 @@ class Recovery:
     blanked: tuple[int, ...]  # the first line of each statement blanked
 
 
-def parse_recovering(text: str) -> tuple[cst.Module, Recovery | None]:
-    """libcst's tree of `text`, or when it does not parse, of the text with its
-    unparsable statements blanked (see :func:`recover`); raises the original
-    failure when that does not parse either."""
+def parse_recovering(text: str) -> tuple[cst.Module, ast.Module | None, Recovery | None]:
+    """libcst's tree of `text` and Python's (see :func:`parse_with_python_tree`),
+    or when it does not parse, libcst's tree of the text with its unparsable
+    statements blanked (see :func:`recover`) and no Python tree; raises the
+    original failure when that does not parse either."""
     try:
-        return parse_module(text), None
+        module, python_tree = parse_with_python_tree(text)
+        return module, python_tree, None
     except Exception as err:  # noqa: BLE001 - any parser failure may be recoverable
         recovery = recover(text)
         if recovery is None:
             raise err
-        return recovery.module, recovery
+        return recovery.module, None, recovery
 
 
 def recover(text: str) -> Recovery | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
@@ -141,6 +141,15 @@ class Accumulation:
     scope: F.Scope = field(repr=False)
     loader: str | None = None  # the loader the loop runs over, as written
     averagings: list[Averaging] = field(default_factory=list)
+
+
+class Division(NamedTuple):
+    """`a / b` or `a /= b` of the file, with the fact whose expression holds it."""
+
+    fact: F.Located
+    node: cst.CSTNode  # the BinaryOperation or the AugAssign
+    value: cst.BaseExpression  # a
+    divisor: cst.BaseExpression  # b
 
 
 @dataclass(frozen=True)
@@ -621,6 +630,35 @@ class Losses:
             return "samples"
         return None
 
+    @cached_property
+    def divisions(self) -> list[Division]:
+        """Every `a / b` and `a /= b` of the file in assignments, returns and calls,
+        each once, with the first of those facts that holds it (a walk of the whole
+        file's expressions, asked by several of TL203's questions)."""
+        facts = self.model.facts
+        found: list[Division] = []
+        seen: set[int] = set()
+        walked: set[int] = set()  # nodes already inside a walked expression: each subtree once
+        located = [*facts.assigns, *facts.aug_assigns, *(r for f in facts.functions for r in f.returns),
+                   *facts.scope.returns, *facts.calls]
+        for fact in located:
+            if isinstance(fact, F.AugAssign):
+                if isinstance(fact.node.operator, cst.DivideAssign) and id(fact.node) not in seen:
+                    seen.add(id(fact.node))
+                    found.append(Division(fact, fact.node, fact.target, fact.value))
+                root = fact.value
+            else:
+                root = fact.node if isinstance(fact, F.Call) else fact.value
+            if root is None or id(root) in walked:
+                continue
+            for node in iter_nodes(root):
+                walked.add(id(node))
+                if type(node) is cst.BinaryOperation and type(node.operator) is cst.Divide \
+                        and id(node) not in seen:
+                    seen.add(id(node))
+                    found.append(Division(fact, node, node.left, node.right))
+        return found
+
     # -- running totals ----------------------------------------------------------------------
 
     @cached_property
@@ -658,26 +696,30 @@ class Losses:
         total = accumulation.total
         found: list[Averaging] = []
         for node in iter_nodes(function.node):
+            node_type = type(node)
             if total is None:
-                if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide) \
+                if node_type is cst.BinaryOperation and type(node.operator) is cst.Divide \
                         and node.left is accumulation.node:
                     found.append(Averaging(node, node.right, self.divisor(node.right, scope, None)))
                 continue
-            if not isinstance(node, (cst.BinaryOperation, cst.AugAssign, cst.Call)) or \
-                    self.model.line_of(node) < start:
-                continue
-            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+            # The line is asked only of the places that average `total`: locating a
+            # node generates its statement's code.
+            if node_type is cst.BinaryOperation:
+                if type(node.operator) is not cst.Divide:
+                    continue
                 left = strip_scalar(node.left)
-                if dotted_name(left) == total:
+                if not (dotted_name(left) == total or isinstance(left, cst.Call) and dotted_name(left.func) == "sum"
+                        and left.args and dotted_name(left.args[0].value) == total):
+                    continue
+                if self.model.line_of(node) >= start:
                     found.append(Averaging(node, node.right, self._total_divisor(node.right, total, scope)))
-                elif isinstance(left, cst.Call) and dotted_name(left.func) == "sum" and left.args \
-                        and dotted_name(left.args[0].value) == total:
-                    found.append(Averaging(node, node.right, self._total_divisor(node.right, total, scope)))
-            elif isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.DivideAssign) \
-                    and dotted_name(node.target) == total:
-                found.append(Averaging(node, node.value, self._total_divisor(node.value, total, scope)))
-            elif isinstance(node, cst.Call) and _means_list(node, total):
-                found.append(Averaging(node, None, Divisor("batches")))
+            elif node_type is cst.AugAssign:
+                if isinstance(node.operator, cst.DivideAssign) and dotted_name(node.target) == total \
+                        and self.model.line_of(node) >= start:
+                    found.append(Averaging(node, node.value, self._total_divisor(node.value, total, scope)))
+            elif node_type is cst.Call:
+                if _means_list(node, total) and self.model.line_of(node) >= start:
+                    found.append(Averaging(node, None, Divisor("batches")))
         return found
 
     def _total_divisor(self, divisor, total: str, scope) -> Divisor:

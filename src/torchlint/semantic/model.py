@@ -7,6 +7,7 @@ a rule never re-derives them and a file no rule asks about costs nothing.
 
 from __future__ import annotations
 
+import ast
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -38,11 +39,11 @@ MAX_SITES_ELSEWHERE = 4
 
 class SemanticModel:
     def __init__(self, facts: F.FileFacts, project: Project, path: Path | None,
-                 text: str = "") -> None:
+                 text: str = "", python_tree: ast.Module | None = None) -> None:
         self.facts = facts
         self.project = project
         self.path = path
-        self.locator = Locator(text, facts)
+        self.locator = Locator(text, facts, python_tree)  # python_tree: Python's tree of `text`, if parsed
         self._locators: dict[int, Locator] = {id(facts): self.locator}
         self._dependencies: set[Path] = set()
         self._names: dict[int, Names] = {}

@@ -1054,10 +1054,10 @@ def _every_iteration(fact: F.Located, loop: F.Loop, assumptions: dict) -> bool:
 def _may_call_function(call: F.Call) -> bool:
     """`helper(model)` or `self.helper()`: calls that may run a project function.
     `obj.method()` on other receivers is not followed (it would need inference)."""
-    func = call.func
-    if isinstance(func, cst.Name):
+    func = call.func  # exact types: asked of every call, and libcst's isinstance is slow
+    if type(func) is cst.Name:
         return True
-    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) \
+    return type(func) is cst.Attribute and type(func.value) is cst.Name \
         and func.value.value == "self"
 
 
@@ -1065,17 +1065,17 @@ def _may_call_model(call: F.Call) -> bool:
     """`model(x)`, `self.model(x)`, `self.net.encoder(x)`, `model.forward(x)`,
     `ddp.module(x)`: the shapes a forward pass is written in. Other method calls
     (`x.view()`, `loss.backward()`) are not inferred, which keeps this cheap."""
-    func = call.func
-    if isinstance(func, cst.Name):
+    func = call.func  # exact types: asked of every call, and libcst's isinstance is slow
+    if type(func) is cst.Name:
         return True
-    if isinstance(func, cst.Attribute):
+    if type(func) is cst.Attribute:
         if call.method in ("forward", "module"):
             return True
         head = func
-        while isinstance(head, cst.Attribute):
+        while type(head) is cst.Attribute:
             head = head.value
-        return isinstance(head, cst.Name) and head.value == "self"
-    return isinstance(func, cst.Subscript)  # self.heads[name](x)
+        return type(head) is cst.Name and head.value == "self"
+    return type(func) is cst.Subscript  # self.heads[name](x)
 
 
 def iter_calls(scopes: Iterable[F.Scope]) -> Iterable[F.Call]:

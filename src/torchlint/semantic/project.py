@@ -161,11 +161,14 @@ class Project:
     run_files: RunFiles | None = None
     _modules: dict[Path, LocalModule | None] = field(default_factory=dict)
     _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
+    _roots: dict[str, bool] = field(default_factory=dict)  # folder -> holds a project marker
     _importers: dict[tuple[Path, str, int], list[Path]] = field(default_factory=dict)
     _importers_of: RunFiles | None = None  # the run files `_importers` was found in
     # (folder, package, level, name) -> the defining module, and the texts searched for it
     _members: dict[tuple[Path, str, int, str], tuple[Path | None, tuple[tuple[Path, str], ...]]] = \
         field(default_factory=dict)
+    # The files each run file's imports reach (resolved), found once per run file.
+    _import_targets: dict[Path, frozenset[Path]] = field(default_factory=dict)
     #: Text the editor holds for files that differ from the disk.
     overlays: dict[Path, str] = field(default_factory=dict)
     files_read: int = 0
@@ -201,29 +204,32 @@ class Project:
         found = self._find(folder, module, level)
         if len(self._resolved) >= MAX_REMEMBERED_LOOKUPS:
             self._resolved.clear()  # cheap to recompute: a few stat calls each
+            self._roots.clear()
         self._resolved[key] = found
         return found
 
     def _find(self, folder: Path, module: str, level: int) -> Path | None:
         # Absolute, so that `cd app && torchlint train.py` searches the parent
         # folders as `torchlint app/train.py` does (Path(".").parents is empty).
-        folder = Path(os.path.abspath(folder))
+        # Strings rather than Paths: a cached run checks its files' imports here.
+        base = os.path.abspath(folder)
         parts = [p for p in module.split(".") if p]
         if level == 0:
             if not parts or parts[0] in _EXTERNAL:
                 return None
-            bases = [folder, *list(folder.parents)[:_MAX_UP]]
+            bases = [base]
+            while len(bases) <= _MAX_UP and os.path.dirname(bases[-1]) != bases[-1]:
+                bases.append(os.path.dirname(bases[-1]))
         else:
-            base = folder
             for _ in range(level - 1):
-                base = base.parent
+                base = os.path.dirname(base)
             bases = [base]
         for base in bases:
-            candidate = base.joinpath(*parts) if parts else base
-            for path in (candidate.with_suffix(".py") if parts else None, candidate / "__init__.py"):
-                if path is not None and path.is_file():
-                    return path
-            if level == 0 and any((base / marker).exists() for marker in _PROJECT_MARKERS):
+            candidate = os.path.join(base, *parts) if parts else base
+            for path in (candidate + ".py" if parts else None, os.path.join(candidate, "__init__.py")):
+                if path is not None and os.path.isfile(path):
+                    return Path(path)
+            if level == 0 and self._is_project_root(base):
                 break  # do not search above the project root
         return None
 
@@ -291,6 +297,13 @@ class Project:
                 break
         return None
 
+    def _is_project_root(self, folder: str) -> bool:
+        known = self._roots.get(folder)
+        if known is None:
+            known = self._roots[folder] = any(os.path.exists(os.path.join(folder, marker))
+                                              for marker in _PROJECT_MARKERS)
+        return known
+
     # -- parsed modules ----------------------------------------------------
 
     def module(self, path: Path) -> LocalModule | None:
@@ -309,7 +322,7 @@ class Project:
             # Too large to follow: known to the analysis as a module it cannot read.
             facts = None
             if len(text) <= MAX_MODULE_CHARS:
-                tree, recovery = parse_recovering(text)
+                tree, _, recovery = parse_recovering(text)
                 facts = collect(tree)
         except (OSError, SourceError, cst.ParserSyntaxError, SyntaxError, RecursionError, MemoryError,
                 ValueError):
@@ -393,9 +406,7 @@ class Project:
         Files are checked on their text first: only those that pass are parsed."""
         if self.run_files is None:
             return []
-        if self._importers_of is not self.run_files:  # a new run
-            self._importers.clear()
-            self._importers_of = self.run_files
+        self._forget_other_runs()
         path = path.resolve()
         key = (path, called, levels)
         paths = self._importers.get(key)
@@ -412,13 +423,20 @@ class Project:
         texts, nothing parsed)."""
         if self.run_files is None:
             return False
+        self._forget_other_runs()
         path = path.resolve()
         found = False
         for candidate in self.candidate_importers(path):
             self.examined(candidate, self.run_files.texts.get(candidate, ""))
-            found = found or candidate != path and any(
-                self._imports(candidate, line, path) for line in self.run_files.import_lines(candidate))
+            found = found or candidate != path and path in self._targets_of(candidate)
         return found
+
+    def _forget_other_runs(self) -> None:
+        """Drop what was found among the files of an earlier run."""
+        if self._importers_of is not self.run_files:  # a new run
+            self._importers.clear()
+            self._import_targets.clear()
+            self._importers_of = self.run_files
 
     def _find_importers(self, path: Path, called: str, levels: int) -> list[Path]:
         assert self.run_files is not None
@@ -429,7 +447,7 @@ class Project:
             self.examined(candidate, text)
             if candidate == path or len(found) >= MAX_IMPORTERS:
                 continue
-            if not any(self._imports(candidate, line, path) for line in self.run_files.import_lines(candidate)):
+            if path not in self._targets_of(candidate):
                 continue
             if candidate.name == "__init__.py" and levels > 0:  # re-exported to the package's importers
                 found.extend(p for p in self._find_importers(candidate, called, levels - 1)
@@ -447,18 +465,30 @@ class Project:
     def examined(self, path: Path, text: str) -> None:
         """`text`, the content of run file `path`, was searched for imports and calls."""
 
-    def _imports(self, importer: Path, line: ImportLine, target: Path) -> bool:
-        """Whether the import statement `line` of `importer` reaches the file `target`."""
-        folder = importer.parent
+    def _targets_of(self, importer: Path) -> frozenset[Path]:
+        """The files (resolved) that the import statements of run file `importer`
+        reach; asked of each importer for every module it may import."""
+        assert self.run_files is not None
+        known = self._import_targets.get(importer)
+        if known is not None:
+            return known
+        targets: set[Path] = set()
+        for line in self.run_files.import_lines(importer):
+            for name in self._imported_names(line):
+                found = self.resolve(importer.parent, name, line.level)
+                if found is not None:
+                    targets.add(found.resolve())
+        known = self._import_targets[importer] = frozenset(targets)
+        return known
+
+    @staticmethod
+    def _imported_names(line: ImportLine) -> list[str]:
+        """The module names the import statement `line` may import."""
         names = [line.module]
         for name in line.names:
             if name != "*":  # `from pkg import module`
                 names.append(f"{line.module}.{name}" if line.module else name)
-        for name in names:
-            found = self.resolve(folder, name, line.level)
-            if found is not None and found.resolve() == target:
-                return True
-        return False
+        return names
 
     def modules(self) -> list[LocalModule]:
         """The local modules read so far."""
@@ -473,5 +503,7 @@ class Project:
     def forget_resolutions(self) -> None:
         """Forget which import names to which file (a module was created or deleted)."""
         self._resolved.clear()
+        self._roots.clear()
         self._importers.clear()
         self._members.clear()
+        self._import_targets.clear()

@@ -31,6 +31,47 @@ _LEAF_TYPES = (cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.Newline, c
                cst.EmptyLine, cst.TrailingWhitespace, cst.Comma, cst.Dot)
 
 _fields_cache: dict[type, tuple[str, ...]] = {}
+# What a field's value is, by its type: a node to walk, a sequence of values, or
+# neither (a string, None, whitespace, punctuation). Asked by type rather than
+# with isinstance, because every failing isinstance against a libcst class goes
+# through ABCMeta.__instancecheck__, several times the cost of a dict lookup,
+# and the walks below ask it of every field of every node.
+_NEITHER, _NODE, _SEQUENCE = 0, 1, 2
+_value_kinds: dict[type, int] = {}
+
+
+def _value_kind(value_type: type) -> int:
+    kind = _value_kinds.get(value_type)
+    if kind is None:
+        if issubclass(value_type, cst.CSTNode):
+            kind = _NEITHER if issubclass(value_type, _LEAF_TYPES) else _NODE
+        else:
+            kind = _SEQUENCE if issubclass(value_type, (tuple, list)) else _NEITHER
+        _value_kinds[value_type] = kind
+    return kind
+
+
+def _child_nodes(node: cst.CSTNode, skip: tuple[str, ...] = ()) -> list[cst.CSTNode]:
+    """The children of `node` that are not whitespace or punctuation, in field order."""
+    children: list[cst.CSTNode] = []
+    kinds = _value_kinds
+    for name in _child_fields(type(node)):
+        if skip and name in skip:
+            continue
+        value = getattr(node, name)
+        kind = kinds.get(type(value))
+        if kind is None:
+            kind = _value_kind(type(value))
+        if kind == _NODE:
+            children.append(value)
+        elif kind == _SEQUENCE:
+            for child in value:
+                child_kind = kinds.get(type(child))
+                if child_kind is None:
+                    child_kind = _value_kind(type(child))
+                if child_kind == _NODE:
+                    children.append(child)
+    return children
 
 
 def _child_fields(node_type: type) -> tuple[str, ...]:
@@ -47,12 +88,18 @@ def _child_fields(node_type: type) -> tuple[str, ...]:
 
 def dotted_name(node: cst.CSTNode | None) -> str | None:
     """``a.b.c`` for a chain of names and attributes, else None."""
+    # Exact types: libcst's node classes have no subclasses, and a failing
+    # isinstance against them is slow (see _value_kind); this runs on every call.
+    node_type = type(node)
+    if node_type is cst.Name:
+        return node.value  # type: ignore[union-attr]
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
+    while node_type is cst.Attribute:
+        parts.append(node.attr.value)  # type: ignore[union-attr]
+        node = node.value  # type: ignore[union-attr]
+        node_type = type(node)
+    if node_type is cst.Name:
+        parts.append(node.value)  # type: ignore[union-attr]
         return ".".join(reversed(parts))
     return None
 
@@ -65,15 +112,9 @@ def iter_nodes(node: cst.CSTNode):
     while stack:
         current = stack.pop()
         yield current
-        children = []
-        for name in _child_fields(type(current)):
-            value = getattr(current, name)
-            if isinstance(value, cst.CSTNode):
-                if not isinstance(value, _LEAF_TYPES):
-                    children.append(value)
-            elif isinstance(value, (tuple, list)):
-                children.extend(c for c in value if isinstance(c, cst.CSTNode) and not isinstance(c, _LEAF_TYPES))
-        stack.extend(reversed(children))
+        children = _child_nodes(current)
+        children.reverse()
+        stack.extend(children)
 
 
 def _module_text(node: cst.BaseExpression | None) -> str:
@@ -138,17 +179,8 @@ class _Walker:
             self.children(node)
 
     def children(self, node: cst.CSTNode, skip: tuple[str, ...] = ()) -> None:
-        for name in _child_fields(type(node)):
-            if name in skip:
-                continue
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                if not isinstance(value, _LEAF_TYPES):
-                    self.visit(value)
-            elif isinstance(value, (tuple, list)):
-                for child in value:
-                    if isinstance(child, cst.CSTNode) and not isinstance(child, _LEAF_TYPES):
-                        self.visit(child)
+        for child in _child_nodes(node, skip):
+            self.visit(child)
 
     def enter_statement(self, node: cst.CSTNode) -> cst.CSTNode:
         previous = self.statement
