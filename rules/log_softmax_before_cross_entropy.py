@@ -108,6 +108,7 @@ loss = F.nll_loss(logp, y)  # expect: TL202
                 f"{holder}{origin if not value.via_forward else origin}; {name} applies log_softmax to "
                 f"them again, which changes nothing: the loss equals {nll} on the same input. Use "
                 f"{nll} to say what the code does.",
+                title=f"{name} gets log-probabilities (log_softmax twice; use {nll})",
                 fix=_fix(ctx, model, loss, losses, log_fed),
                 context={"loss": name, "label_smoothing": literal_number(loss.option("label_smoothing")),
                          **softmax_context(model, value, model.values.at(loss.input, loss.call))},

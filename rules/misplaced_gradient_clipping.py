@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
@@ -112,20 +113,24 @@ for step in range(100):
         written = model.code(other.fact.node)
         if len(written) > 60:
             written = written[:57] + "..."
+        named = titles.call(written, 28)
         if case == "after_step":
+            title = f"gradient clipping after {named} bounds no update"
             message = (f"gradient clipping runs after `{written}` ({where}): the step already applied the "
                        f"unclipped gradients, and the next zero_grad()/backward() replaces the clipped ones, "
                        f"so clipping never bounds an update. Clip between backward() and step().")
         elif case == "before_backward":
+            title = f"gradient clipping before {named} clips stale gradients"
             message = (f"gradient clipping runs before `{written}` ({where}): it clips the cleared gradients "
                        f"of the previous step, then backward writes the real ones and the step applies them "
                        f"unclipped. Clip between backward() and step().")
         else:
+            title = "gradient clipping on AMP-scaled gradients: no `scaler.unscale_()` first"
             message = (f"gradient clipping runs on scaled gradients: `{written}` ({where}) multiplies them by "
                        f"the GradScaler's loss scale (65536 at the start) and no `scaler.unscale_(optimizer)` "
                        f"comes before the clip, so the threshold bounds the scaled norm and every step is "
                        f"clipped to a tiny update. Call `scaler.unscale_(optimizer)` before clipping.")
-        ctx.report(clip.fact.node, message, context=_context(model, steps, clip, case, loop))
+        ctx.report(clip.fact.node, message, title=title, context=_context(model, steps, clip, case, loop))
 
     @staticmethod
     def experiment(lab):

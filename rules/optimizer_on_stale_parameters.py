@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
@@ -110,7 +111,9 @@ for _ in range(10):
                 else f"gives `{optimizer.owner}` a new layer `{target}`")
         ctx.report(
             change.node,
-            f"this {what} after `{optimizer.name}` was built over `{optimizer.owner}.parameters()` "
+            title=f"{titles.code(target, 30)} {'rebound' if rebinds else 'replaced'} after the optimizer "
+                  f"was built: it never trains",
+            message=f"this {what} after `{optimizer.name}` was built over `{optimizer.owner}.parameters()` "
             f"({model.where(optimizer.assign.node)}): the optimizer keeps the old parameter tensors, so "
             f"`{optimizer.name}.step()` never updates the new ones and they stay at their random "
             f"initialization. Build the optimizer after changing the model (or add the new parameters "

@@ -100,6 +100,7 @@ loss = criterion(logits, y)  # expect: TL201
             ctx.report(
                 loss.input,
                 _message(model, loss, value),
+                title=_title(loss),
                 fix=_fix(ctx, model, loss, value),
                 context={"loss": loss.qualname.rsplit(".", 1)[-1],
                          "class": value.via_forward.name if value.via_forward else None,
@@ -186,6 +187,13 @@ def _origin_text(model, value) -> str:
     if len(code) > 50:
         code = code[:47] + "..."
     return f"`{code}` ({where})"
+
+
+def _title(loss) -> str:
+    name = loss.qualname.rsplit(".", 1)[-1]
+    if loss.kind == "nll":
+        return f"{name} gets probabilities from softmax, not log-probabilities"
+    return f"{name} gets probabilities from softmax, not logits"
 
 
 def _message(model, loss, value) -> str:
