@@ -5,7 +5,7 @@ from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
 from torchlint.semantic.steps import (
-    BACKWARD, CLIP, OPAQUE, STEP, UNSCALE, ZERO_GRAD, StepEvent, Steps, is_scaled_backward, is_scaler, steps_of,
+    BACKWARD, CLIP, OPAQUE, STEP, UNSCALE, ZERO_GRAD, StepEvent, Steps, steps_of,
 )
 
 # Events that change or use the gradients a clip acts on.
@@ -125,7 +125,7 @@ for step in range(100):
                        f"of the previous step, then backward writes the real ones and the step applies them "
                        f"unclipped. Clip between backward() and step().")
         else:
-            title = "gradient clipping on AMP-scaled gradients: no `scaler.unscale_()` first"
+            title = "gradient clipping on AMP-scaled gradients: no `unscale_()` before it"
             message = (f"gradient clipping runs on scaled gradients: `{written}` ({where}) multiplies them by "
                        f"the GradScaler's loss scale (65536 at the start) and no `scaler.unscale_(optimizer)` "
                        f"comes before the clip, so the threshold bounds the scaled norm and every step is "
@@ -248,7 +248,8 @@ def _scaled(steps: Steps, clip: StepEvent, loop, step: StepEvent):
         if event.kind == UNSCALE or event.kind in (OPAQUE, STEP, ZERO_GRAD):
             return None
         if event.kind == BACKWARD:
-            scaled = is_scaled_backward(event) or step.call is not None and is_scaler(step.call.receiver)
+            scaled = steps.is_scaled_backward(event) or step.call is not None and \
+                steps.scales_gradients(step.call.receiver, step.call)
             return ("scaled", event, loop) if scaled else None
     return None
 
