@@ -19,7 +19,10 @@ class MisplacedGradientClipping(Rule):
     `zero_grad()` or `backward()` replaces them), or before `backward()` (it
     clips the cleared gradients, then backward writes the real ones). With an
     AMP `GradScaler`, it also finds clipping between `scaler.scale(loss).backward()`
-    and `scaler.step(optimizer)` without `scaler.unscale_(optimizer)` first.
+    and `scaler.step(optimizer)` without `scaler.unscale_(optimizer)` first. The
+    scaler is known by what builds it (`torch.amp.GradScaler(...)`, a subclass),
+    whatever the variable is called; by its name only when its value cannot be
+    followed (a parameter, an attribute set in another file).
 
     ## Why is this bad?
     Clipping is there to bound the update on a bad batch. Placed anywhere
@@ -48,8 +51,8 @@ class MisplacedGradientClipping(Rule):
     There is no automatic fix: moving the clip changes which statements run
     together. Clipping inside an accumulation loop, between two `backward()`
     calls, under a condition the step does not share, or through a
-    framework's own method (Lightning, Accelerate unscale by themselves) is
-    not reported.
+    framework's own method (Lightning, Accelerate unscale by themselves), or
+    with a `GradScaler(enabled=False)` (it does not scale) is not reported.
     """
 
     code = "TL506"
