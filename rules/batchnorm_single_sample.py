@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
@@ -122,6 +123,8 @@ for x, y in loader:
                 if single is not None and id(forward.call) not in reported:
                     reported.add(id(forward.call))
                     ctx.report(forward.call.node, _single_sample_message(model, target, layers, single),
+                               title=f"{titles.code(target, 24)} trains on a single sample with "
+                                     f"{titles.kinds(layers, 2, default='BatchNorm')}",
                                context={**_context(model, forwards, target, layers, 1),
                                         "premise": f"the call passes a single sample (`{single}`)"})
             for loader in model.data.loaders_iterated(loop):
@@ -136,6 +139,7 @@ for x, y in loader:
                 if fixable and loader.fixable:
                     fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
                 ctx.report(node, _message(target, layers, reason, flat), fix=fix,
+                           title=_loader_title(layers, every_batch=not fixable),
                            context={**_context(model, forwards, target, layers, batch), "premise": reason,
                                     "premise_certain": _premise_certain(loader)})
         self._loaders_trained_elsewhere(ctx, reported)
@@ -168,6 +172,7 @@ for x, y in loader:
                 if fixable and loader.fixable:
                     fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
                 ctx.report(node, _message(target, layers, reason, flat, where), fix=fix,
+                           title=_loader_title(layers, every_batch=not fixable),
                            context={**_context(other, forwards, target, layers, batch), "premise": reason,
                                     "premise_certain": _premise_certain(loader)})
 
@@ -194,6 +199,8 @@ for x, y in loader:
                 reported.add(id(forward.call))
                 ctx.report(forward.call.node, _single_sample_message(model, forward.target, layers, single,
                                                                      training=False),
+                           title=f"{titles.code(forward.target, 24)} runs one sample in train mode with "
+                                 f"{titles.kinds(layers, 2, default='BatchNorm')}",
                            context={**_context(model, [forward], forward.target, layers, 1),
                                     "premise": f"the call passes a single sample (`{single}`)"})
 
@@ -390,6 +397,13 @@ def _batches_of_none(loader) -> bool:
     """``batch_size=None``: the loader yields single samples without a batch dimension."""
     node = loader.batch_size_node
     return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _loader_title(layers, every_batch: bool) -> str:
+    kinds = titles.kinds(layers, 2, default='BatchNorm')
+    if every_batch:
+        return f"{kinds} in train mode gets batches of one sample"
+    return f"{kinds} in train mode can get a last batch of one sample"
 
 
 def _message(target, layers, reason, flat, where: str | None = None) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.walker import dotted_name
@@ -101,12 +102,15 @@ class Encoder(nn.Module):
             source = model.code(call.args[0].value) if call.args else "the vectors"
             if isinstance(statement, cst.Expr) and statement.value is call.node:
                 ctx.report(call.node, _discarded(model, call, layer, source),
+                           title=f"{titles.call(f'{layer}.from_pretrained(vectors)', 40)} is discarded: "
+                                 f"its weights never load",
                            fix=_assign_fix(ctx, model, call), context=_context(call, model))
                 continue
             unused = _unused_local(model, call, statement)
             if unused is not None:
                 ctx.report(call.node,
-                           f"`{unused}` receives the pretrained {layer} but is never used afterwards, "
+                           title=f"pretrained layer {titles.code(unused, 30)} is never used",
+                           message=f"`{unused}` receives the pretrained {layer} but is never used afterwards, "
                            f"so {source} never reaches the model, whose embedding keeps its random "
                            f"initialization. Assign the layer to the module attribute the model uses "
                            f"(e.g. `self.embedding = {layer}.from_pretrained(...)`).",
@@ -116,7 +120,8 @@ class Encoder(nn.Module):
             if replaced is not None:
                 attr, where = replaced
                 ctx.report(call.node,
-                           f"`self.{attr}` receives the pretrained {layer} here but is replaced by a "
+                           title=f"pretrained {titles.code(f'self.{attr}', 30)} is replaced by a fresh layer",
+                           message=f"`self.{attr}` receives the pretrained {layer} here but is replaced by a "
                            f"fresh randomly initialized layer at {where}, so {source} never reaches "
                            f"the model. Build the plain layer only when no pretrained vectors are "
                            f"given.",
@@ -124,7 +129,9 @@ class Encoder(nn.Module):
         for module in model.module_classes():
             for param in _unused_vectors(model, module):
                 ctx.report(param.node.name,
-                           f"`{param.name}` is passed to `{module.name}.__init__` but never used, so the "
+                           title=f"pretrained vectors {titles.code(param.name, 24)} are never used by "
+                                 f"{titles.code(module.name, 24)}",
+                           message=f"`{param.name}` is passed to `{module.name}.__init__` but never used, so the "
                            f"pretrained vectors never reach the model: its embedding keeps its random "
                            f"initialization. Build the layer from them, e.g. "
                            f"`nn.Embedding.from_pretrained({param.name}, freeze=False)`.",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
@@ -112,7 +113,8 @@ class Net(nn.Module):
                    else "its `training` argument defaults to True")
             ctx.report(
                 call.node,
-                title=f"`{name}` in `{module.name}.{function.name}` stays on in eval mode",
+                title=f"{titles.name(name, 16)} in {titles.code(f'{module.name}.{function.name}', 30)} "
+                      f"stays on in eval mode",
                 message=f"`{name}` inside `{module.name}.{function.name}` is always on: {why} and ignores "
                 f"`{module.name}.eval()`, so evaluation drops activations at random. Pass "
                 f"`training={self_name}.training` (or use an `nn.Dropout` layer).",
@@ -133,7 +135,8 @@ class Net(nn.Module):
         self_name = function.params[0].name
         ctx.report(
             call.node,
-            title=f"dropout layer built in `{module.name}.{function.name}` stays on in eval mode",
+            title=f"dropout layer built in {titles.code(f'{module.name}.{function.name}', 30)} "
+                  f"stays on in eval mode",
             message=f"`{name}` is built inside `{module.name}.{function.name}` on every call: a fresh layer "
             f"is always in train mode and ignores `{module.name}.eval()`, so evaluation drops "
             f"activations at random. Create it once in `__init__` (`{self_name}.drop = {name}`) and "

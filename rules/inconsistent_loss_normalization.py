@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
@@ -132,13 +133,13 @@ def validate(model, loader):
         for problem in (_summed_losses, _accumulated, _mean_divided_by_batch, _mixed_terms, _divided_twice,
                         _elementwise_sum_vs_mean):
             found_here: set[int] = set()
-            for node, message, loss in problem(ctx.model):
+            for node, (title, message), loss in problem(ctx.model):
                 origin = id(loss.origin if isinstance(loss, Scale) else loss.call.node)
                 if id(node) in reported or origin in explained:
                     continue
                 reported.add(id(node))
                 found_here.add(origin)
-                ctx.report(node, message, context=_context(ctx.model, loss, node))
+                ctx.report(node, message, title=title, context=_context(ctx.model, loss, node))
             explained |= found_here
 
     @staticmethod
@@ -279,7 +280,7 @@ def _summed_losses(model):
         if divided and undivided:
             reference, norm = divided[0]
             for loss in undivided:
-                yield loss.call.node, _mixed_message(model, loss, reference, norm), loss
+                yield loss.call.node, (_mixed_title(loss), _mixed_message(model, loss, reference, norm)), loss
         for loss, norm in divided:
             problem = _fixed_batch_size(model, loss, norm)
             if problem is not None:
@@ -290,9 +291,9 @@ def _accumulated(model):
     """Per-batch losses added up and divided by a count that does not match them."""
     for accumulation in model.losses.accumulations:
         for averaging in accumulation.averagings:
-            message = _accumulation_problem(model, accumulation, averaging)
-            if message is not None:
-                yield averaging.node, message, accumulation.scale
+            problem = _accumulation_problem(model, accumulation, averaging)
+            if problem is not None:
+                yield averaging.node, problem, accumulation.scale
 
 
 def _mean_divided_by_batch(model):
@@ -310,6 +311,7 @@ def _mean_divided_by_batch(model):
             over = "every element" if scale.per_element else "the samples of the batch"
             over += " (reduction='mean')"
         yield node, (
+            f"{scale.name} is already a mean; dividing by {titles.code(model.code(divisor), 20)} averages twice",
             f"{scale.name} ({model.where(scale.origin, scale.facts)}) already averages over {over}, and "
             f"dividing it by `{model.code(divisor)}` divides by the batch size a second time: the loss "
             f"and its gradients shrink with the batch size, like a learning rate that changes with it. "
@@ -345,7 +347,8 @@ def _mixed_terms(model):
             mean, total = (left, right) if left.reduction == "mean" else (right, left)
             if not (mean.is_loss or total.is_loss):
                 continue
-            yield node, _mixed_terms_message(model, mean, total), mean if mean.is_loss else total
+            yield node, (_mixed_terms_title(mean, total), _mixed_terms_message(model, mean, total)), \
+                mean if mean.is_loss else total
 
 
 def _divided_twice(model):
@@ -362,6 +365,7 @@ def _divided_twice(model):
             continue  # `x / 2` twice may be meant; a count twice is not
         name = model.code(strip_scalar(node.left))
         yield node, (
+            f"{titles.code(name, 24)} is divided by {titles.code(model.code(first.right), 24)} twice",
             f"`{name}` was already divided by `{model.code(first.right)}` ({model.where(first)}), and is "
             f"divided by it again here: the value logged or accumulated is {model.code(first.right)} "
             f"times smaller than the loss it reports. Divide once (use `{name}` as it is)."), scale
@@ -387,6 +391,7 @@ def _elementwise_sum_vs_mean(model):
                 continue
             name = _short(loss.qualname)
             yield norm.node, (
+                f"{name} is summed per sample here but averaged per element elsewhere",
                 f"{name}(reduction='sum') divided by `{model.code(norm.divisor)}` is a sum over each "
                 f"sample's elements (every output, pixel or dimension), but {_describe(model, means[0])} the "
                 f"same loss is a mean over every element (reduction='mean'): the two differ by the number "
@@ -398,7 +403,8 @@ def _elementwise_sum_vs_mean(model):
 # -- messages and helpers ---------------------------------------------------------------
 
 
-def _accumulation_problem(model, accumulation, averaging) -> str | None:
+def _accumulation_problem(model, accumulation, averaging) -> tuple[str, str] | None:
+    """(title, body) of what is wrong with the average of `accumulation`, if anything."""
     scale, counts = accumulation.scale, averaging.counts
     total = f"`{accumulation.total}`" if accumulation.total is not None else "This sum"
     divisor = f"`{model.code(averaging.divisor)}`" if averaging.divisor is not None else \
@@ -407,19 +413,23 @@ def _accumulation_problem(model, accumulation, averaging) -> str | None:
     what = _what(model, scale)
     if counts.loader is not None and accumulation.loader is not None and counts.loader != accumulation.loader \
             and _names_loader(counts.loader) and _names_loader(accumulation.loader):
-        return (f"{total} adds up the losses of `{accumulation.loader}`, but is divided by {divisor}, which "
+        return (f"losses of {titles.code(accumulation.loader, 24)} averaged over the length of "
+                f"{titles.code(counts.loader, 24)}",
+                f"{total} adds up the losses of `{accumulation.loader}`, but is divided by {divisor}, which "
                 f"counts `{counts.loader}`: the two loaders have different lengths, so the average is "
                 f"scaled by their ratio. Divide by the {'samples' if counts.kind == 'samples' else 'batches'} "
                 f"of the loader summed over (`len({accumulation.loader}"
                 f"{'.dataset' if counts.kind == 'samples' else ''})`).")
     if scale.reduction == "mean" and counts.kind == "samples":
-        return (f"{total} adds up one mean per batch ({what}) and is divided by {divisor}, the number of "
+        return ("batch mean losses are averaged over the samples, not the batches",
+                f"{total} adds up one mean per batch ({what}) and is divided by {divisor}, the number of "
                 f"samples: the result is about batch_size times smaller than the mean loss. Divide by the "
                 f"number of batches (`len({loader})`), or add each batch's loss times its size "
                 f"(`loss.item() * x.size(0)`) before dividing by the number of samples.")
     if scale.reduction == "sum" and counts.kind == "batches":
         made = "each batch's mean times its size" if scale.weighted else f"one sum per batch ({what})"
-        return (f"{total} adds up {made} and is divided by {divisor}, the number of batches: that is a "
+        return ("per-batch loss sums are averaged over the batches, not the samples",
+                f"{total} adds up {made} and is divided by {divisor}, the number of batches: that is a "
                 f"per-batch sum, which grows with the batch size, not a per-sample loss (and it is not "
                 f"comparable with a mean elsewhere). Divide by the number of samples "
                 f"(`len({loader}.dataset)`).")
@@ -496,6 +506,16 @@ def _how_summed(model, loss) -> str:
     return model.code(node) if node is not None and loss.option("reduction") is None else "reduction='sum'"
 
 
+def _mixed_title(loss) -> str:
+    name = loss.qualname.rsplit(".", 1)[-1]
+    return f"sum-reduced {name} is not normalized here but is elsewhere"
+
+
+def _mixed_terms_title(mean, total) -> str:
+    return (f"{mean.name} (a mean) is added to {total.name if total.is_loss else 'a term'} "
+            f"(a sum over the batch)")
+
+
 def _mixed_message(model, loss, reference, norm) -> str:
     name = loss.qualname.rsplit(".", 1)[-1]
     divisor = model.code(norm.divisor)
@@ -509,7 +529,7 @@ def _mixed_message(model, loss, reference, norm) -> str:
             f"reduction='mean'.")
 
 
-def _fixed_batch_size(model, loss, norm) -> str | None:
+def _fixed_batch_size(model, loss, norm) -> tuple[str, str] | None:
     """Dividing by a constant `batch_size` inside a loop over a loader whose last
     batch is smaller."""
     divisor = norm.divisor
@@ -533,7 +553,8 @@ def _fixed_batch_size(model, loss, norm) -> str | None:
             last = (f"{length.value} % {size} = {length.value % size} samples"
                     if length is not None and isinstance(size, int) and size > 0
                     else f"len(dataset) % {size} samples, fewer than {size}")
-            return (f"This sum-reduced loss is divided by the fixed `{text}`, but the loader "
+            return (f"sum-reduced loss divided by fixed {titles.code(text, 24)}; the last batch is smaller",
+                    f"This sum-reduced loss is divided by the fixed `{text}`, but the loader "
                     f"({model.where(loader.call.node)}) keeps a smaller last batch ({last}): that "
                     f"batch's loss is scaled down and its samples count less. Divide by the actual "
                     f"batch size (`len(y)` or `x.size(0)`), use reduction='mean', or pass "

@@ -3,6 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.edits import replace_callee_attribute
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.modules import literal_number
@@ -108,6 +109,7 @@ loss = F.nll_loss(logp, y)  # expect: TL202
                 f"{holder}{origin if not value.via_forward else origin}; {name} applies log_softmax to "
                 f"them again, which changes nothing: the loss equals {nll} on the same input. Use "
                 f"{nll} to say what the code does.",
+                title=f"{name} gets log-probabilities (log_softmax twice; use {nll})",
                 fix=_fix(ctx, model, loss, losses, log_fed),
                 context={"loss": name, "label_smoothing": literal_number(loss.option("label_smoothing")),
                          **softmax_context(model, value, model.values.at(loss.input, loss.call))},
@@ -120,6 +122,7 @@ loss = F.nll_loss(logp, y)  # expect: TL202
             if not found or any(v.kind == "probs" for v in values):
                 continue
             ctx.report(wrapper.input, _wrapper_message(model, wrapper, found[0]),
+                       title=f"{titles.name(wrapper.wrapped.qualname)} in a loss module gets log-probabilities",
                        context={"loss": wrapper.wrapped.qualname.rsplit(".", 1)[-1],
                                 **softmax_context(model, found[0], values)})
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
 from torchlint.semantic.steps import (
-    BACKWARD, CLIP, OPAQUE, STEP, UNSCALE, ZERO_GRAD, StepEvent, Steps, is_scaled_backward, is_scaler, steps_of,
+    BACKWARD, CLIP, OPAQUE, STEP, UNSCALE, ZERO_GRAD, StepEvent, Steps, steps_of,
 )
 
 # Events that change or use the gradients a clip acts on.
@@ -18,7 +19,10 @@ class MisplacedGradientClipping(Rule):
     `zero_grad()` or `backward()` replaces them), or before `backward()` (it
     clips the cleared gradients, then backward writes the real ones). With an
     AMP `GradScaler`, it also finds clipping between `scaler.scale(loss).backward()`
-    and `scaler.step(optimizer)` without `scaler.unscale_(optimizer)` first.
+    and `scaler.step(optimizer)` without `scaler.unscale_(optimizer)` first. The
+    scaler is known by what builds it (`torch.amp.GradScaler(...)`, a subclass),
+    whatever the variable is called; by its name only when its value cannot be
+    followed (a parameter, an attribute set in another file).
 
     ## Why is this bad?
     Clipping is there to bound the update on a bad batch. Placed anywhere
@@ -47,8 +51,8 @@ class MisplacedGradientClipping(Rule):
     There is no automatic fix: moving the clip changes which statements run
     together. Clipping inside an accumulation loop, between two `backward()`
     calls, under a condition the step does not share, or through a
-    framework's own method (Lightning, Accelerate unscale by themselves) is
-    not reported.
+    framework's own method (Lightning, Accelerate unscale by themselves), or
+    with a `GradScaler(enabled=False)` (it does not scale) is not reported.
     """
 
     code = "TL506"
@@ -112,20 +116,24 @@ for step in range(100):
         written = model.code(other.fact.node)
         if len(written) > 60:
             written = written[:57] + "..."
+        named = titles.call(written, 28)
         if case == "after_step":
+            title = f"gradient clipping after {named} bounds no update"
             message = (f"gradient clipping runs after `{written}` ({where}): the step already applied the "
                        f"unclipped gradients, and the next zero_grad()/backward() replaces the clipped ones, "
                        f"so clipping never bounds an update. Clip between backward() and step().")
         elif case == "before_backward":
+            title = f"gradient clipping before {named} clips stale gradients"
             message = (f"gradient clipping runs before `{written}` ({where}): it clips the cleared gradients "
                        f"of the previous step, then backward writes the real ones and the step applies them "
                        f"unclipped. Clip between backward() and step().")
         else:
+            title = "gradient clipping on AMP-scaled gradients: no `unscale_()` before it"
             message = (f"gradient clipping runs on scaled gradients: `{written}` ({where}) multiplies them by "
                        f"the GradScaler's loss scale (65536 at the start) and no `scaler.unscale_(optimizer)` "
                        f"comes before the clip, so the threshold bounds the scaled norm and every step is "
                        f"clipped to a tiny update. Call `scaler.unscale_(optimizer)` before clipping.")
-        ctx.report(clip.fact.node, message, context=_context(model, steps, clip, case, loop))
+        ctx.report(clip.fact.node, message, title=title, context=_context(model, steps, clip, case, loop))
 
     @staticmethod
     def experiment(lab):
@@ -243,7 +251,8 @@ def _scaled(steps: Steps, clip: StepEvent, loop, step: StepEvent):
         if event.kind == UNSCALE or event.kind in (OPAQUE, STEP, ZERO_GRAD):
             return None
         if event.kind == BACKWARD:
-            scaled = is_scaled_backward(event) or step.call is not None and is_scaler(step.call.receiver)
+            scaled = steps.is_scaled_backward(event) or step.call is not None and \
+                steps.scales_gradients(step.call.receiver, step.call)
             return ("scaled", event, loop) if scaled else None
     return None
 

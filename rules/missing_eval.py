@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.evidence import injected_submodules
@@ -106,9 +107,12 @@ with torch.no_grad():
                 if not layers and (state.mode != "train" or state.event is None):
                     continue  # layers unknown: only an explicit train() says the mode matters
                 reported.add(key)
+                # a model reached through a subscript (`self.parts["net"](x)`) has no name: show its code
+                shown = target or model.code(forward.call.node.func)
                 ctx.report(
                     forward.call.node,
-                    _message(model, target, layers, phase.reason, state, forward),
+                    _message(model, shown, layers, phase.reason, state, forward),
+                    title=_title(shown, layers),
                     context={
                         "model": target,
                         "class": None,
@@ -167,6 +171,11 @@ def _unknown_layers(forward) -> bool:
         elif value.layer is None and value.qualname is None:
             return True
     return False
+
+
+def _title(target: str, layers: list[tuple[str, str]]) -> str:
+    kinds = titles.kinds((description for _, description in layers), limit=28)
+    return f"{titles.code(target)} runs in train mode during evaluation" + (f" ({kinds})" if kinds else "")
 
 
 def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state, forward) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.probe_context import model_context
@@ -98,7 +99,8 @@ for x in val_loader:
                     continue
                 ctx.report(
                     forward.site.node,
-                    f"`{forward.target}` runs with autograd on in this evaluation code "
+                    title=f"{titles.code(forward.target)} runs with autograd on during evaluation",
+                    message=f"`{forward.target}` runs with autograd on in this evaluation code "
                     f"({phase.reason}){_evidence(forward)}: each batch records a graph and keeps activations for a "
                     f"backward pass that never comes, wasting memory and time. Wrap the "
                     f"evaluation in `with torch.no_grad():` (or decorate the function with "

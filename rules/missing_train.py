@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.modules import mode_layers_of
@@ -143,12 +144,13 @@ for epoch in range(3):
                 names = ", ".join(description for _, description in layers[:3])
                 where = model.where(event.call.node)
                 if carried:
-                    title = f"`{forward.target}` trains in eval mode after the evaluation in its loop"
+                    title = f"{titles.code(forward.target, 24)} trains in eval mode after the evaluation in its loop"
                     why = (f"`{model.code(event.call.node)}` at {where} switches `{event.target}` to eval "
                            f"mode at the end of each iteration and nothing switches it back, so from the "
                            f"second iteration on this training step runs in eval mode")
                 else:
-                    title = f"`{forward.target}` trains in eval mode"
+                    kinds = titles.kinds(description for _, description in layers)
+                    title = f"{titles.code(forward.target)} trains in eval mode" + (f" ({kinds})" if kinds else "")
                     why = (f"`{model.code(event.call.node)}` at {where} is still in force when this "
                            f"training step runs")
                 ctx.report(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.probe_context import model_context
@@ -108,7 +109,9 @@ for i in range(100):
         optimizer = dotted_name(optimizer_node) or "optimizer"
         ctx.report(
             call.node,
-            f"`{optimizer}.step()` runs on every iteration but no `zero_grad()` clears the "
+            title=f"{titles.code(f'{optimizer}.step()', 30)} without `zero_grad()`: gradients pile up "
+                  f"across steps",
+            message=f"`{optimizer}.step()` runs on every iteration but no `zero_grad()` clears the "
             f"gradients in this loop: `backward()` adds into `.grad`, so each step applies the sum of "
             f"all gradients so far and training diverges. Call `{optimizer}.zero_grad()` at the start "
             f"of each iteration (or right after `step()`).",

@@ -4,12 +4,13 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
 from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import model_context
-from torchlint.semantic.steps import steps_of
+from torchlint.semantic.steps import STEP, steps_of
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 _MODULE_KINDS = ("module",)
@@ -22,13 +23,26 @@ class _Optimizer:
     owner: str  # "model", "self.net"
 
 
+@dataclass(frozen=True)
+class _ForeignLoad:
+    """`other.load_state_dict(...)` after the optimizer, onto a module other than the
+    one the optimizer holds, which the optimizer then trains."""
+
+    call: F.Call  # the load_state_dict call
+    target: str  # "restored", "self.best"
+    trained_at: F.Call  # the step (or the training helper's call) that uses the optimizer on it
+    loaded: frozenset  # the module values of `target`
+
+
 class OptimizerOnStaleParameters(Rule):
     """## What it does
     Finds an optimizer built over a model's parameters
     (`SGD(model.parameters())`) after which, and before the optimizer steps,
     the model gets parameters the optimizer never sees: a layer replaced
     (`model.fc = nn.Linear(...)`) or the model variable rebound to a new
-    module.
+    module. Also weights loaded with `load_state_dict` into another module
+    than the optimizer's (a fresh `restored = Net()`) when that module is then
+    trained with the optimizer: its steps update the first model only.
 
     ## Why is this bad?
     An optimizer holds the parameter tensors it was given. A layer built
@@ -52,7 +66,10 @@ class OptimizerOnStaleParameters(Rule):
     ## Fix safety
     There is no automatic fix. `model.to(device)`, `.cuda()`, wrappers such
     as `DataParallel(model)` (same parameter tensors) and an optimizer built
-    again or given `add_param_group` after the change are not reported.
+    again or given `add_param_group` after the change are not reported, nor
+    `load_state_dict` into the optimizer's own model (it copies into the same
+    tensors) or into a module the optimizer does not train (a teacher, an
+    EMA copy, a model only evaluated).
     """
 
     code = "TL504"
@@ -101,6 +118,24 @@ for _ in range(10):
                 for change in _parameter_changes(model, scope, optimizer):
                     if _used_after(model, scope, optimizer, change):
                         self._report(ctx, optimizer, change)
+                for load in _foreign_loads(model, scope, optimizer):
+                    self._report_load(ctx, optimizer, load)
+
+    def _report_load(self, ctx, optimizer: _Optimizer, load: _ForeignLoad) -> None:
+        model = ctx.model
+        owner, target, name = optimizer.owner, load.target, optimizer.name
+        ctx.report(
+            load.call.node,
+            title=f"{titles.code(name, 14)} steps {titles.code(owner, 20)}, not the loaded "
+                  f"{titles.code(target, 20)}",
+            message=f"`{target}` gets the weights here, but it is another module than `{owner}`, whose "
+            f"parameters `{name}` was built over ({model.where(optimizer.assign.node)}). `{target}` is "
+            f"then trained with `{name}` ({model.where(load.trained_at.node)}), whose `step()` updates "
+            f"only `{owner}`'s tensors: `{target}` computes gradients that are never applied and keeps "
+            f"the loaded weights. Load the weights into `{owner}` (`{owner}.load_state_dict(...)`), or "
+            f"build the optimizer over `{target}.parameters()` after loading.",
+            context=_load_context(model, optimizer, load),
+        )
 
     def _report(self, ctx, optimizer: _Optimizer, change: F.Assign) -> None:
         model = ctx.model
@@ -110,7 +145,9 @@ for _ in range(10):
                 else f"gives `{optimizer.owner}` a new layer `{target}`")
         ctx.report(
             change.node,
-            f"this {what} after `{optimizer.name}` was built over `{optimizer.owner}.parameters()` "
+            title=f"{titles.code(target, 30)} {'rebound' if rebinds else 'replaced'} after the optimizer "
+                  f"was built: it never trains",
+            message=f"this {what} after `{optimizer.name}` was built over `{optimizer.owner}.parameters()` "
             f"({model.where(optimizer.assign.node)}): the optimizer keeps the old parameter tensors, so "
             f"`{optimizer.name}.step()` never updates the new ones and they stay at their random "
             f"initialization. Build the optimizer after changing the model (or add the new parameters "
@@ -227,6 +264,90 @@ def _used_after(model, scope: F.Scope, optimizer: _Optimizer, change: F.Assign) 
         if any(dotted_name(arg.value) == optimizer.name for arg in call.args):
             return True
     return False
+
+
+def _foreign_loads(model, scope: F.Scope, optimizer: _Optimizer) -> list[_ForeignLoad]:
+    """`other.load_state_dict(...)` after the optimizer, where `other` is known to be a
+    module and not the optimizer's own model, then trained with the optimizer."""
+    owned = _module_values(model, _name_in(optimizer), optimizer.assign)
+    found = []
+    for call in scope.calls:
+        if call.order <= optimizer.assign.order or call.method != "load_state_dict" or call.receiver is None:
+            continue
+        if optimizer.assign.loop is not None and optimizer.assign.loop is not call.loop:
+            continue  # an optimizer built per iteration
+        target = dotted_name(call.receiver)
+        if target is None or _nested(target, optimizer.owner):
+            continue  # the optimizer's model, or a part of it: loaded into the same tensors
+        loaded = _module_values(model, call.receiver, call)
+        if not loaded or loaded & owned:
+            continue  # not known to be a module, or the same model under another name
+        trained_at = _trained_with(model, scope, optimizer, call, loaded, owned)
+        if trained_at is not None:
+            found.append(_ForeignLoad(call, target, trained_at, loaded))
+    return found
+
+
+def _nested(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _module_values(model, node: cst.BaseExpression | None, fact: F.Located) -> frozenset:
+    return frozenset(v for v in model.values.at(node, fact) if v.kind == "module") if node is not None \
+        else frozenset()
+
+
+def _trained_with(model, scope: F.Scope, optimizer: _Optimizer, load: F.Call, loaded: frozenset,
+                  owned: frozenset) -> F.Call | None:
+    """Where the optimizer, unchanged since `load`, first trains `loaded`: a step whose
+    iteration runs forward passes of the loaded module and none of the optimizer's own
+    model, or a project function of this file that steps an optimizer and is given the
+    loaded module and the optimizer (not its own model). None when its first use after
+    the load trains the optimizer's own model."""
+    steps = steps_of(model)
+    for call in scope.calls:
+        if call.order <= load.order:
+            continue
+        if call.method == "add_param_group" and dotted_name(call.receiver) == optimizer.name:
+            return None
+        found = lookup(scope, optimizer.name.split(".")[0], call.order)
+        if "." not in optimizer.name and (found is None or found[1].fact is not optimizer.assign):
+            return None  # rebuilt since
+        stepped = steps.stepped_optimizer(call)
+        if stepped is not None and dotted_name(stepped) == optimizer.name:
+            trained = _forward_models(model, call, scope)
+            return call if trained & loaded and not trained & owned else None
+        if any(dotted_name(arg.value) == optimizer.name for arg in call.args) and _steps_inside(model, call):
+            given = frozenset(v for arg in call.args for v in _module_values(model, arg.value, call))
+            return call if given & loaded and not given & owned else None
+    return None
+
+
+def _forward_models(model, step: F.Call, scope: F.Scope) -> frozenset:
+    """The module values run forward in the iteration of `step`."""
+    loop = step.loop
+    while loop is not None and loop.kind == "comprehension":
+        loop = loop.parent
+    forwards = model.phases.forwards_in(loop if loop is not None else scope, scope)
+    return frozenset(v for forward in forwards for v in forward.models if v.kind == "module")
+
+
+def _steps_inside(model, call: F.Call) -> bool:
+    """`call` runs a project function of this file that steps an optimizer."""
+    definition = model.local_function(call)
+    if definition is None or definition.facts is not model.facts:
+        return False
+    return any(event.kind == STEP for event in steps_of(model).events(definition.fact))
+
+
+def _load_context(model, optimizer: _Optimizer, load: _ForeignLoad) -> dict:
+    """Probe context: the loaded module's construction stands for the model trained."""
+    context = model_context(model, model.values.at(_name_in(optimizer), optimizer.assign))
+    built = next((v.origin for v in load.loaded if isinstance(v.origin, cst.Call) and v.facts is model.facts),
+                 None)
+    if built is not None:
+        context["new_module"] = model.code(built)
+    return context
 
 
 def _context(model, optimizer: _Optimizer, change: F.Assign, rebinds: bool) -> dict:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.datasets import datasets_of
@@ -110,7 +111,8 @@ with torch.no_grad():
                     continue
                 reported.add(id(construct.node))
                 ctx.report(construct.node, _message(model, found, loop, phase),
-                           title="random augmentation in an evaluation dataset",
+                           title=f"random augmentation in evaluation data "
+                                 f"({titles.listed(sorted({f.name for f in found}), 2, limit=36)})",
                            context={"transform": model.code(pipeline),
                                     "random_transforms": sorted({f.name for f in found})})
 

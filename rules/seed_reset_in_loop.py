@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.probe_context import model_context
@@ -100,7 +101,7 @@ for step in range(100):
             via = "" if seeded is call else f" (it calls `{model.code(seeded.func)}`)"
             ctx.report(
                 call.node,
-                title=f"`{name}(...)` resets the seed on every training step",
+                title=f"{titles.code(f'{name}(...)', 36)} resets the seed on every training step",
                 message=f"`{name}(...)`{via} resets the random seed to the same value {where}, so each "
                 f"step draws the same dropout masks, shuffles and augmentations. Seed once, before "
                 f"the loop.",

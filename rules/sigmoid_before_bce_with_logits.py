@@ -98,6 +98,7 @@ loss = criterion(logits, target)  # expect: TL205
             if origin is None:
                 continue
             ctx.report(loss.input, _message(model, loss, origin), fix=_fix(ctx, model, loss, origin),
+                       title=f"{loss.qualname.rsplit('.', 1)[-1]} gets sigmoid outputs (sigmoid applied twice)",
                        context=_context(model, loss, origin))
 
     @staticmethod

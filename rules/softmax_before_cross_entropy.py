@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.names import lookup
@@ -100,6 +101,7 @@ loss = criterion(logits, y)  # expect: TL201
             ctx.report(
                 loss.input,
                 _message(model, loss, value),
+                title=_title(loss),
                 fix=_fix(ctx, model, loss, value),
                 context={"loss": loss.qualname.rsplit(".", 1)[-1],
                          "class": value.via_forward.name if value.via_forward else None,
@@ -116,6 +118,7 @@ loss = criterion(logits, y)  # expect: TL201
             ctx.report(
                 wrapper.input,
                 _wrapper_message(model, wrapper, value),
+                title=f"{titles.name(wrapper.wrapped.qualname)} gets probabilities through a loss module, not logits",
                 context={"loss": wrapper.wrapped.qualname.rsplit(".", 1)[-1],
                          "class": value.via_forward.name if value.via_forward else None,
                          **softmax_context(model, value, values)},
@@ -201,6 +204,13 @@ def _origin_text(model, value) -> str:
     if len(code) > 50:
         code = code[:47] + "..."
     return f"`{code}` ({where})"
+
+
+def _title(loss) -> str:
+    name = loss.qualname.rsplit(".", 1)[-1]
+    if loss.kind == "nll":
+        return f"{name} gets probabilities from softmax, not log-probabilities"
+    return f"{name} gets probabilities from softmax, not logits"
 
 
 def _message(model, loss, value) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
@@ -113,6 +114,7 @@ head = nn.Softmax()  # expect: TL204
                     rank = shapes.at(tensor, call).rank
                     if rank not in _CLASS_DIM_RANKS:
                         ctx.report(call.node, _implicit_message(model.code(call.func), rank),
+                                   title=_implicit_title(model.code(call.func)),
                                    context={"dim": None, "function": kind, "where": "output",
                                             **model_context(model, model.values.at(tensor, call))})
                 continue
@@ -123,7 +125,8 @@ head = nn.Softmax()  # expect: TL204
                 module = model.enclosing_module(call.scope)
                 where = {"where": "inside", "class": module.name} if module is not None else \
                     {"where": "output", **model_context(model, model.values.at(tensor, call))}
-                ctx.report(dim, message, context={"dim": 0, "function": kind or call.method, **where})
+                ctx.report(dim, message, title=f"{titles.call(model.code(call.node))} normalizes over dim 0, "
+                           f"the batch dimension", context={"dim": 0, "function": kind or call.method, **where})
 
     def _implicit_layer(self, ctx, call, layer_kind: str) -> None:
         """`nn.Softmax()`: reported unless every tensor it is applied to is 2-D or 4-D
@@ -137,6 +140,7 @@ head = nn.Softmax()  # expect: TL204
         batch_ranks = [rank for rank in ranks if rank is not None and rank not in _CLASS_DIM_RANKS]
         module = model.enclosing_module(call.scope)
         ctx.report(call.node, _implicit_message(model.code(call.func), batch_ranks[0] if batch_ranks else None),
+                   title=_implicit_title(model.code(call.func)),
                    context={"dim": None, "function": layer_kind, "where": "layer",
                             "class": module.name if module is not None else None, "attr": attr})
 
@@ -259,6 +263,10 @@ def _local_of(model, call) -> str | None:
 def _is_module(model, call) -> bool:
     """`self.softmax(x)` calls a layer, it is not the tensor method."""
     return any(v.kind == "module" for v in model.values.at(call.func, call))
+
+
+def _implicit_title(name: str) -> str:
+    return f"{titles.code(name, 24)} without `dim` may normalize over the batch"
 
 
 def _implicit_message(name: str, rank: int | None) -> str:

@@ -98,6 +98,7 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                     continue
                 reported.add(id(call))
                 ctx.report(call.node, _message(model, call, kind, loop),
+                           title="training DataLoader is not shuffled: every epoch has the same order",
                            context=_context(model, loader, kind))
 
     @staticmethod

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
@@ -114,7 +115,8 @@ for step in range(100):
         where = "at the end of the previous pass of the loop" if wraps else model.where(backward.fact.node)
         ctx.report(
             clear.fact.node,
-            f"`{clearing}` runs after `backward()` ({where}) and before "
+            title=f"{titles.call(clearing, 28)} clears gradients between backward() and step()",
+            message=f"`{clearing}` runs after `backward()` ({where}) and before "
             f"`{stepping}` ({model.where(step.fact.node)}): it clears the gradients backward just "
             f"computed, so every step applies zero gradients and the parameters never learn from the loss. "
             f"Move `zero_grad()` to the start of the iteration (before the forward pass) or right after "

@@ -55,7 +55,7 @@ def main():
                 print(epoch, torch.nn.functional.cross_entropy(model(x), y).item())
 """
 
-TL101 = ("train.py:21:64: TL101 An evaluation loop runs a model with Dropout or BatchNorm in train mode\n"
+TL101 = ("train.py:21:64: TL101 `model` runs in train mode during evaluation (Dropout)\n"
          "   |\n"
          "21 |                 print(epoch, torch.nn.functional.cross_entropy(model(x), y).item())\n"
          "   |                                                                ^^^^^^^^\n"

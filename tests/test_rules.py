@@ -139,3 +139,24 @@ def test_every_rule_has_bad_and_good_fixtures():
         good = [p for p in folder.rglob("*.py") if "good" in p.as_posix()]
         assert bad, f"{rule.code} has no bad fixture"
         assert good, f"{rule.code} has no good fixture"
+
+
+def test_fixture_findings_have_specific_short_titles(fixture_findings):
+    """Every finding's title (JSON `message`) says what is wrong in one short line
+    of its own, not the rule's summary; the body carries the why and the what to do."""
+    from torchlint.engine import summary_title
+
+    summaries = {rule.code: summary_title(rule) for rule in RULES}
+    problems = []
+    for finding in fixture_findings:
+        title, body = finding["message"], finding["body"]
+        where = f"{finding['path']}:{finding['line']} {finding['code']}"
+        if len(title) > 80 or "\n" in title:
+            problems.append(f"{where}: title of {len(title)} characters: {title}")
+        if title == summaries[finding["code"]]:
+            problems.append(f"{where}: the title is the rule's summary")
+        if "``" in title:
+            problems.append(f"{where}: empty code in the title: {title}")
+        if not body or body == title:
+            problems.append(f"{where}: no body beside the title")
+    assert not problems, "\n".join(problems)

@@ -123,6 +123,13 @@ def _unused_noqa(rule: type[Rule], noqa: suppressions.Suppressions, ran: frozens
     return found
 
 
+def _syntax_title(message: str) -> str:
+    """A short title: Python's message, cut where it would pass about 80 characters
+    (the body and Python's own error keep the whole of it)."""
+    title = f"The file does not parse: {message}"
+    return title if len(title) <= 80 else title[:77].rstrip() + "..."
+
+
 def _syntax_finding(rule: type[Rule], source: SourceFile, message: str, line: int,
                     column: int, skipped: tuple[int, ...] = ()) -> Finding:
     body = ("Python cannot parse this file, so nothing else in it was checked "
@@ -134,9 +141,12 @@ def _syntax_finding(rule: type[Rule], source: SourceFile, message: str, line: in
         body = (f"Python cannot parse this file, so the script fails as soon as it is imported. "
                 f"Correct the syntax here. {skipped_words} and the rest of the file was checked; "
                 f"no fix is offered in this file until it parses.")
+    title = _syntax_title(message)
+    if title != f"The file does not parse: {message}":
+        body = f"Python says: {message}. {body}"  # the title had to cut it short
     return Finding(
         code=rule.code, name=rule.name, severity=rule.severity,
-        message=f"The file does not parse: {message}", path=source.display,
+        message=title, path=source.display,
         span=Span(line, column, line, column), body=body,
     )
 

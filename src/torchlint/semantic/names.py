@@ -52,6 +52,7 @@ class Symbols:
     framework_bases: frozenset[str]
     framework_evaluators: frozenset[str]
     model_factories: tuple[str, ...]
+    grad_scalers: frozenset[str]  # AMP GradScaler classes: scaler.scale(loss) multiplies the gradients
     eval_function_names: dict[str, tuple[str, ...]]
     eval_loader_words: frozenset[str]
 
@@ -79,6 +80,7 @@ def symbols() -> Symbols:
         framework_bases=frozenset(data["framework_bases"]),
         framework_evaluators=frozenset(data["framework_evaluators"]),
         model_factories=tuple(data["model_factories"]),
+        grad_scalers=frozenset(data["grad_scalers"]),
         eval_function_names={k: tuple(v) for k, v in data["eval_function_names"].items()
                              if not k.startswith("_")},
         eval_loader_words=frozenset(data["eval_loader_words"]),

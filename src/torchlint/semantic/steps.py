@@ -67,12 +67,41 @@ class Steps:
             return None
         if not call.args and self.model.phases.is_optimizer_step(call):
             return call.receiver
-        if len(call.args) == 1 and is_scaler(call.receiver):
+        if len(call.args) == 1 and self.is_scaler(call.receiver, call):
             argument = call.args[0].value
             values = self.model.values.at(argument, call)
             if any(v.kind == "optimizer" for v in values) or "opt" in (dotted_name(argument) or "").lower():
                 return argument
         return None
+
+    def is_scaler(self, node: cst.BaseExpression | None, fact: F.Located) -> bool:
+        """An AMP GradScaler, by its value: a GradScaler construction (or of a subclass)
+        the semantic layer follows to `node`. Only when nothing is known of the value (a
+        parameter, an attribute set in another file, a library's object) does the name
+        decide (`scaler`, `self.grad_scaler`); a value known to be something else (a
+        project class with a `scale` method) is not a scaler, whatever its name."""
+        if node is None:
+            return False
+        values = self.model.values.at(node, fact)
+        if any(v.kind == "grad_scaler" for v in values):
+            return True
+        if any(v.kind != "external" for v in values):
+            return False
+        return "scaler" in (dotted_name(node) or "").lower()
+
+    def scales_gradients(self, node: cst.BaseExpression | None, fact: F.Located) -> bool:
+        """A GradScaler whose scaling is on: not one built with `enabled=False`, whose
+        `scale(loss)` returns the loss unchanged."""
+        if not self.is_scaler(node, fact):
+            return False
+        scalers = [v for v in self.model.values.at(node, fact) if v.kind == "grad_scaler"]
+        return not scalers or any(not _disabled(v) for v in scalers)
+
+    def is_scaled_backward(self, event: StepEvent) -> bool:
+        """`scaler.scale(loss).backward()` with a scaler that scales."""
+        receiver = event.target
+        return isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) \
+            and receiver.func.attr.value == "scale" and self.scales_gradients(receiver.func.value, event.fact)
 
     def is_clip(self, call: F.Call) -> bool:
         """`torch.nn.utils.clip_grad_norm_` / `clip_grad_value_` (not a framework's own
@@ -91,7 +120,7 @@ class Steps:
             return StepEvent(BACKWARD, call)
         if call.method == "zero_grad" and call.receiver is not None:
             return StepEvent(ZERO_GRAD, call, call.receiver)
-        if call.method == "unscale_" and call.receiver is not None and is_scaler(call.receiver):
+        if call.method == "unscale_" and call.receiver is not None and self.is_scaler(call.receiver, call):
             return StepEvent(UNSCALE, call, call.positional(0))
         optimizer = self.stepped_optimizer(call)
         if optimizer is not None:
@@ -260,16 +289,11 @@ def steps_of(model: SemanticModel) -> Steps:
     return found
 
 
-def is_scaler(node: cst.BaseExpression | None) -> bool:
-    """`scaler`, `self.grad_scaler`, `amp_scaler`: an AMP GradScaler by its name."""
-    return "scaler" in (dotted_name(node) or "").lower()
-
-
-def is_scaled_backward(event: StepEvent) -> bool:
-    """`scaler.scale(loss).backward()`."""
-    receiver = event.target
-    return isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) \
-        and receiver.func.attr.value == "scale" and is_scaler(receiver.func.value)
+def _disabled(scaler) -> bool:
+    """`GradScaler(enabled=False)` written literally."""
+    call = scaler.call
+    enabled = call.keyword("enabled") if call is not None else None
+    return isinstance(enabled, cst.Name) and enabled.value == "False"
 
 
 def _parameters_owner(params: cst.BaseExpression) -> cst.BaseExpression | None:

@@ -91,7 +91,7 @@ class Value:
 
     kind: str
     # module, model_output, probs, log_probs, log_of_probs, loss_fn, loss, loader,
-    # optimizer, scheduler, tuple, number, tensor, class, function, external, batch
+    # optimizer, scheduler, grad_scaler, tuple, number, tensor, class, function, external, batch
     origin: cst.CSTNode | None = None  # the node that made it
     facts: F.FileFacts | None = None  # the file `origin` belongs to
     module: ModuleClass | None = None  # project model class (module, model_output)
@@ -594,6 +594,8 @@ class Values:
                 layer = Layer(attr="", call=call, qualname=qualified.rsplit(".", 1)[0],
                               kind="embedding", facts=frame.facts)
                 return [Value("module", origin=node, facts=frame.facts, layer=layer, qualname=layer.qualname)]
+            if qualified in symbols.grad_scalers:
+                return [Value("grad_scaler", origin=node, facts=frame.facts, qualname=qualified, call=call)]
             if qualified.startswith("torch.optim.lr_scheduler."):
                 return [Value("scheduler", origin=node, facts=frame.facts, qualname=qualified, call=call)]
             if qualified.startswith("torch.optim.") and qualified[12:13].isupper():
@@ -653,6 +655,18 @@ class Values:
         callee_values = infer_arg(node.func)
         return self._call_values(callee_values, node, call, frame, depth)
 
+    def _grad_scaler_base(self, definition) -> str | None:
+        """The AMP GradScaler class a project class derives from directly, if any."""
+        cls = definition.fact
+        if not isinstance(cls, F.Class):
+            return None
+        names = self.model.names_for(definition.facts)
+        for base in cls.bases:
+            qualified = names.qualified(base, cls.parent, cls.order)
+            if qualified in self.model.symbols.grad_scalers:
+                return qualified
+        return None
+
     def _call_values(self, callees: frozenset[Value], node: cst.Call, call: F.Call | None,
                      frame: _Frame, depth: int) -> list[Value]:
         found: list[Value] = []
@@ -660,8 +674,11 @@ class Values:
             if callee.kind == "class" and callee.definition is not None:
                 definition = callee.definition
                 module = self.model.modules.of_class(definition.fact, definition.facts, definition.path)
+                scaler = self._grad_scaler_base(definition) if module is None else None
                 if module is not None:
                     found.append(Value("module", origin=node, facts=frame.facts, module=module, call=call))
+                elif scaler is not None:  # `class Scaler(torch.amp.GradScaler)`: still scales
+                    found.append(Value("grad_scaler", origin=node, facts=frame.facts, qualname=scaler, call=call))
                 else:
                     found.append(Value("instance", origin=node, facts=frame.facts, definition=definition))
             elif callee.kind == "module":
