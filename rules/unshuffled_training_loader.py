@@ -183,11 +183,13 @@ def _named_for_evaluation(model, call) -> bool:
 
 
 def _unshuffled(model, call) -> bool:
-    """shuffle left False (or written False), no sampler, no batch_sampler, no **kwargs."""
+    """shuffle left False (or written False), no sampler, no batch_sampler (or None), no **kwargs."""
     if any(arg.star for arg in call.args):
         return False
-    if call.argument(3, "sampler") is not None or call.argument(4, "batch_sampler") is not None:
-        return False
+    for index, keyword in ((3, "sampler"), (4, "batch_sampler")):
+        given = call.argument(index, keyword)
+        if given is not None and not model.data.always_none(given, call.scope, call.order):
+            return False  # a sampler orders the batches (`sampler=None` orders nothing)
     shuffle = call.argument(2, "shuffle")
     if shuffle is None:
         return True
