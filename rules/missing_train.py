@@ -15,7 +15,10 @@ class MissingTrain(Rule):
     the epoch loop (`validate(model)` calls `model.eval()`) after which the
     next epoch trains without `model.train()`. A bare `model.eval()` right
     before a training loop is taken as deliberate (fine-tuning with frozen
-    BatchNorm statistics) and not reported.
+    BatchNorm statistics) and not reported. A check every few steps
+    (`if step % k == 0: validate()`) counts when nothing in the loop sets train
+    mode back; a model passed in from elsewhere (its layers unknown) counts when
+    the code sets train mode on it itself before the step.
 
     ## Why is this bad?
     In eval mode Dropout does nothing and BatchNorm normalizes with its running
@@ -120,20 +123,21 @@ for epoch in range(3):
             function = scope if scope.kind == "function" else None
             if function is not None and model.is_framework_managed(function):
                 continue  # Lightning and friends set the mode themselves
-            for forward in phases.forwards_in(loop, scope):
+            for forward in phases.forwards_in(loop, scope, unknown=True):
                 key = id(forward.call)
                 if key in reported or forward.call.scope is not scope or not forward.target:
                     continue
                 # Named layers only: an external class's "unknown layers" say nothing here.
                 layers = [(path, text) for path, text in mode_layers_of(forward.models) if path]
-                if not layers:
+                if not layers and not _mode_kept_by_author(phases, forward):
                     continue  # no Dropout/BatchNorm known: the mode changes nothing we can name
                 if phases.grad_disabled_at(forward.call) or _evaluates(phases, forward.call) \
                         or not _before_a_backward(phases, forward.call, loop, scope):
                     continue  # not the training step: a frozen part, an inline evaluation
                 state = phases.mode_at(forward.call, forward.target, forward.models)
                 event, carried = None, False
-                if state.mode == "eval" and state.event is not None and _unconditional_for(state.event, forward):
+                if state.mode == "eval" and state.event is not None and (
+                        _unconditional_for(state.event, forward) or _never_restored_in_loop(phases, state.event, forward)):
                     event = state.event
                 else:
                     event = phases.eval_left_by_loop(forward.call, forward.target, forward.models)
@@ -141,7 +145,8 @@ for epoch in range(3):
                 if event is None or not _switched_for_evaluation(phases, event, forward, scope):
                     continue  # eval mode chosen for training itself (frozen BatchNorm statistics)
                 reported.add(key)
-                names = ", ".join(description for _, description in layers[:3])
+                names = ", ".join(description for _, description in layers[:3]) or "Dropout and BatchNorm, if it has any"
+
                 where = model.where(event.call.node)
                 if carried:
                     title = f"{titles.code(forward.target, 24)} trains in eval mode after the evaluation in its loop"
@@ -202,6 +207,28 @@ def _before_a_backward(phases, call, loop, scope) -> bool:
     """A backward pass (or optimizer step) follows `call` in the same iteration: its output trains."""
     return any(call.order < other.order and (phases.is_backward(other) or phases.is_optimizer_step(other))
                for other in phases.calls_in(loop, scope))
+
+
+def _mode_kept_by_author(phases, forward) -> bool:
+    """A model only its use shows (`self.net` set from a constructor parameter): its
+    layers are unknown, but the training code itself calls `.train()` on it before the
+    step, so the mode matters to the author and eval mode at the step is a mistake."""
+    if forward.models or forward.evidence == "name":
+        return False
+    return any(event.mode == "train" and event.target == forward.target and event.call.order < forward.call.order
+               for event in phases.mode_events(forward.call.scope))
+
+
+def _never_restored_in_loop(phases, event, forward) -> bool:
+    """A conditional eval switch (`if step % k == 0: validate()`) in a loop around the
+    step, in a loop that never sets the mode back: once it has run, every later step
+    trains in eval mode. (A loop that sets the mode per pass, `if phase == "train":
+    model.train() else: model.eval()`, has its train switch in the loop.)"""
+    loop = forward.call.loop
+    if loop is None or not loop.contains(event.call):
+        return False
+    return not any(other.mode != "eval" and other.target == event.target and loop.contains(other.call)
+                   for other in phases.mode_events(forward.call.scope))
 
 
 def _unconditional_for(event, forward) -> bool:

@@ -13,7 +13,8 @@ class UnshuffledTrainingLoader(Rule):
     Finds a `DataLoader` that a training loop iterates with `shuffle` left
     `False`, no `sampler` and no `batch_sampler`, over a map-style dataset
     (`TensorDataset`, a `Subset`, a torchvision dataset, a `Dataset` class
-    with `__getitem__`, a list).
+    with `__getitem__`, a list), including a loader a factory of this file
+    returns to a training loop of another project file (when the run includes it).
 
     ## Why is this bad?
     Without shuffling every epoch presents the same batches in the same
@@ -100,6 +101,29 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                 ctx.report(call.node, _message(model, call, kind, loop),
                            title="training DataLoader is not shuffled: every epoch has the same order",
                            context=_context(model, loader, kind))
+        self._loaders_trained_elsewhere(ctx, reported)
+
+    def _loaders_trained_elsewhere(self, ctx, reported: set[int]) -> None:
+        """Loaders made here (a `get_loaders()` helper) that another project file's
+        training loop iterates: reported here, where `shuffle` belongs."""
+        model = ctx.model
+        datasets = None
+        for elsewhere in model.data.loops_elsewhere():
+            other = elsewhere.model
+            if elsewhere.loop.kind != "for" or other.phases.eval_reason_of_loop(elsewhere.loop) is not None \
+                    or carries_state_across_batches(other, elsewhere.loop, elsewhere.scope):
+                continue
+            for loader in elsewhere.loaders:
+                call = loader.call
+                if id(call) in reported or not _unshuffled(model, call) or _named_for_evaluation(model, call):
+                    continue
+                datasets = datasets or datasets_of(model)
+                kind = datasets.kind(loader.dataset, call.scope, call.order)
+                if kind is None or kind.style != "map":
+                    continue
+                reported.add(id(call))
+                ctx.report(call.node, _message(model, call, kind, elsewhere.loop, other.facts),
+                           context=_context(model, loader, kind))
 
     @staticmethod
     def experiment(lab):
@@ -160,11 +184,13 @@ def _named_for_evaluation(model, call) -> bool:
 
 
 def _unshuffled(model, call) -> bool:
-    """shuffle left False (or written False), no sampler, no batch_sampler, no **kwargs."""
+    """shuffle left False (or written False), no sampler, no batch_sampler (or None), no **kwargs."""
     if any(arg.star for arg in call.args):
         return False
-    if call.argument(3, "sampler") is not None or call.argument(4, "batch_sampler") is not None:
-        return False
+    for index, keyword in ((3, "sampler"), (4, "batch_sampler")):
+        given = call.argument(index, keyword)
+        if given is not None and not model.data.always_none(given, call.scope, call.order):
+            return False  # a sampler orders the batches (`sampler=None` orders nothing)
     shuffle = call.argument(2, "shuffle")
     if shuffle is None:
         return True
@@ -174,9 +200,10 @@ def _unshuffled(model, call) -> bool:
     return known is not None and known.value is False
 
 
-def _message(model, call, kind, loop) -> str:
+def _message(model, call, kind, loop, loop_facts=None) -> str:
     left = "is False" if call.argument(2, "shuffle") is not None else "is left at its default False"
-    return (f"this DataLoader feeds the training loop at {model.where(loop.node)} over {kind.what}, a "
+    where = model.where(loop.node, loop_facts) if loop_facts is not None else model.where(loop.node)
+    return (f"this DataLoader feeds the training loop at {where} over {kind.what}, a "
             f"map-style dataset, but `shuffle` {left} and no sampler is given: every epoch sees the same "
             f"batches in the same order (often sorted by class or time), which correlates the updates "
             f"and hurts generalization. Pass `shuffle=True` (or a sampler).")

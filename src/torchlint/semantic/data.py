@@ -17,7 +17,7 @@ import libcst as cst
 from torchlint.semantic import facts as F
 from torchlint.semantic.conditions import literal_strings
 from torchlint.semantic.modules import literal_number
-from torchlint.semantic.names import lookup
+from torchlint.semantic.names import lookup, lookup_reaching
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
@@ -197,6 +197,20 @@ class DataFacts:
                 return None
             return Known(value, left.how if left.how != "literal" else right.how)
         return None
+
+    def always_none(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None) -> bool:
+        """`node` is `None`, or a name every binding of which that may reach `order`
+        is `None` (`sampler = None` ... `DataLoader(ds, sampler=sampler)`); a name
+        that one branch binds to a sampler is not."""
+        if isinstance(node, cst.Name) and node.value == "None":
+            return True
+        if not isinstance(node, cst.Name):
+            return False
+        found = lookup_reaching(scope, node.value, order)
+        if found is None:
+            return False
+        return all(isinstance(b.fact, F.Assign) and b.fact.kind in ("assign", "annassign") and not b.path
+                   and isinstance(b.fact.value, cst.Name) and b.fact.value.value == "None" for b in found[1])
 
     def _name_constant(self, node: cst.Name, scope: F.Scope, order: int | None, depth: int,
                        env: Env) -> Known | None:
@@ -796,10 +810,18 @@ class DataFacts:
 
     def _trace_name(self, node: cst.Name, scope: F.Scope, order: int | None, env: Env, depth: int,
                     path: tuple[int, ...]) -> list[tuple[F.Call, Env]]:
-        found = lookup(scope, node.value, order)
+        found = lookup_reaching(scope, node.value, order)
         if found is None:
             return []
-        binding = found[1]
+        # Every binding that may reach the use: `if args.a: loader = DataLoader(...)
+        # else: loader = DataLoader(...)` hands either loader on.
+        result = []
+        for binding in found[1]:
+            result.extend(self._trace_binding(binding, env, depth, path))
+        return result
+
+    def _trace_binding(self, binding: F.Binding, env: Env, depth: int,
+                       path: tuple[int, ...]) -> list[tuple[F.Call, Env]]:
         fact = binding.fact
         if isinstance(fact, F.Param):
             bound = env.argument(fact)

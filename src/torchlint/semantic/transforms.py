@@ -106,7 +106,13 @@ class Transforms:
             return []
         if isinstance(node, cst.Name):
             value = self._bound_value(node, scope, order)
-            return self._walk(value[0], value[1], value[2], depth + 1) if value else []
+            if not value:
+                return []
+            found = self._walk(value[0], value[1], value[2], depth + 1)
+            if isinstance(value[0], cst.List):
+                for added in self._appended(node.value, value[1], value[2], scope, order):
+                    found += self._walk(added, value[1], value[2], depth + 1)
+            return found
         if isinstance(node, cst.Subscript):
             return self._walk(self._dict_item(node, scope, order), scope, order, depth + 1)
         if isinstance(node, (cst.List, cst.Tuple)):
@@ -123,6 +129,27 @@ class Transforms:
         if name in _CONTAINERS and node.args:
             found += [f for f in self._walk(node.args[0].value, scope, order, depth + 1) if f[1] is not node]
         return found
+
+    @staticmethod
+    def _appended(name: str, home: F.Scope, bound_at: int, scope: F.Scope,
+                  order: int | None) -> list[cst.BaseExpression]:
+        """What `name.append(t)` / `.insert(i, t)` / `.extend([...])` add to the list
+        `name` (bound at `bound_at` in `home`) before `order`: a pipeline built step by
+        step. Only unconditional additions (in no `if` the list's binding is not in):
+        `if train: steps.append(RandomCrop())` is for one of the pipelines built there."""
+        added = []
+        for call in home.calls:
+            if call.order <= bound_at or (order is not None and home is scope and call.order >= order):
+                continue
+            if call.method not in ("append", "insert", "extend") or not isinstance(call.receiver, cst.Name) \
+                    or call.receiver.value != name:
+                continue
+            if call.branch is not None and call.branch.order > bound_at:
+                continue  # added only on some paths
+            argument = call.argument(1 if call.method == "insert" else 0, "object")
+            if argument is not None:
+                added.append(argument)
+        return added
 
     def _transform_name(self, node: cst.Call, scope: F.Scope, order: int | None) -> str | None:
         qualified = self.model.names.qualified(node.func, scope, order)
