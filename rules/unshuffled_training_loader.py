@@ -123,6 +123,7 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                     continue
                 reported.add(id(call))
                 ctx.report(call.node, _message(model, call, kind, elsewhere.loop, other.facts),
+                           title="training DataLoader is not shuffled: every epoch has the same order",
                            context=_context(model, loader, kind))
 
     @staticmethod
