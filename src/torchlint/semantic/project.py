@@ -56,6 +56,12 @@ MAX_CACHED_CHARS = 2_000_000
 # _triton_ops_meta.py is 500 KB of literals), never model definitions worth
 # following; parsing one costs over 500 MB.
 MAX_MODULE_CHARS = 300_000
+# Text of the distinct local modules one lint takes in (what its file imports,
+# transitively, and the files importing it): about 50 bytes a character while
+# its analyses hold them, so 4 million characters cost about 200 MB. A training
+# project's modules are far fewer; a module of a library (torch's _dynamo)
+# reaches hundreds. Past it, a further module is as unreadable.
+MAX_LINT_CHARS = 4_000_000
 # Import lookups remembered; bounded because an editor session types many
 # half-finished names.
 MAX_REMEMBERED_LOOKUPS = 20_000
@@ -173,6 +179,10 @@ class Project:
     overlays: dict[Path, str] = field(default_factory=dict)
     files_read: int = 0
     _cached_chars: int = 0
+    # The modules taken in by the lint under way (None: no lint), kept for it
+    # whatever the cache evicts meanwhile: parsed once per lint, never twice.
+    _taken: dict[Path, LocalModule] | None = None
+    _taken_chars: int = 0
 
     # -- which files -------------------------------------------------------
 
@@ -306,8 +316,44 @@ class Project:
 
     # -- parsed modules ----------------------------------------------------
 
+    def begin_lint(self) -> None:
+        """A file's lint starts: the modules it takes in count to MAX_LINT_CHARS."""
+        self._taken = {}
+        self._taken_chars = 0
+
+    def end_lint(self) -> None:
+        self._taken = None
+        self._taken_chars = 0
+
     def module(self, path: Path) -> LocalModule | None:
         path = path.resolve()
+        taken = self._taken
+        if taken is None:
+            return self._module(path)
+        found = taken.get(path)
+        if found is not None:
+            return found
+        if self._taken_chars + self._parsed_size(path) > MAX_LINT_CHARS:
+            return None  # beyond this lint's budget: an unknown module
+        found = self._module(path)
+        if found is not None and self._taken is taken:
+            taken[path] = found
+            self._taken_chars += len(found.text) if found.facts is not None else 0
+        return found
+
+    def _parsed_size(self, path: Path) -> int:
+        """The characters of `path` a parse of it would hold (0: too large to parse)."""
+        cached = self._modules.get(path)
+        if cached is not None:
+            return len(cached.text) if cached.facts is not None else 0
+        text = self.overlays.get(path)
+        try:
+            size = len(text) if text is not None else os.stat(path).st_size
+        except OSError:
+            return 0
+        return size if size <= MAX_MODULE_CHARS else 0
+
+    def _module(self, path: Path) -> LocalModule | None:
         if path in self._modules:
             found = self._modules.pop(path)  # most recently used last
             self._modules[path] = found
@@ -409,14 +455,23 @@ class Project:
         self._forget_other_runs()
         path = path.resolve()
         key = (path, called, levels)
+        modules = [self.module(found) for found in self.importer_paths(path, called, levels)]
+        return [m for m in modules if m is not None and m.facts is not None]
+
+    def importer_paths(self, path: Path, called: str, levels: int = MAX_REEXPORT_LEVELS) -> list[Path]:
+        """The paths of :meth:`importers`, none parsed."""
+        if self.run_files is None:
+            return []
+        self._forget_other_runs()
+        path = path.resolve()
+        key = (path, called, levels)
         paths = self._importers.get(key)
         if paths is None:
             paths = self._importers[key] = self._find_importers(path, called, levels)
         else:
             for candidate in self.candidate_importers(path):  # noted again for this file's record
                 self.examined(candidate, self.run_files.texts.get(candidate, ""))
-        modules = [self.module(found) for found in paths]
-        return [m for m in modules if m is not None and m.facts is not None]
+        return paths
 
     def is_imported(self, path: Path) -> bool:
         """Whether a file of the run imports the module at `path` (read from the
