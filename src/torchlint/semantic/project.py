@@ -498,16 +498,18 @@ class Project:
         mention = re.compile(rf"\b{re.escape(called)}\b")
         found: list[Path] = []
         for candidate in self.candidate_importers(path):
+            if len(found) >= MAX_IMPORTERS:
+                break  # the files after these cannot change the answer
             text = self.run_files.texts.get(candidate, "")
             self.examined(candidate, text)
-            if candidate == path or len(found) >= MAX_IMPORTERS:
-                continue
-            if path not in self._targets_of(candidate):
+            if candidate == path or path not in self._targets_of(candidate):
                 continue
             if candidate.name == "__init__.py" and levels > 0:  # re-exported to the package's importers
                 found.extend(p for p in self._find_importers(candidate, called, levels - 1)
                              if p != path and p not in found)
-            if mention.search(text) and candidate not in found:
+            # The plain search first: in a library most files import the package's
+            # __init__, and the word search is the slower one.
+            if called in text and mention.search(text) and candidate not in found:
                 found.append(candidate)
         return found[:MAX_IMPORTERS]
 
