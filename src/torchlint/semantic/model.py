@@ -43,8 +43,9 @@ MAX_SITES_ELSEWHERE = 4
 MAX_CALLER_HOPS = 2
 # Importing files parsed to answer the caller searches of one linted file (its
 # callers' files included): bounds its time and memory where every module is
-# imported by many (torch's own _dynamo, _inductor).
-MAX_IMPORTER_FILES = 48
+# imported by many (torch's own _dynamo, _inductor). A function's search keeps
+# MAX_SITES_ELSEWHERE call sites from them anyway.
+MAX_IMPORTER_FILES = 16
 
 
 class SemanticModel:

@@ -49,19 +49,21 @@ _EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext
 _MAX_UP = 4  # how many folders above a file are searched for absolute imports
 # Parsed local modules kept for reuse. A module's syntax tree and facts cost
 # about 50 bytes per character of its text, so the cache is bounded by both
-# count and total text: 96 small modules, or fewer large ones (about 100 MB).
+# count and total text: 96 small modules, or fewer large ones (about 250 MB;
+# in a library's tree each file takes in over a million characters of them).
 MAX_CACHED_MODULES = 96
-MAX_CACHED_CHARS = 2_000_000
+MAX_CACHED_CHARS = 5_000_000
 # Local modules larger than this are generated tables (torch's own
 # _triton_ops_meta.py is 500 KB of literals), never model definitions worth
 # following; parsing one costs over 500 MB.
 MAX_MODULE_CHARS = 300_000
 # Text of the distinct local modules one lint takes in (what its file imports,
 # transitively, and the files importing it): about 50 bytes a character while
-# its analyses hold them, so 4 million characters cost about 200 MB. A training
-# project's modules are far fewer; a module of a library (torch's _dynamo)
-# reaches hundreds. Past it, a further module is as unreadable.
-MAX_LINT_CHARS = 4_000_000
+# its analyses hold them, so 1.5 million characters cost about 75 MB and 3 s of
+# parsing. A training project's modules are far fewer (the largest of the
+# real-world set: 60,000); a module of a library (torch's _dynamo) reaches
+# hundreds. Past it, a further module is as unreadable.
+MAX_LINT_CHARS = 1_500_000
 # Import lookups remembered; bounded because an editor session types many
 # half-finished names.
 MAX_REMEMBERED_LOOKUPS = 20_000
