@@ -62,3 +62,50 @@ def test_a_huge_local_module_is_not_parsed(tmp_path, monkeypatch):
     assert project.module(small).facts is not None
     skipped = project.module(huge)
     assert skipped.facts is None and skipped.text.startswith("import torch")
+
+
+def test_one_lint_takes_in_modules_up_to_its_budget_and_parses_each_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(project_module, "MAX_LINT_CHARS", 10_000)
+    monkeypatch.setattr(project_module, "MAX_CACHED_CHARS", 4_000)  # the cache keeps one
+    paths = _write_modules(tmp_path, 6, 3_000)
+    project = Project()
+    project.begin_lint()
+    taken = [project.module(path) for path in paths]
+    # Three modules of ~3,000 characters fit in 10,000: the others are unknown to this lint.
+    assert [m is not None for m in taken] == [True, True, True, False, False, False]
+    assert project.module(paths[0]) is taken[0]  # evicted from the cache, kept for the lint
+    assert project.files_read == 3
+    project.end_lint()
+    project.begin_lint()  # the next lint has a budget of its own
+    assert project.module(paths[5]) is not None
+
+
+def _write_chain(folder: Path, length: int) -> list[Path]:
+    """stage0.py defines run0(x); stage<i>.py's run<i>(x) passes its x on to run<i-1>."""
+    (folder / "stage0.py").write_text("import torch\n\n\ndef run0(x):\n    return x\n")
+    for index in range(1, length):
+        (folder / f"stage{index}.py").write_text(
+            f"import torch\nfrom stage{index - 1} import run{index - 1}\n\n\n"
+            f"def run{index}(x):\n    return run{index - 1}(x)\n")
+    return [folder / f"stage{index}.py" for index in range(length)]
+
+
+def test_callers_are_searched_a_bounded_number_of_importer_steps(tmp_path):
+    from torchlint.semantic import model as model_module
+    from torchlint.semantic.model import SemanticModel
+    from torchlint.semantic.project import RunFiles
+    from torchlint.semantic.walker import collect
+    import libcst as cst
+
+    paths = _write_chain(tmp_path, model_module.MAX_CALLER_HOPS + 3)
+    project = Project(run_files=RunFiles.of((p, p.read_text()) for p in paths))
+    text = paths[0].read_text()
+    project.begin_lint()
+    model = SemanticModel(collect(cst.parse_module(text)), project, paths[0], text)
+    run = model.facts.functions[0]
+    returned = run.returns[0]
+    model.values.infer(returned.value, run, returned.order)  # x, bound by the callers' x, ...
+    project.end_lint()
+    reached = sorted(path.name for path in model._importer_files)
+    # stage1 calls run (1 step), stage2 calls stage1's (2 steps); no further.
+    assert reached == [f"stage{i}.py" for i in range(1, model_module.MAX_CALLER_HOPS + 1)]

@@ -232,6 +232,7 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
 
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
+    project.begin_lint()
     try:
         facts = known if known is not None else collect(module)
         if shared and known is None:
@@ -269,6 +270,7 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
     except RecursionError:
         result.errors.append(f"{source.display}: too deeply nested to analyse")
     finally:
+        project.end_lint()
         sys.setrecursionlimit(previous)
     result.findings.sort(key=Finding.sort_key)
     return result

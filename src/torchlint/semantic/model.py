@@ -35,6 +35,17 @@ MAX_REPEATED_SEARCHES = 200
 # Call sites of a function taken from other files. A training helper has a few;
 # a library's utility (torch's _pair) has hundreds, each a value to infer.
 MAX_SITES_ELSEWHERE = 4
+# Steps from the linted file through the files that import it: its callers'
+# files (1), the files calling those (2). A parameter bound by an argument that
+# is itself a parameter of a caller's function is followed this far; in a
+# library every module is imported by dozens, and each further step parses
+# dozens more files, each with its own callers.
+MAX_CALLER_HOPS = 2
+# Importing files parsed to answer the caller searches of one linted file (its
+# callers' files included): bounds its time and memory where every module is
+# imported by many (torch's own _dynamo, _inductor). A function's search keeps
+# MAX_SITES_ELSEWHERE call sites from them anyway.
+MAX_IMPORTER_FILES = 16
 
 
 class SemanticModel:
@@ -60,7 +71,11 @@ class SemanticModel:
         self._calls_index: dict[int, dict[str, list[F.Call]]] = {}
         self._alias_index: dict[int, dict[str, set[str]]] = {}
         self._importer_memo: dict[tuple[str, str], list[LocalModule]] = {}
-        self._caller_files: set[int] = set()  # ids of the facts of files calling this one
+        # Importer steps from the linted file, by id of a file's facts (the linted
+        # file 0, its callers' files 1...), and the importing files taken in so
+        # far; shared by the family, so the bounds hold for the whole lint.
+        self._caller_hops: dict[int, int] = {id(facts): 0}
+        self._importer_files: set[Path] = set()
         # The file of a module scope (by id) and of a FileFacts (by id); each entry
         # holds the facts, so the ids stay valid.
         self._homes: dict[int, tuple[F.FileFacts, Path | None]] = {}
@@ -275,10 +290,12 @@ class SemanticModel:
         unfinished_before = self.unfinished_answers
         path = self.path_of(facts)
         homes = [(facts, path)]
-        if facts is self.facts or id(facts) in self._caller_files:
+        hops = self._caller_hops.get(id(facts))
+        if hops is not None and hops < MAX_CALLER_HOPS:
             called = function.class_.name if function.class_ is not None and \
                 function.name in ("__init__", "forward") else function.name
-            homes.extend((m.facts, m.path) for m in self._importers(path, called) if m.facts is not None)
+            homes.extend((m.facts, m.path) for m in self._importers(path, called, hops + 1)
+                         if m.facts is not None)
         if facts is not self.facts and self.facts not in [h[0] for h in homes]:
             homes.append((self.facts, self.path))
         sites = self._sites_in(function, facts, path, facts, path)
@@ -293,21 +310,32 @@ class SemanticModel:
             self._repeated_searches += 1
         return sites
 
-    def _importers(self, path: Path | None, called: str) -> list[LocalModule]:
+    def _importers(self, path: Path | None, called: str, hops: int) -> list[LocalModule]:
         """The run's files that import the file at `path` and mention `called`,
-        once per file, name and model."""
+        once per file, name and model; `hops` importer steps from the linted
+        file. Past MAX_IMPORTER_FILES files taken in, only those already taken."""
         if path is None:
             return []
         key = (str(path), called)
         found = self._importer_memo.get(key)
         if found is None:
-            found = self._importer_memo[key] = self.project.importers(path, called)
-            for module in found:
-                assert module.facts is not None
+            found = []
+            for importer in self.project.importer_paths(path, called):
+                if importer not in self._importer_files:
+                    if len(self._importer_files) >= MAX_IMPORTER_FILES:
+                        continue
+                    self._importer_files.add(importer)
+                module = self.project.module(importer)
+                if module is None or module.facts is None:
+                    continue
+                found.append(module)
                 self._register(module.facts, module.path)
                 self._texts[id(module.facts)] = module.text
-                self._caller_files.add(id(module.facts))
+                self._caller_hops.setdefault(id(module.facts), hops)
                 self.note_dependency(module.path)
+            self._importer_memo[key] = found
+        for module in found:  # asked again from nearer the linted file: nearer now
+            self._caller_hops[id(module.facts)] = min(hops, self._caller_hops[id(module.facts)])
         return found
 
     def _sites_in(self, function: F.Function, facts: F.FileFacts, path: Path | None,
@@ -436,6 +464,9 @@ class SemanticModel:
             found = SemanticModel(facts, self.project, path, text)
             found._dependencies = self._dependencies
             found._family = self._family
+            found._importer_files = self._importer_files
+            self._caller_hops.setdefault(id(facts), 0)  # asked about as a file of its own
+            found._caller_hops = self._caller_hops
             self._family[id(facts)] = found
         return found
 

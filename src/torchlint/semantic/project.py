@@ -49,13 +49,21 @@ _EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext
 _MAX_UP = 4  # how many folders above a file are searched for absolute imports
 # Parsed local modules kept for reuse. A module's syntax tree and facts cost
 # about 50 bytes per character of its text, so the cache is bounded by both
-# count and total text: 96 small modules, or fewer large ones (about 100 MB).
+# count and total text: 96 small modules, or fewer large ones (about 250 MB;
+# in a library's tree each file takes in over a million characters of them).
 MAX_CACHED_MODULES = 96
-MAX_CACHED_CHARS = 2_000_000
+MAX_CACHED_CHARS = 5_000_000
 # Local modules larger than this are generated tables (torch's own
 # _triton_ops_meta.py is 500 KB of literals), never model definitions worth
 # following; parsing one costs over 500 MB.
 MAX_MODULE_CHARS = 300_000
+# Text of the distinct local modules one lint takes in (what its file imports,
+# transitively, and the files importing it): about 50 bytes a character while
+# its analyses hold them, so 1.5 million characters cost about 75 MB and 3 s of
+# parsing. A training project's modules are far fewer (the largest of the
+# real-world set: 60,000); a module of a library (torch's _dynamo) reaches
+# hundreds. Past it, a further module is as unreadable.
+MAX_LINT_CHARS = 1_500_000
 # Import lookups remembered; bounded because an editor session types many
 # half-finished names.
 MAX_REMEMBERED_LOOKUPS = 20_000
@@ -173,6 +181,10 @@ class Project:
     overlays: dict[Path, str] = field(default_factory=dict)
     files_read: int = 0
     _cached_chars: int = 0
+    # The modules taken in by the lint under way (None: no lint), kept for it
+    # whatever the cache evicts meanwhile: parsed once per lint, never twice.
+    _taken: dict[Path, LocalModule] | None = None
+    _taken_chars: int = 0
 
     # -- which files -------------------------------------------------------
 
@@ -306,8 +318,44 @@ class Project:
 
     # -- parsed modules ----------------------------------------------------
 
+    def begin_lint(self) -> None:
+        """A file's lint starts: the modules it takes in count to MAX_LINT_CHARS."""
+        self._taken = {}
+        self._taken_chars = 0
+
+    def end_lint(self) -> None:
+        self._taken = None
+        self._taken_chars = 0
+
     def module(self, path: Path) -> LocalModule | None:
         path = path.resolve()
+        taken = self._taken
+        if taken is None:
+            return self._module(path)
+        found = taken.get(path)
+        if found is not None:
+            return found
+        if self._taken_chars + self._parsed_size(path) > MAX_LINT_CHARS:
+            return None  # beyond this lint's budget: an unknown module
+        found = self._module(path)
+        if found is not None and self._taken is taken:
+            taken[path] = found
+            self._taken_chars += len(found.text) if found.facts is not None else 0
+        return found
+
+    def _parsed_size(self, path: Path) -> int:
+        """The characters of `path` a parse of it would hold (0: too large to parse)."""
+        cached = self._modules.get(path)
+        if cached is not None:
+            return len(cached.text) if cached.facts is not None else 0
+        text = self.overlays.get(path)
+        try:
+            size = len(text) if text is not None else os.stat(path).st_size
+        except OSError:
+            return 0
+        return size if size <= MAX_MODULE_CHARS else 0
+
+    def _module(self, path: Path) -> LocalModule | None:
         if path in self._modules:
             found = self._modules.pop(path)  # most recently used last
             self._modules[path] = found
@@ -409,14 +457,23 @@ class Project:
         self._forget_other_runs()
         path = path.resolve()
         key = (path, called, levels)
+        modules = [self.module(found) for found in self.importer_paths(path, called, levels)]
+        return [m for m in modules if m is not None and m.facts is not None]
+
+    def importer_paths(self, path: Path, called: str, levels: int = MAX_REEXPORT_LEVELS) -> list[Path]:
+        """The paths of :meth:`importers`, none parsed."""
+        if self.run_files is None:
+            return []
+        self._forget_other_runs()
+        path = path.resolve()
+        key = (path, called, levels)
         paths = self._importers.get(key)
         if paths is None:
             paths = self._importers[key] = self._find_importers(path, called, levels)
         else:
             for candidate in self.candidate_importers(path):  # noted again for this file's record
                 self.examined(candidate, self.run_files.texts.get(candidate, ""))
-        modules = [self.module(found) for found in paths]
-        return [m for m in modules if m is not None and m.facts is not None]
+        return paths
 
     def is_imported(self, path: Path) -> bool:
         """Whether a file of the run imports the module at `path` (read from the
@@ -443,16 +500,18 @@ class Project:
         mention = re.compile(rf"\b{re.escape(called)}\b")
         found: list[Path] = []
         for candidate in self.candidate_importers(path):
+            if len(found) >= MAX_IMPORTERS:
+                break  # the files after these cannot change the answer
             text = self.run_files.texts.get(candidate, "")
             self.examined(candidate, text)
-            if candidate == path or len(found) >= MAX_IMPORTERS:
-                continue
-            if path not in self._targets_of(candidate):
+            if candidate == path or path not in self._targets_of(candidate):
                 continue
             if candidate.name == "__init__.py" and levels > 0:  # re-exported to the package's importers
                 found.extend(p for p in self._find_importers(candidate, called, levels - 1)
                              if p != path and p not in found)
-            if mention.search(text) and candidate not in found:
+            # The plain search first: in a library most files import the package's
+            # __init__, and the word search is the slower one.
+            if called in text and mention.search(text) and candidate not in found:
                 found.append(candidate)
         return found[:MAX_IMPORTERS]
 
