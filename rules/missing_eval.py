@@ -3,7 +3,7 @@ from __future__ import annotations
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.semantic.evidence import injected_submodules
+from torchlint.semantic.evidence import injected_submodules, recalibrates_batchnorm
 from torchlint.semantic.modules import mode_layers_of
 from torchlint.semantic.probe_context import model_context
 
@@ -106,6 +106,9 @@ with torch.no_grad():
                     continue
                 if not layers and (state.mode != "train" or state.event is None):
                     continue  # layers unknown: only an explicit train() says the mode matters
+                if state.event is not None and state.mode == "train" \
+                        and recalibrates_batchnorm(state.event.call.scope):
+                    continue  # train() to recompute BatchNorm statistics on purpose
                 reported.add(key)
                 # a model reached through a subscript (`self.parts["net"](x)`) has no name: show its code
                 shown = target or model.code(forward.call.node.func)

@@ -167,3 +167,22 @@ def _reads_any(node: cst.BaseExpression, names: set[str]) -> bool:
     if isinstance(node, cst.Call) and (dotted_name(node.func) or "").endswith(_CONTAINERS):
         return any(isinstance(arg.value, cst.Name) and arg.value.value in names for arg in node.args)
     return False
+
+
+# What recomputes BatchNorm statistics on purpose: resetting them, or changing the
+# momentum (None: a cumulative average) before running data through in train mode.
+_BATCHNORM_STATISTICS = frozenset({"momentum", "running_mean", "running_var", "num_batches_tracked"})
+
+
+def recalibrates_batchnorm(scope: F.Scope) -> bool:
+    """`scope` recomputes BatchNorm running statistics on purpose (SWA's update_bn,
+    BN recalibration after pruning or quantization): it calls
+    `reset_running_stats()` or assigns a BatchNorm statistic or momentum. A
+    `train()` there is the point of the code, not a forgotten `eval()`."""
+    if any(call.method in ("reset_running_stats", "reset_running_statistics") for call in scope.calls):
+        return True
+    for assign in scope.assigns:
+        for target in assign.targets:
+            if isinstance(target, cst.Attribute) and target.attr.value in _BATCHNORM_STATISTICS:
+                return True
+    return False
