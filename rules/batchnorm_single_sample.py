@@ -130,18 +130,7 @@ for x, y in loader:
             for loader in model.data.loaders_iterated(loop):
                 if id(loader.call) in reported or loader.batch_sampler:
                     continue
-                finding = _loader_problem(model, loader, flat)
-                if finding is None:
-                    continue
-                reported.add(id(loader.call))
-                node, reason, fixable, batch = finding
-                fix = None
-                if fixable and loader.fixable:
-                    fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
-                ctx.report(node, _message(target, layers, reason, flat), fix=fix,
-                           title=_loader_title(layers, every_batch=not fixable),
-                           context={**_context(model, forwards, target, layers, batch), "premise": reason,
-                                    "premise_certain": _premise_certain(loader)})
+                _report_loader(ctx, loader, (model, forwards, target, layers, flat), reported)
         self._loaders_trained_elsewhere(ctx, reported)
         self._single_samples_in_train_mode(ctx, reported)
 
@@ -163,18 +152,7 @@ for x, y in loader:
             for loader in elsewhere.loaders:
                 if id(loader.call) in reported:
                     continue
-                finding = _loader_problem(model, loader, flat)
-                if finding is None:
-                    continue
-                reported.add(id(loader.call))
-                node, reason, fixable, batch = finding
-                fix = None
-                if fixable and loader.fixable:
-                    fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
-                ctx.report(node, _message(target, layers, reason, flat, where), fix=fix,
-                           title=_loader_title(layers, every_batch=not fixable),
-                           context={**_context(other, forwards, target, layers, batch), "premise": reason,
-                                    "premise_certain": _premise_certain(loader)})
+                _report_loader(ctx, loader, (other, forwards, target, layers, flat), reported, where)
 
     def _single_samples_in_train_mode(self, ctx, reported: set[int]) -> None:
         """A forward pass outside training (a demo, an inference script) that feeds one
@@ -397,6 +375,25 @@ def _batches_of_none(loader) -> bool:
     """``batch_size=None``: the loader yields single samples without a batch dimension."""
     node = loader.batch_size_node
     return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _report_loader(ctx, loader, trained, reported: set[int], where: str | None = None) -> None:
+    """Report `loader` when a batch of one can reach the BatchNorm model of
+    `trained` = (semantic model of the training loop's file, its forwards, the
+    model's name, its layers, whether BatchNorm sees flat features)."""
+    loop_model, forwards, target, layers, flat = trained
+    finding = _loader_problem(ctx.model, loader, flat)
+    if finding is None:
+        return
+    reported.add(id(loader.call))
+    node, reason, fixable, batch = finding
+    fix = None
+    if fixable and loader.fixable:
+        fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
+    ctx.report(node, _message(target, layers, reason, flat, where), fix=fix,
+               title=_loader_title(layers, every_batch=not fixable),
+               context={**_context(loop_model, forwards, target, layers, batch), "premise": reason,
+                        "premise_certain": _premise_certain(loader)})
 
 
 def _loader_title(layers, every_batch: bool) -> str:
