@@ -95,6 +95,29 @@ def is_pytest_test(function: F.Function, path: Path | None) -> bool:
     return function.name.startswith("test_") and not own
 
 
+def is_unit_test(function: F.Function, facts: F.FileFacts, path: Path | None) -> bool:
+    """Test code rather than a training or evaluation routine: a pytest test, or
+    any method of a unittest class (helpers like `_check_parity` included), whose
+    forward passes check outputs and are no evaluation loop to be fixed."""
+    if is_pytest_test(function, path):
+        return True
+    cls = function.class_
+    return cls is not None and is_test_class(cls, facts)
+
+
+def is_test_class(cls: F.Class, facts: F.FileFacts, depth: int = 0) -> bool:
+    """A unittest class: a base named `*TestCase` (unittest.TestCase, torch's
+    MultiProcessTestCase), also through this file's own classes deriving from one."""
+    for base in cls.bases:
+        name = dotted_name(base) or ""
+        if "TestCase" in name:
+            return True
+        local = facts.class_named(name) if depth < 8 and "." not in name else None
+        if local is not None and local is not cls and is_test_class(local, facts, depth + 1):
+            return True
+    return False
+
+
 def receiver_text(call: F.Call) -> str | None:
     return dotted_name(call.receiver) if call.receiver is not None else None
 

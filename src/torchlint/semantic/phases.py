@@ -131,7 +131,16 @@ class Phases:
             return True
         if any(v.kind == "scheduler" for v in values):
             return False
-        name = (dotted_name(call.receiver) or "").lower()
+        if self._names_optimizer(call.receiver):
+            return True
+        # AMP's `scaler.step(optimizer)` steps the optimizer it is given.
+        return len(call.args) == 1 and (
+            any(v.kind == "optimizer" for v in self.model.values.at(call.args[0].value, call))
+            or self._names_optimizer(call.args[0].value))
+
+    @staticmethod
+    def _names_optimizer(node: cst.BaseExpression) -> bool:
+        name = (dotted_name(node) or "").lower()
         parts = words(name)
         return ("optim" in name or "opt" in parts or "optimizer" in parts) and "sched" not in name
 
@@ -323,6 +332,8 @@ class Phases:
                 continue  # Lightning sets the mode itself
             if self.model.is_framework_managed(function):
                 continue
+            if E.is_unit_test(function, self.facts, self.model.path):
+                continue  # a test checks outputs; its forwards are no evaluation loop
             scopes.append(function)
         scopes.append(self.facts.scope)
         return scopes
