@@ -6,6 +6,7 @@ from torchlint import titles
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic.conditions import consistent
 from torchlint.semantic.modules import literal_number
 
 
@@ -105,6 +106,8 @@ class Net(nn.Module):
             if training is not None and literal_number(training) != 1:
                 continue  # training=self.training, a flag, or False
             self_name = function.params[0].name
+            if not consistent(call, {f"{self_name}.training": False}):
+                continue  # under `if self.training ...:`: runs only in train mode
             fix = None
             if training is None:
                 fix = ctx.fix(f"Add `training={self_name}.training`", _add_training(ctx, call, self_name))

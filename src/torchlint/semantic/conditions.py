@@ -92,6 +92,8 @@ def _value(node: cst.CSTNode | None, assumptions: Assumptions) -> object:
         if node.value in assumptions:
             return assumptions[node.value]
         return literal(node)
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+        return assumptions.get(f"{node.value.value}.{node.attr.value}", _UNKNOWN)  # `self.training`
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
         inner = _value(node.expression, assumptions)
         return _UNKNOWN if inner is _UNKNOWN else not inner

@@ -645,6 +645,33 @@ class Phases:
                 return True
         return False
 
+    def fresh_model(self, forward: Forward) -> bool:
+        """`net = Net()` or `net = resnet18_cifar()` in the forward's own scope, with
+        no trained weights loaded: a model that has never been trained."""
+        call, models = forward.call, forward.models
+        return bool(models) and (self._created_here(models, call.scope, call)
+                                 or self._built_here(forward.target, models, call.scope, call)) \
+            and self.weights_loaded(forward) is None
+
+    def is_try_out(self, forward: Forward) -> bool:
+        """`net = ResNet18(); net(torch.randn(1, 3, 32, 32))`: a model never trained,
+        run on tensors made up on the spot: a shape check, not evaluation or serving."""
+        return self.fresh_model(forward) and self.made_up_inputs(forward.call)
+
+    def made_up_inputs(self, call: F.Call) -> bool:
+        """Every argument is a tensor made up on the spot, written in the call
+        (`net(torch.randn(2, 3))`) or in the name's last assignment in the same
+        scope (`x = torch.zeros(1, 6); net(x)`)."""
+        if not call.args:
+            return False
+        for arg in call.args:
+            node = arg.value
+            if isinstance(node, cst.Name):
+                node = _last_value_before(call.scope, node.value, call.order)
+            if node is None or not _synthetic_tensor(node):
+                return False
+        return True
+
     def _built_here(self, target: str, models: frozenset[Value], scope: F.Scope, call: F.Call) -> bool:
         """`model = build_model(cfg)` / `net = resnet50(classes=21).cuda()` in `scope`
         before `call`: a model made by a factory starts in train mode, unless it
@@ -887,8 +914,7 @@ class _EvalPhaseFinder:
     def _shape_check(self, forward: Forward) -> bool:
         """`net = Net(); net(torch.randn(2, 3))`: a model built right here with no
         trained weights is being tried out, not evaluated."""
-        return bool(forward.models) and self.p._created_here(forward.models, forward.call.scope, forward.call) \
-            and self.p.weights_loaded(forward) is None
+        return self.p.fresh_model(forward)
 
     def _inference(self, scope: F.Scope) -> None:
         """Code that never trains and runs a model given trained weights: an
@@ -946,7 +972,7 @@ class _EvalPhaseFinder:
             event = state.event
             if state.mode != "eval" or event is None or event.call.scope is not scope:
                 continue
-            if self._shape_check(forward) and _synthetic_inputs(forward.call):
+            if p.is_try_out(forward):
                 continue  # `net = Net(); net.eval(); net(torch.randn(1, 6))`: trying the model out
             groups.setdefault(id(event.call), (event, []))[1].append(forward)
         for event, forwards in groups.values():
@@ -993,22 +1019,26 @@ _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full
                      "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
 
 
-def _synthetic_inputs(call: F.Call) -> bool:
-    """Every argument is a tensor made up on the spot: `net(torch.randn(2, 3))`,
-    `net(torch.zeros(1, 6).unsqueeze(0))`."""
-    if not call.args:
+def _synthetic_tensor(node: cst.BaseExpression) -> bool:
+    """`torch.randn(2, 3)`, `torch.zeros(1, 6).unsqueeze(0)`: a tensor made up on the spot."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+            and isinstance(node.func.value, cst.Call):
+        node = node.func.value  # `.unsqueeze(0)`, `.to(device)` chains
+    if not isinstance(node, cst.Call):
         return False
-    for arg in call.args:
-        node = arg.value
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                and isinstance(node.func.value, cst.Call):
-            node = node.func.value  # `.unsqueeze(0)`, `.to(device)` chains
-        if not isinstance(node, cst.Call):
-            return False
-        name = dotted_name(node.func) or ""
-        if not (name.startswith("torch.") and name.rsplit(".", 1)[-1] in _RANDOM_FACTORIES):
-            return False
-    return True
+    name = dotted_name(node.func) or ""
+    return name.startswith("torch.") and name.rsplit(".", 1)[-1] in _RANDOM_FACTORIES
+
+
+def _last_value_before(scope: F.Scope, name: str, order: int) -> cst.BaseExpression | None:
+    """The value of the last plain `name = value` of `scope` before `order`."""
+    found = None
+    for assign in scope.assigns:
+        if assign.order >= order:
+            break
+        if assign.kind == "assign" and any(isinstance(t, cst.Name) and t.value == name for t in assign.targets):
+            found = assign.value
+    return found
 
 
 def _claim_key(forward: Forward) -> tuple[int, int]:
