@@ -496,14 +496,13 @@ class Losses:
                     return Scale(func.attr.value if func.attr.value == "sum" else "mean",
                                  (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
                                  value.origin or expr, value.facts or facts)
-        found = self._value_scale(expr, scope, order, facts, path)
-        if found is not None:
-            return found
+        # A project helper's own return says more than the loss value inferred
+        # through it: `return F.bce(x, y, reduction="sum") / x.size(0)` is a mean.
         for returned, function, owner_facts, owner_path in self._returns_of(expr, scope, order, facts, path):
             found = self.scale(returned.value, function, returned.order, owner_facts, owner_path, depth + 1)
             if found is not None:
                 return found
-        return None
+        return self._value_scale(expr, scope, order, facts, path)
 
     def _returns_of(self, expr: cst.Call, scope, order, facts, path) -> list:
         """(return, function, facts, path) of the project function, loss module or
