@@ -177,8 +177,13 @@ def _unknown_layers(forward) -> bool:
 
 
 def _title(target: str, layers: list[tuple[str, str]]) -> str:
-    kinds = titles.kinds((description for _, description in layers), limit=28)
-    return f"{titles.code(target)} runs in train mode during evaluation" + (f" ({kinds})" if kinds else "")
+    base = f"{titles.code(target, 28)} runs in train mode during evaluation"
+    descriptions = [description for _, description in layers]
+    for most in (3, 1):  # as many layer kinds as fit in 80 characters
+        kinds = titles.kinds(descriptions, most=most, limit=28)
+        if kinds and len(base) + len(kinds) + 3 <= 80:
+            return f"{base} ({kinds})"
+    return base
 
 
 def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state, forward) -> str:

@@ -17,6 +17,7 @@ import libcst as cst
 from torchlint.locator import Locator
 from torchlint.semantic import facts as F
 from torchlint.semantic.data import DataFacts
+from torchlint.semantic.freezing import Freezing
 from torchlint.semantic.losses import Losses
 from torchlint.semantic.modules import ModuleClass, ModuleIndex
 from torchlint.semantic.names import Names, Symbols, symbols
@@ -128,6 +129,10 @@ class SemanticModel:
     @cached_property
     def losses(self) -> Losses:
         return Losses(self)
+
+    @cached_property
+    def freezing(self) -> Freezing:
+        return Freezing(self)
 
     def name_reads(self, scope: F.Scope) -> dict[str, list[cst.Name]]:
         """Every Name read in `scope`'s code (nested scopes included), by name."""

@@ -560,7 +560,7 @@ class Phases:
         function = scope if isinstance(scope, F.Function) else None
         if function is None:
             if self._created_in_file(models):
-                return ModeState("default")
+                return self._mode_left_by_builder(models) or ModeState("default")
             return self._mode_left_by_importing(models)
         if depth >= MAX_CALL_DEPTH:
             return ModeState("unknown")
@@ -690,6 +690,23 @@ class Phases:
         return not any(name in how for name in ("torch.load", "jit.load", "from_pretrained", "load_model",
                                                  "load_checkpoint"))
 
+    def _mode_left_by_builder(self, models: frozenset[Value]) -> ModeState | None:
+        """The mode a model leaves the function that builds it in: `def load(): m =
+        Net(); m.eval(); return m` hands out a model in eval mode."""
+        for value in models:
+            fact = self.facts.call_of.get(id(value.origin)) if value.origin is not None else None
+            builder = fact.scope if fact is not None else None
+            if not isinstance(builder, F.Function):
+                continue
+            events = [e for e in self.mode_events(builder) if e.call.order > fact.order
+                      and self._same_model(e, "", models)]
+            for returned in builder.returns:
+                if returned.order > fact.order:
+                    state = _state_before([e for e in events if e.call.order < returned.order], returned, {})
+                    if state is not None:
+                        return state
+        return None
+
     def _mode_left_by_importing(self, models: frozenset[Value]) -> ModeState:
         """A model made at the top level of another module and imported here (`from
         model import model`): importing runs that module's top level, so the mode in
@@ -812,8 +829,6 @@ class Phases:
                 flag = earlier.positional(0)
                 if literal_number(flag) == 0 or assumptions and C.evaluate(flag, assumptions) is False:
                     return True
-            if earlier.method == "requires_grad_" and literal_number(earlier.positional(0)) == 0:
-                return True
         function = scope if isinstance(scope, F.Function) else None
         if function is None or depth >= MAX_CALL_DEPTH:
             return False
