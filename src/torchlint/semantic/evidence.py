@@ -133,9 +133,19 @@ def model_method_receivers(calls: list[F.Call]) -> set[str]:
     return found
 
 
+# Last words that make a model word a mere qualifier: `model_fn_factory`,
+# `model_path`, `net_cfg` name something about a model, not the model.
+_NOT_A_MODEL_TAIL = frozenset({
+    "factory", "factories", "fn", "func", "function", "builder", "name", "names", "path", "paths", "dir",
+    "file", "type", "cls", "class", "config", "cfg", "args", "kwargs", "id", "url", "key", "kind", "spec",
+    "params", "parameters", "state", "dict", "size", "dim", "version", "str",
+})
+
+
 def looks_like_model_name(text: str) -> bool:
     last = text.rsplit(".", 1)[-1]
-    return bool(words(last) & MODEL_NAME_WORDS)
+    parts = [w.lower() for w in _WORD_RE.findall(last)]
+    return bool(set(parts) & MODEL_NAME_WORDS) and parts[-1] not in _NOT_A_MODEL_TAIL
 
 
 def loading_call(node: cst.CSTNode | None) -> str | None:

@@ -781,19 +781,27 @@ class Phases:
     # -- autograd ---------------------------------------------------------------
 
     def _disables_grad(self, with_: F.With) -> bool:
-        for item in with_.items:
-            expr = item.item
-            callee = expr.func if isinstance(expr, cst.Call) else expr
-            qualified = self.model.names.qualified(callee, with_.scope, with_.order)
-            kind = self.model.symbols.function_kind(qualified)
-            if kind == "no_grad":
+        return any(self._grad_context(item.item, with_.scope, with_.order) for item in with_.items)
+
+    def _grad_context(self, expr: cst.BaseExpression, scope: F.Scope, order: int, depth: int = 0) -> bool:
+        """Whether entering `expr` turns autograd off, or may on purpose:
+        `torch.no_grad()`, `set_grad_enabled(phase == "train")`, and a choice
+        between contexts (`torch.no_grad() if not train else nullcontext()`, also
+        through a local name)."""
+        if isinstance(expr, cst.IfExp):
+            return self._grad_context(expr.body, scope, order, depth) or \
+                self._grad_context(expr.orelse, scope, order, depth)
+        if isinstance(expr, cst.Name) and depth == 0:
+            value = _last_value_before(scope, expr.value, order)
+            if value is not None and self._grad_context(value, scope, order, depth + 1):
                 return True
-            if kind == "set_grad_enabled":
-                return True  # set_grad_enabled(phase == "train") manages it on purpose
-            text = dotted_name(callee) or ""
-            if text.endswith(("no_grad", "inference_mode", "autocast_no_grad")):
-                return True
-        return False
+        callee = expr.func if isinstance(expr, cst.Call) else expr
+        qualified = self.model.names.qualified(callee, scope, order)
+        kind = self.model.symbols.function_kind(qualified)
+        if kind in ("no_grad", "set_grad_enabled"):
+            return True  # set_grad_enabled(phase == "train") manages it on purpose
+        text = dotted_name(callee) or ""
+        return text.endswith(("no_grad", "inference_mode", "autocast_no_grad"))
 
     def in_no_grad_block(self, fact: F.Located) -> bool:
         """Whether a `with torch.no_grad()` (or inference_mode, set_grad_enabled) surrounds `fact`."""
