@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import libcst as cst
+
 from torchlint.semantic import project as project_module
 from torchlint.semantic.project import Project
+from torchlint.semantic.walker import collect
 
 
 def _write_modules(folder: Path, count: int, size: int) -> list[Path]:
@@ -109,3 +112,34 @@ def test_callers_are_searched_a_bounded_number_of_importer_steps(tmp_path):
     reached = sorted(path.name for path in model._importer_files)
     # stage1 calls run (1 step), stage2 calls stage1's (2 steps); no further.
     assert reached == [f"stage{i}.py" for i in range(1, model_module.MAX_CALLER_HOPS + 1)]
+
+
+def test_a_large_file_to_lint_makes_room_in_the_cache(tmp_path, monkeypatch):
+    """Parsing a large file peaks far above what a kept module costs: before it,
+    the cache drops the least recently used modules (torch's 1.4 MB test tables)."""
+    monkeypatch.setattr(project_module, "MAX_CACHED_CHARS", 10_000)
+    monkeypatch.setattr(project_module, "LARGE_FILE_CHARS", 200)
+    monkeypatch.setattr(project_module, "PARSE_PEAK_PER_KEPT", 20)
+    paths = _write_modules(tmp_path, 3, 3_000)
+    project = Project()
+    for path in paths:
+        project.module(path)
+    project.make_room(100)  # a small file: nothing is dropped
+    assert len(project.modules()) == 3
+    project.make_room(250)  # its parse counts as 5,000 kept characters
+    assert [m.path.name for m in project.modules()] == ["mod2.py"]
+    project.make_room(600)  # 12,000: more than the whole cache
+    assert project.modules() == []
+
+
+def test_a_linted_file_too_large_to_be_a_module_is_not_remembered(tmp_path, monkeypatch):
+    monkeypatch.setattr(project_module, "MAX_MODULE_CHARS", 1_000)
+    big = tmp_path / "tables.py"
+    text = "import torch\n" + "ROW = 1\n" * 200
+    big.write_text(text)
+    project = Project()
+    project.remember(big, text, collect(cst.parse_module(text)))
+    assert project.modules() == []
+    small = tmp_path / "small.py"
+    project.remember(small, "import torch\n", collect(cst.parse_module("import torch\n")))
+    assert [m.path.name for m in project.modules()] == ["small.py"]

@@ -194,6 +194,8 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
     known = project.known_facts(source.path, source.text) if shared else None
     recovery: Recovery | None = None
     python_tree = None  # Python's tree of the text, made by the parse: for the locator
+    if known is None:
+        project.make_room(len(source.text))
     try:
         if known is not None:
             module = known.module

@@ -11,6 +11,7 @@ folder knows them all already, and a run over one file reads nothing more.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from dataclasses import dataclass, field
@@ -64,6 +65,12 @@ MAX_MODULE_CHARS = 300_000
 # real-world set: 60,000); a module of a library (torch's _dynamo) reaches
 # hundreds. Past it, a further module is as unreadable.
 MAX_LINT_CHARS = 1_500_000
+# Parsing holds far more than the parsed result keeps: libcst's native parser
+# peaks at about 550 bytes a character (a 1.4 MB file of torch's tests: 785 MB)
+# where the kept tree and facts take about 30. Before a file this large is
+# parsed, the cache gives up what would push the run past its memory budget.
+LARGE_FILE_CHARS = 250_000
+PARSE_PEAK_PER_KEPT = 20  # the parse peak of a character, in cached characters
 # Import lookups remembered; bounded because an editor session types many
 # half-finished names.
 MAX_REMEMBERED_LOOKUPS = 20_000
@@ -410,12 +417,20 @@ class Project:
         self._modules[found.path] = self._modules.pop(found.path)  # most recently used last
         return found.facts
 
+    def make_room(self, chars: int) -> None:
+        """Before a file of `chars` characters is parsed: when it is large, drop the
+        least recently used modules so the parse's peak fits beside the cache."""
+        if chars >= LARGE_FILE_CHARS and self._cached_chars:
+            self._evict_for(chars * PARSE_PEAK_PER_KEPT)
+            gc.collect()  # the dropped trees hold cycles; free them before the peak
+
     def remember(self, path: Path, text: str, facts: F.FileFacts) -> None:
         """Keep the facts of a linted file read from disk for the files that
         import it. Only for text read from the disk: the files importing it
-        must see what they would read themselves."""
+        must see what they would read themselves. A file too large to be read
+        as a module (generated tables) is never asked for."""
         path = path.resolve()
-        if path in self._modules:
+        if len(text) > MAX_MODULE_CHARS or path in self._modules:
             return  # being read as a module right now (None), or known already
         self._keep(LocalModule(path=path, facts=facts, text=text))
 
