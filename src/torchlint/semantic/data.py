@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from torchlint.semantic import facts as F
-from torchlint.semantic.conditions import literal_strings
+from torchlint.semantic.conditions import literal, literal_strings
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup, lookup_reaching
 from torchlint.semantic.walker import dotted_name, iter_nodes
@@ -439,6 +439,9 @@ class DataFacts:
             return self.length(args[0].value, scope, order, depth + 1)
         if qualified in _TENSOR_FACTORIES:
             return self._tensor_rows(qualified, node, args, scope, order, depth)
+        standard = self.model.symbols.dataset_size(qualified)
+        if standard is not None:
+            return _standard_length(standard, node, qualified)
         # An instance of a local Dataset class whose __len__ returns a constant.
         definition = self.model.resolver.definition(node.func, scope, order, self.facts, self.model.path)
         if definition is not None and isinstance(definition.fact, F.Class):
@@ -1252,3 +1255,18 @@ def _returned_parts(value: cst.BaseExpression | None) -> list[tuple[tuple[object
         keys = literal_strings(value.for_in.iter) if value.for_in.inner_for_in is None else None
         return [(tuple(keys), value.value)] if keys else []
     return [((None,), value)]
+
+
+def _standard_length(table: dict, node: cst.Call, qualified: str) -> Known | None:
+    """`datasets.MNIST(root, train=False)`: the published length of the split the
+    call picks (its literal argument, or the default when it gives none)."""
+    argument = table["argument"]
+    given = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == argument), None)
+    positional = [a for a in node.args if a.keyword is None and not a.star]
+    if given is None and len(positional) > table["position"]:
+        given = positional[table["position"]].value
+    split = table["default"] if given is None else literal(given)
+    size = table["sizes"].get(str(split))
+    if size is None:
+        return None  # a split chosen at run time (`train=args.train`) or not in the table
+    return Known(size, f"{qualified.rsplit('.', 1)[-1]}({argument}={split!r})")

@@ -55,6 +55,15 @@ class Symbols:
     grad_scalers: frozenset[str]  # AMP GradScaler classes: scaler.scale(loss) multiplies the gradients
     eval_function_names: dict[str, tuple[str, ...]]
     eval_loader_words: frozenset[str]
+    # Standard datasets: the argument that picks the split and each split's length.
+    dataset_sizes: dict[str, dict[str, Any]]
+
+    def dataset_size(self, name: str | None) -> dict[str, Any] | None:
+        """The size table of a standard dataset class (`torchvision.datasets.MNIST`,
+        also written through its submodule `torchvision.datasets.mnist.MNIST`)."""
+        if not name or not name.startswith("torchvision.datasets."):
+            return None
+        return self.dataset_sizes.get(f"torchvision.datasets.{name.rsplit('.', 1)[-1]}")
 
     def layer_kind(self, name: str | None) -> str | None:
         return self.layer_kinds.get(name) if name else None
@@ -84,6 +93,7 @@ def symbols() -> Symbols:
         eval_function_names={k: tuple(v) for k, v in data["eval_function_names"].items()
                              if not k.startswith("_")},
         eval_loader_words=frozenset(data["eval_loader_words"]),
+        dataset_sizes={k: v for k, v in data["dataset_sizes"].items() if not k.startswith("_")},
     )
 
 
