@@ -97,8 +97,8 @@ for x in val_loader:
                 if phases.grad_disabled_at(forward.call, phase=phase, via=forward.via) or \
                         _detached_at_once(model, forward.call):
                     continue
-                if model.freezing.frozen(forward.models):
-                    continue  # every parameter frozen: the forward records no graph
+                if model.freezing.frozen(forward.models) or phases.method_without_grad(forward):
+                    continue  # every parameter frozen, or the method turns autograd off itself
                 ctx.report(
                     forward.site.node,
                     title=f"{titles.code(forward.target)} runs with autograd on during evaluation",

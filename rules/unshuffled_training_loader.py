@@ -5,6 +5,7 @@ import libcst as cst
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.datasets import carries_state_across_batches, datasets_of
+from torchlint.semantic.evidence import is_unit_test
 from torchlint.semantic.phases import words
 
 
@@ -89,9 +90,9 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                 continue
             for loader in model.data.loaders_iterated(loop):
                 call = loader.call
-                if id(call) in reported or not _unshuffled(model, call):
+                if id(call) in reported or not _unshuffled(model, call) or loader.one_batch:
                     continue
-                if _named_for_evaluation(model, call):
+                if _named_for_evaluation(model, call) or _in_unit_test(model, scope) or _in_unit_test(model, call.scope):
                     continue
                 datasets = datasets or datasets_of(model)
                 kind = datasets.kind(loader.dataset, call.scope, call.order)
@@ -115,7 +116,8 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                 continue
             for loader in elsewhere.loaders:
                 call = loader.call
-                if id(call) in reported or not _unshuffled(model, call) or _named_for_evaluation(model, call):
+                if id(call) in reported or not _unshuffled(model, call) or _named_for_evaluation(model, call) \
+                        or loader.one_batch or _in_unit_test(other, elsewhere.scope) or _in_unit_test(model, call.scope):
                     continue
                 datasets = datasets or datasets_of(model)
                 kind = datasets.kind(loader.dataset, call.scope, call.order)
@@ -217,3 +219,10 @@ def _context(model, loader, kind) -> dict:
     if loader.batch_size is not None and isinstance(loader.batch_size.value, int):
         context["batch_size"] = loader.batch_size.value
     return context
+
+
+def _in_unit_test(model, scope) -> bool:
+    """A training loop inside a unit test (pytest's `test_*`, a unittest method)
+    keeps a fixed order on purpose: its assertions compare exact losses."""
+    function = scope.function
+    return function is not None and is_unit_test(function, model.facts, model.path)

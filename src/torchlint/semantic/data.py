@@ -111,6 +111,15 @@ class Loader:
             return None
         return length % size or None
 
+    @property
+    def one_batch(self) -> bool:
+        """The whole dataset fits in one batch: every epoch sees the same single
+        batch whatever the order (a smoke test on `Subset(data, range(1))`)."""
+        if self.batch_sampler or self.batch_size is None or self.dataset_length is None:
+            return False
+        size, length = self.batch_size.value, self.dataset_length.value
+        return isinstance(size, int) and isinstance(length, int) and 0 <= length <= size
+
 
 @dataclass(frozen=True)
 class Place:

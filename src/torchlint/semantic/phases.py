@@ -41,6 +41,8 @@ from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from torchlint.semantic.model import SemanticModel
 
 __all__ = ["words", "Phases", "Phase", "Forward", "ModeEvent", "ModeState", "iter_calls"]
@@ -803,6 +805,36 @@ class Phases:
         text = dotted_name(callee) or ""
         return text.endswith(("no_grad", "inference_mode", "autocast_no_grad"))
 
+    def _no_grad_decorator(self, callee: cst.BaseExpression, function: F.Function,
+                           facts: F.FileFacts | None = None, path: Path | None = None) -> bool:
+        """A project decorator that runs the function it wraps under no_grad:
+        `def nograd(f): def run(*a): with torch.no_grad(): return f(*a)`."""
+        facts = facts or self.facts
+        definition = self.model.resolver.definition(callee, function.parent or facts.scope, function.order,
+                                                    facts, path if facts is not self.facts else self.model.path)
+        if definition is None or not isinstance(definition.fact, F.Function):
+            return False
+        wrapper = definition.fact
+        return any(wrapper.contains(with_) and any(_names_no_grad(item.item) for item in with_.items)
+                   for with_ in definition.facts.withs)
+
+    def method_without_grad(self, forward: Forward) -> bool:
+        """`net.predict(x)` where the model's own `predict` is decorated to run
+        without autograd (`@torch.no_grad()`, or a project decorator that does)."""
+        name = forward.call.method
+        if not name or name == "forward":
+            return False
+        for value in forward.models:
+            found = value.module.method(name) if value.module is not None else None
+            if found is None:
+                continue
+            method, owner = found
+            for decorator in method.decorators:
+                callee = decorator.func if isinstance(decorator, cst.Call) else decorator
+                if _names_no_grad(callee) or self._no_grad_decorator(callee, method, owner.facts, owner.path):
+                    return True
+        return False
+
     def in_no_grad_block(self, fact: F.Located) -> bool:
         """Whether a `with torch.no_grad()` (or inference_mode, set_grad_enabled) surrounds `fact`."""
         with_ = fact.with_
@@ -824,7 +856,8 @@ class Phases:
                 qualified = self.model.names.qualified(callee, function.parent or self.facts.scope,
                                                        function.order)
                 if self.model.symbols.function_kind(qualified) in ("no_grad", "set_grad_enabled") or \
-                        (dotted_name(callee) or "").endswith(("no_grad", "inference_mode")):
+                        (dotted_name(callee) or "").endswith(("no_grad", "inference_mode")) or \
+                        self._no_grad_decorator(callee, function):
                     return True
             parent = function.parent
             function = parent.function if parent is not None else None
@@ -1040,6 +1073,13 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
 
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "tensor", "arange",
                      "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
+
+
+def _names_no_grad(node: cst.BaseExpression) -> bool:
+    """`torch.no_grad()`, `torch.inference_mode`: a context or decorator named for
+    turning autograd off."""
+    callee = node.func if isinstance(node, cst.Call) else node
+    return (dotted_name(callee) or "").endswith(("no_grad", "inference_mode"))
 
 
 def _synthetic_tensor(node: cst.BaseExpression) -> bool:
