@@ -11,7 +11,7 @@ the code that runs.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Callable, Union
 
 import libcst as cst
 
@@ -159,3 +159,33 @@ def dominates(event: F.Located, call: F.Located, assumptions: Assumptions | None
             return False
         branch = branch.parent
     return True
+
+
+def ruled_out(arm: F.Branch | None, use: F.Branch | None, code: Callable[[cst.CSTNode], str]) -> bool:
+    """Whether the arms around a binding exclude the arms around a use: the same
+    test written twice, taken one way at the binding and the other at the use
+    (`if ctc: crit = CTCLoss() else: crit = CrossEntropyLoss()` ... `if ctc:
+    crit(log_probs, ...)` sees only the CTC loss). A flag is taken not to change
+    between the two tests."""
+    taken: dict[str, bool] = {}
+    while use is not None:
+        test = _arm_test(use, code)
+        if test is not None:
+            taken.setdefault(test[0], test[1])
+        use = use.parent
+    while arm is not None and taken:
+        test = _arm_test(arm, code)
+        if test is not None and taken.get(test[0], test[1]) != test[1]:
+            return True
+        arm = arm.parent
+    return False
+
+
+def _arm_test(branch: F.Branch, code: Callable[[cst.CSTNode], str]) -> tuple[str, bool] | None:
+    """(the test's code, whether the arm runs when it holds), `not` folded in."""
+    if branch.test is None or branch.arm not in ("body", "orelse"):
+        return None
+    test, holds = branch.test, branch.arm == "body"
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, holds = test.expression, not holds
+    return " ".join(code(test).split()), holds

@@ -217,10 +217,12 @@ class Losses:
                     continue
                 member = True
             values = model.values.at(call.func, call)
-            if member and len({(model.symbols.loss(v.qualname) or {}).get("kind")
-                               for v in values if v.kind == "loss_fn" and v.qualname is not None}) > 1:
-                # `net.loss_fn(...)` where net may be models with different criteria: each
-                # model's output goes with its own loss, which this analysis cannot pair.
+            if len({(model.symbols.loss(v.qualname) or {}).get("kind")
+                    for v in values if v.kind == "loss_fn" and v.qualname is not None}) > 1:
+                # `criterion(out, y)` where the criterion may be a CTC loss or a cross
+                # entropy (chosen by a flag, or passed in by callers that differ), or
+                # `net.loss_fn(...)` for models with different criteria: each output goes
+                # with its own loss, which this analysis cannot pair.
                 continue
             for value in values:
                 if value.kind == "loss_fn" and value.qualname is not None:
@@ -426,12 +428,16 @@ class Losses:
         return scale
 
     def _value_scale(self, expr, scope, order, facts, path) -> Scale | None:
-        for value in self.model.values.infer(expr, scope, order, facts, path):
-            if value.kind == "loss":
-                found = self._scale_of_value(value)
-                if found is not None:
-                    return found
-        return None
+        """The scale of the loss `expr` holds; None when it may hold losses of
+        different kinds or reductions (a CTC loss or a cross entropy, by a flag)
+        or an object of a library not known here."""
+        values = self.model.values.infer(expr, scope, order, facts, path)
+        scales = [self._scale_of_value(v) for v in values if v.kind == "loss"]
+        known = [found for found in scales if found is not None]
+        if not known or any(v.kind == "external" for v in values) or \
+                len({(found.name, found.reduction) for found in known}) > 1:
+            return None
+        return known[0]
 
     def _scale_of_value(self, value) -> Scale | None:
         info = self.model.symbols.loss(value.qualname)

@@ -11,12 +11,14 @@ their parameters (the arguments given at the call sites).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import libcst as cst
 
+from torchlint.semantic import conditions as C
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import Layer, ModuleClass
 from torchlint.semantic.names import lookup, lookup_reaching, reaching_bindings
@@ -341,10 +343,22 @@ class Values:
             kind = "class" if isinstance(definition.fact, F.Class) else "function"
             return [Value(kind, origin=definition.fact.node, facts=definition.facts, definition=definition)]
         _, bindings = found
+        if len(bindings) > 1:
+            bindings = self._consistent_bindings(bindings, frame)
         values: list[Value] = []
         for binding in bindings:  # every binding that may reach (if arms)
             values.extend(self._binding(node, binding, frame, depth))
         return values
+
+    def _consistent_bindings(self, bindings: list[F.Binding], frame: _Frame) -> list[F.Binding]:
+        """The bindings the use's own `if` arms allow: `if ctc: crit = CTCLoss()
+        else: crit = CrossEntropyLoss()`, then under `if ctc:` only the first."""
+        use = _branch_at(frame.scope, frame.order)
+        if use is None:
+            return bindings
+        code = frame.facts.module.code_for_node
+        kept = [b for b in bindings if not C.ruled_out(getattr(b.fact, "branch", None), use, code)]
+        return kept or bindings
 
     def _stored_distributions(self, name: str, fact: F.Assign, frame: _Frame, depth: int) -> frozenset[Value]:
         """(Log-)probabilities stored item by item into a buffer after it is bound:
@@ -842,3 +856,15 @@ def _holder_scopes(scope: F.Scope, holders: set[str]) -> list[F.Scope]:
             and any(h.startswith(f"{function.params[0].name}.") for h in holders):
         return list(function.class_.methods.values())
     return [scope]
+
+
+def _branch_at(scope: F.Scope, order: int | None) -> F.Branch | None:
+    """The innermost `if` arm around the fact of `scope` at `order` (a call or an
+    assignment: where an expression is evaluated)."""
+    if order is None:
+        return None
+    for facts in (scope.calls, scope.assigns):
+        index = bisect_left(facts, order, key=lambda fact: fact.order)
+        if index < len(facts) and facts[index].order == order:
+            return facts[index].branch
+    return None
