@@ -7,6 +7,10 @@ from pathlib import Path
 
 import libcst as cst
 
+from torchlint import runner as runner_module
+from torchlint.config import ConfigFinder
+from torchlint.files import Target
+from torchlint.runner import Run
 from torchlint.semantic import project as project_module
 from torchlint.semantic.project import Project
 from torchlint.semantic.walker import collect
@@ -143,3 +147,26 @@ def test_a_linted_file_too_large_to_be_a_module_is_not_remembered(tmp_path, monk
     small = tmp_path / "small.py"
     project.remember(small, "import torch\n", collect(cst.parse_module("import torch\n")))
     assert [m.path.name for m in project.modules()] == ["small.py"]
+
+
+def test_large_files_are_linted_first_and_reported_in_order(tmp_path, monkeypatch):
+    """A run lints its large files before the rest (their parse fits best in an
+    empty heap) and still reports every file in the order it was given."""
+    monkeypatch.setattr(runner_module, "LARGE_FILE_CHARS", 500)
+    names = ["a_small.py", "b_large.py", "c_small.py", "d_large.py"]
+    for name in names:
+        body = "X = 1\n" * (200 if "large" in name else 2)
+        (tmp_path / name).write_text(f"import torch\n{body}")
+    run = Run(ConfigFinder())
+    linted: list[str] = []
+    original = Run.lint
+
+    def spy(self, source, **kwargs):
+        linted.append(source.path.name)
+        return original(self, source, **kwargs)
+
+    monkeypatch.setattr(Run, "lint", spy)
+    results, errors, _ = run.lint_targets([Target(tmp_path / n, n) for n in names])
+    assert not errors
+    assert linted == ["b_large.py", "d_large.py", "a_small.py", "c_small.py"]
+    assert [r.display for r in results] == names
