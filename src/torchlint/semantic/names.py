@@ -57,6 +57,9 @@ class Symbols:
     eval_loader_words: frozenset[str]
     # Standard datasets: the argument that picks the split and each split's length.
     dataset_sizes: dict[str, dict[str, Any]]
+    # Methods of library models that run without autograd themselves
+    # (transformers' `generate` is decorated with torch.no_grad()).
+    grad_free_library_methods: frozenset[str]
 
     def dataset_size(self, name: str | None) -> dict[str, Any] | None:
         """The size table of a standard dataset class (`torchvision.datasets.MNIST`,
@@ -94,6 +97,7 @@ def symbols() -> Symbols:
                              if not k.startswith("_")},
         eval_loader_words=frozenset(data["eval_loader_words"]),
         dataset_sizes={k: v for k, v in data["dataset_sizes"].items() if not k.startswith("_")},
+        grad_free_library_methods=frozenset(data["grad_free_library_methods"]),
     )
 
 

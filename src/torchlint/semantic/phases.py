@@ -820,12 +820,16 @@ class Phases:
 
     def method_without_grad(self, forward: Forward) -> bool:
         """`net.predict(x)` where the model's own `predict` is decorated to run
-        without autograd (`@torch.no_grad()`, or a project decorator that does)."""
+        without autograd (`@torch.no_grad()`, or a project decorator that does),
+        or a library model's method known to (transformers' `generate`)."""
         name = forward.call.method
         if not name or name == "forward":
             return False
-        for value in forward.models:
-            found = value.module.method(name) if value.module is not None else None
+        own = [value.module.method(name) for value in forward.models if value.module is not None]
+        if not any(own):
+            # A library model's method: `model.generate(...)` of transformers runs under no_grad.
+            return name in self.model.symbols.grad_free_library_methods
+        for found in own:
             if found is None:
                 continue
             method, owner = found
