@@ -473,12 +473,56 @@ class Lab:
         evaluate to a module."""
         text = self.context.get("construct")
         if not text and stand_in is not None and not self.context.get("class"):
-            self.stand_in("model", f"a stand-in {stand_in}: no model of the script reaches this loop")
-            return self._layer_from_source(stand_in, {"torch": torch, "nn": nn, "F": self.F})
+            # The model may still be known: a caller passes it in, or the finding names the
+            # variable it is bound to. The user's model first; the stand-in only without it.
+            known = self._spec_index is not None or \
+                self._runtime.factory(self._named_model() or "YourModel", "model") is not None
+            try:
+                return self.build_model()
+            except Inconclusive as err:
+                return self._stand_in_model(stand_in, f"{err.reason}: {err.detail}" if known else None)
+            except Exception as err:  # noqa: BLE001 - the user's constructor failed
+                failure = self.user_code_failure(err)
+                if failure is None:
+                    raise
+                return self._stand_in_model(stand_in, failure)
         if not text:
             return self.build_model()
         self._assumptions["constructor"] = text  # recorded before running it: failures show it
         return self._layer_from_source(text, vars(self.script))
+
+    def _stand_in_model(self, source: str, not_run: str | None) -> nn.Module:
+        """The experiment's own model `source` on the flagged path (the verdict is then
+        ``mechanism_only``); `not_run` says why the script's model did not run, None
+        when no model of the script is known to reach the finding."""
+        if not_run is None:
+            self.stand_in("model", f"a stand-in {source}: no model of the script reaches this loop")
+        else:
+            self.stand_in("model", f"a stand-in {source}: the script's model did not run here")
+            self._assumptions["model_not_run"] = clean(not_run)
+        return self._layer_from_source(source, {"torch": torch, "nn": nn, "F": self.F})
+
+    def model_and_inputs(self, stand_in: str) -> tuple[nn.Module, inputs_mod.Inputs]:
+        """:meth:`build_from_context` with `stand_in`, and the model's inputs; when the
+        script's model does not build or run here (its constructor failing, no input found
+        for it, a missing module, its forward raising), the stand-in and its inputs, said so: the verdict
+        is ``mechanism_only``, the reason recorded as ``model_not_run``. For loop rules
+        whose mechanism does not depend on which model runs."""
+        try:
+            model = self.build_from_context(stand_in=stand_in)
+            return model, self.inputs(model)
+        except Inconclusive as err:
+            if self.used_stand_ins or err.reason not in ("construct_failed", "no_inputs", "missing_dependency"):
+                raise
+            not_run = f"{err.reason}: {err.detail}"
+        except Exception as err:  # noqa: BLE001 - the user's forward failed on every input
+            failure = self.user_code_failure(err)
+            if self.used_stand_ins or failure is None:
+                raise
+            not_run = failure
+        self._assumptions.pop("inputs", None)
+        model = self._stand_in_model(stand_in, not_run)
+        return model, self.inputs(model)
 
     @staticmethod
     def _layer_from_source(text: str, namespace: dict[str, Any]) -> nn.Module:
