@@ -59,3 +59,19 @@ def test_a_model_whose_constructor_fails_gives_way_to_the_stand_in_said_so(tmp_p
                           plugins=False))
     assert result["verdict"] == "mechanism_only", result
     assert result["assumptions"]["model_not_run"].startswith("construct_failed: AssertionError")
+
+
+def test_an_abstract_forward_gives_way_to_the_stand_in_said_so(tmp_path):
+    # A base class whose forward its subclasses provide: built and fed, it raises on the
+    # first pass; the loop experiment runs its stand-in instead and says why.
+    project = tmp_path / "project"
+    shutil.copytree(LOOP_CALLERS, project)
+    model_file = project / "stacks.py"
+    text = model_file.read_text()
+    text = text.replace("def forward(self, rows):\n        return self.head(self.body(rows)).squeeze(-1)",
+                        "def forward(self, *parts):\n        raise NotImplementedError")
+    model_file.write_text(text)
+    result = _tl501(probe("--select", "ALL", "--no-cache", ".", cwd=project, tmpdir=tmp_path / "tmp",
+                          plugins=False))
+    assert result["verdict"] == "mechanism_only", result
+    assert "NotImplementedError" in result["assumptions"]["model_not_run"]

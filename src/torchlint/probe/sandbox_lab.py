@@ -510,7 +510,10 @@ class Lab:
         whose mechanism does not depend on which model runs."""
         try:
             model = self.build_from_context(stand_in=stand_in)
-            return model, self.inputs(model)
+            inputs = self.inputs(model)
+            if not self.used_stand_ins:
+                self._trial_forward(model, inputs)
+            return model, inputs
         except Inconclusive as err:
             if self.used_stand_ins or err.reason not in ("construct_failed", "no_inputs", "missing_dependency"):
                 raise
@@ -523,6 +526,18 @@ class Lab:
         self._assumptions.pop("inputs", None)
         model = self._stand_in_model(stand_in, not_run)
         return model, self.inputs(model)
+
+    def _trial_forward(self, model: nn.Module, inputs: inputs_mod.Inputs) -> None:
+        """One forward pass in eval mode without grad (no running statistics, no dropout
+        draw changes the model): raises what the model raises on these inputs (an
+        abstract forward, a missing module reached only when it runs)."""
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                self.output_tensor(self.forward(model, inputs))
+        finally:
+            model.train(was_training)
 
     @staticmethod
     def _layer_from_source(text: str, namespace: dict[str, Any]) -> nn.Module:
