@@ -504,10 +504,11 @@ class Lab:
 
     def model_and_inputs(self, stand_in: str) -> tuple[nn.Module, inputs_mod.Inputs]:
         """:meth:`build_from_context` with `stand_in`, and the model's inputs; when the
-        script's model does not build or run here (its constructor failing, no input found
-        for it, a missing module, its forward raising), the stand-in and its inputs, said so: the verdict
-        is ``mechanism_only``, the reason recorded as ``model_not_run``. For loop rules
-        whose mechanism does not depend on which model runs."""
+        script's model does not build or run here (its constructor failing, no input
+        found for it, a missing module, its forward raising), the stand-in and its
+        inputs, said so: the verdict is ``mechanism_only``, the reason recorded as
+        ``model_not_run``. For loop rules whose mechanism does not depend on which
+        model runs."""
         try:
             model = self.build_from_context(stand_in=stand_in)
             inputs = self.inputs(model)
