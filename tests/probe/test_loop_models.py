@@ -44,7 +44,8 @@ def test_a_model_that_gets_no_input_gives_way_to_the_stand_in_said_so(tmp_path):
     assert result["evidence"]["stand_ins"] == {
         "model": "a stand-in nn.Linear(8, 4): the script's model did not run here"}
     assert result["assumptions"]["constructor"] == "Stacker(width=12)"
-    assert result["assumptions"]["model_not_run"].startswith("no_inputs: cannot tell what forward(rows, table)")
+    assert result["assumptions"]["model_not_run"].startswith(
+        "no_inputs: cannot tell what forward(rows, table)")
     assert result["assumptions"]["inputs"] == {"input": "float32[4,8]"}
 
 
@@ -53,7 +54,8 @@ def test_a_model_whose_constructor_fails_gives_way_to_the_stand_in_said_so(tmp_p
     shutil.copytree(LOOP_CALLERS, project)
     model_file = project / "stacks.py"
     text = model_file.read_text()
-    text = text.replace("        layers = []\n", "        layers = []\n        assert width % 5 == 0, 'width must be a multiple of 5'\n")
+    text = text.replace("        layers = []\n",
+                        "        layers = []\n        assert width % 5 == 0, 'a multiple of 5'\n")
     model_file.write_text(text)
     result = _tl501(probe("--select", "ALL", "--no-cache", ".", cwd=project, tmpdir=tmp_path / "tmp",
                           plugins=False))

@@ -46,6 +46,9 @@ REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "
 #: grew by this much since it started (a pathological model must not eat the script's budget).
 INPUT_SEARCH_SECONDS = 5.0
 INPUT_SEARCH_BYTES = 1 << 30
+#: Reasons an experiment may answer with its stand-in model instead (said so), for rules
+#: whose mechanism does not depend on the model (Lab.model_and_inputs).
+_MODEL_DID_NOT_RUN = ("construct_failed", "no_inputs", "missing_dependency")
 #: A trial input larger than this is not tried at all.
 _REPAIR_TRIALS = 16  # dry runs the repairs of one input search may take
 TRIAL_INPUT_BYTES = 256 << 20
@@ -516,7 +519,7 @@ class Lab:
                 self._trial_forward(model, inputs)
             return model, inputs
         except Inconclusive as err:
-            if self.used_stand_ins or err.reason not in ("construct_failed", "no_inputs", "missing_dependency"):
+            if self.used_stand_ins or err.reason not in _MODEL_DID_NOT_RUN:
                 raise
             not_run = f"{err.reason}: {err.detail}"
         except Exception as err:  # noqa: BLE001 - the user's forward failed on every input
