@@ -378,6 +378,11 @@ class Lab:
                 self._assumptions.setdefault("substitutions", {}).update(prepared.substitutions)
             if hint:
                 self._assumptions["hint"] = self._runtime.hint_source(name)
+            others = self.context.get("alternatives")
+            if others and spec.get("class") == self.context.get("class"):
+                # the script chooses its model at run time (a branch on its configuration)
+                self._assumptions["alternatives"] = (
+                    f"the script may build {' or '.join(others)} instead: this verdict is about {name}")
         if overrides:
             self._assumptions.setdefault("overrides", {}).update(
                 {k: build.describe_value(v) for k, v in overrides.items()})
