@@ -239,8 +239,7 @@ for x, y in loader:
             held = [box.tensor.numel() * box.tensor.element_size() for box in alive]
             return nodes, len(held), sum(held)
 
-        model = lab.build_from_context(stand_in="nn.Linear(8, 4)")
-        inputs = lab.inputs(model)
+        model, inputs = lab.model_and_inputs(stand_in="nn.Linear(8, 4)")
         weights = {storage(p) for p in model.parameters()}
         lab.assume("loss", "the mean square of the model's output: a kept loss holds a graph exactly when "
                    "the output requires grad, whatever the loss's form")

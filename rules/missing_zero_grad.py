@@ -169,8 +169,7 @@ for i in range(100):
             lab.assume("optimizer_failed", "; ".join(failures))
             return None, None
 
-        model = lab.build_from_context(stand_in="nn.Linear(8, 4)")
-        inputs = lab.inputs(model)
+        model, inputs = lab.model_and_inputs(stand_in="nn.Linear(8, 4)")
         model.eval()  # the same gradient on every pass (no dropout draws, fixed BatchNorm statistics)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:

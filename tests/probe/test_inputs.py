@@ -30,6 +30,9 @@ class _Runtime:
     def factory(self, name, kind):
         return None
 
+    def spec(self, class_name, index):  # as the child's runtime: no model construction is known
+        raise LookupError("no model construction is known to reach this finding")
+
 
 def _lab(hints=None, context=None) -> sandbox_lab.Lab:
     return sandbox_lab.Lab(_Runtime(hints), {"code": "TL999", "message": "", "line": 1, "column": 1,

@@ -46,6 +46,9 @@ REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "
 #: grew by this much since it started (a pathological model must not eat the script's budget).
 INPUT_SEARCH_SECONDS = 5.0
 INPUT_SEARCH_BYTES = 1 << 30
+#: Reasons an experiment may answer with its stand-in model instead (said so), for rules
+#: whose mechanism does not depend on the model (Lab.model_and_inputs).
+_MODEL_DID_NOT_RUN = ("construct_failed", "no_inputs", "missing_dependency")
 #: A trial input larger than this is not tried at all.
 _REPAIR_TRIALS = 16  # dry runs the repairs of one input search may take
 TRIAL_INPUT_BYTES = 256 << 20
@@ -375,6 +378,11 @@ class Lab:
                 self._assumptions.setdefault("substitutions", {}).update(prepared.substitutions)
             if hint:
                 self._assumptions["hint"] = self._runtime.hint_source(name)
+            others = self.context.get("alternatives")
+            if others and spec.get("class") == self.context.get("class"):
+                # the script chooses its model at run time (a branch on its configuration)
+                self._assumptions["alternatives"] = (
+                    f"the script may build {' or '.join(others)} instead: this verdict is about {name}")
         if overrides:
             self._assumptions.setdefault("overrides", {}).update(
                 {k: build.describe_value(v) for k, v in overrides.items()})
@@ -473,12 +481,72 @@ class Lab:
         evaluate to a module."""
         text = self.context.get("construct")
         if not text and stand_in is not None and not self.context.get("class"):
-            self.stand_in("model", f"a stand-in {stand_in}: no model of the script reaches this loop")
-            return self._layer_from_source(stand_in, {"torch": torch, "nn": nn, "F": self.F})
+            # The model may still be known: a caller passes it in, or the finding names the
+            # variable it is bound to. The user's model first; the stand-in only without it.
+            known = self._spec_index is not None or \
+                self._runtime.factory(self._named_model() or "YourModel", "model") is not None
+            try:
+                return self.build_model()
+            except Inconclusive as err:
+                return self._stand_in_model(stand_in, f"{err.reason}: {err.detail}" if known else None)
+            except Exception as err:  # noqa: BLE001 - the user's constructor failed
+                failure = self.user_code_failure(err)
+                if failure is None:
+                    raise
+                return self._stand_in_model(stand_in, failure)
         if not text:
             return self.build_model()
         self._assumptions["constructor"] = text  # recorded before running it: failures show it
         return self._layer_from_source(text, vars(self.script))
+
+    def _stand_in_model(self, source: str, not_run: str | None) -> nn.Module:
+        """The experiment's own model `source` on the flagged path (the verdict is then
+        ``mechanism_only``); `not_run` says why the script's model did not run, None
+        when no model of the script is known to reach the finding."""
+        if not_run is None:
+            self.stand_in("model", f"a stand-in {source}: no model of the script reaches this loop")
+        else:
+            self.stand_in("model", f"a stand-in {source}: the script's model did not run here")
+            self._assumptions["model_not_run"] = clean(not_run)
+        return self._layer_from_source(source, {"torch": torch, "nn": nn, "F": self.F})
+
+    def model_and_inputs(self, stand_in: str) -> tuple[nn.Module, inputs_mod.Inputs]:
+        """:meth:`build_from_context` with `stand_in`, and the model's inputs; when the
+        script's model does not build or run here (its constructor failing, no input
+        found for it, a missing module, its forward raising), the stand-in and its
+        inputs, said so: the verdict is ``mechanism_only``, the reason recorded as
+        ``model_not_run``. For loop rules whose mechanism does not depend on which
+        model runs."""
+        try:
+            model = self.build_from_context(stand_in=stand_in)
+            inputs = self.inputs(model)
+            if not self.used_stand_ins:
+                self._trial_forward(model, inputs)
+            return model, inputs
+        except Inconclusive as err:
+            if self.used_stand_ins or err.reason not in _MODEL_DID_NOT_RUN:
+                raise
+            not_run = f"{err.reason}: {err.detail}"
+        except Exception as err:  # noqa: BLE001 - the user's forward failed on every input
+            failure = self.user_code_failure(err)
+            if self.used_stand_ins or failure is None:
+                raise
+            not_run = failure
+        self._assumptions.pop("inputs", None)
+        model = self._stand_in_model(stand_in, not_run)
+        return model, self.inputs(model)
+
+    def _trial_forward(self, model: nn.Module, inputs: inputs_mod.Inputs) -> None:
+        """One forward pass in eval mode without grad (no running statistics, no dropout
+        draw changes the model): raises what the model raises on these inputs (an
+        abstract forward, a missing module reached only when it runs)."""
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                self.output_tensor(self.forward(model, inputs))
+        finally:
+            model.train(was_training)
 
     @staticmethod
     def _layer_from_source(text: str, namespace: dict[str, Any]) -> nn.Module:

@@ -32,7 +32,7 @@ def model_context(model, values, depth: int = 0) -> dict:
     "construct_line"}`` for a torch layer built in this file outside any class
     (``nn.Sequential(...)``), ``{}`` when neither is known. A wrapper
     (``DataParallel(model)``) stands for the model it wraps."""
-    values = [v for v in values if v.kind in _MODEL_KINDS]
+    values = _in_source_order(model, [v for v in values if v.kind in _MODEL_KINDS])
     wrapped, names = _wrapped_values(model, values) if depth < 3 else ([], [])
     if wrapped or names:
         found = model_context(model, wrapped, depth + 1)
@@ -46,6 +46,9 @@ def model_context(model, values, depth: int = 0) -> dict:
     for value in values:
         if value.module is not None and not value.module.is_framework_module:
             found = {"class": value.module.name}
+            others = _other_classes(values, value.module.name)
+            if others:  # `if cfg.small: Tiny(...) else: Big(...)`: the verdict is about the first
+                found["alternatives"] = others
             if value.kind == "module" and isinstance(value.origin, cst.Call) and value.facts is model.facts:
                 found["construct_line"] = model.line_of(value.origin)  # the construction call
             elif value.kind == "module" and isinstance(value.origin, cst.Call) and value.facts is not None:
@@ -66,6 +69,32 @@ def model_context(model, values, depth: int = 0) -> dict:
             source = model.facts.module.code_for_node(layer.call.node)
             return {"construct": source, "construct_line": model.line_of(layer.call.node)}
     return {}
+
+
+def _in_source_order(model, values: list) -> list:
+    """The values by where they were made (file, line). The value analysis hands out sets
+    ordered by memory address: without this, a variable bound in several branches
+    (``if cfg.small: net = Tiny() else: net = Big()``) named a different model each run."""
+    if len(values) < 2:
+        return values
+
+    def where(value) -> tuple[str, int, str]:
+        facts = value.facts if value.facts is not None else model.facts
+        try:
+            line = model.line_of(value.origin, facts) if value.origin is not None else 0
+        except Exception:  # noqa: BLE001 - a node the locator does not know: last
+            line = 1 << 30
+        path = model.path_of(facts) if facts is not model.facts else model.path
+        return (str(path or ""), line, value.kind)
+
+    return sorted(values, key=where)
+
+
+def _other_classes(values: list, chosen: str) -> list[str]:
+    """The other model classes of the project the values may hold, in source order."""
+    names = [v.module.name for v in values if v.module is not None
+             and not v.module.is_framework_module and v.module.name != chosen]
+    return list(dict.fromkeys(names))
 
 
 def _is_wrapper(value) -> bool:
