@@ -287,9 +287,9 @@ class SemanticModel:
             return call.scope is not function.class_
         if facts is None:
             facts, path = self.home_of(call)
-        return not self._names_class(receiver, call, facts, path)
+        return not self.names_class(receiver, call, facts, path)
 
-    def _names_class(self, receiver: cst.BaseExpression, call: F.Call, facts: F.FileFacts,
+    def names_class(self, receiver: cst.BaseExpression, call: F.Call, facts: F.FileFacts,
                      path: Path | None) -> bool:
         """Whether `receiver` is a class, not an instance: a project class's name
         (imported too), or the `cls` of the classmethod the call sits in."""

@@ -161,12 +161,22 @@ class Phases:
                 continue
             if self.is_training_call(call):
                 return True
-            if depth < MAX_CALL_DEPTH and _may_call_function(call):
+            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
                 function = self.model.local_function(call)
                 if function is not None and function.facts is self.facts and \
                         self.trains(function.fact, function.fact, depth + 1):
                     return True
         return False
+
+    def _may_call_helper(self, call: F.Call) -> bool:
+        """`helper(model)`, `self.helper()`, and `Trainer.helper(model)`: a function
+        called through a project class (a staticmethod, or Python-2 style code
+        keeping plain functions in a class)."""
+        if _may_call_function(call):
+            return True
+        func = call.func
+        return type(func) is cst.Attribute and type(func.value) is cst.Name \
+            and self.model.names_class(func.value, call, self.facts, self.model.path)
 
     # -- forward passes ---------------------------------------------------------
 
@@ -177,7 +187,7 @@ class Phases:
         `unknown`, also calls of what only its use or name shows to be a model."""
         found = []
         for call in self.calls_in(block, scope):
-            if depth < MAX_CALL_DEPTH and _may_call_function(call):
+            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
                 helper = self.model.local_function(call)
                 if helper is not None and helper.facts is self.facts and helper.fact is not scope \
                         and self.model.enclosing_module(helper.fact) is None:
@@ -476,7 +486,7 @@ class Phases:
             if event is not None:
                 events.append(event)
                 continue
-            if depth < MAX_CALL_DEPTH and _may_call_function(call):
+            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
                 events.extend(self._helper_events(call, depth))
         return events
 
