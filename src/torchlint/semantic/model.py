@@ -285,6 +285,8 @@ class SemanticModel:
         receiver = call.receiver
         if receiver is None:  # `Net(...)`, `model(x)`; a bare call in the class body is plain
             return call.scope is not function.class_
+        if call.method != function.name:  # `zoo.Net(...)`, `self.encoder(x)`: __init__, forward
+            return True
         if facts is None:
             facts, path = self.home_of(call)
         return not self.names_class(receiver, call, facts, path)
