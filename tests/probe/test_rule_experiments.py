@@ -87,12 +87,14 @@ NOT_CONFIRMED = {
     ("fixtures/TL302/bad_shared_transform_for_test_set.py", 12, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_v2_dict_of_pipelines.py", 11, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_pipeline_list_built_by_append.py", 15, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_eval_pass_in_class_namespace.py", 33, "TL302"): ("inconclusive", "missing_dependency"),
     # The model is built in another file of the project (a top-level nn.Sequential, a trainer
     # class given its model by a caller, a star import): the probe finds no construction it
     # can run for this script and says so rather than build another model.
     ("fixtures/TL101/project_crossfile_star_import/scoring.py", 11, "TL101"): ("inconclusive", "construct_failed"),
     ("fixtures/TL101/project_crossfile_trainer_class/trainer.py", 27, "TL101"): ("inconclusive", "construct_failed"),
     ("fixtures/TL101/project_imported_global_model/score_holdout.py", 11, "TL101"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL101/project_scoring_in_class_namespace/panel.py", 9, "TL101"): ("inconclusive", "construct_failed"),
     ("fixtures/TL102/project_crossfile_module_attr/inspection.py", 11, "TL102"): ("inconclusive", "construct_failed"),
     # The scores reach the loss helper from loop.py's call of an alias of it.
     ("fixtures/TL201/project_crossfile_alias_helper/steps.py", 4, "TL201"): ("inconclusive", "construct_failed"),

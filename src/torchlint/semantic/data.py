@@ -894,11 +894,10 @@ class DataFacts:
 
     def site_env(self, function: F.Function, site: F.Call) -> Env:
         """`function`'s parameters as `site` passes them (defaults where it does not)."""
-        bound = function.class_ is not None and site.receiver is not None
+        bound = self.model.passes_receiver(site, function)
         arguments = []
         for param in function.params:
-            index = param.index - (1 if bound or function.class_ is not None and function.name == "__init__"
-                                   else 0)
+            index = param.index - (1 if bound else 0)
             if index < 0:
                 continue
             argument = site.argument(index, param.name)
@@ -1221,7 +1220,7 @@ class _Flow:
         if found is None or not isinstance(found.fact, F.Function):
             return
         function = found.fact
-        bound = function.class_ is not None and call.receiver is not None
+        bound = self.model.passes_receiver(call, function, place.facts, place.path)
         param = None
         if arg.keyword is not None:
             param = function.param(arg.keyword.value)

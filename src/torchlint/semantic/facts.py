@@ -201,6 +201,25 @@ class Function(Scope):
                 return p
         return None
 
+    @property
+    def is_staticmethod(self) -> bool:
+        return self.class_ is not None and "staticmethod" in self._decorator_names
+
+    @property
+    def is_classmethod(self) -> bool:
+        return self.class_ is not None and "classmethod" in self._decorator_names
+
+    @property
+    def _decorator_names(self) -> set[str]:
+        """The last part of each decorator's name (``abc.abstractmethod`` -> abstractmethod)."""
+        found = set()
+        for decorator in self.decorators:
+            if isinstance(decorator, cst.Name):
+                found.add(decorator.value)
+            elif isinstance(decorator, cst.Attribute):
+                found.add(decorator.attr.value)
+        return found
+
 
 @dataclass(eq=False)
 class Class(Scope):

@@ -251,6 +251,7 @@ class SemanticModel:
             receiver = call.receiver
             function = call.scope.function
             if function is not None and function.class_ is not None and function.params \
+                    and (function.params[0].name == "self" or function.is_classmethod) \
                     and dotted_name(receiver) == function.params[0].name:
                 method = _method(function.class_, func.attr.value, self, facts, path)
                 if method is not None:
@@ -263,12 +264,64 @@ class SemanticModel:
                     owner = value.module.method(func.attr.value)
                     if owner is not None:
                         return Definition(owner[0], owner[1].facts, owner[1].path)
-                elif value.kind == "instance" and value.definition is not None:
+                elif value.kind in ("instance", "class") and value.definition is not None \
+                        and isinstance(value.definition.fact, F.Class):
+                    # `trainer.fit(...)`, and `Trainer.epoch(model, loader)`: a method
+                    # called through its class (see `passes_receiver`).
                     cls = value.definition.fact
                     method = cls.methods.get(func.attr.value)
                     if method is not None:
                         return Definition(method, value.definition.facts, value.definition.path)
         return None
+
+    def passes_receiver(self, call: F.Call, function: F.Function,
+                        facts: F.FileFacts | None = None, path: Path | None = None) -> bool:
+        """Whether `call` of `function` fills its first parameter itself, so that
+        the call's first argument goes to the second parameter: the instance
+        (`obj.m(x)`, `model(x)` for forward, `Net(...)` for __init__) or, for a
+        classmethod, the class. A staticmethod, or a plain method called through
+        its class (`Trainer.epoch(model, loader)`, `Base.forward(self, x)`),
+        takes every parameter from the call's arguments. `call` may sit in
+        another project file (`facts`, `path`; found from the call when not given)."""
+        if function.class_ is None or function.is_staticmethod:
+            return False
+        if function.is_classmethod:
+            return True
+        receiver = call.receiver
+        if receiver is None:  # `Net(...)`, `model(x)`; a bare call in the class body is plain
+            return call.scope is not function.class_
+        if call.method != function.name:  # `zoo.Net(...)`, `self.encoder(x)`: __init__, forward
+            return True
+        if facts is None:
+            facts, path = self.home_of(call)
+        return not self.names_class(receiver, call, facts, path)
+
+    def names_class(self, receiver: cst.BaseExpression, call: F.Call, facts: F.FileFacts,
+                     path: Path | None) -> bool:
+        """Whether `receiver` is a class, not an instance: a project class's name
+        (imported too), or the `cls` of the classmethod the call sits in."""
+        found = self.resolver.definition(receiver, call.scope, call.order, facts, path)
+        if found is not None:
+            return isinstance(found.fact, F.Class)
+        caller = call.scope.function
+        return caller is not None and caller.is_classmethod and bool(caller.params) \
+            and dotted_name(receiver) == caller.params[0].name
+
+    def first_param_is_receiver(self, function: F.Function) -> bool:
+        """Whether `function`'s first parameter holds what the method is called on
+        (`self`; `cls` of a classmethod) rather than the call's first argument.
+        Not for a staticmethod, nor for a plain function kept in a class
+        namespace (Python-2 style code): one whose first parameter is not named
+        `self` and whose every known call passes it through the class
+        (`Trainer.epoch(model, loader)`)."""
+        if function.class_ is None or not function.params or function.is_staticmethod:
+            return False
+        first = function.params[0]
+        if function.is_classmethod or first.name == "self" or first.node.star in ("*", "**"):
+            return True
+        sites = self.callers(function, self.home_of_scope(function)[0])
+        return not sites or any(self.passes_receiver(site.call, function, site.facts, site.path)
+                                for site in sites)
 
     def call_sites(self, function: F.Function) -> list[F.Call]:
         """Calls of `function` in this file (for ``forward``, calls of the model)."""
@@ -446,9 +499,9 @@ class SemanticModel:
             return known
         found = []
         for site in self.callers(function, facts):
-            bound = function.class_ is not None and (
-                site.call.receiver is not None or id(site.call) in self._instance_calls)
-            argument = site.call.argument(param.index - (1 if bound else 0), param.name)
+            bound = self.passes_receiver(site.call, function, site.facts, site.path)
+            index = param.index - (1 if bound else 0)
+            argument = site.call.argument(index, param.name) if index >= 0 else None
             if argument is not None:
                 found.append(Argument(site.call, argument, site.facts))
         if id(function) in self._callers and id(function) not in self._callers_pending:

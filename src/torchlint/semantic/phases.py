@@ -172,12 +172,22 @@ class Phases:
                 continue
             if self.is_training_call(call):
                 return True
-            if depth < MAX_CALL_DEPTH and _may_call_function(call):
+            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
                 function = self.model.local_function(call)
                 if function is not None and function.facts is self.facts and \
                         self.trains(function.fact, function.fact, depth + 1):
                     return True
         return False
+
+    def _may_call_helper(self, call: F.Call) -> bool:
+        """`helper(model)`, `self.helper()`, and `Trainer.helper(model)`: a function
+        called through a project class (a staticmethod, or Python-2 style code
+        keeping plain functions in a class)."""
+        if _may_call_function(call):
+            return True
+        func = call.func
+        return type(func) is cst.Attribute and type(func.value) is cst.Name \
+            and self.model.names_class(func.value, call, self.facts, self.model.path)
 
     # -- forward passes ---------------------------------------------------------
 
@@ -188,7 +198,7 @@ class Phases:
         `unknown`, also calls of what only its use or name shows to be a model."""
         found = []
         for call in self.calls_in(block, scope):
-            if depth < MAX_CALL_DEPTH and _may_call_function(call):
+            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
                 helper = self.model.local_function(call)
                 if helper is not None and helper.facts is self.facts and helper.fact is not scope \
                         and self.model.enclosing_module(helper.fact) is None:
@@ -245,7 +255,8 @@ class Phases:
         param = function.param(head)
         if param is None:
             return False
-        is_self = function.class_ is not None and param.index == 0
+        is_self = function.class_ is not None and param.index == 0 \
+            and self.model.first_param_is_receiver(function)
         return "." in target if is_self else True
 
     def used_as_model(self, target: str, scope: F.Scope, depth: int = 0) -> bool:
@@ -259,7 +270,8 @@ class Phases:
             return True
         head, _, rest = target.partition(".")
         cls = function.class_
-        if cls is not None and function.params and head == function.params[0].name:
+        if cls is not None and function.params and head == function.params[0].name \
+                and self.model.first_param_is_receiver(function):
             return bool(rest) and any(
                 method.params and f"{method.params[0].name}.{rest}" in self._uses_in(method)
                 for method in cls.methods.values())
@@ -268,7 +280,7 @@ class Phases:
         if depth >= MAX_CALL_DEPTH:
             return False
         for site in self.model.call_sites(function):
-            outer = _target_at_site(target, function, site)
+            outer = _target_at_site(target, function, site, self.model.passes_receiver(site, function))
             if outer and self.used_as_model(outer, site.scope, depth + 1):
                 return True
         return False
@@ -402,8 +414,9 @@ class Phases:
         param = function.param(flag)
         if param is None:
             return None
-        bound = function.class_ is not None and site.receiver is not None
-        argument = site.argument(param.index - (1 if bound else 0), param.name)
+        bound = self.model.passes_receiver(site, function)
+        index = param.index - (1 if bound else 0)
+        argument = site.argument(index, param.name) if index >= 0 else None
         if argument is None:
             argument = param.default
             known = self.model.data.constant(argument, function.parent or self.facts.scope, function.order) \
@@ -486,7 +499,7 @@ class Phases:
             if event is not None:
                 events.append(event)
                 continue
-            if depth < MAX_CALL_DEPTH and _may_call_function(call):
+            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
                 events.extend(self._helper_events(call, depth))
         return events
 
@@ -522,7 +535,8 @@ class Phases:
                 continue  # `if train: model.train()` called with train=False
             if inner.mode == "unknown" and assumptions:
                 inner = self._resolved(inner, assumptions)
-            target = _target_at_site(inner.target, function, call)
+            target = _target_at_site(inner.target, function, call,
+                                     self.model.passes_receiver(call, function))
             if target is None or target == inner.target and function.param(inner.target.partition(".")[0]) is None \
                     and definition.facts is not self.facts:
                 continue
@@ -574,7 +588,7 @@ class Phases:
             sites, outer_via = self.model.project_call_sites(function), ()
         states = []
         for site in sites:
-            site_target = _target_at_site(target, function, site)
+            site_target = _target_at_site(target, function, site, self.model.passes_receiver(site, function))
             if site_target is None:
                 states.append(ModeState("unknown"))
                 continue
@@ -1116,17 +1130,17 @@ def _modules(values: frozenset[Value]) -> frozenset[Value]:
     return frozenset(v for v in values if v.kind == "module")
 
 
-def _target_at_site(target: str, function: F.Function, site: F.Call) -> str | None:
-    """What `target` (as written in `function`) is called at `site`."""
+def _target_at_site(target: str, function: F.Function, site: F.Call, bound: bool) -> str | None:
+    """What `target` (as written in `function`) is called at `site`; `bound`: the
+    site passes its receiver for the first parameter (`SemanticModel.passes_receiver`)."""
     head, _, rest = target.partition(".")
     param = function.param(head)
     if param is None:
         return target  # a global or an attribute of a global: the same name
-    if function.class_ is not None and param.index == 0:
+    if bound and param.index == 0:
         receiver = dotted_name(site.receiver) if site.receiver is not None else None
         return (f"{receiver}.{rest}" if rest else receiver) if receiver else None
-    offset = 1 if function.class_ is not None and site.receiver is not None else 0
-    argument = site.argument(param.index - offset, param.name)
+    argument = site.argument(param.index - (1 if bound else 0), param.name)
     text = dotted_name(argument)
     if text is None:
         return None

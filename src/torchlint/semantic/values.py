@@ -460,12 +460,14 @@ class Values:
         function = param.function
         assert function is not None
         found: list[Value] = []
-        if function.class_ is not None and param.index == 0 and _is_classmethod(function):
+        receiver = function.class_ is not None and param.index == 0 \
+            and self.model.first_param_is_receiver(function)
+        if receiver and function.is_classmethod:
             from torchlint.semantic.resolve import Definition  # `cls`: the class itself
 
             return [Value("class", origin=function.class_.node, facts=frame.facts,
                           definition=Definition(function.class_, frame.facts, frame.path))]
-        if function.class_ is not None and param.index == 0 and not _is_static(function):
+        if receiver:
             # `self`: an instance of the class.
             module = self.model.modules.of_class(function.class_, frame.facts, frame.path)
             if module is not None:
@@ -496,7 +498,7 @@ class Values:
             elif value.kind == "class" and value.definition is not None \
                     and isinstance(value.definition.fact, F.Class):
                 method = value.definition.fact.methods.get(attr)
-                if method is not None and _is_static(method):  # `Net.build(...)`: a classmethod factory
+                if method is not None:  # `Net.build(...)`: a classmethod factory; `Trainer.epoch(model, ...)`
                     from torchlint.semantic.resolve import Definition
 
                     found.append(Value("function", origin=method.node, facts=value.definition.facts,
@@ -811,14 +813,6 @@ def _class_chain(module: ModuleClass) -> list[ModuleClass]:
     for base in module.bases:
         chain.extend(_class_chain(base))
     return chain
-
-
-def _is_classmethod(function: F.Function) -> bool:
-    return any(dotted_name(d) == "classmethod" for d in function.decorators)
-
-
-def _is_static(function: F.Function) -> bool:
-    return any(dotted_name(d) in ("staticmethod", "classmethod") for d in function.decorators)
 
 
 def _literal_key(node: cst.BaseExpression | None) -> object:

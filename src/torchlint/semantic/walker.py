@@ -205,6 +205,7 @@ class _Walker:
                 function is not None
                 and function.class_ is not None
                 and function.params
+                and not function.is_staticmethod
                 and target.value.value == function.params[0].name
             ):
                 function.class_.self_assigns.setdefault(target.attr.value, []).append(fact)
