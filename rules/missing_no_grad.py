@@ -16,6 +16,13 @@ class MissingNoGrad(Rule):
     `torch.set_grad_enabled(False)` around them or up their call chain, and no
     `@torch.no_grad()` decorator.
 
+    Not reported: a model whose every parameter is frozen
+    (`requires_grad_(False)`, or `p.requires_grad = False` for all of
+    `parameters()`, with no layer added after), which records no graph; a
+    method that turns autograd off itself (`@torch.no_grad()` or a project
+    decorator that enters `no_grad`, and transformers' `generate`); a context
+    chosen at run time between `no_grad()` and another; unit tests.
+
     ## Why is this bad?
     With autograd on, every forward pass records its graph and keeps the
     activations it needs for a backward pass that never comes. Evaluation
