@@ -6,8 +6,9 @@ from torchlint import titles
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.semantic.conditions import consistent
+from torchlint.semantic.conditions import consistent, evaluate, implied
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 
 class FunctionalDropoutAlwaysOn(Rule):
@@ -105,12 +106,13 @@ class Net(nn.Module):
                 continue  # alpha_dropout and feature_alpha_dropout default to training=False
             if training is not None and literal_number(training) != 1:
                 continue  # training=self.training, a flag, or False
-            self_name = function.params[0].name
-            if not consistent(call, {f"{self_name}.training": False}):
-                continue  # under `if self.training ...:`: runs only in train mode
+            self_name = _self_of(function)
+            if self_name is not None and _train_only(model, call, function, {f"{self_name}.training": False}):
+                continue  # under `if self.training ...:`, or after `if not self.training: return`
             fix = None
-            if training is None:
+            if training is None and self_name is not None:
                 fix = ctx.fix(f"Add `training={self_name}.training`", _add_training(ctx, call, self_name))
+            self_name = self_name or "self"
             name = model.code(call.func)
             why = ("`training=True` keeps it on" if training is not None
                    else "its `training` argument defaults to True")
@@ -262,3 +264,39 @@ def _dropout_built_here(model, call) -> cst.Call | None:
     qualified = model.names.qualified(func.func, call.scope, call.order) or ""
     head, _, layer = qualified.rpartition(".")
     return func if head in ("torch.nn", "torch.nn.modules.dropout") and layer in DROPOUT_LAYERS else None
+
+
+def _train_only(model, call, function, in_eval: dict) -> bool:
+    """Whether `call` cannot run in eval mode: an `if` arm around it, or a
+    conditional expression holding it (`F.dropout(x) if self.training else x`),
+    is skipped when `training` is False, or an earlier `if not self.training:
+    return ...` of the function leaves before it."""
+    if not consistent(call, in_eval):
+        return True
+    statement = model.facts.statement_of.get(id(call.node))
+    if statement is not None:
+        for node in iter_nodes(statement):
+            if isinstance(node, cst.IfExp) and evaluate(node.test, in_eval) is False and \
+                    any(inner is call.node for inner in iter_nodes(node.body)):
+                return True
+    for returned in function.returns:
+        branch = returned.branch
+        if returned.order < call.order and branch is not None and not branch.contains(call) \
+                and branch.parent is None and returned.loop is None and implied(branch, in_eval) is True:
+            return True
+    return False
+
+
+def _self_of(function) -> str | None:
+    """The module instance's name where `function` runs: the first parameter of the
+    method it is (or is nested in: a helper or lambda inside `forward`); None in a
+    staticmethod, whose code has no instance to ask for `.training`."""
+    while function is not None and function.class_ is None:
+        parent = function.parent
+        function = parent.function if parent is not None else None
+    if function is None or not function.params or function.params[0].node.star:
+        return None  # `def forward(*args)`: no instance name to write
+    if any((dotted_name(d.func if isinstance(d, cst.Call) else d) or "") == "staticmethod"
+           for d in function.decorators):
+        return None
+    return function.params[0].name

@@ -9,6 +9,10 @@ from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import softmax_context
 
 
+# Losses that take logits or log-probabilities: probabilities are wrong for each.
+_WANT_NO_PROBS = frozenset({"cross_entropy", "nll", "ctc", "kl_div"})
+
+
 class SoftmaxBeforeCrossEntropy(Rule):
     """## What it does
     Finds probabilities (the output of `softmax`, `nn.Softmax` or
@@ -90,7 +94,10 @@ loss = criterion(logits, y)  # expect: TL201
 
     def check(self, ctx) -> None:
         model = ctx.model
-        for loss in model.losses.calls:
+        # A criterion that may be one of several losses is reported only when every
+        # one of them wants logits or log-probabilities, never probabilities.
+        ambiguous = [loss for loss in model.losses.ambiguous_calls if set(loss.alternatives) <= _WANT_NO_PROBS]
+        for loss in [*model.losses.calls, *ambiguous]:
             if loss.kind not in ("cross_entropy", "nll") or loss.input is None:
                 continue
             values = model.values.at(loss.input, loss.call)

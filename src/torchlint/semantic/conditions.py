@@ -161,16 +161,18 @@ def dominates(event: F.Located, call: F.Located, assumptions: Assumptions | None
     return True
 
 
-def ruled_out(arm: F.Branch | None, use: F.Branch | None, code: Callable[[cst.CSTNode], str]) -> bool:
+def ruled_out(arm: F.Branch | None, use: F.Branch | None, code: Callable[[cst.CSTNode], str],
+              stable: Callable[[str], bool]) -> bool:
     """Whether the arms around a binding exclude the arms around a use: the same
     test written twice, taken one way at the binding and the other at the use
     (`if ctc: crit = CTCLoss() else: crit = CrossEntropyLoss()` ... `if ctc:
-    crit(log_probs, ...)` sees only the CTC loss). A flag is taken not to change
-    between the two tests."""
+    crit(log_probs, ...)` sees only the CTC loss). Only tests whose names are
+    `stable` (bound once, not the name being bound) count: their value cannot
+    change between the two tests."""
     taken: dict[str, bool] = {}
     while use is not None:
         test = _arm_test(use, code)
-        if test is not None:
+        if test is not None and all(stable(name) for name in names_tested(use.test)):
             taken.setdefault(test[0], test[1])
         use = use.parent
     while arm is not None and taken:

@@ -1268,6 +1268,9 @@ def _returned_parts(value: cst.BaseExpression | None) -> list[tuple[tuple[object
 def _standard_length(table: dict, node: cst.Call, qualified: str) -> Known | None:
     """`datasets.MNIST(root, train=False)`: the published length of the split the
     call picks (its literal argument, or the default when it gives none)."""
+    if any(a.star for a in node.args) or any(a.keyword is not None and a.keyword.value in table.get("unknown_with", ())
+                                             for a in node.args):
+        return None  # `MNIST(root, **options)`: the split is not written here; STL10's `folds=` picks a part
     argument = table["argument"]
     given = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == argument), None)
     positional = [a for a in node.args if a.keyword is None and not a.star]

@@ -13,9 +13,12 @@ A freeze counts when it covers every parameter:
   ``p.requires_grad_(False)``), the statement not under an ``if`` inside the
   loop (``named_parameters()`` loops that freeze by name freeze only some).
 
-Anything in the file that turns gradients back on for the same model
-(``requires_grad = True``, ``requires_grad_()``) cancels it: the order of
-freezing and fine-tuning is not followed.
+It counts for a forward pass it always precedes: earlier in the forward's
+own scope on every path to it, or unconditionally in another function (the
+method that loads the model). Anything in the file that turns gradients back
+on for the same model (``requires_grad = True``, ``requires_grad_()``, a layer
+assigned to it, its ``parameters()`` handed to an optimizer) cancels it: the
+order of freezing and fine-tuning is not followed.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from typing import TYPE_CHECKING, Iterable
 
 import libcst as cst
 
+from torchlint.semantic import conditions as C
 from torchlint.semantic import facts as F
 from torchlint.semantic.conditions import literal
+from torchlint.semantic.walker import iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
@@ -41,22 +46,58 @@ class Freezing:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
 
-    def frozen(self, models: Iterable[Value]) -> bool:
-        """Whether the model holding `models` is frozen whole (every value known
-        and every one frozen)."""
+    def frozen(self, models: Iterable[Value], at: F.Located) -> bool:
+        """Whether the model holding `models` is frozen whole when `at` runs: every
+        value known, each frozen by a statement that always runs before `at` (in
+        `at`'s scope), or unconditionally in the function that builds it."""
         origins = [v.origin for v in models if v.kind == "module"]
-        return bool(origins) and all(o is not None and id(o) in self._frozen for o in origins)
+        if not origins or any(o is None or id(o) not in self._freezes for o in origins):
+            return False
+        return all(any(self._holds(freeze, at) for freeze in self._freezes[id(o)]) for o in origins)
+
+    def _holds(self, freeze: F.Located, at: F.Located) -> bool:
+        if freeze.scope is at.scope:
+            return freeze.order < at.order and C.dominates(freeze, at)
+        # In another function (the loader of the model): it must run whenever that does.
+        return freeze.branch is None
 
     @cached_property
-    def _frozen(self) -> set[int]:
-        frozen: set[int] = set()
+    def _freezes(self) -> dict[int, list[F.Located]]:
+        """The freezing statements of each model never thawed, by id of its origin."""
+        freezes: dict[int, list[F.Located]] = {}
         thawed: set[int] = set()
-        for owner, on in self._switches():
+        for owner, on, fact in self._switches():
             for value in owner:
                 if value.kind == "module" and value.origin is not None:
-                    (frozen if on is False else thawed).add(id(value.origin))
-        thawed.update(self._given_new_layers())
-        return frozen - thawed
+                    if on is False:
+                        freezes.setdefault(id(value.origin), []).append(fact)
+                    else:
+                        thawed.add(id(value.origin))
+        if freezes:
+            thawed.update(self._given_new_layers())
+            thawed.update(self._optimized())
+        return {key: facts for key, facts in freezes.items() if key not in thawed}
+
+    def _optimized(self) -> set[int]:
+        """Models whose `parameters()` are handed to an optimizer: something of them trains."""
+        found: set[int] = set()
+        for call in self.model.facts.calls:
+            if call.method not in ("parameters", "named_parameters") or call.receiver is None:
+                continue
+            if self._inside_optimizer(call):
+                found.update(id(v.origin) for v in self.model.values.at(call.receiver, call)
+                             if v.kind == "module" and v.origin is not None)
+        return found
+
+    def _inside_optimizer(self, call: F.Call) -> bool:
+        """Whether `call` is (part of) an argument of an optimizer's construction."""
+        for other in call.scope.calls:
+            if other is call or not other.args or other.order > call.order:
+                continue
+            if any(node is call.node for arg in other.args for node in iter_nodes(arg.value)) and \
+                    any(v.kind == "optimizer" for v in self.model.values.at(other.node, other)):
+                return True
+        return False
 
     def _given_new_layers(self) -> set[int]:
         """Models given a layer after construction (`model.fc = nn.Linear(512, 10)`, the
@@ -71,8 +112,9 @@ class Freezing:
                                  if v.kind == "module" and v.origin is not None)
         return found
 
-    def _switches(self) -> Iterable[tuple[frozenset, object]]:
-        """(model values, the requires_grad it sets: True, False or unknown) for each
+    def _switches(self) -> Iterable[tuple[frozenset, object, F.Located]]:
+        """(model values, the requires_grad it sets: True, False or unknown, the
+        statement) for each
         statement that switches the gradients of a whole model, or of its
         parameters in a loop. A freeze that covers only some parameters (under an
         `if` inside the loop) is left out; every thaw counts."""
@@ -104,10 +146,10 @@ class Freezing:
     def _owners(self, node: cst.BaseExpression, fact: F.Located, on: object):
         """The model `node` holds; a thaw of a part (`model.fc`) thaws the
         models it belongs to as well."""
-        yield self.model.values.at(node, fact), on
+        yield self.model.values.at(node, fact), on, fact
         while on is not False and isinstance(node, cst.Attribute):
             node = node.value
-            yield self.model.values.at(node, fact), on
+            yield self.model.values.at(node, fact), on, fact
 
     @staticmethod
     def _loop_of(name: str, fact: F.Located) -> F.Loop | None:

@@ -42,6 +42,9 @@ class LossCall:
     qualname: str
     constructor: F.Call | None  # nn.CrossEntropyLoss(...) for class-based losses
     constructor_facts: F.FileFacts | None
+    # Kinds the same criterion may also be (chosen at run time): only in
+    # :attr:`Losses.ambiguous_calls`.
+    alternatives: tuple[str, ...] = ()
 
     @property
     def input(self) -> cst.BaseExpression | None:
@@ -188,6 +191,7 @@ class Losses:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self._wrapped: dict[int, WrappedLoss | None] = {}
+        self._ambiguous: list[LossCall] = []  # filled with `calls`
 
     @cached_property
     def shapes(self) -> Shapes:
@@ -211,26 +215,30 @@ class Losses:
             # files are not followed), so a file that builds none has no class-based call.
             return found
         for call in model.facts.calls:
-            member = False
-            if not _may_call_loss_object(call):
-                if not self._may_call_member_loss(call):
-                    continue
-                member = True
-            values = model.values.at(call.func, call)
-            if len({(model.symbols.loss(v.qualname) or {}).get("kind")
-                    for v in values if v.kind == "loss_fn" and v.qualname is not None}) > 1:
-                # `criterion(out, y)` where the criterion may be a CTC loss or a cross
-                # entropy (chosen by a flag, or passed in by callers that differ), or
-                # `net.loss_fn(...)` for models with different criteria: each output goes
-                # with its own loss, which this analysis cannot pair.
+            if not _may_call_loss_object(call) and not self._may_call_member_loss(call):
                 continue
-            for value in values:
-                if value.kind == "loss_fn" and value.qualname is not None:
-                    info = model.symbols.loss(value.qualname)
-                    if info is not None:
-                        found.append(LossCall(call, info["kind"], value.qualname, value.call, value.facts))
-                        break
+            candidates = sorted(
+                ((model.symbols.loss(v.qualname)["kind"], v) for v in model.values.at(call.func, call)
+                 if v.kind == "loss_fn" and v.qualname is not None and model.symbols.loss(v.qualname)),
+                key=lambda pair: (pair[0] != "cross_entropy", pair[1].qualname or ""))
+            if not candidates:
+                continue
+            kind, value = candidates[0]
+            others = tuple(sorted({k for k, _ in candidates} - {kind}))
+            loss = LossCall(call, kind, value.qualname, value.call, value.facts, others)
+            # `criterion(out, y)` where the criterion may be a CTC loss or a cross entropy
+            # (chosen by a flag, or passed in by callers that differ), or `net.loss_fn(...)`
+            # for models with different criteria: set apart, for the rules that hold
+            # whichever kind it is.
+            (self._ambiguous if others else found).append(loss)
         return found
+
+    @property
+    def ambiguous_calls(self) -> list[LossCall]:
+        """Loss calls whose criterion may be of several kinds (each with its
+        alternatives): a finding about them must hold for every kind."""
+        self.calls  # noqa: B018 - fills the list
+        return self._ambiguous
 
     @cached_property
     def wrapper_calls(self) -> list[WrapperCall]:

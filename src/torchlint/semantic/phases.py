@@ -37,6 +37,7 @@ from torchlint.semantic import evidence as E
 from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.names import lookup
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
@@ -135,10 +136,15 @@ class Phases:
             return False
         if self._names_optimizer(call.receiver):
             return True
-        # AMP's `scaler.step(optimizer)` steps the optimizer it is given.
-        return len(call.args) == 1 and (
-            any(v.kind == "optimizer" for v in self.model.values.at(call.args[0].value, call))
-            or self._names_optimizer(call.args[0].value))
+        # AMP's `scaler.step(optimizer)` steps the optimizer it is given: a known
+        # optimizer, or one named so given to something that is (or is named) a scaler.
+        if len(call.args) != 1:
+            return False
+        argument = call.args[0].value
+        if any(v.kind == "optimizer" for v in self.model.values.at(argument, call)):
+            return True
+        scaler = any(v.kind == "grad_scaler" for v in values) or "scaler" in (dotted_name(call.receiver) or "").lower()
+        return scaler and self._names_optimizer(argument)
 
     @staticmethod
     def _names_optimizer(node: cst.BaseExpression) -> bool:
@@ -663,11 +669,42 @@ class Phases:
 
     def fresh_model(self, forward: Forward) -> bool:
         """`net = Net()` or `net = resnet18_cifar()` in the forward's own scope, with
-        no trained weights loaded: a model that has never been trained."""
+        no trained weights loaded and nothing between that could train it: a model
+        that has never been trained."""
         call, models = forward.call, forward.models
-        return bool(models) and (self._created_here(models, call.scope, call)
-                                 or self._built_here(forward.target, models, call.scope, call)) \
-            and self.weights_loaded(forward) is None
+        if not models or self.weights_loaded(forward) is not None:
+            return False
+        created = self._creation_order(forward)
+        return created is not None and not self._touched_between(forward.target, call.scope, created, call.order)
+
+    def _creation_order(self, forward: Forward) -> int | None:
+        """Where the forward's model is made in the forward's scope, if it is."""
+        call, models, scope = forward.call, forward.models, forward.call.scope
+        for value in models:
+            fact = self.facts.call_of.get(id(value.origin)) if value.origin is not None else None
+            if fact is not None and fact.scope is scope and fact.order < call.order:
+                return fact.order
+        if self._built_here(forward.target, models, scope, call):
+            return max(a.order for a in scope.assigns if a.order < call.order and any(
+                isinstance(t, cst.Name) and t.value == forward.target for t in a.targets))
+        return None
+
+    def _touched_between(self, target: str, scope: F.Scope, start: int, end: int) -> bool:
+        """Whether code between `start` and `end` may train the model `target`: a
+        backward or optimizer step, a call given the model, or a method of it
+        other than those that only move or switch it."""
+        for call in scope.calls:
+            if call.order <= start or call.order >= end:
+                continue
+            if self.is_training_call(call):
+                return True
+            if call.receiver is not None and dotted_name(call.receiver) == target \
+                    and call.method not in _MOVING_METHODS:
+                return True
+            if any(dotted_name(arg.value) == target for arg in call.args) and \
+                    not (isinstance(call.func, cst.Name) and call.func.value in _LOOKING_BUILTINS):
+                return True
+        return False
 
     def is_try_out(self, forward: Forward) -> bool:
         """`net = ResNet18(); net(torch.randn(1, 3, 32, 32))`: a model never trained,
@@ -829,8 +866,18 @@ class Phases:
         if definition is None or not isinstance(definition.fact, F.Function):
             return False
         wrapper = definition.fact
-        return any(wrapper.contains(with_) and any(_names_no_grad(item.item) for item in with_.items)
-                   for with_ in definition.facts.withs)
+        if not wrapper.params:
+            return False
+        wrapped = wrapper.params[0].name
+        for call in definition.facts.calls:  # `f(*args)` of the wrapped function, inside no_grad
+            if not (wrapper.contains(call) and isinstance(call.func, cst.Name) and call.func.value == wrapped):
+                continue
+            with_ = call.with_
+            while with_ is not None:
+                if any(_names_no_grad(item.item) for item in with_.items):
+                    return True
+                with_ = with_.parent
+        return False
 
     def method_without_grad(self, forward: Forward) -> bool:
         """`net.predict(x)` where the model's own `predict` is decorated to run
@@ -842,7 +889,7 @@ class Phases:
         own = [value.module.method(name) for value in forward.models if value.module is not None]
         if not any(own):
             # A library model's method: `model.generate(...)` of transformers runs under no_grad.
-            return name in self.model.symbols.grad_free_library_methods
+            return name in self.model.symbols.grad_free_library_methods and self._from_transformers(forward)
         for found in own:
             if found is None:
                 continue
@@ -852,6 +899,25 @@ class Phases:
                 if _names_no_grad(callee) or self._no_grad_decorator(callee, method, owner.facts, owner.path):
                     return True
         return False
+
+    def _from_transformers(self, forward: Forward) -> bool:
+        """The forward's model is made by transformers (`AutoModel.from_pretrained(...)`,
+        also through `.to(device)`): its `generate` is that library's."""
+        receiver = forward.call.receiver
+        if not isinstance(receiver, cst.Name):
+            return False
+        found = lookup(forward.call.scope, receiver.value, forward.call.order)
+        fact = found[1].fact if found is not None else None
+        if not isinstance(fact, F.Assign) or fact.kind != "assign":
+            return False
+        node = fact.value
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and isinstance(node.func.value, cst.Call):
+            node = node.func.value  # `.to(device)`, `.eval()` chains
+        if not isinstance(node, cst.Call):
+            return False
+        qualified = self.model.names.qualified(node.func, fact.scope, fact.order) or ""
+        return qualified.startswith("transformers.")
 
     def in_no_grad_block(self, fact: F.Located) -> bool:
         """Whether a `with torch.no_grad()` (or inference_mode, set_grad_enabled) surrounds `fact`."""
@@ -1089,6 +1155,12 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
     return False
 
 
+# Methods that move, cast or switch a model without training it.
+_MOVING_METHODS = frozenset({"eval", "train", "to", "cuda", "cpu", "float", "double", "half", "bfloat16",
+                             "requires_grad_", "share_memory", "apply"})
+# Builtins that only look at what they are given (`print(net)`).
+_LOOKING_BUILTINS = frozenset({"print", "len", "repr", "str", "type", "isinstance", "id", "hasattr", "getattr",
+                               "vars", "dir"})
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "tensor", "arange",
                      "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
 
@@ -1101,14 +1173,18 @@ def _names_no_grad(node: cst.BaseExpression) -> bool:
 
 
 def _synthetic_tensor(node: cst.BaseExpression) -> bool:
-    """`torch.randn(2, 3)`, `torch.zeros(1, 6).unsqueeze(0)`: a tensor made up on the spot."""
+    """`torch.randn(2, 3)`, `torch.zeros(1, 6).unsqueeze(0)`, `torch.tensor([[0.5, 1.0]])`:
+    a tensor made up on the spot (`torch.tensor(X_test)` holds data, not a made-up tensor)."""
     while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
             and isinstance(node.func.value, cst.Call):
         node = node.func.value  # `.unsqueeze(0)`, `.to(device)` chains
     if not isinstance(node, cst.Call):
         return False
     name = dotted_name(node.func) or ""
-    return name.startswith("torch.") and name.rsplit(".", 1)[-1] in _RANDOM_FACTORIES
+    factory = name.rsplit(".", 1)[-1]
+    if not name.startswith("torch.") or factory not in _RANDOM_FACTORIES:
+        return False
+    return factory != "tensor" or bool(node.args) and isinstance(node.args[0].value, (cst.List, cst.Tuple))
 
 
 def _last_value_before(scope: F.Scope, name: str, order: int) -> cst.BaseExpression | None:

@@ -357,7 +357,13 @@ class Values:
         if use is None:
             return bindings
         code = frame.facts.module.code_for_node
-        kept = [b for b in bindings if not C.ruled_out(getattr(b.fact, "branch", None), use, code)]
+        bound = bindings[0].name
+
+        def stable(name: str) -> bool:
+            found = lookup(frame.scope, name, frame.order)
+            return name != bound and (found is None or len(found[0].bindings.get(name, ())) <= 1)
+
+        kept = [b for b in bindings if not C.ruled_out(getattr(b.fact, "branch", None), use, code, stable)]
         return kept or bindings
 
     def _stored_distributions(self, name: str, fact: F.Assign, frame: _Frame, depth: int) -> frozenset[Value]:
