@@ -27,12 +27,20 @@ before it), the time from the last edit to the diagnostics of the final
 version, how many lints the server ran
 (``torchlint/status``), and the server's resident memory before, after, and
 at its peak (VmHWM).
+
+On a machine shared with other work, times on the wall clock measure the
+neighbours as much as torchlint; so the floor, the in-process lint and the
+server are also measured in CPU time (this process's for the first two; for
+the server, the CPU its threads used from each didChange to the next, read
+from /proc on Linux, the collections it makes between lints included), in
+the same run, the floor's samples taken between the edits.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -168,24 +176,46 @@ def summary(samples: list[float]) -> tuple[float, float]:
 
 
 def floor(text: str, runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        module = cst.parse_module(text)
-        module.visit(cst.CSTVisitor())
-        samples.append(time.perf_counter() - start)
-    return samples
+    return [floor_once(text)[0] for _ in range(runs)]
 
 
-def in_process(text: str, path: Path, edits: int) -> list[float]:
+def floor_once(text: str) -> tuple[float, float]:
+    """One parse and visit of `text`: (seconds on the wall clock, of CPU)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    module = cst.parse_module(text)
+    module.visit(cst.CSTVisitor())
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def in_process(text: str, path: Path, edits: int) -> tuple[list[float], list[float], list[float]]:
+    """Lints of the edited texts beside the floor: (wall seconds of each lint,
+    CPU seconds of each lint, CPU seconds of a floor run before each)."""
     run = Run(configs=ConfigFinder(), selection=Selection(), project=Project())
-    samples = []
+    samples, cpu_samples, floor_cpu = [], [], []
     for index in range(edits):
+        floor_cpu.append(floor_once(text)[1])
         new_text = edited(text, index)[0]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run.lint(SourceFile(display=path.name, text=new_text, path=path))
         samples.append(time.perf_counter() - start)
-    return samples
+        cpu_samples.append(time.process_time() - cpu)
+    return samples, cpu_samples, floor_cpu
+
+
+def server_cpu(pid: int) -> float | None:
+    """CPU seconds the threads of process `pid` have used so far (Linux), or None."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    total = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as stat:
+                total += int(stat.read().split()[0])  # nanoseconds on a CPU
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
 
 
 def lint_times(text: str, path: Path, runs: int) -> list[float]:
@@ -198,7 +228,11 @@ def lint_times(text: str, path: Path, runs: int) -> list[float]:
     return samples
 
 
-async def through_server(text: str, path: Path, edits: int) -> tuple[list[float], int]:
+async def through_server(text: str, path: Path, edits: int
+                         ) -> tuple[list[float], int, list[float], list[float]]:
+    """(wall seconds from each didChange to its diagnostics, findings, server CPU
+    seconds from each didChange to the next, this process's CPU seconds for a
+    floor run made before each edit)."""
     executable = str(Path(sys.executable).parent / "torchlint")
     client = LanguageClient("lsp-latency-bench", "1")
     waiting: dict[int, asyncio.Future] = {}
@@ -222,13 +256,22 @@ async def through_server(text: str, path: Path, edits: int) -> tuple[list[float]
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
     await asyncio.wait_for(waiting[1], 60)
-    samples = []
+    pid = (await client.protocol.send_request_async("torchlint/status", None)).pid
+    samples: list[float] = []
+    cpu_samples: list[float] = []
+    floor_cpu: list[float] = []
+    previous = server_cpu(pid)
     current = text
     for index in range(edits):
         version = index + 2
         new_text, line, old_line, new_line = edited(text, index)
         current_line = current.split("\n")[line]
         waiting[version] = loop.create_future()
+        floor_cpu.append(floor_once(text)[1])  # while the server idles between edits
+        now = server_cpu(pid)
+        if previous is not None and now is not None and index > 0:
+            cpu_samples.append(now - previous)  # the previous edit, to this one
+        previous = now
         start = time.perf_counter()
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -238,10 +281,14 @@ async def through_server(text: str, path: Path, edits: int) -> tuple[list[float]
         end = await asyncio.wait_for(waiting[version], 60)
         samples.append(end - start)
         current = new_text
+    await asyncio.sleep(0.5)  # the last edit's work, collection included, is done
+    now = server_cpu(pid)
+    if previous is not None and now is not None:
+        cpu_samples.append(now - previous)
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return samples, counts[-1] if counts else 0
+    return samples, counts[-1] if counts else 0, cpu_samples, floor_cpu
 
 
 async def first_diagnostics(text: str, path: Path, after_start: float) -> tuple[float, float, float]:
@@ -400,6 +447,20 @@ def first_open(lines: int, opens: int) -> None:
           f"{p95 - debounce:7.0f}ms\n")
 
 
+def print_cpu(lint_cpu: list[float], lint_floor_cpu: list[float],
+              server_cpu_samples: list[float], server_floor_cpu: list[float]) -> None:
+    """The same in CPU time, each beside floor runs made between its own samples."""
+    floor_median = summary(lint_floor_cpu + server_floor_cpu)[0]
+    lint_median, lint_p95 = summary(lint_cpu)
+    print(f"\nIn CPU time (floor runs between the samples: median {floor_median:.1f}ms)")
+    print(f"{'Run.lint in-process':40} {lint_median:7.1f}ms {lint_p95:7.1f}ms   "
+          f"{lint_median / floor_median:.2f}x / {lint_p95 / floor_median:.2f}x")
+    if server_cpu_samples:
+        server_median, server_p95 = summary(server_cpu_samples)
+        print(f"{'server, from a didChange to the next':40} {server_median:7.1f}ms {server_p95:7.1f}ms   "
+              f"{server_median / floor_median:.2f}x / {server_p95 / floor_median:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=100)
@@ -417,8 +478,9 @@ def main() -> None:
         path = Path(folder) / "train.py"
         path.write_text(text, encoding="utf-8")
         floor_samples = floor(text, max(20, args.edits // 5))
-        lint_samples = in_process(text, path, args.edits)
-        server_samples, findings = asyncio.run(through_server(text, path, args.edits))
+        lint_samples, lint_cpu, lint_floor_cpu = in_process(text, path, args.edits)
+        server_samples, findings, server_cpu_samples, server_floor_cpu = asyncio.run(
+            through_server(text, path, args.edits))
         storms = {debounce: asyncio.run(storm(text, path, args.storm, debounce))
                   for debounce in (args.storm_debounce if args.storm else [])}
         final_text = replay(text, list(Storm(text, STORM_SEED, keep=0, count=args.storm).changes()))
@@ -434,6 +496,7 @@ def main() -> None:
     print(f"{'didChange -> publishDiagnostics':40} {server_median:7.1f}ms {server_p95:7.1f}ms")
     print(f"server / floor: median {server_median / floor_median:.2f}x (budget 1.5x), "
           f"p95 {server_p95 / floor_median:.2f}x of the floor's median (budget 2x)")
+    print_cpu(lint_cpu, lint_floor_cpu, server_cpu_samples, server_floor_cpu)
 
     for debounce, numbers in storms.items():
         print(f"\nStorm: {args.storm} edits sent without waiting, debounce {debounce:g} ms "

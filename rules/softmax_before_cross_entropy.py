@@ -104,7 +104,7 @@ loss = criterion(logits, y)  # expect: TL201
             probs = [v for v in values if v.kind == "probs"]
             if not probs:
                 continue
-            value = probs[0]
+            value = _first_in_source(model, probs)
             ctx.report(
                 loss.input,
                 _message(model, loss, value),
@@ -121,7 +121,7 @@ loss = criterion(logits, y)  # expect: TL201
             probs = [v for v in values if v.kind == "probs"]
             if not probs:
                 continue
-            value = probs[0]
+            value = _first_in_source(model, probs)
             ctx.report(
                 wrapper.input,
                 _wrapper_message(model, wrapper, value),
@@ -201,6 +201,20 @@ loss = criterion(logits, y)  # expect: TL201
             f"outputs are probabilities (min {lab.fmt(lowest)}, rows sum to 1 within {within}); "
             f"{name} gradient norm {lab.fmt(with_softmax)} {wrong} vs {lab.fmt(on_logits)} {right_text} "
             f"(loss {lab.fmt(on_probs)} vs {lab.fmt(right)})", **numbers)
+
+
+def _first_in_source(model, probs):
+    """The probabilities made first in the project's source (file, line, model
+    class): a set of values has no order of its own (it follows memory
+    addresses), and a finding must name the same model and softmax on every run."""
+    def place(value):
+        if value.origin is None:
+            return ("", 0, value.via_forward.name if value.via_forward else "")
+        facts = value.facts or model.file_of_node(value.origin)
+        path = model.path_of(facts)
+        return (str(path) if path is not None else "", model.line_of(value.origin, facts),
+                value.via_forward.name if value.via_forward else "")
+    return min(probs, key=place)
 
 
 def _origin_text(model, value) -> str:

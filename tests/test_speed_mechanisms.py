@@ -85,3 +85,57 @@ def test_fewer_collections_only_for_the_run():
         assert gc.get_threshold()[0] == max(before[0], GC_YOUNG_THRESHOLD)
         assert gc.get_threshold()[1:] == before[1:]
     assert gc.get_threshold() == before
+
+
+def test_one_file_linted_alone_collects_as_a_run_does(monkeypatch):
+    # The editor's lint and the API's go through Run.lint, not lint_targets: they
+    # too run with the youngest generation's threshold raised, restored after.
+    import torchlint.runner as runner
+    from torchlint.config import ConfigFinder
+    from torchlint.engine import FileResult
+    from torchlint.source import SourceFile
+
+    seen = []
+
+    def lint_source(source, rules, project, *, from_disk=False):
+        seen.append(gc.get_threshold())
+        return FileResult(display=source.display, source=source)
+
+    monkeypatch.setattr(runner, "lint_source", lint_source)
+    before = gc.get_threshold()
+    runner.Run(configs=ConfigFinder()).lint(SourceFile(display="x.py", text="import torch\n"))
+    assert seen and seen[0][0] == max(before[0], GC_YOUNG_THRESHOLD)
+    assert gc.get_threshold() == before
+
+
+LINES = '''
+import torch.nn.functional as F
+total = 0; count = F.relu(x)
+for x in y: total += F.mse_loss(x, y)
+loss = F.cross_entropy(
+    model(x), y) / len(
+    y)
+if total: print(total / count)
+elif count: print(count,
+                  total)
+s = """one
+two"""; t = F.softmax(s)
+
+
+@register
+def step(a, b=F.relu(1)): return a / b
+'''
+
+
+def test_a_nodes_line_without_code_generated_is_its_position():
+    # Locator.line answers nodes of one-line statements from Python's parse alone;
+    # every node's answer is libcst's position, on one line or several.
+    module, python_tree = parse_with_python_tree(LINES)
+    facts = collect(module)
+    locator = Locator(LINES, facts, python_tree)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    nodes = [node for node in iter_nodes(module) if id(node) in facts.statement_of]
+    assert len(nodes) > 60
+    for node in nodes:
+        assert locator.line(node) == positions[node].start.line, module.code_for_node(node)
+    assert locator._one_line and len(locator._one_line) < len(facts.statements)  # both kinds

@@ -64,6 +64,7 @@ class Locator:
         self._python_tree = python_tree
         self._lines: list[str] | None = None
         self._starts: dict[int, tuple[int, int]] | None = None  # id(stmt) -> (line, col)
+        self._one_line: set[int] = set()  # id(stmt) of statements that start and end on one line
         self._ranges: dict[int, dict[cst.CSTNode, CodeRange]] = {}
         self._whole: dict[cst.CSTNode, CodeRange] | None = None
 
@@ -73,6 +74,16 @@ class Locator:
         code_range = self._range(node)
         return Span(code_range.start.line, code_range.start.column,
                     code_range.end.line, code_range.end.column)
+
+    def line(self, node: cst.CSTNode) -> int:
+        """The line `node` starts on. Every node of a statement written on one line
+        is on that line: Python's parse says which those are, so no code is
+        generated for them (messages that quote a line ask for dozens)."""
+        statement = self.facts.statement_of.get(id(node))
+        starts = self._statement_starts()
+        if statement is not None and starts is not None and id(statement) in self._one_line:
+            return starts[id(statement)][0]
+        return self.span(node).start_line
 
     def statement_span(self, node: cst.CSTNode) -> Span:
         """The span of the statement holding `node` (for noqa on multi-line statements)."""
@@ -118,6 +129,8 @@ class Locator:
                 decorators = getattr(node, "decorator_list", None)
                 if decorators:
                     line = decorators[0].lineno
+                if node.end_lineno == line:
+                    self._one_line.add(id(statement))
                 # ast counts columns in UTF-8 bytes; libcst in characters.
                 text = lines[line - 1] if line - 1 < len(lines) else ""
                 column = len(text.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))

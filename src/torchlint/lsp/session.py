@@ -24,7 +24,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from torchlint.engine import FileResult
-from torchlint.lsp import actions, noqa
+from torchlint.lsp import actions, heap, noqa
 from torchlint.lsp.configs import EditorConfigs
 from torchlint.lsp.diagnostics import to_diagnostic
 from torchlint.lsp.documents import (
@@ -62,6 +62,7 @@ def _path(uri: str) -> Path | None:
 class LintCounts:
     run: int = 0  # lints the lint thread ran (only that thread counts them)
     shown: int = 0  # of which the result was shown; the others were stale on arrival
+    collected: int = 0  # collections of lints' garbage made between lints (lsp/heap.py)
 
 
 class Session:
@@ -105,6 +106,7 @@ class Session:
         own lint (the rules' and the semantic layer's imports, libcst's parser
         and the regular expressions are ready). It runs while the main thread
         finishes importing the protocol and answers initialize."""
+        heap.freeze()
         self._thread.submit(_warm_lint)
 
     def close(self) -> None:
@@ -133,7 +135,9 @@ class Session:
             "overlays": len(self.project.overlays),  # a path may be there twice (as given, resolved)
             "tasks": len(asyncio.all_tasks()),
             "requestFutures": len(getattr(self.server.protocol, "_request_futures", ())),
-            "lints": {"run": self.lints.run, "shown": self.lints.shown},
+            "lints": {"run": self.lints.run, "shown": self.lints.shown,
+                      "collected": self.lints.collected},
+            "frozenObjects": heap.frozen(),
             "rssKiB": _rss_kib(),
         }
 
@@ -390,6 +394,7 @@ class Session:
         doc.linted, doc.outcome = snapshot, outcome
         self._log_rule_errors(doc, outcome.result)
         self.show(doc)
+        self._thread.submit(self._collect_job)  # after the diagnostics are out
         return True
 
     def _run(self, selection: Selection) -> Run:
@@ -411,6 +416,14 @@ class Session:
                 result = FileResult(display=source.display, source=source, errors=[str(err)])
         dependencies = frozenset(path.resolve() for path in result.dependencies)
         return Linted(result, dependencies, config.probe.refuted)
+
+    def _collect_job(self) -> None:
+        """The last lint's garbage, collected between lints (see lsp/heap.py);
+        skipped when another job waits: that job comes first, and the collection
+        after its lint takes this garbage too."""
+        if self._thread.unfinished <= 1:  # this job alone
+            heap.collect_lint_garbage()
+            self.lints.collected += 1
 
     def _log_rule_errors(self, doc: OpenDocument, result: FileResult) -> None:
         errors = frozenset(result.errors)
@@ -647,7 +660,8 @@ def evaluate(model, loader):
 
 
 def _warm_lint() -> None:
-    """A lint in a throwaway project (nothing of it stays in the session's)."""
+    """A lint in a throwaway project (nothing of it stays in the session's);
+    then what the server holds is frozen out of later collections."""
     from torchlint.config import ConfigFinder
     from torchlint.source import SourceFile
 
@@ -656,6 +670,7 @@ def _warm_lint() -> None:
         run.lint(SourceFile(display="<warm-up>", text=_WARM_SCRIPT))
     except Exception:  # noqa: BLE001 - a warm-up must never stop the server
         pass
+    heap.collect_and_freeze()
 
 
 def _differs_from_disk(path: Path, text: str) -> bool:

@@ -170,7 +170,7 @@ class SemanticModel:
             if text is None:
                 text = next((m.text for m in self.project.modules() if m.facts is facts), "")
             locator = self._locators[id(facts)] = Locator(text, facts)
-        return locator.span(node).start_line
+        return locator.line(node)
 
     def where(self, node: cst.CSTNode, facts: F.FileFacts | None = None) -> str:
         """``line 12`` here, ``model.py:12`` in another file."""
