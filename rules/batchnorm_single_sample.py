@@ -20,7 +20,9 @@ class BatchNormSingleSample(Rule):
     length leaves a last batch of one (`len(dataset) % batch_size == 1`), or of
     unknown length when the model feeds (batch, features) tensors to
     `BatchNorm1d`, and a single sample `unsqueeze(0)`-ed into a training
-    forward pass.
+    forward pass. A shape check (`net = Net(); net(torch.randn(1, 3, 32, 32))`,
+    a fresh model on made-up tensors) is reported only where one sample
+    crashes it (BatchNorm1d on (batch, features)).
 
     A loader built in a helper module (`get_loaders()` in data.py) and trained
     on by a loop in another file is reported where it is built, where

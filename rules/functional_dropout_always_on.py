@@ -18,7 +18,9 @@ class FunctionalDropoutAlwaysOn(Rule):
     (`F.alpha_dropout` and `F.feature_alpha_dropout` included, which default to
     off) forced on with `training=True`, and dropout layers built inside a
     method and called at once (`nn.Dropout(0.5)(x)`): a fresh layer is always
-    in train mode.
+    in train mode. A call eval mode never reaches is left alone: under
+    `if self.training:`, in `F.dropout(x) if self.training else x`, or after
+    `if not self.training: return ...`.
 
     ## Why is this bad?
     Unlike `nn.Dropout`, the functional form does not know the module's mode:

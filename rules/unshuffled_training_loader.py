@@ -5,7 +5,7 @@ import libcst as cst
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.datasets import carries_state_across_batches, datasets_of
-from torchlint.semantic.evidence import is_unit_test
+from torchlint.semantic.evidence import in_unit_test
 from torchlint.semantic.phases import words
 
 
@@ -94,7 +94,8 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                 call = loader.call
                 if id(call) in reported or not _unshuffled(model, call) or loader.one_batch:
                     continue
-                if _named_for_evaluation(model, call) or _in_unit_test(model, scope) or _in_unit_test(model, call.scope):
+                if _named_for_evaluation(model, call) or in_unit_test(scope, model.facts, model.path) \
+                        or in_unit_test(call.scope, model.facts, model.path):
                     continue
                 datasets = datasets or datasets_of(model)
                 kind = datasets.kind(loader.dataset, call.scope, call.order)
@@ -119,7 +120,8 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
             for loader in elsewhere.loaders:
                 call = loader.call
                 if id(call) in reported or not _unshuffled(model, call) or _named_for_evaluation(model, call) \
-                        or loader.one_batch or _in_unit_test(other, elsewhere.scope) or _in_unit_test(model, call.scope):
+                        or loader.one_batch or in_unit_test(elsewhere.scope, other.facts, other.path) \
+                        or in_unit_test(call.scope, model.facts, model.path):
                     continue
                 datasets = datasets or datasets_of(model)
                 kind = datasets.kind(loader.dataset, call.scope, call.order)
@@ -222,9 +224,3 @@ def _context(model, loader, kind) -> dict:
         context["batch_size"] = loader.batch_size.value
     return context
 
-
-def _in_unit_test(model, scope) -> bool:
-    """A training loop inside a unit test (pytest's `test_*`, a unittest method)
-    keeps a fixed order on purpose: its assertions compare exact losses."""
-    function = scope.function
-    return function is not None and is_unit_test(function, model.facts, model.path)

@@ -128,11 +128,14 @@ def test_a_large_file_to_lint_makes_room_in_the_cache(tmp_path, monkeypatch):
     project = Project()
     for path in paths:
         project.module(path)
-    project.make_room(100)  # a small file: nothing is dropped
+    project.make_room(tmp_path / "small.py", 100)  # a small file: nothing is dropped
     assert len(project.modules()) == 3
-    project.make_room(250)  # its parse counts as 5,000 kept characters
+    project.make_room(tmp_path / "large.py", 250)  # its parse counts as 5,000 kept characters
     assert [m.path.name for m in project.modules()] == ["mod2.py"]
-    project.make_room(600)  # 12,000: more than the whole cache
+    project.module(paths[0])
+    project.make_room(tmp_path / "large.py", 250)  # the same file again (an editor's keystrokes)
+    assert [m.path.name for m in project.modules()] == ["mod2.py", "mod0.py"]
+    project.make_room(tmp_path / "larger.py", 600)  # 12,000: more than the whole cache
     assert project.modules() == []
 
 

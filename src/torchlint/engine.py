@@ -195,7 +195,7 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
     recovery: Recovery | None = None
     python_tree = None  # Python's tree of the text, made by the parse: for the locator
     if known is None:
-        project.make_room(len(source.text))
+        project.make_room(source.path, len(source.text))
     try:
         if known is not None:
             module = known.module

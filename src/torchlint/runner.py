@@ -185,11 +185,13 @@ class Run:
                 results[index] = cache.load(source, keys[index])
             if results[index] is None:
                 misses.append(index)
-        # Large files first: their parse peaks at many times what they keep, and it
-        # fits best before the other files' modules fill the cache and the heap.
-        misses.sort(key=lambda i: len(sources[i].text) < LARGE_FILE_CHARS)
         parsed = 0
         processes = self._processes(len(misses), jobs)
+        if processes == 1:
+            # Large files first: their parse peaks at many times what they keep, and it
+            # fits best before the other files' modules fill the cache and the heap.
+            # (Not in a pool: its workers would all parse their large files at once.)
+            misses.sort(key=lambda i: len(sources[i].text) < LARGE_FILE_CHARS)
         outcomes = self._lint_sources([sources[i] for i in misses], processes,
                                       recording=cache is not None, run_files=run_files)
         done = 0  # files linted so far, for `progress`

@@ -105,6 +105,13 @@ def is_unit_test(function: F.Function, facts: F.FileFacts, path: Path | None) ->
     return cls is not None and is_test_class(cls, facts)
 
 
+def in_unit_test(scope: F.Scope, facts: F.FileFacts, path: Path | None) -> bool:
+    """Code inside a unit test (pytest's `test_*`, a unittest method): a training
+    loop there keeps a fixed order or size on purpose, to compare exact losses."""
+    function = scope.function
+    return function is not None and is_unit_test(function, facts, path)
+
+
 def is_test_class(cls: F.Class, facts: F.FileFacts, depth: int = 0) -> bool:
     """A unittest class: a base named `*TestCase` (unittest.TestCase, torch's
     MultiProcessTestCase), also through this file's own classes deriving from one."""

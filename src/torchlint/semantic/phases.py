@@ -322,8 +322,7 @@ class Phases:
             callee = decorator.func if isinstance(decorator, cst.Call) else decorator
             text = dotted_name(callee) or ""
             qualified = self.model.names.qualified(callee, function.parent or self.facts.scope, function.order)
-            if self.model.symbols.function_kind(qualified) == "no_grad" or \
-                    text.endswith(("no_grad", "inference_mode")):
+            if self.model.symbols.function_kind(qualified) == "no_grad" or _names_no_grad(callee):
                 return f"{text}()" if isinstance(decorator, cst.Call) else text
         return None
 
@@ -853,8 +852,7 @@ class Phases:
         kind = self.model.symbols.function_kind(qualified)
         if kind in ("no_grad", "set_grad_enabled"):
             return True  # set_grad_enabled(phase == "train") manages it on purpose
-        text = dotted_name(callee) or ""
-        return text.endswith(("no_grad", "inference_mode", "autocast_no_grad"))
+        return _names_no_grad(callee)
 
     def _no_grad_decorator(self, callee: cst.BaseExpression, function: F.Function,
                            facts: F.FileFacts | None = None, path: Path | None = None) -> bool:
@@ -940,7 +938,7 @@ class Phases:
                 qualified = self.model.names.qualified(callee, function.parent or self.facts.scope,
                                                        function.order)
                 if self.model.symbols.function_kind(qualified) in ("no_grad", "set_grad_enabled") or \
-                        (dotted_name(callee) or "").endswith(("no_grad", "inference_mode")) or \
+                        _names_no_grad(callee) or \
                         self._no_grad_decorator(callee, function):
                     return True
             parent = function.parent
@@ -1166,8 +1164,8 @@ _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full
 
 
 def _names_no_grad(node: cst.BaseExpression) -> bool:
-    """`torch.no_grad()`, `torch.inference_mode`: a context or decorator named for
-    turning autograd off."""
+    """`torch.no_grad()`, `torch.inference_mode`, a project's `autocast_no_grad()`: a
+    context or decorator named for turning autograd off."""
     callee = node.func if isinstance(node, cst.Call) else node
     return (dotted_name(callee) or "").endswith(("no_grad", "inference_mode"))
 

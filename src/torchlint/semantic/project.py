@@ -192,6 +192,7 @@ class Project:
     # whatever the cache evicts meanwhile: parsed once per lint, never twice.
     _taken: dict[Path, LocalModule] | None = None
     _taken_chars: int = 0
+    _room_for: Path | None = None  # the large file make_room last made room for
 
     # -- which files -------------------------------------------------------
 
@@ -392,20 +393,24 @@ class Project:
         self._modules[found.path] = found
         self._cached_chars += len(found.text)
 
-    def _evict_for(self, chars: int) -> None:
+    def _evict_for(self, chars: int) -> int:
         """Bound memory on huge trees: drop the least recently used modules
         until one more of `chars` characters fits. Entries still being parsed
-        (None, the new module's among them) are kept and not counted."""
+        (None, the new module's among them) are kept and not counted. Returns
+        how many were dropped."""
         parsed = sum(entry is not None for entry in self._modules.values())
+        dropped = 0
         for key in list(self._modules):
             if parsed < MAX_CACHED_MODULES and self._cached_chars + chars <= MAX_CACHED_CHARS:
-                return
+                break
             entry = self._modules[key]
             if entry is None:
                 continue
             del self._modules[key]
             parsed -= 1
+            dropped += 1
             self._cached_chars -= len(entry.text)
+        return dropped
 
     def known_facts(self, path: Path, text: str) -> F.FileFacts | None:
         """The facts of `path` if it was parsed already with this very text: in
@@ -417,11 +422,15 @@ class Project:
         self._modules[found.path] = self._modules.pop(found.path)  # most recently used last
         return found.facts
 
-    def make_room(self, chars: int) -> None:
+    def make_room(self, path: Path | None, chars: int) -> None:
         """Before a file of `chars` characters is parsed: when it is large, drop the
-        least recently used modules so the parse's peak fits beside the cache."""
-        if chars >= LARGE_FILE_CHARS and self._cached_chars:
-            self._evict_for(chars * PARSE_PEAK_PER_KEPT)
+        least recently used modules so the parse's peak fits beside the cache. Not
+        again for the file made room for last (an editor re-linting it on every
+        keystroke would parse its imports again each time)."""
+        if chars < LARGE_FILE_CHARS or not self._cached_chars or (path is not None and path == self._room_for):
+            return
+        self._room_for = path
+        if self._evict_for(chars * PARSE_PEAK_PER_KEPT):
             gc.collect()  # the dropped trees hold cycles; free them before the peak
 
     def remember(self, path: Path, text: str, facts: F.FileFacts) -> None:
