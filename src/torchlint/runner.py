@@ -20,6 +20,7 @@ from torchlint.config import Config, ConfigFinder
 from torchlint.dependencies import Record, RecordingProject
 from torchlint.engine import FileResult, lint_source
 from torchlint.findings import Finding
+from torchlint.memory import release_to_os
 from torchlint.parsing import parse_module  # guarded against libcst's stack overflow
 from torchlint.registry import RuleSet
 from torchlint.semantic.project import LARGE_FILE_CHARS, Project, RunFiles
@@ -188,10 +189,10 @@ class Run:
         parsed = 0
         processes = self._processes(len(misses), jobs)
         if processes == 1:
-            # Large files first: their parse peaks at many times what they keep, and it
-            # fits best before the other files' modules fill the cache and the heap.
+            # Large files first, largest first: their parse peaks at many times what
+            # they keep, and it fits best before the other files' modules fill the cache.
             # (Not in a pool: its workers would all parse their large files at once.)
-            misses.sort(key=lambda i: len(sources[i].text) < LARGE_FILE_CHARS)
+            misses.sort(key=lambda i: -len(sources[i].text) if len(sources[i].text) >= LARGE_FILE_CHARS else 0)
         outcomes = self._lint_sources([sources[i] for i in misses], processes,
                                       recording=cache is not None, run_files=run_files)
         done = 0  # files linted so far, for `progress`
@@ -282,6 +283,8 @@ def lint_recorded(run: Run, source: SourceFile) -> Linted:
         project.begin()
     before = project.files_read
     result = run.lint(source, from_disk=True)  # the run's targets, read from disk
+    if len(source.text) >= LARGE_FILE_CHARS:
+        release_to_os()  # its parse's peak, freed but still resident
     record = project.record() if recording and not result.errors else None
     return Linted(result.findings, result.errors, result.dependencies, record,
                   project.files_read - before)
