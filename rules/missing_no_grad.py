@@ -208,5 +208,7 @@ def _computes_a_loss(model, forward) -> bool:
     letter, but the graph it extends is the model's, already reported."""
     if any(loss.call is forward.call for loss in model.losses.calls):
         return True
-    names = [v.module.name for v in forward.models if v.module is not None]
-    return bool(names) and all(name.lower().endswith(("loss", "criterion")) for name in names)
+    modules = [v.module for v in forward.models if v.module is not None]
+    return bool(modules) and all(model.losses.is_loss_module(module)
+                                 or any(word in module.name.lower() for word in ("loss", "criterion"))
+                                 for module in modules)

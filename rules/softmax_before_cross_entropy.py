@@ -5,6 +5,7 @@ import libcst as cst
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic.conditions import literal
 from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import softmax_context
 
@@ -112,6 +113,7 @@ loss = criterion(logits, y)  # expect: TL201
                 fix=_fix(ctx, model, loss, value),
                 context={"loss": loss.qualname.rsplit(".", 1)[-1],
                          "class": value.via_forward.name if value.via_forward else None,
+                         "call_keywords": _literal_keywords(loss.input),
                          **softmax_context(model, value, values)},
             )
         for wrapper in model.losses.wrapper_calls:
@@ -152,7 +154,12 @@ loss = criterion(logits, y)  # expect: TL201
 
         model = lab.build_from_context()
         inputs = lab.inputs(model)
-        outputs = lab.output_tensors(lab.forward(model, inputs))
+        keywords = lab.context.get("call_keywords") or {}
+        if keywords:  # `model(x, softmax=True)`: the flags the script passes decide what it returns
+            lab.assume("call_keywords", f"the model called with {keywords}, as the script calls it")
+            outputs = lab.output_tensors(model(*inputs.args, **{**inputs.kwargs, **keywords}))
+        else:
+            outputs = lab.output_tensors(lab.forward(model, inputs))
         outside = lab.context.get("softmax") == "outside"
         dim = lab.context.get("dim")
         output = outputs[0]
@@ -301,3 +308,17 @@ def _softmax_input(model, call: cst.Call) -> cst.BaseExpression | None:
     if isinstance(call.func, cst.Attribute) and call.func.attr.value == "softmax":
         return call.func.value
     return None
+
+
+def _literal_keywords(node) -> dict:
+    """The literal keyword arguments of a model call written as the loss's input
+    (`decoder(x, softmax=True)`), for the probe to call the model the same way."""
+    if not isinstance(node, cst.Call):
+        return {}
+    found = {}
+    for arg in node.args:
+        if arg.keyword is not None:
+            value = literal(arg.value)
+            if isinstance(value, (bool, int, float, str)) or value is None and isinstance(arg.value, cst.Name):
+                found[arg.keyword.value] = value
+    return found

@@ -285,6 +285,15 @@ class Losses:
                 return WrappedLoss(info["kind"], qualname, module, call, owner.facts, params[0])
         return None
 
+    def is_loss_module(self, module: ModuleClass) -> bool:
+        """A project module whose forward computes a torch loss of any kind (a
+        criterion object: running it is no model's forward pass)."""
+        found = module.method("forward")
+        if found is None:
+            return False
+        names = self.model.names_for(found[1].facts)
+        return any(self._loss_called(call, module, names)[1] is not None for call in found[0].calls)
+
     def _loss_called(self, call: F.Call, module: ModuleClass, names) -> tuple[str | None, dict | None]:
         """The torch loss a call in a module's method calls: ``F.cross_entropy(...)``,
         or ``self.xent(...)`` where ``self.xent = nn.CrossEntropyLoss(...)``."""

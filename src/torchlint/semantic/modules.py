@@ -561,7 +561,8 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
         if value.module is not None:
             if value.module.is_framework_module:
                 return []
-            found.extend((path, layer.describe()) for path, layer in value.module.mode_layers())
+            found.extend((path, layer.describe()) for path, layer in value.module.mode_layers()
+                         if not _dropout_off_for(layer, value))
             if not found and value.module.uses_training_flag:
                 found.append(("forward", "code that reads self.training"))
         elif value.layer is not None:
@@ -577,3 +578,25 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
     for path, description in found:
         unique.setdefault(description + path, (path, description))
     return list(unique.values())
+
+
+def _dropout_off_for(layer: Layer, value) -> bool:
+    """`nn.Dropout(p=dropout)` with `dropout` a parameter of the model's `__init__`
+    that this construction leaves at a default of 0 (or passes 0): the layer drops
+    nothing, in either mode."""
+    if layer.kind != "dropout" or layer.call is None or value.call is None:
+        return False
+    p = layer.argument(0, "p")
+    function = layer.call.scope.function
+    if not isinstance(p, cst.Name) or function is None or function.name != "__init__":
+        return False
+    param = function.param(p.value)
+    if param is None or param.index == 0:
+        return False
+    construction = value.call
+    if any(arg.star for arg in construction.args):
+        return False
+    given = construction.keyword(param.name)
+    if given is None:
+        given = construction.positional(param.index - 1)
+    return literal_number(given if given is not None else param.default) == 0

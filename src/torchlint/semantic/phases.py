@@ -717,7 +717,7 @@ class Phases:
         if not call.args:
             return False
         for arg in call.args:
-            node = arg.value
+            node = _unwrapped(arg.value)
             if isinstance(node, cst.Name):
                 node = _last_value_before(call.scope, node.value, call.order)
             if node is None or not _synthetic_tensor(node):
@@ -1004,13 +1004,15 @@ class _EvalPhaseFinder:
         function_reason, strong = found if found is not None else (None, False)
         # Weak reasons are not read inside model classes (a submodule built with
         # pretrained weights runs in the model's forward) or in training-step helpers.
-        weak_allowed = function is None or self.model.enclosing_module(function) is None \
-            and not p.is_training_step_helper(function)
+        in_model_class = function is not None and self.model.enclosing_module(function) is not None
+        weak_allowed = function is None or not in_model_class and not p.is_training_step_helper(function)
         for loop in scope.loops:
             if self._phase_loop(loop, scope):
                 continue
             reason = p.eval_reason_of_loop(loop)
-            if reason is None and function_reason is not None and (strong or weak_allowed):
+            if reason is None and function_reason is not None and (strong or weak_allowed) and not in_model_class:
+                # A model's own `inference()` loop runs its layers: whether autograd is
+                # on is up to the code that calls it, where it is judged.
                 reason = function_reason
             if reason is None and weak_allowed:
                 reason = p._no_grad_reason(loop)
@@ -1018,7 +1020,6 @@ class _EvalPhaseFinder:
                 continue
             self.add(loop, scope, reason, p.forwards_in(loop, scope, unknown=True))
         trains = p.trains(scope, scope)
-        in_model_class = function is not None and self.model.enclosing_module(function) is not None
         if function_reason is not None and not trains and (strong or weak_allowed) and not in_model_class:
             forwards = [f for f in p.forwards_in(scope, scope, unknown=True) if not self._shape_check(f)]
             self.add(scope, scope, function_reason, forwards)
@@ -1170,12 +1171,24 @@ def _names_no_grad(node: cst.BaseExpression) -> bool:
     return (dotted_name(callee) or "").endswith(("no_grad", "inference_mode"))
 
 
+def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`Variable(x)`, the pre-0.4 wrapper, is the same tensor `x`."""
+    if isinstance(node, cst.Call) and node.args and \
+            (dotted_name(node.func) or "").rsplit(".", 1)[-1] == "Variable":
+        return node.args[0].value
+    return node
+
+
 def _synthetic_tensor(node: cst.BaseExpression) -> bool:
     """`torch.randn(2, 3)`, `torch.zeros(1, 6).unsqueeze(0)`, `torch.tensor([[0.5, 1.0]])`:
     a tensor made up on the spot (`torch.tensor(X_test)` holds data, not a made-up tensor)."""
-    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-            and isinstance(node.func.value, cst.Call):
-        node = node.func.value  # `.unsqueeze(0)`, `.to(device)` chains
+    while isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
+            node = node.func.value  # `.unsqueeze(0)`, `.to(device)` chains
+        elif _unwrapped(node) is not node:
+            node = _unwrapped(node)
+        else:
+            break
     if not isinstance(node, cst.Call):
         return False
     name = dotted_name(node.func) or ""

@@ -39,6 +39,7 @@ class Resolver:
         self.model = model
         self._imports: dict[tuple[int, str], Definition | None] = {}
         self._star_aliases: dict[tuple[int, str], F.Import | None] = {}
+        self._stars: dict[tuple[int, str], Definition | None] = {}  # by (id of facts, name)
         self._paths: dict[int, Path | None] = {}
         self._dynamic: dict[int, LocalModule | None] = {}  # by id of the import_module call
 
@@ -116,8 +117,23 @@ class Resolver:
 
     def _from_star_imports(self, facts: F.FileFacts, path: Path | None, name: str,
                            hops: int) -> Definition | None:
+        """`name` brought into a file by its `from m import *` lines, remembered per
+        file and name: chains of star imports are asked the same names again and
+        again (nine chained `import *` lines once cost seconds a file)."""
         if hops > MAX_HOPS:
             return None
+        key = (id(facts), name)
+        if key in self._stars:
+            return self._stars[key]
+        self._stars[key] = None  # a star-import cycle brings nothing
+        found = self._star_search(facts, path, name, hops)
+        if hops == 0 or found is not None:
+            self._stars[key] = found
+        else:
+            del self._stars[key]  # cut short by the hop bound: ask again from nearer
+        return found
+
+    def _star_search(self, facts: F.FileFacts, path: Path | None, name: str, hops: int) -> Definition | None:
         for fact in facts.imports:
             if fact.name != "*":
                 continue

@@ -22,7 +22,7 @@ from torchlint.semantic import conditions as C
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import Layer, ModuleClass
 from torchlint.semantic.names import lookup, lookup_reaching, reaching_bindings
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
@@ -648,7 +648,10 @@ class Values:
             receiver_values = infer_arg(node.func.value)  # type: ignore[attr-defined]
             receiver_is_namespace = qualified is not None and not receiver_values - {
                 v for v in receiver_values if v.kind == "external"}
-            if method in ("softmax", "log_softmax") and not receiver_is_namespace:
+            # `x.softmax(1)` on a tensor; not `self.softmax(x)`, a layer kept under that name
+            # (`self.softmax = nn.LogSoftmax(dim=-1)`), which the layer's own kind decides.
+            receiver_is_model = any(v.kind == "module" for v in receiver_values)
+            if method in ("softmax", "log_softmax") and not receiver_is_namespace and not receiver_is_model:
                 return [Value("probs" if method == "softmax" else "log_probs", origin=node,
                               facts=frame.facts, call=call, source=receiver_values)]
             if method == "log" and any(v.kind == "probs" for v in receiver_values):
@@ -717,7 +720,7 @@ class Values:
             elif callee.kind == "module":
                 found.append(Value("model_output", origin=node, facts=frame.facts, module=callee.module,
                                    layer=callee.layer, qualname=callee.qualname, call=call))
-                found.extend(self.outputs(callee, depth + 1))
+                found.extend(v for v in self.outputs(callee, depth + 1) if not self._gated_off(v, callee, node))
             elif callee.kind == "external" and callee.qualname is not None and \
                     any(callee.qualname.startswith(p) for p in self.model.symbols.model_factories):
                 # `getattr(torchvision.models, arch)(...)`: one of the library's models
@@ -782,6 +785,24 @@ class Values:
         else:
             del self._forward[key]  # incomplete: asked again from a shallower place
         return result
+
+    def _gated_off(self, value: Value, callee: Value, node: cst.Call) -> bool:
+        """Whether this call of the model skips the softmax that made `value`: it sits
+        under a flag parameter of forward (`F.softmax(x, 1) if softmax else x`, `if
+        probs: return x.softmax(1)`) that the call sets, or leaves at its default, the
+        other way (`model(x, c, False)`)."""
+        if value.kind not in ("probs", "log_probs") or callee.module is None or value.origin is None:
+            return False
+        found = callee.module.method("forward")
+        if found is None or value.facts is not found[1].facts:
+            return False
+        forward = found[0]
+        gate = _flag_gate(value.origin, forward, found[1].facts)
+        if gate is None:
+            return False
+        param, needed = gate
+        given = _argument_for(node, forward, param)
+        return given is not None and C.literal(given) in (True, False) and bool(C.literal(given)) != needed
 
     def _layer_outputs(self, layer: Layer, origin: cst.CSTNode | None, depth: int) -> list[Value]:
         if layer.kind == "softmax":
@@ -868,3 +889,43 @@ def _branch_at(scope: F.Scope, order: int | None) -> F.Branch | None:
         if index < len(facts) and facts[index].order == order:
             return facts[index].branch
     return None
+
+
+def _flag_gate(origin: cst.CSTNode, function: F.Function, facts: F.FileFacts) -> tuple[F.Param, bool] | None:
+    """(flag parameter, the value it needs) when `origin` runs only under a test of
+    one of `function`'s parameters: an `if` arm, or a conditional expression."""
+    fact = facts.call_of.get(id(origin))
+    branch = fact.branch if fact is not None else None
+    while branch is not None and function.contains(branch):
+        flag = C.flag_test(branch.test) if branch.arm in ("body", "orelse") else None
+        param = function.param(flag[0]) if flag is not None else None
+        if param is not None:
+            return param, flag[1] if branch.arm == "body" else not flag[1]
+        branch = branch.parent
+    statement = facts.statement_of.get(id(origin))
+    for node in iter_nodes(statement) if statement is not None else ():
+        if isinstance(node, cst.IfExp):
+            flag = C.flag_test(node.test)
+            param = function.param(flag[0]) if flag is not None else None
+            if param is None:
+                continue
+            if any(inner is origin for inner in iter_nodes(node.body)):
+                return param, flag[1]
+            if any(inner is origin for inner in iter_nodes(node.orelse)):
+                return param, not flag[1]
+    return None
+
+
+def _argument_for(call: cst.Call, function: F.Function, param: F.Param) -> cst.BaseExpression | None:
+    """What a call of the bound method `function` gives `param`: by keyword, by
+    position (self not written), or its default."""
+    if any(arg.star for arg in call.args):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == param.name:
+            return arg.value
+    positional = [arg for arg in call.args if arg.keyword is None]
+    index = param.index - 1
+    if 0 <= index < len(positional):
+        return positional[index].value
+    return param.default
