@@ -1,7 +1,8 @@
 """Where a tensor went through a sigmoid: a call, an `nn.Sigmoid` layer, or a model
 whose `forward` returns sigmoid outputs (in this file or another).
 
-Followed: local names (the last binding before the use), shape-only methods
+Followed: local names (the last binding before the use), parameters (what every
+known call passes), shape-only methods
 (`.squeeze()`, `.view(-1)`, indexing), calls of model instances and their
 `forward` returns, `nn.Sequential(..., nn.Sigmoid())`. Memoized per
 expression and place, so a rule asks once per loss call.
@@ -69,6 +70,8 @@ class Activations:
             fact = binding.fact
             if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign") and not binding.path:
                 return self._origin(fact.value, fact.scope, fact.order, facts, depth + 1)
+            if isinstance(fact, F.Param):
+                return self._param_origin(fact, facts, depth)
             return None
         if isinstance(node, cst.Subscript):
             return self._origin(node.value, scope, order, facts, depth + 1)
@@ -96,6 +99,21 @@ class Activations:
                 return SigmoidOrigin(found.node, found.facts, found.via_forward, found.applied_to,
                                      frozenset({value}))
         return None
+
+    def _param_origin(self, param: F.Param, facts: F.FileFacts, depth: int) -> SigmoidOrigin | None:
+        """A parameter (`def loss(self, scores, y)`) holds sigmoid outputs when every known
+        call passes one; a default or an unknown caller may pass logits."""
+        function = param.function
+        if function is None or param.default is not None or param.node.star in ("*", "**"):
+            return None
+        if function.class_ is not None and param.index == 0 and self.model.first_param_is_receiver(function):
+            return None
+        sites = self.model.arguments_across(param, facts)
+        origins = [self._origin(argument, site.scope, site.order, site_facts, depth + 1)
+                   for site, argument, site_facts in sites]
+        if not origins or any(origin is None for origin in origins):
+            return None
+        return origins[0]
 
     def _module_output(self, module: ModuleClass | None, layer: Layer | None, depth: int) -> SigmoidOrigin | None:
         if layer is not None:
