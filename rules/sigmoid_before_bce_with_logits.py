@@ -109,7 +109,20 @@ loss = criterion(logits, target)  # expect: TL205
                 continue
             ctx.report(loss.input, _message(model, loss, origin), fix=_fix(ctx, model, loss, origin),
                        title=_title(loss),
-                       context=_context(model, loss, origin))
+                       context=_context(model, loss.input, loss.call, _probe_loss(loss), origin))
+        # A project loss module (a focal loss, say) whose forward hands its input to
+        # binary_cross_entropy_with_logits: the sigmoid outputs reach that loss.
+        for wrapper in model.losses.wrapper_calls:
+            if wrapper.wrapped.kind != "bce_logits" or wrapper.input is None:
+                continue
+            activations = activations or activations_of(model)
+            origin = activations.sigmoid_of(wrapper.input, wrapper.call)
+            if origin is None:
+                continue
+            inner = wrapper.wrapped.qualname.rsplit(".", 1)[-1]
+            ctx.report(wrapper.input, _wrapper_message(model, wrapper, origin),
+                       title=f"{wrapper.wrapped.module.name} gets sigmoid outputs ({inner} inside)",
+                       context=_context(model, wrapper.input, wrapper.call, inner, origin))
 
     @staticmethod
     def experiment(lab):
@@ -203,15 +216,29 @@ def _message(model, loss, origin: SigmoidOrigin) -> str:
             f"plateaus. {advice}.")
 
 
-def _context(model, loss, origin: SigmoidOrigin) -> dict:
+def _wrapper_message(model, wrapper, origin: SigmoidOrigin) -> str:
+    inner = wrapper.wrapped.qualname.rsplit(".", 1)[-1]
+    if origin.via_forward is not None:
+        source = f"`{origin.via_forward.name}.forward` returns sigmoid outputs from {_where(model, origin)}"
+        advice = "Return the logits from forward and apply the sigmoid only for predictions"
+    else:
+        source = f"`{model.code(wrapper.input)}` holds sigmoid outputs from {_where(model, origin)}"
+        advice = "Pass the logits (keep the sigmoid for metrics and thresholds)"
+    where = model.where(wrapper.wrapped.inner.node, wrapper.wrapped.facts)
+    return (f"{source}, and the loss module `{wrapper.wrapped.module.name}` hands them to {inner} ({where}), "
+            f"which applies a sigmoid again: predictions are squeezed into (0.5, 0.73), the loss of a "
+            f"positive target cannot go below 0.31 and gradients shrink, so training plateaus. {advice}.")
+
+
+def _context(model, node, call, loss_name: str, origin: SigmoidOrigin) -> dict:
     if origin.via_forward is not None or origin.model_values:
-        values = origin.model_values or model.values.at(loss.input, loss.call)
-        return {"sigmoid": "model", "loss": _probe_loss(loss), **model_context(model, values)}
-    found = {"sigmoid": "outside", "loss": _probe_loss(loss)}
+        values = origin.model_values or model.values.at(node, call)
+        return {"sigmoid": "model", "loss": loss_name, **model_context(model, values)}
+    found = {"sigmoid": "outside", "loss": loss_name}
     if origin.applied_to is not None and origin.facts is model.facts:
-        call = model.facts.call_of.get(id(origin.node))
-        if call is not None:
-            found.update(model_context(model, model.values.at(origin.applied_to, call)))
+        sigmoid_call = model.facts.call_of.get(id(origin.node))
+        if sigmoid_call is not None:
+            found.update(model_context(model, model.values.at(origin.applied_to, sigmoid_call)))
     return found
 
 

@@ -163,10 +163,11 @@ class Normalization:
 
 @dataclass(frozen=True)
 class WrappedLoss:
-    """A project loss module (``class CrossEntropy2d(nn.Module)``) whose forward
-    hands its input, rearranged or not, to a torch loss."""
+    """A project loss module (``class CrossEntropy2d(nn.Module)``, a focal loss) whose
+    forward hands its input, rearranged or not, to a torch loss that wants logits
+    (or log-probabilities)."""
 
-    kind: str  # the inner loss's kind: cross_entropy, nll, ...
+    kind: str  # the inner loss's kind: cross_entropy, nll, bce_logits
     qualname: str  # the inner loss: torch.nn.functional.cross_entropy
     module: ModuleClass = field(repr=False)
     inner: F.Call = field(repr=False)  # the inner loss call, in forward
@@ -264,7 +265,7 @@ class Losses:
     def wrapper_calls(self) -> list[WrapperCall]:
         """Calls of project loss modules (`criterion(pred, y)` where criterion is
         a project nn.Module whose forward gives its input to a torch loss): what
-        is passed here reaches that loss. Only TL201/TL202 read them; the options
+        is passed here reaches that loss. Only TL201/TL202/TL205 read them; the options
         of the inner loss (its reduction) are the wrapper's business."""
         found = []
         model = self.model
@@ -298,7 +299,7 @@ class Losses:
         names = self.model.names_for(owner.facts)
         for call in forward.calls:
             qualname, info = self._loss_called(call, module, names)
-            if info is None or qualname is None or info["kind"] not in ("cross_entropy", "nll"):
+            if info is None or qualname is None or info["kind"] not in ("cross_entropy", "nll", "bce_logits"):
                 continue
             given = call.argument(0, "input")
             if given is not None and _derives_from(given, params[0], call.scope, call.order):
