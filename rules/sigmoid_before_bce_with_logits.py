@@ -8,6 +8,9 @@ from torchlint.semantic.activations import SigmoidOrigin, activations_of
 from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import model_context
 
+# Loss kinds that apply their own sigmoid or softmax to the input: they want logits.
+_WANT_LOGITS = frozenset({"bce_logits", "cross_entropy"})
+
 
 class SigmoidBeforeBceWithLogits(Rule):
     """## What it does
@@ -90,16 +93,36 @@ loss = criterion(logits, target)  # expect: TL205
     def check(self, ctx) -> None:
         model = ctx.model
         activations = None
-        for loss in model.losses.calls:
-            if loss.kind != "bce_logits" or loss.input is None:
+        # A criterion chosen at run time between BCEWithLogitsLoss and a cross entropy
+        # (`CrossEntropyLoss() if classes > 1 else BCEWithLogitsLoss()`): both expect
+        # logits, so sigmoid outputs are wrong whichever it is.
+        ambiguous = [loss for loss in model.losses.ambiguous_calls
+                     if "bce_logits" in {loss.kind, *loss.alternatives}
+                     and {loss.kind, *loss.alternatives} <= _WANT_LOGITS]
+        for loss in [*model.losses.calls, *ambiguous]:
+            if loss.kind not in _WANT_LOGITS or "bce_logits" not in {loss.kind, *loss.alternatives} \
+                    or loss.input is None:
                 continue
             activations = activations or activations_of(model)
             origin = activations.sigmoid_of(loss.input, loss.call)
             if origin is None:
                 continue
             ctx.report(loss.input, _message(model, loss, origin), fix=_fix(ctx, model, loss, origin),
-                       title=f"{loss.qualname.rsplit('.', 1)[-1]} gets sigmoid outputs (sigmoid applied twice)",
-                       context=_context(model, loss, origin))
+                       title=_title(loss),
+                       context=_context(model, loss.input, loss.call, _probe_loss(loss), origin))
+        # A project loss module (a focal loss, say) whose forward hands its input to
+        # binary_cross_entropy_with_logits: the sigmoid outputs reach that loss.
+        for wrapper in model.losses.wrapper_calls:
+            if wrapper.wrapped.kind != "bce_logits" or wrapper.input is None:
+                continue
+            activations = activations or activations_of(model)
+            origin = activations.sigmoid_of(wrapper.input, wrapper.call)
+            if origin is None:
+                continue
+            inner = wrapper.wrapped.qualname.rsplit(".", 1)[-1]
+            ctx.report(wrapper.input, _wrapper_message(model, wrapper, origin),
+                       title=f"{wrapper.wrapped.module.name} gets sigmoid outputs ({inner} inside)",
+                       context=_context(model, wrapper.input, wrapper.call, inner, origin))
 
     @staticmethod
     def experiment(lab):
@@ -151,6 +174,22 @@ loss = criterion(logits, target)  # expect: TL205
         return lab.refuted(summary, **numbers)
 
 
+def _loss_name(loss) -> str:
+    if loss.alternatives:  # chosen at run time; see `check`
+        return "BCEWithLogitsLoss (or the CrossEntropyLoss chosen instead)"
+    return loss.qualname.rsplit(".", 1)[-1]
+
+
+def _title(loss) -> str:
+    if loss.alternatives:
+        return "Criterion (BCEWithLogitsLoss or CrossEntropyLoss) gets sigmoid outputs"
+    return f"{_loss_name(loss)} gets sigmoid outputs (sigmoid applied twice)"
+
+
+def _probe_loss(loss) -> str:
+    return "BCEWithLogitsLoss" if loss.kind != "bce_logits" else loss.qualname.rsplit(".", 1)[-1]
+
+
 def _where(model, origin: SigmoidOrigin) -> str:
     code = " ".join(origin.facts.module.code_for_node(origin.node).split())
     if len(code) > 50:
@@ -159,7 +198,7 @@ def _where(model, origin: SigmoidOrigin) -> str:
 
 
 def _message(model, loss, origin: SigmoidOrigin) -> str:
-    name = loss.qualname.rsplit(".", 1)[-1]
+    name = _loss_name(loss)
     if origin.via_forward is not None:
         source = f"`{origin.via_forward.name}.forward` returns sigmoid outputs from {_where(model, origin)}"
         advice = "Return the logits from forward and apply the sigmoid only for predictions"
@@ -169,20 +208,37 @@ def _message(model, loss, origin: SigmoidOrigin) -> str:
     else:
         source = f"`{model.code(loss.input)}` holds sigmoid outputs from {_where(model, origin)}"
         advice = "Pass the logits (keep the sigmoid for metrics and thresholds)"
+    if loss.alternatives:
+        name = "BCEWithLogitsLoss (the criterion when it is not the CrossEntropyLoss chosen instead, " \
+               "which also expects logits)"
     return (f"{source}, and {name} applies a sigmoid again: predictions are squeezed into (0.5, 0.73), "
             f"the loss of a positive target cannot go below 0.31 and gradients shrink, so training "
             f"plateaus. {advice}.")
 
 
-def _context(model, loss, origin: SigmoidOrigin) -> dict:
+def _wrapper_message(model, wrapper, origin: SigmoidOrigin) -> str:
+    inner = wrapper.wrapped.qualname.rsplit(".", 1)[-1]
+    if origin.via_forward is not None:
+        source = f"`{origin.via_forward.name}.forward` returns sigmoid outputs from {_where(model, origin)}"
+        advice = "Return the logits from forward and apply the sigmoid only for predictions"
+    else:
+        source = f"`{model.code(wrapper.input)}` holds sigmoid outputs from {_where(model, origin)}"
+        advice = "Pass the logits (keep the sigmoid for metrics and thresholds)"
+    where = model.where(wrapper.wrapped.inner.node, wrapper.wrapped.facts)
+    return (f"{source}, and the loss module `{wrapper.wrapped.module.name}` hands them to {inner} ({where}), "
+            f"which applies a sigmoid again: predictions are squeezed into (0.5, 0.73), the loss of a "
+            f"positive target cannot go below 0.31 and gradients shrink, so training plateaus. {advice}.")
+
+
+def _context(model, node, call, loss_name: str, origin: SigmoidOrigin) -> dict:
     if origin.via_forward is not None or origin.model_values:
-        values = origin.model_values or model.values.at(loss.input, loss.call)
-        return {"sigmoid": "model", "loss": loss.qualname.rsplit(".", 1)[-1], **model_context(model, values)}
-    found = {"sigmoid": "outside", "loss": loss.qualname.rsplit(".", 1)[-1]}
+        values = origin.model_values or model.values.at(node, call)
+        return {"sigmoid": "model", "loss": loss_name, **model_context(model, values)}
+    found = {"sigmoid": "outside", "loss": loss_name}
     if origin.applied_to is not None and origin.facts is model.facts:
-        call = model.facts.call_of.get(id(origin.node))
-        if call is not None:
-            found.update(model_context(model, model.values.at(origin.applied_to, call)))
+        sigmoid_call = model.facts.call_of.get(id(origin.node))
+        if sigmoid_call is not None:
+            found.update(model_context(model, model.values.at(origin.applied_to, sigmoid_call)))
     return found
 
 

@@ -117,7 +117,7 @@ loss = criterion(logits, y)  # expect: TL201
                          **softmax_context(model, value, values)},
             )
         for wrapper in model.losses.wrapper_calls:
-            if wrapper.input is None:
+            if wrapper.wrapped.kind not in ("cross_entropy", "nll") or wrapper.input is None:
                 continue
             values = model.values.at(wrapper.input, wrapper.call)
             probs = [v for v in values if v.kind == "probs"]

@@ -163,10 +163,11 @@ class Normalization:
 
 @dataclass(frozen=True)
 class WrappedLoss:
-    """A project loss module (``class CrossEntropy2d(nn.Module)``) whose forward
-    hands its input, rearranged or not, to a torch loss."""
+    """A project loss module (``class CrossEntropy2d(nn.Module)``, a focal loss) whose
+    forward hands its input, rearranged or not, to a torch loss that wants logits
+    (or log-probabilities)."""
 
-    kind: str  # the inner loss's kind: cross_entropy, nll, ...
+    kind: str  # the inner loss's kind: cross_entropy, nll, bce_logits
     qualname: str  # the inner loss: torch.nn.functional.cross_entropy
     module: ModuleClass = field(repr=False)
     inner: F.Call = field(repr=False)  # the inner loss call, in forward
@@ -210,16 +211,17 @@ class Losses:
                 constructs_loss = True
             elif info is not None:
                 found.append(LossCall(call, info["kind"], model.callee(call), None, None))
-        if not constructs_loss and not self.model.imports_local_modules:
+        if not constructs_loss and not self.model.imports_local_modules and not self._aliases_functional_loss():
             # A loss object used here is built here (criteria passed in from other
             # files are not followed), so a file that builds none has no class-based call.
             return found
+        direct = {id(loss.call) for loss in found}
         for call in model.facts.calls:
-            if not _may_call_loss_object(call) and not self._may_call_member_loss(call):
+            if id(call) in direct or (not _may_call_loss_object(call) and not self._may_call_member_loss(call)):
                 continue
             candidates = sorted(
                 ((model.symbols.loss(v.qualname)["kind"], v) for v in model.values.at(call.func, call)
-                 if v.kind == "loss_fn" and v.qualname is not None and model.symbols.loss(v.qualname)),
+                 if self._names_loss(v)),
                 key=lambda pair: (pair[0] != "cross_entropy", pair[1].qualname or ""))
             if not candidates:
                 continue
@@ -233,6 +235,25 @@ class Losses:
             (self._ambiguous if others else found).append(loss)
         return found
 
+    def _names_loss(self, value) -> bool:
+        """A loss object, or a functional loss held under another name
+        (`self.loss_func = F.binary_cross_entropy_with_logits`)."""
+        if value.qualname is None or value.kind not in ("loss_fn", "external"):
+            return False
+        info = self.model.symbols.loss(value.qualname)
+        return info is not None and (value.kind == "loss_fn" or not info["class"])
+
+    def _aliases_functional_loss(self) -> bool:
+        """Whether the file binds a functional loss to a name without calling it."""
+        names = self.model.names_for(self.model.facts)
+        for assign in self.model.facts.assigns:
+            value = assign.value
+            if assign.kind in ("assign", "annassign") and isinstance(value, (cst.Attribute, cst.Name)):
+                info = self.model.symbols.loss(names.qualified(value, assign.scope, assign.order))
+                if info is not None and not info["class"]:
+                    return True
+        return False
+
     @property
     def ambiguous_calls(self) -> list[LossCall]:
         """Loss calls whose criterion may be of several kinds (each with its
@@ -244,7 +265,7 @@ class Losses:
     def wrapper_calls(self) -> list[WrapperCall]:
         """Calls of project loss modules (`criterion(pred, y)` where criterion is
         a project nn.Module whose forward gives its input to a torch loss): what
-        is passed here reaches that loss. Only TL201/TL202 read them; the options
+        is passed here reaches that loss. Only TL201/TL202/TL205 read them; the options
         of the inner loss (its reduction) are the wrapper's business."""
         found = []
         model = self.model
@@ -278,7 +299,7 @@ class Losses:
         names = self.model.names_for(owner.facts)
         for call in forward.calls:
             qualname, info = self._loss_called(call, module, names)
-            if info is None or qualname is None or info["kind"] not in ("cross_entropy", "nll"):
+            if info is None or qualname is None or info["kind"] not in ("cross_entropy", "nll", "bce_logits"):
                 continue
             given = call.argument(0, "input")
             if given is not None and _derives_from(given, params[0], call.scope, call.order):
