@@ -307,10 +307,11 @@ class Losses:
         return None
 
     def is_loss_module(self, module: ModuleClass) -> bool:
-        """A project module whose forward computes a torch loss of any kind (a
-        criterion object: running it is no model's forward pass)."""
+        """A project module whose forward computes a torch loss of any kind and that
+        holds no layer but losses (a criterion object: running it is no model's
+        forward pass; a model returning an auxiliary loss has layers of its own)."""
         found = module.method("forward")
-        if found is None:
+        if found is None or any(self.model.symbols.loss(layer.qualname) is None for layer in module.all_layers()):
             return False
         names = self.model.names_for(found[1].facts)
         return any(self._loss_called(call, module, names)[1] is not None for call in found[0].calls)

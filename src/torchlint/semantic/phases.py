@@ -1010,9 +1010,10 @@ class _EvalPhaseFinder:
             if self._phase_loop(loop, scope):
                 continue
             reason = p.eval_reason_of_loop(loop)
-            if reason is None and function_reason is not None and (strong or weak_allowed) and not in_model_class:
-                # A model's own `inference()` loop runs its layers: whether autograd is
-                # on is up to the code that calls it, where it is judged.
+            if reason is None and function_reason is not None and (strong or weak_allowed) \
+                    and not (in_model_class and self._called(function)):
+                # A model's own `inference()` loop that the project calls runs its layers:
+                # whether autograd is on is up to that caller, where it is judged.
                 reason = function_reason
             if reason is None and weak_allowed:
                 reason = p._no_grad_reason(loop)
@@ -1030,6 +1031,9 @@ class _EvalPhaseFinder:
             return
         self._eval_branches(scope)
         self._after_eval(scope)
+
+    def _called(self, function: F.Function | None) -> bool:
+        return function is not None and bool(self.model.project_call_sites(function))
 
     def _phase_loop(self, loop: F.Loop, scope: F.Scope) -> bool:
         """`for phase in ["train", "val"]:` with `if phase == "train": ... backward()`:
@@ -1156,7 +1160,8 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
 
 # Methods that move, cast or switch a model without training it.
 _MOVING_METHODS = frozenset({"eval", "train", "to", "cuda", "cpu", "float", "double", "half", "bfloat16",
-                             "requires_grad_", "share_memory", "apply"})
+                             "requires_grad_", "share_memory", "apply", "init_hidden", "initHidden",
+                             "init_weights", "reset_parameters", "parameters", "named_parameters"})
 # Builtins that only look at what they are given (`print(net)`).
 _LOOKING_BUILTINS = frozenset({"print", "len", "repr", "str", "type", "isinstance", "id", "hasattr", "getattr",
                                "vars", "dir"})
