@@ -112,6 +112,8 @@ head = nn.Softmax()  # expect: TL204
             if dim is None:
                 if kind is not None:  # the tensor method requires dim; only functions default it
                     rank = shapes.at(tensor, call).rank
+                    if rank is None:  # what the code does with the result may show its rank
+                        rank = next(iter(shapes.rank_from_use(call) or ()), None)
                     if rank not in _CLASS_DIM_RANKS:
                         ctx.report(call.node, _implicit_message(model.code(call.func), rank),
                                    title=_implicit_title(model.code(call.func)),
