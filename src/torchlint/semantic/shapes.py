@@ -24,7 +24,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.modules import Layer, ModuleClass, literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.phases import words
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
@@ -212,38 +212,73 @@ class Shapes:
         softmax) shows its result has, with why: `probs[:, k]` picks column k of each row,
         so the code reads the result as (rows, classes); `nn.NLLLoss2d()` accepts only
         (N, C, H, W). The result may reach the consumer through element-wise arithmetic
-        with numbers or with another rank-keeping function of the same tensor."""
-        path = _path_to(self.model.facts.statement_of.get(id(call.node)), call.node)
+        with numbers or with another rank-keeping function of the same tensor, and through
+        a local name bound once (`weight = 1 - F.softmax(x)`; `loss(weight * ...)`)."""
+        statement = self.model.facts.statement_of.get(id(call.node))
+        return self._use_rank(call.node, statement, self._rank_root(call.node, call), call, 0)
+
+    def _use_rank(self, node: cst.CSTNode, statement: cst.CSTNode | None, root: str | None,
+                  fact: F.Located, hops: int) -> tuple[int, str] | None:
+        path = _path_to(statement, node)
         if not path:
             return None
         parent = path[-1]
-        if isinstance(parent, cst.Subscript) and parent.value is call.node and _picks_column(parent):
+        if hops == 0 and isinstance(parent, cst.Subscript) and parent.value is node and _picks_column(parent):
             return 2, f"`{self.model.code(parent)[:40]}` reads it as (rows, columns)"
-        node, root = call.node, self._rank_root(call.node, call)
         for ancestor in reversed(path):
             if isinstance(ancestor, cst.Arg):
                 continue
-            if isinstance(ancestor, cst.UnaryOperation):
+            if isinstance(ancestor, cst.Attribute) and ancestor.value is node and ancestor.attr.value in _SAME_LAYOUT:
+                node = ancestor  # `p.clamp(min=eps)`: the call around this attribute keeps the layout
+            elif isinstance(ancestor, cst.Call) and ancestor.func is node and isinstance(node, cst.Attribute):
+                node = ancestor
+            elif isinstance(ancestor, cst.UnaryOperation):
                 node = ancestor
             elif isinstance(ancestor, cst.BinaryOperation):
                 other = ancestor.right if ancestor.left is node else ancestor.left
                 exponent = isinstance(ancestor.operator, cst.Power) and ancestor.left is node and \
                     isinstance(other, (cst.Name, cst.Attribute))
                 if not (exponent or literal_number(other) is not None or
-                        (root is not None and self._rank_root(other, call) == root)):
+                        (root is not None and self._rank_root(other, fact) == root)):
                     return None
                 node = ancestor
             elif isinstance(ancestor, cst.Call):
                 if not ancestor.args or ancestor.args[0].value is not node or ancestor.args[0].keyword is not None:
                     return None
-                if self._needs_4d(ancestor, call):
+                if self._needs_4d(ancestor, fact):
                     return 4, f"`{self.model.code(ancestor.func)[:30]}` accepts only (N, C, H, W) input"
-                if self._keeps_layout(ancestor, call) is None:
+                if self._keeps_layout(ancestor, fact) is None:
                     return None
                 node = ancestor
+            elif isinstance(ancestor, cst.Assign) and ancestor is statement and ancestor.value is node and \
+                    hops == 0 and len(ancestor.targets) == 1 and isinstance(ancestor.targets[0].target, cst.Name):
+                return self._rank_of_local(ancestor, ancestor.targets[0].target.value, root, fact)
             else:
                 return None
         return None
+
+    def _rank_of_local(self, assign: cst.Assign, name: str, root: str | None,
+                       fact: F.Located) -> tuple[int, str] | None:
+        """What the later uses of `name` (bound by `assign`, not rebound) show of its rank,
+        when they agree."""
+        facts = self.model.facts
+        found: set[tuple[int, str]] = set()
+        seen: set[int] = set()
+        for later in fact.scope.calls:
+            statement = facts.statement_of.get(id(later.node))
+            if later.order <= fact.order or statement is None or id(statement) in seen:
+                continue
+            seen.add(id(statement))
+            binding = lookup(fact.scope, name, later.order)
+            if binding is None or binding[1].fact.node is not assign:
+                return None
+            for use in iter_nodes(statement):
+                if isinstance(use, cst.Name) and use.value == name:
+                    rank = self._use_rank(use, statement, root, later, 1)
+                    if rank is not None:
+                        found.add(rank)
+        ranks = {rank for rank, _ in found}
+        return min(found) if len(ranks) == 1 else None
 
     def _keeps_layout(self, node: cst.BaseExpression, fact: F.Located) -> cst.BaseExpression | None:
         """The tensor argument of `torch.exp(t)` / `F.softmax(t)`: a function whose result has
@@ -266,6 +301,12 @@ class Shapes:
             if inner is None:
                 break
             node = inner
+        if isinstance(node, cst.Name):
+            found = lookup(fact.scope, node.value, fact.order)
+            bound = found[1].fact if found is not None else None
+            if isinstance(bound, F.Assign) and bound.kind == "assign" and bound.value is not None and \
+                    not found[1].path and bound.scope is fact.scope:
+                return self._rank_root(bound.value, bound) or self.model.code(node)
         return self.model.code(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
 
     def _needs_4d(self, node: cst.Call, fact: F.Located) -> bool:
