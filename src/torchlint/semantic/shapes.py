@@ -8,8 +8,10 @@ are read from how the tensor was made: ``x.view(n, -1)`` has two dims, a
 (batch, n, m), and what a model returns to a training loop is batch first.
 
 Only what the code shows is known: a parameter whose callers are not all seen,
-a ``squeeze()`` that may or may not drop a dim, an unknown function's result
-all have an unknown rank, and nothing is batch first without evidence.
+a ``squeeze()`` that may or may not drop a dim (unless the dim is known to be 1:
+made by ``unsqueeze(0)``, or reduced by a pooling that a bare ``squeeze()``
+follows), an unknown function's result all have an unknown rank, and nothing is
+batch first without evidence. Recurrent layers are taken as batched (3-D output).
 """
 
 from __future__ import annotations
