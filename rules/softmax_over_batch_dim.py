@@ -26,7 +26,9 @@ class SoftmaxOverBatchDim(Rule):
     - without `dim` where PyTorch's implicit choice is dim 0: a 1-D or 3-D
       input, or an input whose rank is not known (the message says which).
       On a tensor that is provably 2-D or 4-D the implicit dim is 1, the
-      classes, and nothing is reported.
+      classes, and nothing is reported; the rank is also read from what the
+      code does with the result (`probs[:, k]` picks a class column,
+      `nn.NLLLoss2d` takes only (N, C, H, W)).
 
     ## Why is this bad?
     Over dim 0 the probabilities of each class are normalized across the
@@ -112,6 +114,8 @@ head = nn.Softmax()  # expect: TL204
             if dim is None:
                 if kind is not None:  # the tensor method requires dim; only functions default it
                     rank = shapes.at(tensor, call).rank
+                    if rank is None:  # what the code does with the result may show its rank
+                        rank = next(iter(shapes.rank_from_use(call) or ()), None)
                     if rank not in _CLASS_DIM_RANKS:
                         ctx.report(call.node, _implicit_message(model.code(call.func), rank),
                                    title=_implicit_title(model.code(call.func)),

@@ -8,8 +8,10 @@ are read from how the tensor was made: ``x.view(n, -1)`` has two dims, a
 (batch, n, m), and what a model returns to a training loop is batch first.
 
 Only what the code shows is known: a parameter whose callers are not all seen,
-a ``squeeze()`` that may or may not drop a dim, an unknown function's result
-all have an unknown rank, and nothing is batch first without evidence.
+a ``squeeze()`` that may or may not drop a dim (unless the dim is known to be 1:
+made by ``unsqueeze(0)``, or reduced by a pooling that a bare ``squeeze()``
+follows), an unknown function's result all have an unknown rank, and nothing is
+batch first without evidence. Recurrent layers are taken as batched (3-D output).
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.modules import Layer, ModuleClass, literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.phases import words
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
 
-MAX_DEPTH = 16
+MAX_DEPTH = 48  # a chain of names and layers; each name hop and each call is one level
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Layout:
     evidence: str = ""  # why dim 0 is the batch, for messages
     elements: tuple[Layout, ...] | None = None  # a tuple of tensors (`return out, hidden`)
     least: int = 0  # a lower bound of the rank when the rank itself is unknown
+    leading_one: bool = False  # dim 0 has size 1 (`x.unsqueeze(0)`, `x[None]`), so `squeeze(0)` drops it
+    pooled: int = 0  # trailing dims a pooling reduced, which a following `squeeze()` is written to drop
 
     @property
     def min_rank(self) -> int:
@@ -48,7 +52,8 @@ class Layout:
 
     def with_rank(self, rank: int | None, least: int = 0) -> Layout:
         known = rank if rank is None or rank >= 0 else None
-        return replace(self, rank=known, least=known if known is not None else max(least, 0), elements=None)
+        return replace(self, rank=known, least=known if known is not None else max(least, 0), elements=None,
+                       leading_one=False, pooled=0)
 
     def kept(self) -> Layout:
         """The same dims (an element-wise op, a rank-keeping layer)."""
@@ -88,6 +93,7 @@ _SAME_LAYOUT = frozenset({
     "pow", "clamp", "clip", "neg", "masked_fill", "contiguous", "float", "double", "half", "long",
     "int", "bool", "to", "cuda", "cpu", "detach", "clone", "type", "type_as", "requires_grad_",
     "bfloat16", "__call__", "mul", "div", "add", "sub", "sign",
+    "Variable", "Parameter",  # wrappers of the same tensor (Variable is a no-op since PyTorch 0.4)
 })
 # Torch layers (qualified names without ``torch.nn.``) that keep the rank of their input.
 _RANK_KEEPING_LAYERS = frozenset({
@@ -100,6 +106,18 @@ _RANK_KEEPING_LAYERS = frozenset({
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Threshold",
 })
+# Constructors of a tensor from data (a nested list gives the rank) or, for the legacy
+# typed ones, from sizes (`torch.FloatTensor(3, 4)`).
+_CONSTRUCTORS = frozenset({"tensor", "as_tensor", "Tensor", "FloatTensor", "LongTensor", "DoubleTensor",
+                           "IntTensor", "ByteTensor", "BoolTensor", "HalfTensor"})
+# Pooling functions and layers (by their last name part): they keep the rank.
+_POOLINGS = frozenset({f"{kind}_pool{n}d" for kind in ("avg", "max", "adaptive_avg", "adaptive_max", "lp")
+                       for n in (1, 2, 3)} | {f"{kind}Pool{n}d" for kind in ("Avg", "Max", "AdaptiveAvg",
+                                                                         "AdaptiveMax", "LP") for n in (1, 2, 3)})
+# Recurrent layers: the output keeps dim 0 of the input (time, or the batch with batch_first).
+_RECURRENT_LAYERS = frozenset({"RNN", "LSTM", "GRU"})
+# Losses that accept only a 4-D (N, C, H, W) input.
+_NEEDS_4D = frozenset({"torch.nn.NLLLoss2d"})
 # Tensor factories whose size arguments give the rank.
 _FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "empty", "full"})
 # Names that say a number is the batch size.
@@ -190,6 +208,117 @@ class Shapes:
             elif short not in _RANK_KEEPING_LAYERS:
                 return None
         return rank
+
+    def rank_from_use(self, call: F.Call) -> tuple[int, str] | None:
+        """The rank the code around `call` (a rank-keeping function of one tensor, such as
+        softmax) shows its result has, with why: `probs[:, k]` picks column k of each row,
+        so the code reads the result as (rows, classes); `nn.NLLLoss2d()` accepts only
+        (N, C, H, W). The result may reach the consumer through element-wise arithmetic
+        with numbers or with another rank-keeping function of the same tensor, and through
+        a local name bound once (`weight = 1 - F.softmax(x)`; `loss(weight * ...)`)."""
+        statement = self.model.facts.statement_of.get(id(call.node))
+        return self._use_rank(call.node, statement, self._rank_root(call.node, call), call, 0)
+
+    def _use_rank(self, node: cst.CSTNode, statement: cst.CSTNode | None, root: str | None,
+                  fact: F.Located, hops: int) -> tuple[int, str] | None:
+        path = _path_to(statement, node)
+        if not path:
+            return None
+        parent = path[-1]
+        if hops == 0 and isinstance(parent, cst.Subscript) and parent.value is node and _picks_column(parent):
+            return 2, f"`{self.model.code(parent)[:40]}` reads it as (rows, columns)"
+        for ancestor in reversed(path):
+            if isinstance(ancestor, cst.Arg):
+                continue
+            if isinstance(ancestor, cst.Attribute) and ancestor.value is node and ancestor.attr.value in _SAME_LAYOUT:
+                node = ancestor  # `p.clamp(min=eps)`: the call around this attribute keeps the layout
+            elif isinstance(ancestor, cst.Call) and ancestor.func is node and isinstance(node, cst.Attribute):
+                node = ancestor
+            elif isinstance(ancestor, cst.UnaryOperation):
+                node = ancestor
+            elif isinstance(ancestor, cst.BinaryOperation):
+                other = ancestor.right if ancestor.left is node else ancestor.left
+                exponent = isinstance(ancestor.operator, cst.Power) and ancestor.left is node and \
+                    isinstance(other, (cst.Name, cst.Attribute))
+                if not (exponent or literal_number(other) is not None or
+                        (root is not None and self._rank_root(other, fact) == root)):
+                    return None
+                node = ancestor
+            elif isinstance(ancestor, cst.Call):
+                if not ancestor.args or ancestor.args[0].value is not node or ancestor.args[0].keyword is not None:
+                    return None
+                if self._needs_4d(ancestor, fact):
+                    return 4, f"`{self.model.code(ancestor.func)[:30]}` accepts only (N, C, H, W) input"
+                if self._keeps_layout(ancestor, fact) is None:
+                    return None
+                node = ancestor
+            elif isinstance(ancestor, cst.Assign) and ancestor is statement and ancestor.value is node and \
+                    hops == 0 and len(ancestor.targets) == 1 and isinstance(ancestor.targets[0].target, cst.Name):
+                return self._rank_of_local(ancestor, ancestor.targets[0].target.value, root, fact)
+            else:
+                return None
+        return None
+
+    def _rank_of_local(self, assign: cst.Assign, name: str, root: str | None,
+                       fact: F.Located) -> tuple[int, str] | None:
+        """What the later uses of `name` (bound by `assign`, not rebound) show of its rank,
+        when they agree."""
+        facts = self.model.facts
+        found: set[tuple[int, str]] = set()
+        seen: set[int] = set()
+        for later in fact.scope.calls:
+            statement = facts.statement_of.get(id(later.node))
+            if later.order <= fact.order or statement is None or id(statement) in seen:
+                continue
+            seen.add(id(statement))
+            binding = lookup(fact.scope, name, later.order)
+            if binding is None or binding[1].fact.node is not assign:
+                return None
+            for use in iter_nodes(statement):
+                if isinstance(use, cst.Name) and use.value == name:
+                    rank = self._use_rank(use, statement, root, later, 1)
+                    if rank is not None:
+                        found.add(rank)
+        ranks = {rank for rank, _ in found}
+        return min(found) if len(ranks) == 1 else None
+
+    def _keeps_layout(self, node: cst.BaseExpression, fact: F.Located) -> cst.BaseExpression | None:
+        """The tensor argument of `torch.exp(t)` / `F.softmax(t)`: a function whose result has
+        the layout of its first argument; None for anything else."""
+        if not isinstance(node, cst.Call) or not node.args or node.args[0].keyword is not None:
+            return None
+        qualified = self.model.names.qualified(node.func, fact.scope, fact.order) or ""
+        if qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in _SAME_LAYOUT:
+            return node.args[0].value
+        return None
+
+    def _rank_root(self, node: cst.BaseExpression, fact: F.Located) -> str | None:
+        """The code of the tensor whose rank `node` has: `x` for `F.log_softmax(x)` and `x`."""
+        for _ in range(MAX_DEPTH):
+            inner = self._keeps_layout(node, fact)
+            if inner is None and isinstance(node, cst.UnaryOperation):
+                inner = node.expression
+            elif inner is None and isinstance(node, cst.BinaryOperation):
+                inner = _tensor_operand(node)
+            if inner is None:
+                break
+            node = inner
+        if isinstance(node, cst.Name):
+            found = lookup(fact.scope, node.value, fact.order)
+            bound = found[1].fact if found is not None else None
+            if isinstance(bound, F.Assign) and bound.kind == "assign" and bound.value is not None and \
+                    not found[1].path and bound.scope is fact.scope:
+                return self._rank_root(bound.value, bound) or self.model.code(node)
+        return self.model.code(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+
+    def _needs_4d(self, node: cst.Call, fact: F.Located) -> bool:
+        """`self.loss(...)` holding `nn.NLLLoss2d(...)`, or `nn.NLLLoss2d()(...)`."""
+        names = self.model.names
+        if isinstance(node.func, cst.Call):
+            return names.qualified(node.func.func, fact.scope, fact.order) in _NEEDS_4D
+        return any(v.kind == "module" and (v.qualname in _NEEDS_4D or
+                                           (v.layer is not None and v.layer.qualname in _NEEDS_4D))
+                   for v in self.model.values.at(node.func, fact))
 
     # -- the cases ------------------------------------------------------------------
 
@@ -288,6 +417,7 @@ class Shapes:
             return UNKNOWN
         rank = base.rank
         keeps_dim0 = True
+        new_leading_one = False
         for position, element in enumerate(node.slice):
             part = element.slice
             if isinstance(part, cst.Slice):
@@ -296,13 +426,15 @@ class Shapes:
             if isinstance(value, cst.Name) and value.value == "None":
                 rank = rank + 1 if rank is not None else None
                 keeps_dim0 = keeps_dim0 and position > 0
+                new_leading_one = new_leading_one or position == 0
             elif isinstance(value, (cst.Integer, cst.UnaryOperation)) and literal_number(value) is not None:
                 rank = rank - 1 if rank is not None else None
                 keeps_dim0 = keeps_dim0 and position > 0
             else:  # an index tensor, a mask, an ellipsis: the result's dims are not known
                 return UNKNOWN
         layout = base.with_rank(rank)
-        return layout if keeps_dim0 else layout.not_batch_first()
+        layout = layout if keeps_dim0 else layout.not_batch_first()
+        return replace(layout, leading_one=True) if new_leading_one else layout
 
     # -- calls ------------------------------------------------------------------------
 
@@ -338,12 +470,18 @@ class Shapes:
             return _matmul(self._infer(first, frame, depth + 1), self._infer(args[1].value, frame, depth + 1))
         if name in _FACTORIES:
             return Layout(rank=_size_rank([a for a in node.args if a.keyword is None]))
+        if name in _CONSTRUCTORS:
+            return Layout(rank=_constructed_rank(name, args))
+        if name in _POOLINGS and first is not None:
+            inner = self._infer(first, frame, depth + 1)
+            return replace(inner.kept(), pooled=_pooled_dims(name)) if inner.rank is not None else inner.kept()
         if name in ("cat", "stack", "concat", "concatenate"):
             return self._concatenated(name, node, frame, depth)
         if name in _SAME_LAYOUT and first is not None:
             return self._infer(first, frame, depth + 1)
         if name == "flatten" and first is not None:
-            start = literal_number(args[1].value) if len(args) > 1 else 0.0
+            start_node = args[1].value if len(args) > 1 else _keyword(node, "start_dim")
+            start = literal_number(start_node) if start_node is not None else 0.0
             return _flatten(self._infer(first, frame, depth + 1), start)
         if name in ("squeeze", "unsqueeze", "transpose", "permute", "reshape", "sum", "mean") and first is not None:
             # torch.f(x, *rest) is x.f(*rest)
@@ -396,23 +534,22 @@ class Shapes:
             first = positional[0].value if positional else None
             keeps = rank is not None and _is_size_zero_of(first)
             layout = inner.with_rank(rank)
-            return layout if keeps else layout.not_batch_first()
+            if keeps:
+                return layout
+            return replace(layout.not_batch_first(), leading_one=rank is not None and literal_number(first) == 1)
         if method in ("softmax", "log_softmax", "view_as", "expand"):
             return inner.kept() if method != "view_as" else inner.not_batch_first()
         if method == "repeat":
             return inner.with_rank(_size_rank(positional)).not_batch_first()
         if method == "flatten":
-            start = literal_number(positional[0].value) if positional else 0.0
-            return _flatten(inner, start)
+            start_node = positional[0].value if positional else _keyword(node, "start_dim")
+            return _flatten(inner, literal_number(start_node) if start_node is not None else 0.0)
         if method == "unsqueeze":
-            dim = literal_number(positional[0].value) if positional else None
+            dim = _dim_argument(node, positional)
             layout = inner.with_rank(inner.rank + 1 if inner.rank is not None else None, inner.least + 1)
-            return layout if dim is not None and dim != 0 else layout.not_batch_first()
+            return layout if dim is not None and dim != 0 else replace(layout.not_batch_first(), leading_one=dim == 0)
         if method == "squeeze":
-            dim = literal_number(positional[0].value) if positional else None
-            # squeeze(d) drops d only when its size is 1: the rank is not certain.
-            layout = inner.with_rank(None)
-            return layout if dim is not None and dim != 0 else layout.not_batch_first()
+            return _squeezed(inner, _dim_argument(node, positional), bool(args))
         if method in ("transpose", "t"):
             dims = [literal_number(a.value) for a in positional]
             swaps_zero = method == "t" or 0 in dims or None in dims or \
@@ -436,7 +573,9 @@ class Shapes:
             if value is None:
                 return UNKNOWN
             layout = inner if keepdim else inner.with_rank(inner.rank - 1 if inner.rank is not None else None)
-            return layout if value != 0 else layout.not_batch_first()
+            if value != 0:
+                return layout
+            return replace(layout.not_batch_first(), leading_one=True) if keepdim else layout.not_batch_first()
         return UNKNOWN
 
     def _module_call(self, modules: list, node: cst.Call, frame: _Frame, depth: int) -> Layout:
@@ -502,8 +641,16 @@ class Shapes:
                     return UNKNOWN
                 inner = self._through_layer(child, inner)
             return inner
+        if short in _POOLINGS:
+            return replace(inner.kept(), pooled=_pooled_dims(short)) if inner.rank is not None else inner.kept()
+        if short == "BatchNorm2d":  # it accepts only (N, C, H, W)
+            return replace(inner.kept(), rank=4, least=4)
+        if short in _RECURRENT_LAYERS and layer.qualname == f"torch.nn.{short}":
+            return _recurrent(layer, short, inner)
         if short in _RANK_KEEPING_LAYERS:
-            return inner.kept()
+            # A Linear or a convolution changes the last dims: what a pooling reduced is gone.
+            return replace(inner.kept(), pooled=0) if short.startswith(("Linear", "LazyLinear", "Conv")) \
+                else inner.kept()
         if short == "Flatten":
             start = literal_number(layer.argument(0, "start_dim")) if layer.call else 1.0
             return _flatten(inner, 1.0 if start is None and layer.argument(0, "start_dim") is None else start)
@@ -546,6 +693,21 @@ class Shapes:
                     for ret in forward.returns if ret.value is not None)
 
 
+def _recurrent(layer: Layer, short: str, inner: Layout) -> Layout:
+    """`output, hidden = lstm(x)`: output is (time, batch, features), or (batch, time, features)
+    with batch_first, and 2-D only for an unbatched 2-D input; its dim 0 has the size of the
+    input's dim 0. The hidden state is (layers, batch, features) (a pair of them for an LSTM)."""
+    if inner.rank is not None and inner.rank not in (2, 3):
+        return UNKNOWN
+    rank = 2 if inner.rank == 2 else 3
+    batch_first = layer.argument(4, "batch_first")
+    keeps = inner.batch_first and isinstance(batch_first, cst.Name) and batch_first.value == "True"
+    output = Layout(rank=rank, least=rank, batch_first=keeps, evidence=inner.evidence if keeps else "",
+                    leading_one=inner.leading_one)
+    state = Layout(rank=rank, least=rank)
+    return Layout(elements=(output, Layout(elements=(state, state)) if short == "LSTM" else state))
+
+
 def _matmul(left: Layout, right: Layout) -> Layout:
     """`a @ b`: the rows of `a` stay the rows of the product, so a batch-first `a`
     (that is not 1-D) gives a batch-first product."""
@@ -554,6 +716,100 @@ def _matmul(left: Layout, right: Layout) -> Layout:
     if left.rank is None or right.rank is None or left.rank < 2 or right.rank < 2:
         return Layout(batch_first=batch_first, evidence=evidence, least=2 if batch_first else 0)
     return Layout(rank=max(left.rank, right.rank), batch_first=batch_first, evidence=evidence)
+
+
+def _path_to(root: cst.CSTNode | None, target: cst.CSTNode) -> list[cst.CSTNode]:
+    """The nodes from `root` down to the parent of `target` (empty when it is not inside)."""
+    if root is None:
+        return []
+    stack: list[tuple[cst.CSTNode, list[cst.CSTNode]]] = [(root, [])]
+    while stack:
+        node, above = stack.pop()
+        for child in node.children:
+            if child is target:
+                return [*above, node]
+            stack.append((child, [*above, node]))
+    return []
+
+
+def _tensor_operand(node: cst.BinaryOperation) -> cst.BaseExpression | None:
+    """`1 - p` -> p, `p ** gamma` -> p: the operand whose rank the result has, when the
+    other is a number (or an exponent)."""
+    if literal_number(node.left) is not None:
+        return node.right
+    if literal_number(node.right) is not None or (isinstance(node.operator, cst.Power) and
+                                                  isinstance(node.right, (cst.Name, cst.Attribute))):
+        return node.left
+    return None
+
+
+def _picks_column(node: cst.Subscript) -> bool:
+    """`p[:, k]`: all rows, one column (not `p[:, -1]`, the last step of a sequence)."""
+    if len(node.slice) != 2:
+        return False
+    rows, column = node.slice[0].slice, node.slice[1].slice
+    if not (isinstance(rows, cst.Slice) and rows.lower is None and rows.upper is None and rows.step is None):
+        return False
+    if not isinstance(column, cst.Index):
+        return False
+    value = column.value
+    number = literal_number(value)
+    return (number is not None and number >= 0) or isinstance(value, (cst.Name, cst.Attribute))
+
+
+def _constructed_rank(name: str, args) -> int | None:
+    """`torch.tensor([[1, 2]])` is 2-D; `torch.LongTensor([i for i in ids])` 1-D; `torch.Tensor(3, 4)` 2-D."""
+    if len(args) == 1 and not args[0].star:
+        return _literal_depth(args[0].value)
+    if name[:1].isupper() and args and all(isinstance(a.value, cst.Integer) for a in args):
+        return len(args)
+    return None
+
+
+def _literal_depth(node: cst.BaseExpression) -> int | None:
+    """Nesting depth of a list/tuple literal or comprehension of numbers; 0 for a number."""
+    if literal_number(node) is not None:
+        return 0
+    if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+        inner = _literal_depth(node.elt)
+        if inner is None and _is_scalar_item(node.elt):
+            inner = 0
+        return inner + 1 if inner is not None else None
+    if isinstance(node, (cst.List, cst.Tuple)) and node.elements:
+        depths = {_literal_depth(e.value) if not isinstance(e, cst.StarredElement) else None for e in node.elements}
+        return depths.pop() + 1 if len(depths) == 1 and None not in depths else None
+    return None
+
+
+def _is_scalar_item(node: cst.BaseExpression) -> bool:
+    """`vocab[word]`, `int(t)`, `len(s)`: an item of a comprehension that is one number."""
+    if isinstance(node, cst.Subscript):
+        return len(node.slice) == 1 and not isinstance(node.slice[0].slice, cst.Slice)
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("int", "float", "len")
+
+
+def _pooled_dims(name: str) -> int:
+    """2 for `avg_pool2d` or `AdaptiveMaxPool2d`: the spatial dims it reduces."""
+    return int(name[-2]) if name[-2:-1].isdigit() else 0
+
+
+def _dim_argument(node: cst.Call, positional) -> float | None:
+    """The literal `dim` of `x.squeeze(0)` / `x.unsqueeze(dim=1)`, None when not a literal or absent."""
+    dim = positional[0].value if positional else _keyword(node, "dim")
+    return literal_number(dim) if dim is not None else None
+
+
+def _squeezed(inner: Layout, dim: float | None, has_args: bool) -> Layout:
+    """`x.squeeze(d)` drops d only when its size is 1, `x.squeeze()` every dim of size 1: the rank
+    is known only when those sizes are, from an `unsqueeze(0)` (dim 0) or a pooling whose
+    reduced dims a bare `squeeze()` is written to drop ((N, C, 1, 1) -> (N, C))."""
+    if dim == 0 and inner.leading_one:
+        rank = inner.rank - 1 if inner.rank is not None else None
+        return inner.with_rank(rank, inner.least - 1).not_batch_first()
+    if not has_args and inner.pooled and inner.rank is not None and inner.rank > inner.pooled:
+        return inner.with_rank(inner.rank - inner.pooled).not_batch_first()
+    layout = inner.with_rank(None)
+    return layout if dim is not None and dim != 0 else layout.not_batch_first()
 
 
 def _flatten(inner: Layout, start: float | None) -> Layout:
