@@ -542,21 +542,25 @@ class Losses:
                     found.extend((r, method[0], method[1].facts, method[1].path) for r in method[0].returns)
         return [item for item in found if item[0].value is not None]
 
-    def full_sum(self, expr: cst.BaseExpression | None, scope: F.Scope, order: int | None) -> Scale | None:
+    def full_sum(self, expr: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+                 depth: int = 0) -> Scale | None:
         """`-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())`: a sum over every
         element of tensors computed from the batch (not of the model's weights)."""
         expr = strip_scalar(expr)
+        if depth > 8:  # `eta = eta * 0.5` under `global eta` finds itself
+            return None
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
             # `-0.5 * torch.sum(...)`, `beta * kl`: a weight times the sum
-            return self.full_sum(expr.right, scope, order) or self.full_sum(expr.left, scope, order)
+            return self.full_sum(expr.right, scope, order, depth + 1) or \
+                self.full_sum(expr.left, scope, order, depth + 1)
         if isinstance(expr, cst.UnaryOperation):
-            return self.full_sum(expr.expression, scope, order)
+            return self.full_sum(expr.expression, scope, order, depth + 1)
         if isinstance(expr, cst.Name):
             found = lookup(scope, expr.value, order)
             if found is not None and isinstance(found[1].fact, F.Assign) and not found[1].path \
                     and found[1].fact.kind == "assign" and found[1].fact.value is not None:
                 fact = found[1].fact
-                return self.full_sum(fact.value, fact.scope, fact.order)
+                return self.full_sum(fact.value, fact.scope, fact.order, depth + 1)
             return None
         if not isinstance(expr, cst.Call):
             return None
