@@ -611,7 +611,7 @@ class Losses:
             if not isinstance(fact, F.Assign) or fact.kind != "assign" or fact.value is None:
                 return False
             if not binding.path:
-                value, where = fact.value, [(fact.value, fact.scope, fact.order, facts, path)]
+                where = [(fact.value, fact.scope, fact.order, facts, path)]
             elif len(binding.path) == 1 and isinstance(fact.value, cst.Call):
                 where = self._returned_items(fact.value, binding.path[0], fact.scope, fact.order, facts, path)
             else:
@@ -969,15 +969,20 @@ def _whole_batch_count(node: cst.BaseExpression) -> bool:
         and node.args[0].keyword is None
 
 
+# Words of a name holding a whole dataset or loader: `train_set`, `valset`, `ds`, `dl`.
+_WHOLE_DATA_SUFFIXES = ("set", "ds", "loader", "dl", "dataloader")
+
+
 def _per_iteration(expr: cst.BaseExpression, scope: F.Scope, order: int | None) -> bool:
     """Whether `expr` (`data`, `data.y`, `batch["x"].mask`) is rooted at a name bound
-    by a loop (its target, or an assignment in its body): it changes with each batch."""
+    by a loop (its target, or an assignment in its body): it changes with each batch.
+    A dataset or loader rebuilt each epoch (`train_set = ...` in the epoch loop) is not."""
     for _ in range(8):
         if isinstance(expr, (cst.Attribute, cst.Subscript)):
             expr = expr.value
         else:
             break
-    if not isinstance(expr, cst.Name):
+    if not isinstance(expr, cst.Name) or any(word.endswith(_WHOLE_DATA_SUFFIXES) for word in words(expr.value)):
         return False
     found = lookup(scope, expr.value, order)
     if found is None or not isinstance(found[1].fact, F.Assign):
