@@ -195,3 +195,13 @@ def test_a_tree_of_500_files(torchlint, project):
     assert (result.exit_code, result.stderr) == (1, "")
     found = [(f["path"], f["line"], f["column"]) for f in json.loads(result.stdout)]
     assert found == [(f"tree/pkg{i // 100:04d}/mod{i:05d}.py", 19, 36) for i in range(0, 500, 10)]
+
+
+def test_a_global_rebound_from_itself_is_linted(torchlint, project):
+    # `step = step * 0.9` under `global step`: the name's binding is the statement
+    # that reads it, so following a value to its assignment must stop.
+    (project / "decay.py").write_text(
+        "import torch\n\nstep = 1.0\n\n\ndef descend(w, grad):\n    global step\n"
+        "    w = w - step * grad\n    step = step * 0.9\n    return w\n")
+    result = lint(torchlint, project, "decay.py")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "No findings in 1 file.\n", "")

@@ -75,6 +75,9 @@ NOT_CONFIRMED = {
     ("fixtures/TL203/bad_mean_divided_by_batch.py", 10, "TL203"): ("mechanism_only", None),
     ("fixtures/TL203/bad_mean_divided_by_batch.py", 19, "TL203"): ("mechanism_only", None),
     ("fixtures/TL203/bad_mean_plus_batch_sum.py", 22, "TL203"): ("mechanism_only", None),
+    ("fixtures/TL203/bad_mean_counted_by_elements.py", 27, "TL203"): ("mechanism_only", None),
+    ("fixtures/TL203/bad_mean_counted_by_elements.py", 40, "TL203"): ("mechanism_only", None),
+    ("fixtures/TL203/bad_sum_of_per_sample_means.py", 10, "TL203"): ("mechanism_only", None),
     # CUDA generators cannot be observed without a GPU; numpy is not installed here.
     ("fixtures/TL502/bad_cuda_seed_in_trainer_method.py", 15, "TL502"): ("inconclusive", "experiment_error"),
     ("fixtures/TL502/bad_numpy_and_random_in_step_loop.py", 18, "TL502"): ("inconclusive", "missing_dependency"),

@@ -24,7 +24,7 @@ import libcst as cst
 
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
-from torchlint.semantic.names import lookup
+from torchlint.semantic.names import lookup, lookup_reaching
 from torchlint.semantic.phases import words
 from torchlint.semantic.shapes import Shapes
 from torchlint.semantic.values import NOT_KEEPING_PROBABILITIES, PASSTHROUGH_METHODS, REARRANGING_FUNCTIONS
@@ -120,7 +120,11 @@ class Scale:
 class Divisor:
     """What a divisor counts."""
 
-    kind: str | None  # "samples" | "batches" | "batch_size" | None (something else)
+    # "samples" | "batches" | "batch_size" | None (something else); "batch_count": a count
+    # measured on one batch other than its size (`data.num_graphs`, `y.numel()`,
+    # `mask.sum()`), which may count elements as well as samples; "weights": the sum of the
+    # weights a running total multiplies each batch's mean by (a weighted mean)
+    kind: str | None
     loader: str | None = None  # the loader it counts, as written (`val_loader`)
 
 
@@ -144,6 +148,9 @@ class Accumulation:
     scope: F.Scope = field(repr=False)
     loader: str | None = None  # the loader the loop runs over, as written
     averagings: list[Averaging] = field(default_factory=list)
+    # what a batch's mean is multiplied by before it is added (`float(loss) * w`), when that
+    # is no count known here: a divisor adding up the same `w` makes a weighted mean
+    weight: cst.BaseExpression | None = field(default=None, repr=False)
 
 
 class Division(NamedTuple):
@@ -503,7 +510,8 @@ class Losses:
             for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
                 found = self.scale(side, scope, order, facts, path, depth + 1)
                 if found is not None:
-                    if found.reduction == "mean" and self.divisor(other, scope, order).kind == "batch_size":
+                    if found.reduction == "mean" and \
+                            self.divisor(other, scope, order).kind in ("batch_size", "batch_count"):
                         return replace(found, reduction="sum", weighted=True)
                     return found
             return None
@@ -521,9 +529,10 @@ class Losses:
         a temperature) it stays a sum; divided by a parameter nothing is known."""
         if scale.reduction != "sum":
             return scale
-        if self.divisor(divisor, scope, order).kind == "batch_size":
+        counts = self.divisor(divisor, scope, order).kind
+        if counts == "batch_size":
             return replace(scale, reduction="mean", per_sample=node, weighted=False)
-        constant = _is_constant(divisor, scope, order)
+        constant = _is_constant(divisor, scope, order) if counts != "batch_count" else False
         if constant is None:
             return None
         if constant:
@@ -573,21 +582,25 @@ class Losses:
                     found.extend((r, method[0], method[1].facts, method[1].path) for r in method[0].returns)
         return [item for item in found if item[0].value is not None]
 
-    def full_sum(self, expr: cst.BaseExpression | None, scope: F.Scope, order: int | None) -> Scale | None:
+    def full_sum(self, expr: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+                 depth: int = 0) -> Scale | None:
         """`-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())`: a sum over every
         element of tensors computed from the batch (not of the model's weights)."""
         expr = strip_scalar(expr)
+        if depth > 8:  # `eta = eta * 0.5` under `global eta` finds itself
+            return None
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
             # `-0.5 * torch.sum(...)`, `beta * kl`: a weight times the sum
-            return self.full_sum(expr.right, scope, order) or self.full_sum(expr.left, scope, order)
+            return self.full_sum(expr.right, scope, order, depth + 1) or \
+                self.full_sum(expr.left, scope, order, depth + 1)
         if isinstance(expr, cst.UnaryOperation):
-            return self.full_sum(expr.expression, scope, order)
+            return self.full_sum(expr.expression, scope, order, depth + 1)
         if isinstance(expr, cst.Name):
             found = lookup(scope, expr.value, order)
             if found is not None and isinstance(found[1].fact, F.Assign) and not found[1].path \
                     and found[1].fact.kind == "assign" and found[1].fact.value is not None:
                 fact = found[1].fact
-                return self.full_sum(fact.value, fact.scope, fact.order)
+                return self.full_sum(fact.value, fact.scope, fact.order, depth + 1)
             return None
         if not isinstance(expr, cst.Call):
             return None
@@ -598,9 +611,59 @@ class Losses:
         elif isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "sum" and not expr.args \
                 and qualified is None:
             summed = expr.func.value
-        if summed is None or not _from_batch(summed, scope, order):
+        if summed is None or not _from_batch(summed, scope, order) \
+                or self._shares_of_batch(summed, scope, order, self.model.facts, self.model.path):
             return None
         return Scale("sum", "a sum over every element", True, expr, self.model.facts, is_loss=False)
+
+    def _shares_of_batch(self, expr: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+                         facts: F.FileFacts, path: Path | None, depth: int = 0) -> bool:
+        """Whether every value `expr` may hold was divided by a count over the whole
+        batch (`torch.sum(sq, [1, 2]) / torch.sum(mask)`, `per_sample / x.size(0)`):
+        its sum is a mean over the batch, not a sum. Followed through locals and the
+        tuple a project model or function returns (`out, l_dur = net(x)`)."""
+        expr = strip_scalar(expr)
+        if expr is None or depth > 6:
+            return False
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
+            return _whole_batch_count(expr.right) or \
+                self._shares_of_batch(expr.left, scope, order, facts, path, depth + 1)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+            return self._shares_of_batch(expr.left, scope, order, facts, path, depth + 1) or \
+                self._shares_of_batch(expr.right, scope, order, facts, path, depth + 1)
+        if not isinstance(expr, cst.Name):
+            return False
+        found = lookup_reaching(scope, expr.value, order)
+        if found is None:
+            return False
+        bindings = found[1]
+        for binding in bindings:
+            fact = binding.fact
+            if not isinstance(fact, F.Assign) or fact.kind != "assign" or fact.value is None:
+                return False
+            if not binding.path:
+                where = [(fact.value, fact.scope, fact.order, facts, path)]
+            elif len(binding.path) == 1 and isinstance(fact.value, cst.Call):
+                where = self._returned_items(fact.value, binding.path[0], fact.scope, fact.order, facts, path)
+            else:
+                return False
+            if not where or not all(self._shares_of_batch(value, inner_scope, inner_order, inner_facts,
+                                                          inner_path, depth + 1)
+                                    for value, inner_scope, inner_order, inner_facts, inner_path in where):
+                return False
+        return bool(bindings)
+
+    def _returned_items(self, call: cst.Call, index: int, scope, order, facts, path) -> list:
+        """(item, scope, order, facts, path) of item `index` of each tuple the project
+        function or model `call` calls returns; empty when a return is no such tuple."""
+        found = []
+        for returned, function, owner_facts, owner_path in self._returns_of(call, scope, order, facts, path):
+            items = returned.value
+            if not isinstance(items, cst.Tuple) or index >= len(items.elements) or \
+                    any(isinstance(e, cst.StarredElement) for e in items.elements):
+                return []
+            found.append((items.elements[index].value, function, returned.order, owner_facts, owner_path))
+        return found
 
     # -- divisors ----------------------------------------------------------------------
 
@@ -614,6 +677,8 @@ class Losses:
             return Divisor(None)
         if _is_size_zero(divisor):
             return Divisor("batch_size")
+        if _batch_count(divisor, scope, order):
+            return Divisor("batch_count")
         if isinstance(divisor, cst.Call) and dotted_name(divisor.func) == "len" and divisor.args:
             return self._length(divisor.args[0].value, scope, order)
         if isinstance(divisor, cst.BinaryOperation) and isinstance(divisor.operator, cst.Add) \
@@ -670,7 +735,7 @@ class Losses:
     def _increment(self, value, scope, order) -> str | None:
         if literal_number(value) == 1:
             return "batches"
-        if self.divisor(value, scope, order, depth=3).kind == "batch_size":
+        if self.divisor(value, scope, order, depth=3).kind in ("batch_size", "batch_count"):
             return "samples"
         return None
 
@@ -715,7 +780,10 @@ class Losses:
                 scale = self.scale(aug.value, aug.scope, aug.order)
                 total = dotted_name(aug.target)
                 if scale is not None and total is not None:
-                    found.append(Accumulation(total, scale, aug.node, aug.scope, _loader_of(aug.loop)))
+                    weight = self._weight(aug.value, aug.scope, aug.order) \
+                        if scale.reduction == "mean" and scale.is_loss else None
+                    found.append(Accumulation(total, scale, aug.node, aug.scope, _loader_of(aug.loop),
+                                              weight=weight))
         for call in self.model.facts.calls:
             if call.method == "append" and call.receiver is not None and len(call.node.args) == 1:
                 scale = self.scale(call.node.args[0].value, call.scope, call.order)
@@ -732,6 +800,16 @@ class Losses:
         for accumulation in found:
             accumulation.averagings = self._averagings(accumulation)
         return found
+
+    def _weight(self, value, scope, order) -> cst.BaseExpression | None:
+        """`w` of `float(loss) * w` (or `w * loss.item()`): the factor beside the loss."""
+        value = strip_scalar(value)
+        if not (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Multiply)):
+            return None
+        for side, other in ((value.left, value.right), (value.right, value.left)):
+            if self.scale(side, scope, order) is not None:
+                return other
+        return None
 
     def _averagings(self, accumulation: Accumulation) -> list[Averaging]:
         scope = accumulation.scope
@@ -756,23 +834,40 @@ class Losses:
                         and left.args and dotted_name(left.args[0].value) == total):
                     continue
                 if self.model.line_of(node) >= start:
-                    found.append(Averaging(node, node.right, self._total_divisor(node.right, total, scope)))
+                    found.append(Averaging(node, node.right, self._total_divisor(node.right, accumulation)))
             elif node_type is cst.AugAssign:
                 if isinstance(node.operator, cst.DivideAssign) and dotted_name(node.target) == total \
                         and self.model.line_of(node) >= start:
-                    found.append(Averaging(node, node.value, self._total_divisor(node.value, total, scope)))
+                    found.append(Averaging(node, node.value, self._total_divisor(node.value, accumulation)))
             elif node_type is cst.Call:
                 if _means_list(node, total) and self.model.line_of(node) >= start:
                     found.append(Averaging(node, None, Divisor("batches")))
         return found
 
-    def _total_divisor(self, divisor, total: str, scope) -> Divisor:
-        """`len(losses)` of the list of per-batch losses counts batches."""
+    def _total_divisor(self, divisor, accumulation: Accumulation) -> Divisor:
+        """`len(losses)` of the list of per-batch losses counts batches; a counter
+        that adds up the weight each batch's mean is multiplied by sums the weights."""
         inner = _strip_number(divisor)
+        scope = accumulation.scope
         if isinstance(inner, cst.Call) and dotted_name(inner.func) == "len" and inner.args \
-                and dotted_name(inner.args[0].value) == total:
+                and dotted_name(inner.args[0].value) == accumulation.total:
             return Divisor("batches")
+        if accumulation.weight is not None and isinstance(inner, cst.Name) \
+                and self._sums_weight(inner, accumulation.weight, scope):
+            return Divisor("weights")
         return self.divisor(divisor, scope, None)
+
+    def _sums_weight(self, counter: cst.Name, weight: cst.BaseExpression, scope: F.Scope) -> bool:
+        """Whether every `counter += ...` adds `weight` as written (`n += w` beside
+        `total += float(loss) * w`)."""
+        found = lookup(scope, counter.value, None)
+        if found is None:
+            return False
+        code = self.model.code(_strip_number(weight))
+        added = [aug.value for aug in found[0].aug_assigns
+                 if dotted_name(aug.target) == counter.value
+                 and isinstance(aug.node.operator, cst.AddAssign)]  # type: ignore[attr-defined]
+        return bool(added) and all(self.model.code(_strip_number(value)) == code for value in added)
 
 
 _BATCH_COUNT_WORDS = ({"num", "batches"}, {"n", "batches"}, {"batch", "count"}, {"steps"}, {"iters"},
@@ -847,6 +942,84 @@ def _is_size_zero(node: cst.BaseExpression) -> bool:
             isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
             value.func.attr.value == "size" and not value.args
     return False
+
+
+# Words of an attribute that counts something: `num_graphs`, `n_nodes`, `count`.
+_COUNT_WORDS = frozenset({"num", "n", "nb", "count", "numel"})
+# Methods that keep a mask's values (`mask.float().sum()`).
+_MASK_CASTS = frozenset({"float", "long", "int", "bool", "double", "detach", "cpu"})
+
+
+def _batch_count(node: cst.BaseExpression, scope: F.Scope, order: int | None) -> bool:
+    """A count measured on the batch of this iteration: `data.num_graphs`,
+    `batch.num_nodes`, `y.numel()`, `mask.sum()` (`.item()` or not) on a value bound
+    in a loop (`for data in loader`, or computed in its body). It is the number of
+    things (samples, graphs, nodes, unmasked targets) the batch's mean averages over;
+    the same words on a dataset, the config or `self` are not read as one."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "item" \
+            and not node.args:
+        node = node.func.value
+    if isinstance(node, cst.Attribute):
+        return bool(words(node.attr.value) & _COUNT_WORDS) and _per_iteration(node.value, scope, order)
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    method, receiver = node.func.attr.value, node.func.value
+    if method == "numel" and not node.args:
+        return _per_iteration(receiver, scope, order)
+    if method == "sum" and not node.args:
+        pass  # `mask.sum()`
+    elif method == "sum" and dotted_name(receiver) == "torch" and len(node.args) == 1:
+        receiver = node.args[0].value  # `torch.sum(mask)`
+    else:
+        return False
+    for _ in range(4):
+        if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) \
+                and receiver.func.attr.value in _MASK_CASTS and not receiver.args:
+            receiver = receiver.func.value
+        else:
+            break
+    text = dotted_name(receiver)
+    return text is not None and "mask" in words(text) and _per_iteration(receiver, scope, order)
+
+
+def _whole_batch_count(node: cst.BaseExpression) -> bool:
+    """A count over the whole batch: `torch.sum(mask)`, `mask.sum()` (no dim: every
+    element), `x.numel()`, `x.size(0)`. Not `mask.sum(1)`, one count per sample."""
+    node = _strip_number(node)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "item" \
+            and not node.args:
+        node = node.func.value
+    if _is_size_zero(node):
+        return True
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    method = node.func.attr.value
+    if method in ("sum", "numel") and not node.args:
+        return True
+    return method == "sum" and dotted_name(node.func.value) == "torch" and len(node.args) == 1 \
+        and node.args[0].keyword is None
+
+
+# Words of a name holding a whole dataset or loader: `train_set`, `valset`, `ds`, `dl`.
+_WHOLE_DATA_SUFFIXES = ("set", "ds", "loader", "dl", "dataloader")
+
+
+def _per_iteration(expr: cst.BaseExpression, scope: F.Scope, order: int | None) -> bool:
+    """Whether `expr` (`data`, `data.y`, `batch["x"].mask`) is rooted at a name bound
+    by a loop (its target, or an assignment in its body): it changes with each batch.
+    A dataset or loader rebuilt each epoch (`train_set = ...` in the epoch loop) is not."""
+    for _ in range(8):
+        if isinstance(expr, (cst.Attribute, cst.Subscript)):
+            expr = expr.value
+        else:
+            break
+    if not isinstance(expr, cst.Name) or any(word.endswith(_WHOLE_DATA_SUFFIXES) for word in words(expr.value)):
+        return False
+    found = lookup(scope, expr.value, order)
+    if found is None or not isinstance(found[1].fact, F.Assign):
+        return False
+    fact = found[1].fact
+    return fact.kind == "for" or fact.loop is not None
 
 
 def _is_enumerate_index(name: cst.Name, scope: F.Scope, order: int | None) -> bool:
