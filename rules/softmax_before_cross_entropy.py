@@ -113,7 +113,7 @@ loss = criterion(logits, y)  # expect: TL201
                 fix=_fix(ctx, model, loss, value),
                 context={"loss": loss.qualname.rsplit(".", 1)[-1],
                          "class": value.via_forward.name if value.via_forward else None,
-                         "call_keywords": _literal_keywords(loss.input),
+                         "call_keywords": _literal_keywords(loss.input) if value.via_forward else {},
                          **softmax_context(model, value, values)},
             )
         for wrapper in model.losses.wrapper_calls:
