@@ -52,3 +52,15 @@ def run_torchlint(*args: str, cwd: Path | str | None = None, input: bytes | str 
     )
     return Result(completed.returncode, completed.stdout.decode("utf-8", "replace"),
                   completed.stderr.decode("utf-8", "replace"))
+
+
+def terminal_signals() -> None:
+    """For `subprocess.Popen(preexec_fn=...)`: the child starts with Ctrl-C as a
+    terminal delivers it (SIGINT handled by default, not blocked), whatever the
+    test process inherited or was left with (a test runner's worker may ignore it,
+    and an ignored SIGINT survives exec)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import TESTS, torchlint_executable
+from support import TESTS, terminal_signals, torchlint_executable
 
 PLUGINS = "frame_rules"
 
@@ -291,7 +291,7 @@ def test_interrupt_exits_quietly(tmp_path):
     env = dict(os.environ, TORCHLINT_PLUGINS=PLUGINS, TORCHLINT_TEST_MARKER=str(marker),
                PYTHONPATH=str(TESTS / "plugins"))
     process = subprocess.Popen([torchlint_executable(), "t.py"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=terminal_signals)
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from support import FIXTURES, REPO, TESTS, torchlint_executable
+from support import FIXTURES, REPO, TESTS, terminal_signals, torchlint_executable
 
 STATS = {"TORCHLINT_DEBUG_STATS": "1"}
 #: Folders of rules with fixes: enough files for the pool, and every fix kind.
@@ -155,7 +155,7 @@ def test_ctrl_c_ends_the_parent_and_every_worker(tmp_path):
                PYTHONPATH=str(TESTS / "plugins"))
     process = subprocess.Popen([torchlint_executable(), "--no-cache", "--jobs", "2", "."],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
+                               stderr=subprocess.PIPE, start_new_session=True, preexec_fn=terminal_signals)
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():

@@ -180,3 +180,15 @@ def test_fix_on_stdin_gives_the_fixed_notebook_back(torchlint, tmp_path):
                        plugins=PLUGINS)
     assert result.stdout == data.replace('"print(1)\\n"', '"log(1)\\n"')  # the JSON, not the joined cells
     assert result.exit_code == 0
+
+
+def test_a_line_separator_in_a_string_stays_inside_its_line(torchlint, tmp_path):
+    """U+2028 inside a string literal is not a line break to Python: the cell keeps
+    its lines (str.splitlines would cut the string in two and shift every line)."""
+    path = tmp_path / "nb.ipynb"
+    notebook(path, ("code", 'import torch\nnote = "a\u2028b"\nprint(note)\n'), ("code", "print(1)\nprint((\n"))
+    result = torchlint("--format", "json", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    assert [(f["code"], f["cell"], f["line"]) for f in json.loads(result.stdout)] == [
+        ("TL901", 1, 3),  # print(note): line 3 of its cell, the string kept whole
+        ("TL001", 2, 2),  # the cell that does not parse, blanked; the others linted
+    ]

@@ -25,7 +25,7 @@ from torchlint.rule import Rule
 from torchlint.semantic.model import SemanticModel
 from torchlint.semantic.project import Project
 from torchlint.semantic.walker import collect
-from torchlint.source import SourceFile
+from torchlint.source import SourceFile, python_lines_with_ends
 
 
 
@@ -155,7 +155,7 @@ def _blank_broken_cells(source: SourceFile) -> tuple[SourceFile, list[tuple[int,
     """For a notebook whose joined cells do not parse: blank each cell that does
     not parse alone, so the rest is still linted. Returns the cells' errors."""
     assert source.cells is not None
-    lines = source.text.splitlines(keepends=True)
+    lines = python_lines_with_ends(source.text)
     broken: list[tuple[int, str, int, int]] = []
     for cell in source.cells:
         start = cell.first_line - 1

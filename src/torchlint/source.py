@@ -26,6 +26,12 @@ def python_lines(text: str) -> list[str]:
     return PYTHON_LINE_BREAK.split(text)
 
 
+def python_lines_with_ends(text: str) -> list[str]:
+    """`text.splitlines(keepends=True)` at Python's line breaks only: a U+2028 in a
+    string stays inside its line (and its string)."""
+    return [line for line in re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text) if line]
+
+
 # PEP 263: a coding declaration on the first line, or on the second when the
 # first is blank or a comment (the rules of tokenize.detect_encoding).
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
@@ -229,7 +235,7 @@ def read_notebook(data: bytes, display: str, path: Path | None = None) -> Source
             continue
         source = cell.get("source", "")
         text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
-        lines = _blank_magics(text.splitlines())
+        lines = _blank_magics([line.rstrip("\r\n") for line in python_lines_with_ends(text)])
         cells.append(Cell(number=number, first_line=line, line_count=max(len(lines), 1)))
         parts.append("\n".join(lines) + "\n" if lines else "\n")
         line += max(len(lines), 1)
