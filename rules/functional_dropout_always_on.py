@@ -8,7 +8,7 @@ from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.conditions import consistent, evaluate, implied
 from torchlint.semantic.modules import literal_number
-from torchlint.semantic.walker import dotted_name, iter_nodes
+from torchlint.semantic.walker import iter_nodes
 
 
 class FunctionalDropoutAlwaysOn(Rule):
@@ -296,9 +296,6 @@ def _self_of(function) -> str | None:
     while function is not None and function.class_ is None:
         parent = function.parent
         function = parent.function if parent is not None else None
-    if function is None or not function.params or function.params[0].node.star:
+    if function is None or not function.params or function.params[0].node.star or function.is_staticmethod:
         return None  # `def forward(*args)`: no instance name to write
-    if any((dotted_name(d.func if isinstance(d, cst.Call) else d) or "") == "staticmethod"
-           for d in function.decorators):
-        return None
     return function.params[0].name

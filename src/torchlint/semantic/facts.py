@@ -93,6 +93,29 @@ class Call(Located):
         value = self.keyword(name)
         return value if value is not None else self.positional(index)
 
+    def bound_argument(self, param: Param) -> cst.BaseExpression | None:
+        """What this call of a method through its instance, or of a class, gives
+        `param` of the method (`__init__`): see :func:`bound_argument`."""
+        return bound_argument(self.node, param)  # type: ignore[arg-type]
+
+
+def bound_argument(call: cst.Call, param: Param, *, default: bool = True) -> cst.BaseExpression | None:
+    """What `call`, of a method through its instance or of a class (the instance
+    not written), gives `param`: by keyword, by position, else (with `default`)
+    the parameter's default; None when `*args` or `**kwargs` may hold it."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == param.name:
+            return arg.value
+    positional = [arg for arg in call.args if arg.keyword is None]
+    index = param.index - 1
+    if any(arg.star for arg in positional[: index + 1]):
+        return None  # `*args` at or before its position: which argument it is is unknown
+    if 0 <= index < len(positional):
+        return positional[index].value
+    if not default or any(arg.star for arg in call.args):
+        return None
+    return param.default
+
 
 @dataclass(eq=False)
 class Assign(Located):

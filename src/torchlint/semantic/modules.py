@@ -593,10 +593,4 @@ def _dropout_off_for(layer: Layer, value) -> bool:
     param = function.param(p.value)
     if param is None or param.index == 0:
         return False
-    construction = value.call
-    if any(arg.star for arg in construction.args):
-        return False
-    given = construction.keyword(param.name)
-    if given is None:
-        given = construction.positional(param.index - 1)
-    return literal_number(given if given is not None else param.default) == 0
+    return literal_number(value.call.bound_argument(param)) == 0

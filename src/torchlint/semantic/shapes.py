@@ -685,7 +685,7 @@ class Shapes:
         forward, owner = found
         bound = []
         for param in forward.params[1:]:
-            argument = _argument_for(node, param)
+            argument = F.bound_argument(node, param, default=False)
             if argument is not None:
                 bound.append((param.name, self._infer(argument, frame, depth + 1)))
         return join(self._infer(ret.value, _Frame(forward, ret.order, owner.facts, owner.path, tuple(bound),
@@ -873,15 +873,3 @@ def _keyword(node: cst.Call, name: str) -> cst.BaseExpression | None:
             return arg.value
     return None
 
-
-def _argument_for(node: cst.Call, param: F.Param) -> cst.BaseExpression | None:
-    """The argument a call of a model passes for a parameter of its forward
-    (``self`` is bound, so positional index 0 is the second parameter)."""
-    for arg in node.args:
-        if arg.keyword is not None and arg.keyword.value == param.name:
-            return arg.value
-    positional = [a for a in node.args if a.keyword is None]
-    index = param.index - 1
-    if any(a.star for a in positional[: index + 1]):
-        return None
-    return positional[index].value if 0 <= index < len(positional) else None

@@ -801,7 +801,7 @@ class Values:
         if gate is None:
             return False
         param, needed = gate
-        given = _argument_for(node, forward, param)
+        given = F.bound_argument(node, param)
         return given is not None and C.literal(given) in (True, False) and bool(C.literal(given)) != needed
 
     def _layer_outputs(self, layer: Layer, origin: cst.CSTNode | None, depth: int) -> list[Value]:
@@ -915,17 +915,3 @@ def _flag_gate(origin: cst.CSTNode, function: F.Function, facts: F.FileFacts) ->
                 return param, not flag[1]
     return None
 
-
-def _argument_for(call: cst.Call, function: F.Function, param: F.Param) -> cst.BaseExpression | None:
-    """What a call of the bound method `function` gives `param`: by keyword, by
-    position (self not written), or its default."""
-    if any(arg.star for arg in call.args):
-        return None
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == param.name:
-            return arg.value
-    positional = [arg for arg in call.args if arg.keyword is None]
-    index = param.index - 1
-    if 0 <= index < len(positional):
-        return positional[index].value
-    return param.default
