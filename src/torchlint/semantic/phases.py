@@ -37,7 +37,7 @@ from torchlint.semantic import evidence as E
 from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
-from torchlint.semantic.names import lookup
+from torchlint.semantic.names import binding_before, lookup
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
@@ -684,8 +684,7 @@ class Phases:
             if fact is not None and fact.scope is scope and fact.order < call.order:
                 return fact.order
         if self._built_here(forward.target, models, scope, call):
-            return max(a.order for a in scope.assigns if a.order < call.order and any(
-                isinstance(t, cst.Name) and t.value == forward.target for t in a.targets))
+            return _last_binding(scope, forward.target, call.order).order  # type: ignore[union-attr]
         return None
 
     def _touched_between(self, target: str, scope: F.Scope, start: int, end: int) -> bool:
@@ -730,13 +729,8 @@ class Phases:
         was unpickled or loaded by `from_pretrained` (those keep or set a mode)."""
         if not models or "." in target:
             return False
-        last = None
-        for assign in scope.assigns:
-            if assign.order >= call.order:
-                break
-            if any(isinstance(t, cst.Name) and t.value == target for t in assign.targets):
-                last = assign
-        if last is None or last.kind != "assign" or not isinstance(last.value, cst.Call):
+        last = _last_binding(scope, target, call.order)
+        if last is None or not isinstance(last.value, cst.Call):
             return False
         how = E.loading_call(last.value) or ""
         return not any(name in how for name in ("torch.load", "jit.load", "from_pretrained", "load_model",
@@ -908,10 +902,7 @@ class Phases:
         fact = found[1].fact if found is not None else None
         if not isinstance(fact, F.Assign) or fact.kind != "assign":
             return False
-        node = fact.value
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                and isinstance(node.func.value, cst.Call):
-            node = node.func.value  # `.to(device)`, `.eval()` chains
+        node = _chain_root(fact.value)  # `.to(device)`, `.eval()` chains
         if not isinstance(node, cst.Call):
             return False
         qualified = self.model.names.qualified(node.func, fact.scope, fact.order) or ""
@@ -1176,6 +1167,15 @@ def _names_no_grad(node: cst.BaseExpression) -> bool:
     return (dotted_name(callee) or "").endswith(("no_grad", "inference_mode"))
 
 
+def _chain_root(node: cst.BaseExpression) -> cst.BaseExpression:
+    """The call a chain of method calls starts from: `torch.zeros(1, 6)` of
+    `torch.zeros(1, 6).unsqueeze(0).to(device)`."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+            and isinstance(node.func.value, cst.Call):
+        node = node.func.value
+    return node
+
+
 def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
     """`Variable(x)`, the pre-0.4 wrapper, is the same tensor `x`."""
     if isinstance(node, cst.Call) and node.args and \
@@ -1187,13 +1187,8 @@ def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
 def _synthetic_tensor(node: cst.BaseExpression) -> bool:
     """`torch.randn(2, 3)`, `torch.zeros(1, 6).unsqueeze(0)`, `torch.tensor([[0.5, 1.0]])`:
     a tensor made up on the spot (`torch.tensor(X_test)` holds data, not a made-up tensor)."""
-    while isinstance(node, cst.Call):
-        if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
-            node = node.func.value  # `.unsqueeze(0)`, `.to(device)` chains
-        elif _unwrapped(node) is not node:
-            node = _unwrapped(node)
-        else:
-            break
+    while isinstance(node, cst.Call) and _chain_root(_unwrapped(node)) is not node:
+        node = _chain_root(_unwrapped(node))  # `.unsqueeze(0)`, `.to(device)`, `Variable(...)`
     if not isinstance(node, cst.Call):
         return False
     name = dotted_name(node.func) or ""
@@ -1203,15 +1198,22 @@ def _synthetic_tensor(node: cst.BaseExpression) -> bool:
     return factory != "tensor" or bool(node.args) and isinstance(node.args[0].value, (cst.List, cst.Tuple))
 
 
+def _last_binding(scope: F.Scope, name: str, order: int) -> F.Assign | None:
+    """The plain `name = value` that binds `name` at `order` in `scope`: None when
+    the last binding before it is something else (a loop variable rebinding the
+    name, a parameter, an import) or there is none."""
+    binding = binding_before(scope, name, order)
+    if binding is None or binding.order >= order or binding.path:
+        return None
+    fact = binding.fact
+    return fact if isinstance(fact, F.Assign) and fact.kind == "assign" else None
+
+
 def _last_value_before(scope: F.Scope, name: str, order: int) -> cst.BaseExpression | None:
-    """The value of the last plain `name = value` of `scope` before `order`."""
-    found = None
-    for assign in scope.assigns:
-        if assign.order >= order:
-            break
-        if assign.kind == "assign" and any(isinstance(t, cst.Name) and t.value == name for t in assign.targets):
-            found = assign.value
-    return found
+    """The value of `name` at `order` when its last binding in `scope` is a plain
+    `name = value` (not a loop variable that rebinds it after)."""
+    found = _last_binding(scope, name, order)
+    return found.value if found is not None else None
 
 
 def _claim_key(forward: Forward) -> tuple[int, int]:
