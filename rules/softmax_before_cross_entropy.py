@@ -101,36 +101,30 @@ loss = criterion(logits, y)  # expect: TL201
         for loss in [*model.losses.calls, *ambiguous]:
             if loss.kind not in ("cross_entropy", "nll") or loss.input is None:
                 continue
-            values = model.values.at(loss.input, loss.call)
-            probs = [v for v in values if v.kind == "probs"]
-            if not probs:
+            found = _probabilities(model, loss.input, loss.call)
+            if found is None:
                 continue
-            value = _first_in_source(model, probs)
+            value, values = found
             ctx.report(
                 loss.input,
                 _message(model, loss, value),
                 title=_title(loss),
                 fix=_fix(ctx, model, loss, value),
-                context={"loss": loss.qualname.rsplit(".", 1)[-1],
-                         "class": value.via_forward.name if value.via_forward else None,
-                         "call_keywords": _literal_keywords(loss.input) if value.via_forward else {},
-                         **softmax_context(model, value, values)},
+                context={**_context(model, loss.qualname, value, values),
+                         "call_keywords": _literal_keywords(loss.input) if value.via_forward else {}},
             )
         for wrapper in model.losses.wrapper_calls:
             if wrapper.wrapped.kind not in ("cross_entropy", "nll") or wrapper.input is None:
                 continue
-            values = model.values.at(wrapper.input, wrapper.call)
-            probs = [v for v in values if v.kind == "probs"]
-            if not probs:
+            found = _probabilities(model, wrapper.input, wrapper.call)
+            if found is None:
                 continue
-            value = _first_in_source(model, probs)
+            value, values = found
             ctx.report(
                 wrapper.input,
                 _wrapper_message(model, wrapper, value),
                 title=f"{titles.name(wrapper.wrapped.qualname)} gets probabilities through a loss module, not logits",
-                context={"loss": wrapper.wrapped.qualname.rsplit(".", 1)[-1],
-                         "class": value.via_forward.name if value.via_forward else None,
-                         **softmax_context(model, value, values)},
+                context=_context(model, wrapper.wrapped.qualname, value, values),
             )
 
     @staticmethod
@@ -322,3 +316,19 @@ def _literal_keywords(node) -> dict:
             if isinstance(value, (bool, int, float, str)) or value is None and isinstance(arg.value, cst.Name):
                 found[arg.keyword.value] = value
     return found
+
+
+def _probabilities(model, node, call):
+    """(the first probabilities in source order, every value) `node` may hold
+    where `call` gives it to a loss; None when it holds no probabilities."""
+    values = model.values.at(node, call)
+    probs = [v for v in values if v.kind == "probs"]
+    return (_first_in_source(model, probs), values) if probs else None
+
+
+def _context(model, loss_qualname: str, value, values) -> dict:
+    """The probe's context: the loss, the model class whose forward makes the
+    probabilities, and where the softmax is."""
+    return {"loss": loss_qualname.rsplit(".", 1)[-1],
+            "class": value.via_forward.name if value.via_forward else None,
+            **softmax_context(model, value, values)}
