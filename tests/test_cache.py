@@ -94,7 +94,7 @@ def lint(torchlint, root: Path, *args: str, **kwargs):
 
 
 def entries(root: Path) -> list[Path]:
-    return sorted((root / ".torchlint_cache").rglob("*.json"))
+    return sorted((root / ".torchlint_cache").glob("*/*/*.json"))  # not the rules catalog
 
 
 def test_the_second_run_reads_only_the_cache(torchlint, tmp_path):
@@ -109,6 +109,59 @@ def test_the_second_run_reads_only_the_cache(torchlint, tmp_path):
     assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
     assert (cache / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55\n")
     assert len(entries(root)) == 1
+
+
+def plugin_project(tmp_path: Path, package: str) -> tuple[Path, str, Path, dict[str, str]]:
+    """A rule package of one rule (TL922, a print() call) made for the test, a
+    project whose train.py calls print, and the environment that loads the rules:
+    (package folder, the rule's source, project root, environment)."""
+    plugins = tmp_path / "plugins" / package
+    plugins.mkdir(parents=True)
+    (plugins / "__init__.py").write_text("")
+    rule = (REPO / "tests" / "plugins" / "scale_rules" / "print_call.py").read_text()
+    (plugins / "print_call.py").write_text(rule)
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "train.py").write_text("import torch\nprint(1)\n")
+    return plugins, rule, root, {"TORCHLINT_PLUGINS": package, "PYTHONPATH": str(tmp_path / "plugins")}
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules a run imported, from $PYTHONPROFILEIMPORTTIME's report."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_a_run_from_the_cache_imports_no_rule_and_no_parser(torchlint, tmp_path):
+    """The rules are chosen from the cache's catalog: nothing of the analysis is
+    imported (libcst and the semantic layer are most of a cached run's time)."""
+    root = project(tmp_path)
+    lint(torchlint, root)
+    cached = lint(torchlint, root, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert (cached.exit_code, cached.stdout) == (1, TL101)
+    modules = imported(cached.stderr)
+    assert "torchlint.cli" in modules and "torchlint.cache" in modules
+    assert not {m for m in modules if m.startswith(("libcst", "torchlint.semantic.", "torchlint.rules"))
+                and m != "torchlint.semantic.imports"}
+    # A file changed: its lint imports what it needs, and the finding is the same.
+    (root / "train.py").write_text(TRAIN + "\n")
+    changed = lint(torchlint, root, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert (changed.exit_code, changed.stdout) == (1, TL101)
+    assert {"libcst", "torchlint.semantic.phases"} <= imported(changed.stderr)
+
+
+def test_a_rule_added_after_a_cached_run_can_be_selected(torchlint, tmp_path):
+    """The catalog belongs to the code that wrote it: a new rule file makes a new one."""
+    plugins, rule, root, env = plugin_project(tmp_path, "growing_rules")
+    assert lint(torchlint, root, "--select", "TL922", env=env).stdout.startswith("train.py:2:1: TL922")
+    assert lint(torchlint, root, "--select", "TL922", env=env).stdout.startswith("train.py:2:1: TL922")
+    (plugins / "print_call_again.py").write_text(
+        rule.replace('"TL922"', '"TL923"').replace('"print-call-scale"', '"print-call-again"')
+            .replace("class PrintCall(", "class PrintCallAgain("))
+    both = lint(torchlint, root, "--select", "TL923", env=env)
+    assert both.stdout.startswith("train.py:2:1: TL923"), both.stderr
+    unknown = lint(torchlint, root, "--select", "TL924", env=env)
+    assert unknown.exit_code == 2 and "TL924" in unknown.stderr
 
 
 def test_every_format_is_the_same_from_the_cache(torchlint, tmp_path):
@@ -193,15 +246,7 @@ def test_changing_the_configuration_lints_again(torchlint, tmp_path):
 def test_changing_a_rule_lints_again(torchlint, tmp_path):
     """In a development checkout the version does not change when a rule does:
     the rule packages' source files are part of the key."""
-    plugins = tmp_path / "plugins" / "edited_rules"
-    plugins.mkdir(parents=True)
-    (plugins / "__init__.py").write_text("")
-    rule = (REPO / "tests" / "plugins" / "scale_rules" / "print_call.py").read_text()
-    (plugins / "print_call.py").write_text(rule)
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "train.py").write_text("import torch\nprint(1)\n")
-    env = {"TORCHLINT_PLUGINS": "edited_rules", "PYTHONPATH": str(tmp_path / "plugins")}
+    plugins, rule, root, env = plugin_project(tmp_path, "edited_rules")
     first = lint(torchlint, root, "--select", "TL922", env=env)
     assert first.stdout.splitlines()[0] == "train.py:2:1: TL922 [*] print() called"
     (plugins / "print_call.py").write_text(rule.replace('"print() called"', '"print() was called"'))

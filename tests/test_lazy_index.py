@@ -102,4 +102,7 @@ def test_from_the_cache_it_reads_the_same_files_and_parses_none(repository, tmp_
     # The imported modules are read (and hashed) to check the entry still holds.
     assert [event for event in events if ".torchlint_cache" not in event] == [
         "open pyproject.toml", "open train.py", *(f"open {path}" for path in CHAIN)]
-    assert [event.split()[0] for event in events if ".torchlint_cache" in event] == ["open"]
+    # The rules' catalog, then the file's entry.
+    cache_reads = [event for event in events if ".torchlint_cache" in event]
+    assert [event.split()[0] for event in cache_reads] == ["open", "open"], cache_reads
+    assert "/rules-" in cache_reads[0]

@@ -13,6 +13,7 @@ from torchlint.config import ConfigFinder
 from torchlint.files import Target
 from torchlint.runner import Run
 from torchlint.semantic import project as project_module
+from torchlint.semantic import imports as imports_module
 from torchlint.semantic.project import Project
 from torchlint.semantic.walker import collect
 
@@ -55,11 +56,11 @@ def test_cache_is_bounded_by_count(tmp_path, monkeypatch):
 
 
 def test_remembered_lookups_are_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(project_module, "MAX_REMEMBERED_LOOKUPS", 50)
+    monkeypatch.setattr(imports_module, "MAX_REMEMBERED_LOOKUPS", 50)
     project = Project()
     for index in range(500):  # names typed halfway in an editor, none of them a file
         assert project.resolve(tmp_path, f"half_typed_{index}", 0) is None
-    assert len(project._resolved) <= 50
+    assert len(project._finder._resolved) <= 50
 
 
 def test_a_huge_local_module_is_not_parsed(tmp_path, monkeypatch):
@@ -101,7 +102,7 @@ def _write_chain(folder: Path, length: int) -> list[Path]:
 def test_callers_are_searched_a_bounded_number_of_importer_steps(tmp_path):
     from torchlint.semantic import model as model_module
     from torchlint.semantic.model import SemanticModel
-    from torchlint.semantic.project import RunFiles
+    from torchlint.semantic.imports import RunFiles
     from torchlint.semantic.walker import collect
     import libcst as cst
 

@@ -14,6 +14,10 @@ has one entry, named after its path; the entry holds its findings and:
   local modules read, every import lookup made and the run's files searched
   for importers, checked again on load.
 
+Beside the entries, a catalog of the rules (code, name, default, class) for
+that code: a run whose files all come from the cache chooses its rules from it
+and never imports a rule, the semantic layer or libcst (most of its time).
+
 Entries are JSON, never pickle: a cache folder that came with a repository
 must not be able to run code. A file that is corrupt, truncated, foreign or
 stale is a miss and gets rewritten; each write goes to a temporary file that
@@ -23,6 +27,7 @@ folder that cannot be written turns caching off for the run, silently.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -32,10 +37,9 @@ from typing import Any
 from torchlint import __version__
 from torchlint.config import Config
 from torchlint.dependencies import DependencyCheck, Lookup, ModuleRead, Record, Scan, blake2b, digest
-from torchlint.engine import FileResult
-from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
-from torchlint.registry import RuleSet
-from torchlint.semantic.project import RunFiles
+from torchlint.findings import Applicability, Edit, FileResult, Finding, Fix, Severity, Span
+from torchlint.registry import RuleInfo, RuleSet, rule_origin, rule_packages
+from torchlint.semantic.imports import RunFiles
 from torchlint.source import SourceFile
 
 CACHE_DIR = ".torchlint_cache"
@@ -59,23 +63,28 @@ class BadEntry(ValueError):
 # -- the key ---------------------------------------------------------------------
 
 
-def _code_sources(rules: RuleSet) -> tuple[list[str], list[str]]:
+def _code_sources(packages: tuple[str, ...]) -> tuple[list[str], list[str]] | None:
     """(folders, files) of the code that computes findings: torchlint's own
-    package and the package of every rule (helpers beside a rule count as much
-    as the rule); a rule in a module of its own, outside any package, alone."""
+    package and every rule package (helpers beside a rule count as much as the
+    rule); a rule module outside any package, alone. Found without importing
+    the rules; None when a package cannot be found (loading it will say why)."""
     import torchlint
 
     folders = {os.path.dirname(os.path.abspath(torchlint.__file__))}
     files = set()
-    for rule in rules.rules:
-        module = sys.modules.get(rule.__module__)
-        file = getattr(module, "__file__", None)
-        if not file:
-            continue
-        if "." in rule.__module__ or hasattr(module, "__path__"):
-            folders.add(os.path.dirname(os.path.abspath(file)))
-        else:  # e.g. site-packages/myrules.py: not the whole of site-packages
-            files.add(os.path.abspath(file))
+    for package in packages:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+        if spec.submodule_search_locations:
+            folders.update(os.path.abspath(folder) for folder in spec.submodule_search_locations)
+        elif spec.origin and "." in package:  # a module of a package: its folder
+            folders.add(os.path.dirname(os.path.abspath(spec.origin)))
+        elif spec.origin:  # e.g. site-packages/myrules.py: not the whole of site-packages
+            files.add(os.path.abspath(spec.origin))
     return sorted(folders), sorted(files)
 
 
@@ -87,18 +96,31 @@ def _stamp(path: str) -> str | None:
     return f"{path} {stat.st_size} {stat.st_mtime_ns}"
 
 
-def code_fingerprint(rules: RuleSet) -> str:
+def _libcst_version() -> str:
+    """libcst's version, read from its package without importing it (the import
+    alone costs more than a cached run)."""
+    try:
+        spec = importlib.util.find_spec("libcst")
+        folder = spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else None
+        if folder is None:
+            return "?"
+        with open(os.path.join(folder, "_version.py"), encoding="utf-8") as handle:
+            return handle.read(500)
+    except (ImportError, ValueError, OSError, IndexError):
+        return "?"
+
+
+def code_fingerprint(packages: tuple[str, ...]) -> str | None:
     """What identifies the code that computes findings. In a development
     checkout the version stays 0.1.0 while the rules change, so every source
-    file's size and modification time counts (about a hundred ``stat`` calls)."""
-    parts = [f"torchlint {__version__}", sys.version]
-    try:
-        from libcst._version import __version__ as libcst_version
-    except ImportError:  # pragma: no cover - a libcst without the module
-        libcst_version = "?"
-    parts.append(f"libcst {libcst_version}")
-    parts += [f"{rule.code} {rule.__module__}.{rule.__qualname__}" for rule in rules.rules]
-    folders, files = _code_sources(rules)
+    file's size and modification time counts (about a hundred ``stat`` calls).
+    None when a rule package cannot be found."""
+    sources = _code_sources(packages)
+    if sources is None:
+        return None
+    parts = [f"torchlint {__version__}", sys.version, f"libcst {_libcst_version()}",
+             "rules from " + ",".join(packages)]
+    folders, files = sources
     for folder in folders:
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames[:] = sorted(name for name in dirnames if name not in _NOT_FINDINGS)
@@ -187,13 +209,36 @@ def _record_from_json(modules: Any, lookups: Any, scans: Any) -> Record:
 # -- the store -------------------------------------------------------------------
 
 
+def rule_catalog(root: Path) -> RuleSet | None:
+    """Every rule as the cache at `root` knows it for the code installed now
+    (see :class:`~torchlint.registry.RuleInfo`), or None: no catalog for this
+    code (a rule or torchlint changed, a plugin was added) or one unreadable."""
+    code = code_fingerprint(rule_packages())
+    if code is None:
+        return None
+    try:
+        data = json.loads(_catalog_path(Path(os.path.abspath(root)) / CACHE_DIR, code).read_bytes())
+        if not isinstance(data, dict) or data.get("torchlint-cache") != FORMAT:
+            return None
+        rules = tuple(RuleInfo(_string(code_), _string(name), bool(default), _string(origin))
+                      for code_, name, default, origin in data["rules"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+    return RuleSet(rules) if rules else None
+
+
+def _catalog_path(folder: Path, code: str) -> Path:
+    return folder / __version__ / f"rules-{code}.json"
+
+
 class Cache:
     """One run's view of the cache folder: keys, loads, atomic saves."""
 
     def __init__(self, root: Path, rules: RuleSet) -> None:
+        """`rules`: every known rule, imported or from :func:`rule_catalog`."""
         self.folder = Path(os.path.abspath(root)) / CACHE_DIR
         self._entries = self.folder / __version__
-        self._rules = rules
+        self.rules = rules
         self._code: str | None = None  # computed on the first key: a run may lint nothing
         self._configs: dict[int, str] = {}
         self._selections: dict[int, str] = {}
@@ -211,7 +256,8 @@ class Cache:
     def key(self, source: SourceFile, config: Config, rules: RuleSet) -> str:
         """Everything the findings are a function of, but for other files."""
         if self._code is None:
-            self._code = code_fingerprint(self._rules)
+            # A rule package that cannot be found fails the run before any key.
+            self._code = code_fingerprint(rule_packages()) or "?"
         settings = self._configs.get(id(config))  # the finder keeps each Config for the run
         if settings is None:
             settings = self._configs[id(config)] = json.dumps(config.to_json(), sort_keys=True,
@@ -219,7 +265,7 @@ class Cache:
         selected = self._selections.get(id(rules))
         if selected is None:
             selected = self._selections[id(rules)] = " ".join(
-                f"{rule.code}={rule.__module__}.{rule.__qualname__}" for rule in rules.rules)
+                f"{rule.code}={rule_origin(rule)}" for rule in rules.rules)
         hasher = blake2b(digest_size=16)
         for part in (self._code, os.path.abspath(source.path or ""), source.display, settings,
                      selected, source.encoding, str(source.bom), repr(source.cells)):
@@ -288,7 +334,20 @@ class Cache:
             path = self.folder / name
             if not path.exists():
                 _write_atomically(path, text.encode("ascii"))
+        self._save_catalog()
         self._prepared = True
+
+    def _save_catalog(self) -> None:
+        """Write the rules' catalog for this code, once, beside the first entry."""
+        if self._code is None or self._code == "?" \
+                or any(isinstance(rule, RuleInfo) for rule in self.rules.rules):
+            return  # nothing linted yet, or the rules came from the catalog already
+        path = _catalog_path(self.folder, self._code)
+        if path.exists():
+            return
+        rules = [[rule.code, rule.name, bool(rule.default_enabled), rule_origin(rule)]
+                 for rule in self.rules.rules]
+        _write_atomically(path, json.dumps({"torchlint-cache": FORMAT, "rules": rules}).encode("ascii"))
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

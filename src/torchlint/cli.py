@@ -108,6 +108,35 @@ def _load_rules() -> RuleSet:
         _fail(f"cannot load {origin}: {describe_crash(err)}")
 
 
+def _known_rules(opts: _Options, configs: ConfigFinder | None) -> RuleSet:
+    """Every rule: from the cache's catalog when it has one for the code
+    installed now (a run whose files all come from the cache then imports no
+    rule), else loaded. SARIF describes each rule, so it always loads them."""
+    if configs is not None and _uses_cache(opts) and opts.output_format != "sarif":
+        from torchlint.cache import rule_catalog
+
+        catalog = rule_catalog(_cache_root(configs))
+        if catalog is not None:
+            return catalog
+    return _load_rules()
+
+
+def _uses_cache(opts: _Options) -> bool:
+    # --fix and --add-noqa rewrite files and --diff promises to write nothing: no cache.
+    return not (opts.no_cache or opts.apply_fix or opts.diff or opts.add_noqa)
+
+
+def _cache_root(configs: ConfigFinder) -> Path:
+    """The project root: the folder of the pyproject.toml that configures the
+    current folder (or --config's), else the current folder, as ruff does."""
+    from torchlint.config import ConfigError
+
+    try:
+        return configs.for_file(None).root
+    except ConfigError:  # a broken pyproject.toml that none of the linted files uses
+        return Path.cwd()
+
+
 def _check_selectors(rules: RuleSet, options: dict[str, tuple[str, ...]]) -> None:
     from torchlint.registry import UnknownRuleError
 
@@ -165,8 +194,14 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
     """Lint PATHS (files or folders; - for standard input)."""
     from torchlint.runner import Selection
 
+    from torchlint.config import ConfigError, ConfigFinder
+
     opts = _Options(**options)  # type: ignore[arg-type]
-    rules = _load_rules()
+    try:
+        configs: ConfigFinder | None = ConfigFinder(Path(opts.config_path) if opts.config_path else None)
+    except ConfigError:
+        configs = None  # reported where the lint reads the configuration
+    rules = _known_rules(opts, configs)
     selection = Selection(
         select=_split(select) if select else None,
         ignore=_split(ignore),
@@ -180,7 +215,7 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
         if "-" in paths:
             _fail("--watch cannot watch standard input")
         _watch(paths, rules, selection, opts)
-    sys.exit(_check_once(paths, rules, selection, opts))
+    sys.exit(_check_once(paths, rules, selection, opts, configs))
 
 
 class _Options(NamedTuple):
@@ -209,20 +244,21 @@ class _Options(NamedTuple):
     no_cache: bool
 
 
-def _check_once(paths: tuple[str, ...], rules: RuleSet, selection: object, opts: _Options) -> int:
-    """One lint of `paths`: prints what the options ask for and returns the exit code."""
+def _check_once(paths: tuple[str, ...], rules: RuleSet, selection: object, opts: _Options,
+                configs: ConfigFinder | None = None) -> int:
+    """One lint of `paths`: prints what the options ask for and returns the exit code.
+    `configs`: the configurations read already (None: read them now)."""
     from torchlint.config import ConfigError, ConfigFinder
     from torchlint.runner import Run
 
     try:
-        configs = ConfigFinder(Path(opts.config_path) if opts.config_path else None)
+        if configs is None:
+            configs = ConfigFinder(Path(opts.config_path) if opts.config_path else None)
         run = Run(configs=configs, selection=selection)  # type: ignore[arg-type]
         if opts.show_files or opts.show_settings:
             _show(run, paths, settings=opts.show_settings)
-        # --fix and --add-noqa rewrite files and --diff promises to write nothing: no cache.
-        use_cache = not (opts.no_cache or opts.apply_fix or opts.diff or opts.add_noqa)
         results, errors, stdin = _lint_all(run, paths, opts.stdin_filename,
-                                           jobs=opts.jobs or _cores(), use_cache=use_cache,
+                                           jobs=opts.jobs or _cores(), use_cache=_uses_cache(opts),
                                            rules=rules, progress=_progress_enabled(opts))
     except ConfigError as err:
         _fail(str(err))
@@ -364,15 +400,8 @@ def _lint_all(run: Run, paths: tuple[str, ...], stdin_filename: str | None, *, j
     cache = None
     if use_cache and found.targets:
         from torchlint.cache import Cache
-        from torchlint.config import ConfigError
 
-        # The project root: the folder of the pyproject.toml that configures the
-        # current folder (or --config's), else the current folder, as ruff does.
-        try:
-            root = run.configs.for_file(None).root
-        except ConfigError:  # a broken pyproject.toml that none of the linted files uses
-            root = Path.cwd()
-        cache = Cache(root, rules)
+        cache = Cache(_cache_root(run.configs), rules)
     bar = _LintProgress(len(found.targets)) if progress else None
     try:
         linted, unreadable, stats = run.lint_targets(found.targets, jobs=jobs, cache=cache,

@@ -11,15 +11,17 @@ not exist yet finds nothing, and creating model.py must change the findings;
 a new ``model.py`` nearer than the old one must too. Checking a lookup again
 costs a few ``stat`` calls; checking a module costs reading and hashing it,
 once per run however many files depend on it.
+
+This module is read by every cached run before anything is parsed, so it stays
+light; the project that records a lint is in recording.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from torchlint.semantic.project import LocalModule, Project, RunFiles, module_name
+from torchlint.semantic.imports import ModuleFinder, RunFiles
 from torchlint.source import SourceError, decode
 
 #: The digest of a module that could not be read or decoded.
@@ -66,62 +68,12 @@ class Record(NamedTuple):
     scans: tuple[Scan, ...] = ()
 
 
-def _module_digest(module: LocalModule) -> str:
-    if module.facts is None and not module.text:  # unreadable or undecodable (empty text parses)
-        return UNREADABLE
-    return text_digest(module.text)
-
-
-@dataclass
-class RecordingProject(Project):
-    """A :class:`Project` that notes, for the file being linted, each module it
-    reads and each lookup it makes, including those answered from its memo."""
-
-    _reads: dict[str, str] = field(default_factory=dict)
-    _lookups: dict[tuple[str, str, int], str | None] = field(default_factory=dict)
-    _scans: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def resolve(self, folder: Path, module: str, level: int) -> Path | None:
-        found = super().resolve(folder, module, level)
-        self._lookups[(str(folder), module, level)] = str(found) if found is not None else None
-        return found
-
-    def module(self, path: Path) -> LocalModule | None:
-        found = super().module(path)
-        if found is not None:  # None: the module is being read already (an import cycle)
-            self._reads[str(found.path)] = _module_digest(found)
-        return found
-
-    def examined(self, path: Path, text: str) -> None:
-        self._reads[str(path)] = text_digest(text)
-
-    def candidate_importers(self, path: Path) -> tuple[Path, ...]:
-        found = super().candidate_importers(path)
-        self._scans[module_name(path.resolve())] = tuple(str(p) for p in found)
-        return found
-
-    def begin(self) -> None:
-        """Start recording for a new file."""
-        self._reads.clear()
-        self._lookups.clear()
-        self._scans.clear()
-
-    def record(self) -> Record:
-        """What the file linted since :meth:`begin` depends on."""
-        return Record(
-            modules=tuple(ModuleRead(path, value) for path, value in sorted(self._reads.items())),
-            lookups=tuple(Lookup(folder, module, level, found) for (folder, module, level), found
-                          in sorted(self._lookups.items())),
-            scans=tuple(Scan(name, files) for name, files in sorted(self._scans.items())),
-        )
-
-
 class DependencyCheck:
     """Tells whether recorded dependencies still hold, with one lookup and one
     read per module for the whole run, however many files share them."""
 
     def __init__(self) -> None:
-        self._project = Project()  # its own memo: the same answers a fresh lint would get
+        self._finder = ModuleFinder()  # its own memo: the same answers a fresh lint would get
         self._found: dict[tuple[str, str, int], str | None] = {}
         self._digests: dict[str, str] = {}
         #: The files of the run being checked (the importers a lint would search).
@@ -139,7 +91,7 @@ class DependencyCheck:
     def _lookup(self, lookup: Lookup) -> str | None:
         key = (lookup.folder, lookup.module, lookup.level)
         if key not in self._found:
-            found = self._project.resolve(Path(lookup.folder), lookup.module, lookup.level)
+            found = self._finder.resolve(Path(lookup.folder), lookup.module, lookup.level)
             self._found[key] = str(found) if found is not None else None
         return self._found[key]
 

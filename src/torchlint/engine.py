@@ -9,7 +9,7 @@ rule while the other rules' findings are kept.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import libcst as cst
 from torchlint import suppressions
 from torchlint.parsing import (RECURSION_LIMIT, Recovery, parse_error, parse_module, parse_recovering,
                                syntax_error)
-from torchlint.findings import Applicability, Edit, Finding, Fix, Severity, Span
+from torchlint.findings import Applicability, Edit, FileResult, Finding, Fix, Severity, Span
 from torchlint.locator import Locator
 from torchlint.registry import RuleSet
 from torchlint.rule import Rule
@@ -27,16 +27,6 @@ from torchlint.semantic.project import Project
 from torchlint.semantic.walker import collect
 from torchlint.source import SourceFile, python_lines_with_ends
 
-
-
-@dataclass
-class FileResult:
-    display: str
-    source: SourceFile | None
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # internal errors: exit code 2
-    # Local files whose content the findings depend on (for the cache and the editor).
-    dependencies: tuple[Path, ...] = ()
 
 
 class RuleContext:

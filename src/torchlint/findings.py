@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torchlint.source import SourceFile
 
 
 class Severity(str, enum.Enum):
@@ -161,3 +165,15 @@ class Finding:
         if self.cell is not None:
             data["cell"] = self.cell
         return data
+
+
+@dataclass
+class FileResult:
+    """One file's lint: its findings, and the errors that kept it from being linted."""
+
+    display: str
+    source: SourceFile | None
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # internal errors: exit code 2
+    # Local files whose content the findings depend on (for the cache and the editor).
+    dependencies: tuple[Path, ...] = ()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from torchlint.config import ConfigFinder
     from torchlint.runner import Linted, Run, Selection
-    from torchlint.semantic.project import RunFiles
+    from torchlint.semantic.imports import RunFiles
     from torchlint.source import SourceFile
 
 #: Files sent to a worker at a time: enough to make a message worth it, few
@@ -46,7 +46,7 @@ class Job(NamedTuple):
 
     def run(self) -> Run:
         """A run of its own, with a fresh project index."""
-        from torchlint.dependencies import RecordingProject
+        from torchlint.recording import RecordingProject
         from torchlint.runner import Run
         from torchlint.semantic.project import Project
 

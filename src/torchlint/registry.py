@@ -11,6 +11,7 @@ import os
 import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple, Union
 
 from torchlint.rule import Rule
 
@@ -23,11 +24,15 @@ class UnknownRuleError(ValueError):
 PLUGINS_ENV = "TORCHLINT_PLUGINS"
 
 
-def discover() -> tuple[type[Rule], ...]:
-    """Every rule: those of ``torchlint.rules`` and of the packages named in
-    $TORCHLINT_PLUGINS, sorted by code."""
+def rule_packages() -> tuple[str, ...]:
+    """The packages rules come from: ``torchlint.rules`` and those named in $TORCHLINT_PLUGINS."""
     plugins = tuple(p.strip() for p in os.environ.get(PLUGINS_ENV, "").split(",") if p.strip())
-    return _discover(("torchlint.rules", *plugins))
+    return ("torchlint.rules", *plugins)
+
+
+def discover() -> tuple[type[Rule], ...]:
+    """Every rule of the :func:`rule_packages`, sorted by code."""
+    return _discover(rule_packages())
 
 
 @lru_cache(maxsize=None)
@@ -59,11 +64,30 @@ def _rules_of(package: str) -> list[type[Rule]]:
     return found
 
 
+class RuleInfo(NamedTuple):
+    """What choosing a rule takes, without importing it. The cache keeps these
+    for the code it was written by (cache.py), so that a run whose files all
+    come from the cache chooses its rules without importing any (a rule module
+    imports the semantic layer and libcst: most of such a run's time)."""
+
+    code: str
+    name: str
+    default_enabled: bool
+    origin: str  # module.qualname of the class
+
+
+def rule_origin(rule: type[Rule] | RuleInfo) -> str:
+    """Where a rule is defined, ``torchlint.rules.missing_eval.MissingEval``."""
+    return rule.origin if isinstance(rule, RuleInfo) else f"{rule.__module__}.{rule.__qualname__}"
+
+
 @dataclass(frozen=True)
 class RuleSet:
-    """The rules a run uses, chosen from the discovered ones."""
+    """The rules a run uses, chosen from the discovered ones. Built from the
+    cache's catalog, it holds :class:`RuleInfo` records instead of classes:
+    enough to choose rules and key the cache, never to lint."""
 
-    rules: tuple[type[Rule], ...]
+    rules: tuple[Union[type[Rule], RuleInfo], ...]
 
     @classmethod
     def all(cls) -> RuleSet:

@@ -17,18 +17,21 @@ from typing import TYPE_CHECKING, Callable, Generator, NamedTuple
 
 from torchlint import fixes
 from torchlint.config import Config, ConfigFinder
-from torchlint.dependencies import Record, RecordingProject
-from torchlint.engine import FileResult, lint_source
-from torchlint.findings import Finding
-from torchlint.memory import release_to_os
-from torchlint.parsing import parse_module  # guarded against libcst's stack overflow
+from torchlint.dependencies import Record
+from torchlint.findings import FileResult, Finding
+from torchlint.memory import LARGE_FILE_CHARS, release_to_os
 from torchlint.registry import RuleSet
-from torchlint.semantic.project import LARGE_FILE_CHARS, Project, RunFiles
+from torchlint.semantic.imports import RunFiles
 from torchlint.source import SourceError, SourceFile, read_source
 
 if TYPE_CHECKING:
     from torchlint.cache import Cache
     from torchlint.files import Target
+    from torchlint.semantic.project import Project
+
+# The engine, the semantic layer and libcst are imported when a file is linted,
+# never before: a run whose every file comes from the cache needs none of them
+# (they are most of its time).
 
 MAX_FIX_PASSES = 10
 #: A worker costs about 50 ms of CPU in all (fork, the first file's warm-up, the
@@ -71,11 +74,13 @@ class Selection(NamedTuple):
     ignore: tuple[str, ...] = ()
     extend_select: tuple[str, ...] = ()
 
-    def rules_for(self, config: Config, file: Path | None, display: str) -> RuleSet:
+    def rules_for(self, config: Config, file: Path | None, display: str,
+                  known: RuleSet | None = None) -> RuleSet:
+        """The rules for `file`, chosen from `known` (default: every rule, imported)."""
         select = self.select if self.select is not None else config.select
         ignore = (*config.ignore, *self.ignore, *config.ignored_for(file, display))
         extend = (*config.extend_select, *self.extend_select)
-        return _selected(RuleSet.all(), select, ignore, extend)
+        return _selected(known if known is not None else RuleSet.all(), select, ignore, extend)
 
 
 @lru_cache(maxsize=64)
@@ -127,13 +132,29 @@ class Run:
                  project: Project | None = None) -> None:
         self.configs = configs
         self.selection = selection if selection is not None else Selection()
-        self.project = project if project is not None else Project()
+        self._project = project
+        self._run_files: RunFiles | None = None
+
+    @property
+    def project(self) -> Project:
+        """The project index, made on first use (a fully cached run makes none)."""
+        if self._project is None:
+            from torchlint.semantic.project import Project
+
+            self._project = Project(run_files=self._run_files)
+        return self._project
+
+    @project.setter
+    def project(self, project: Project) -> None:
+        self._project = project
 
     def lint(self, source: SourceFile, *, from_disk: bool = False) -> FileResult:
         """Lint one file. A crash of the engine itself (not of one rule, which
         the engine reports) becomes an error of this file; the run goes on.
         `from_disk`: the text was just read from the file (not an editor's or
         a fix's), so files importing it may reuse its parse."""
+        from torchlint.engine import lint_source
+
         config = self.configs.for_file(source.path)
         rules = self.selection.rules_for(config, source.path, source.display)
         try:
@@ -172,7 +193,9 @@ class Run:
                 errors.append(str(err))
         # Where the callers of a module's functions are looked for: this run's files.
         run_files = RunFiles.of((s.path, s.text) for s in sources if s.path is not None and not s.is_notebook)
-        self.project.run_files = run_files
+        self._run_files = run_files
+        if self._project is not None:
+            self._project.run_files = run_files
         if cache is not None:
             cache.use_run(run_files)
         results: list[FileResult | None] = [None] * len(sources)
@@ -182,7 +205,7 @@ class Run:
             if cache is not None:
                 config = self.configs.for_file(source.path)
                 keys[index] = cache.key(source, config, self.selection.rules_for(
-                    config, source.path, source.display))
+                    config, source.path, source.display, known=cache.rules))
                 results[index] = cache.load(source, keys[index])
             if results[index] is None:
                 misses.append(index)
@@ -228,8 +251,11 @@ class Run:
             from torchlint.parallel import Job, lint_in_pool  # multiprocessing: only when used
 
             return lint_in_pool(sources, Job(self.configs, self.selection, recording, run_files), processes)
-        if recording and not isinstance(self.project, RecordingProject):
-            self.project = RecordingProject(run_files=run_files)
+        if recording and sources:
+            from torchlint.recording import RecordingProject
+
+            if not isinstance(self._project, RecordingProject):
+                self.project = RecordingProject(run_files=run_files)
         return ((index, lint_recorded(self, source)) for index, source in enumerate(sources))
 
     def fix(self, result: FileResult, unsafe: bool) -> tuple[FileResult, FixOutcome | None]:
@@ -238,6 +264,8 @@ class Run:
         source = result.source
         if source is None or source.is_notebook or result.errors:
             return result, None  # a file whose lint crashed is not rewritten
+        from torchlint.parsing import parse_module  # guarded against libcst's stack overflow
+
         original = source.text
         text = original
         fixed = 0
@@ -277,6 +305,8 @@ def fewer_collections() -> Generator[None, None, None]:
 def lint_recorded(run: Run, source: SourceFile) -> Linted:
     """Lint one file, noting what its findings depend on when the run's project
     records it (the files linted for the cache)."""
+    from torchlint.recording import RecordingProject
+
     project = run.project
     recording = isinstance(project, RecordingProject)
     if recording:

@@ -16,12 +16,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, NamedTuple
 
 import libcst as cst
 
+from torchlint.memory import LARGE_FILE_CHARS
 from torchlint.parsing import parse_recovering
 from torchlint.semantic import facts as F
+from torchlint.semantic.imports import (EXTERNAL, MAX_UP, PROJECT_MARKERS, ImportLine, ModuleFinder, RunFiles,
+                                        module_name)
 from torchlint.semantic.walker import collect
 from torchlint.source import SourceError, SourceFile, decode
 
@@ -30,13 +32,6 @@ from torchlint.source import SourceError, SourceFile, decode
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.M)
 #: Words of training and evaluation code that need no `torch` in the file's own text.
 _TRAINING_WORDS = (".backward(", ".eval()", ".train()", "zero_grad(", "no_grad(", ".step()")
-# Whole import statements (a parenthesized name list may span lines), for the
-# words they mention: a file can import module m only if "m" is one of them.
-_IMPORT_STATEMENT_RE = re.compile(
-    r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n;#]*)|import[ \t]+([^\n;#]*))",
-    re.M)
-_WORD_RE = re.compile(r"\w+")
-_DOTTED_RE = re.compile(r"[\w.]+|\*")
 # A package __init__ that imports a module re-exports it to the package's own
 # importers; followed this many packages up.
 MAX_REEXPORT_LEVELS = 2
@@ -44,10 +39,6 @@ MAX_REEXPORT_LEVELS = 2
 # script's helper module has a few; a library's base module (torch's module.py)
 # has hundreds, and parsing them all would cost more than the lint.
 MAX_IMPORTERS = 16
-_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
-# Never resolved locally even when a file of that name exists beside the script.
-_EXTERNAL = frozenset({"torch", "numpy", "torchvision", "torchaudio", "torchtext"})
-_MAX_UP = 4  # how many folders above a file are searched for absolute imports
 # Parsed local modules kept for reuse. A module's syntax tree and facts cost
 # about 50 bytes per character of its text, so the cache is bounded by both
 # count and total text: 96 small modules, or fewer large ones (about 250 MB;
@@ -65,15 +56,9 @@ MAX_MODULE_CHARS = 300_000
 # real-world set: 60,000); a module of a library (torch's _dynamo) reaches
 # hundreds. Past it, a further module is as unreadable.
 MAX_LINT_CHARS = 1_500_000
-# Parsing holds far more than the parsed result keeps: libcst's native parser
-# peaks at about 550 bytes a character (a 1.4 MB file of torch's tests: 785 MB)
-# where the kept tree and facts take about 30. Before a file this large is
-# parsed, the cache gives up what would push the run past its memory budget.
-LARGE_FILE_CHARS = 250_000
+# Before a file of LARGE_FILE_CHARS or more is parsed, the cache gives up what
+# would push the run past its memory budget (see memory.py).
 PARSE_PEAK_PER_KEPT = 20  # the parse peak of a character, in cached characters
-# Import lookups remembered; bounded because an editor session types many
-# half-finished names.
-MAX_REMEMBERED_LOOKUPS = 20_000
 # Modules of a namespace package (a folder without __init__.py) searched for a
 # name imported from the package itself; a model folder holds a few.
 MAX_NAMESPACE_FILES = 32
@@ -90,83 +75,6 @@ class LocalModule:
     recovered: bool = False
 
 
-def module_name(path: Path) -> str:
-    """The last part of the module name a file is imported by: ``evaluation``
-    for evaluation.py, ``models`` for models/__init__.py."""
-    return path.parent.name if path.name == "__init__.py" else path.stem
-
-
-def import_words(text: str) -> set[str]:
-    """Every word of the import statements of `text`: module names, their
-    parts, and the names imported (``from .engine import evaluate as ev`` gives
-    engine, evaluate, as, ev). Read with a regex, without parsing."""
-    words: set[str] = set()
-    for match in _IMPORT_STATEMENT_RE.finditer(text):
-        for group in match.groups()[1:]:
-            if group:
-                words.update(_WORD_RE.findall(group))
-    return words
-
-
-class ImportLine(NamedTuple):
-    """One import statement as the regex reads it: ``from ..m import a, b`` is
-    (2, "m", ("a", "b")); ``import a.b`` is (0, "a.b", ())."""
-
-    level: int
-    module: str
-    names: tuple[str, ...]
-
-
-def import_lines(text: str) -> list[ImportLine]:
-    found = []
-    for match in _IMPORT_STATEMENT_RE.finditer(text):
-        dots, module, names, plain = match.groups()
-        if plain is not None:
-            for item in plain.split(","):
-                dotted = _DOTTED_RE.findall(item)
-                if dotted:
-                    found.append(ImportLine(0, dotted[0], ()))
-            continue
-        imported = tuple(d[0] for d in (_DOTTED_RE.findall(item) for item in names.strip("()").split(",")) if d)
-        found.append(ImportLine(len(dots or ""), module or "", imported))
-    return found
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    """The Python files a run lints (their texts, as read for the lint),
-    indexed by the words of their imports: the only files searched for the
-    callers of a module's functions."""
-
-    texts: dict[Path, str] = field(default_factory=dict)  # by resolved path
-    by_word: dict[str, tuple[Path, ...]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, files: Iterable[tuple[Path, str]]) -> RunFiles:
-        """From (path, text) of each linted file."""
-        texts: dict[Path, str] = {}
-        index: dict[str, list[Path]] = {}
-        for path, text in files:
-            resolved = path.resolve()
-            texts[resolved] = text
-            for word in import_words(text):
-                index.setdefault(word, []).append(resolved)
-        return cls(texts, {word: tuple(paths) for word, paths in index.items()})
-
-    _lines: dict[Path, list[ImportLine]] = field(default_factory=dict)
-
-    def mentioning(self, name: str) -> tuple[Path, ...]:
-        """The files whose import statements mention `name` (a superset of the
-        files importing a module of that name)."""
-        return self.by_word.get(name, ())
-
-    def import_lines(self, path: Path) -> list[ImportLine]:
-        found = self._lines.get(path)
-        if found is None:
-            found = self._lines[path] = import_lines(self.texts.get(path, ""))
-        return found
-
-
 @dataclass
 class Project:
     """Caches local modules for one run; shared by every file the run lints."""
@@ -175,8 +83,7 @@ class Project:
     #: The files of the run, where callers of a module are looked for (None: none).
     run_files: RunFiles | None = None
     _modules: dict[Path, LocalModule | None] = field(default_factory=dict)
-    _resolved: dict[tuple[Path, str, int], Path | None] = field(default_factory=dict)
-    _roots: dict[str, bool] = field(default_factory=dict)  # folder -> holds a project marker
+    _finder: ModuleFinder = field(default_factory=ModuleFinder)
     _importers: dict[tuple[Path, str, int], list[Path]] = field(default_factory=dict)
     _importers_of: RunFiles | None = None  # the run files `_importers` was found in
     # (folder, package, level, name) -> the defining module, and the texts searched for it
@@ -218,40 +125,7 @@ class Project:
 
     def resolve(self, folder: Path, module: str, level: int) -> Path | None:
         """The file of local module `module` imported from a file in `folder`."""
-        key = (folder, module, level)
-        if key in self._resolved:
-            return self._resolved[key]
-        found = self._find(folder, module, level)
-        if len(self._resolved) >= MAX_REMEMBERED_LOOKUPS:
-            self._resolved.clear()  # cheap to recompute: a few stat calls each
-            self._roots.clear()
-        self._resolved[key] = found
-        return found
-
-    def _find(self, folder: Path, module: str, level: int) -> Path | None:
-        # Absolute, so that `cd app && torchlint train.py` searches the parent
-        # folders as `torchlint app/train.py` does (Path(".").parents is empty).
-        # Strings rather than Paths: a cached run checks its files' imports here.
-        base = os.path.abspath(folder)
-        parts = [p for p in module.split(".") if p]
-        if level == 0:
-            if not parts or parts[0] in _EXTERNAL:
-                return None
-            bases = [base]
-            while len(bases) <= _MAX_UP and os.path.dirname(bases[-1]) != bases[-1]:
-                bases.append(os.path.dirname(bases[-1]))
-        else:
-            for _ in range(level - 1):
-                base = os.path.dirname(base)
-            bases = [base]
-        for base in bases:
-            candidate = os.path.join(base, *parts) if parts else base
-            for path in (candidate + ".py" if parts else None, os.path.join(candidate, "__init__.py")):
-                if path is not None and os.path.isfile(path):
-                    return Path(path)
-            if level == 0 and self._is_project_root(base):
-                break  # do not search above the project root
-        return None
+        return self._finder.resolve(folder, module, level)
 
     def namespace_member(self, folder: Path, package: str, level: int, name: str) -> Path | None:
         """The module of namespace package `package` (a folder without
@@ -300,9 +174,9 @@ class Project:
         folder = Path(os.path.abspath(folder))
         parts = [p for p in package.split(".") if p]
         if level == 0:
-            if not parts or parts[0] in _EXTERNAL:
+            if not parts or parts[0] in EXTERNAL:
                 return None
-            bases = [folder, *list(folder.parents)[:_MAX_UP]]
+            bases = [folder, *list(folder.parents)[:MAX_UP]]
         else:
             base = folder
             for _ in range(level - 1):
@@ -313,16 +187,9 @@ class Project:
             if candidate.is_dir() and not (candidate / "__init__.py").exists() \
                     and not candidate.with_suffix(".py").is_file():
                 return candidate
-            if level == 0 and any((base / marker).exists() for marker in _PROJECT_MARKERS):
+            if level == 0 and any((base / marker).exists() for marker in PROJECT_MARKERS):
                 break
         return None
-
-    def _is_project_root(self, folder: str) -> bool:
-        known = self._roots.get(folder)
-        if known is None:
-            known = self._roots[folder] = any(os.path.exists(os.path.join(folder, marker))
-                                              for marker in _PROJECT_MARKERS)
-        return known
 
     # -- parsed modules ----------------------------------------------------
 
@@ -585,8 +452,7 @@ class Project:
 
     def forget_resolutions(self) -> None:
         """Forget which import names to which file (a module was created or deleted)."""
-        self._resolved.clear()
-        self._roots.clear()
+        self._finder.forget()
         self._importers.clear()
         self._members.clear()
         self._import_targets.clear()
