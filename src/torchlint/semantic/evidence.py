@@ -17,7 +17,7 @@ from pathlib import Path
 import libcst as cst
 
 from torchlint.semantic import facts as F
-from torchlint.semantic.walker import dotted_name
+from torchlint.semantic.walker import dotted_name, iter_nodes
 
 _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -49,6 +49,8 @@ _LOADING_CALLS = ("torch.load", "torch.jit.load", "from_pretrained", "load_model
 _WEIGHT_KEYWORDS = frozenset({"pretrained", "pretrain", "use_pretrained", "load_pretrained", "weights",
                               "pretrained_weights", "pretrained_model", "pretrained_path", "checkpoint"})
 _CONTAINERS = ("ModuleList", "ModuleDict", "Sequential")
+# Calls that hold or run the layers handed to them.
+_RUN_ARGUMENTS = (*_CONTAINERS, "checkpoint", "checkpoint_sequential")
 _PYTEST_FILE_RE = re.compile(r"^(test_.*|.*_test|conftest)\.py$")
 
 
@@ -185,7 +187,9 @@ def _truthy(node: cst.BaseExpression) -> bool:
 def injected_submodules(cls: F.Class) -> list[str]:
     """Attributes of a model class set from constructor arguments
     (``self.head = head``, ``self.encoders = nn.ModuleList(encoders)``): layers
-    the class does not define, so its mode-dependent layers are not all known."""
+    the class does not define, so its mode-dependent layers are not all known.
+    An argument the class only ever uses as something else than a layer
+    (``self.std = std`` read in ``Normal(mu, self.std)``) is no layer."""
     found = []
     for attr, assigns in cls.self_assigns.items():
         for assign in assigns:
@@ -193,10 +197,50 @@ def injected_submodules(cls: F.Class) -> list[str]:
             if function is None or assign.value is None:
                 continue
             params = {p.name for p in function.params[1:]}
-            if _reads_any(assign.value, params):
+            if _reads_any(assign.value, params) and not _never_a_layer(cls, attr):
                 found.append(attr)
                 break
     return found
+
+
+def _never_a_layer(cls: F.Class, attr: str) -> bool:
+    """The class's methods never use ``self.<attr>`` as a layer: never call it
+    (``self.head(x)``, ``self.blocks[i](x)``, ``self.head.forward(x)``), loop
+    over it, put it in a container of layers or hand it to checkpointing (a
+    number read in ``Normal(mu, self.std)``, or a size kept and never read).
+    Not known for a class with a base of the project, whose methods may."""
+    if any(not (dotted_name(base) or "").endswith("Module") for base in cls.bases):
+        return False
+    for method in cls.methods.values():
+        for node in iter_nodes(method.node):
+            if isinstance(node, cst.Call):
+                if _chain_reaches(node.func, attr):
+                    return False
+                if (dotted_name(node.func) or "").endswith(_RUN_ARGUMENTS) \
+                        and any(_chain_reaches(arg.value, attr) for arg in node.args):
+                    return False
+            elif isinstance(node, (cst.For, cst.CompFor)) and any(
+                    _is_self_attr(inner, attr) for inner in iter_nodes(node.iter)):
+                return False
+    return True
+
+
+def _chain_reaches(node: cst.BaseExpression, attr: str) -> bool:
+    """`node` is ``self.<attr>`` or an attribute, item or call result of it."""
+    while True:
+        if _is_self_attr(node, attr):
+            return True
+        if isinstance(node, (cst.Attribute, cst.Subscript)):
+            node = node.value
+        elif isinstance(node, cst.Call):
+            node = node.func
+        else:
+            return False
+
+
+def _is_self_attr(node: cst.CSTNode, attr: str) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == attr \
+        and isinstance(node.value, cst.Name) and node.value.value == "self"
 
 
 def _reads_any(node: cst.BaseExpression, names: set[str]) -> bool:
