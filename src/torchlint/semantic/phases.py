@@ -112,6 +112,10 @@ class ModeState:
 _STATE_RANK = {"train": 0, "default": 1, "unknown": 2, "eval": 3}
 
 
+def _reads_names(node: cst.CSTNode | None, names: set[str]) -> bool:
+    return node is not None and any(type(n) is cst.Name and n.value in names for n in iter_nodes(node))
+
+
 class Phases:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
@@ -176,14 +180,17 @@ class Phases:
         for call in self.calls_in(block, scope):
             if assumptions and not C.consistent(call, assumptions):
                 continue
-            if self.is_training_call(call):
+            if self.is_training_call(call) or self._helper_trains(call, depth):
                 return True
-            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
-                function = self.model.local_function(call)
-                if function is not None and function.facts is self.facts and \
-                        self.trains(function.fact, function.fact, depth + 1):
-                    return True
         return False
+
+    def _helper_trains(self, call: F.Call, depth: int) -> bool:
+        """`call` runs a function of this file that trains."""
+        if depth >= MAX_CALL_DEPTH or not self._may_call_helper(call):
+            return False
+        function = self.model.local_function(call)
+        return function is not None and function.facts is self.facts and \
+            self.trains(function.fact, function.fact, depth + 1)
 
     def _may_call_helper(self, call: F.Call) -> bool:
         """`helper(model)`, `self.helper()`, and `Trainer.helper(model)`: a function
@@ -475,13 +482,33 @@ class Phases:
 
     def is_training_step_helper(self, function: F.Function) -> bool:
         """Whether `function` is called as part of a training step: from a loop
-        (or function) that calls backward or step itself, beside the call."""
+        (or function) that calls backward or step itself, beside the call, or
+        that hands the call's result to a helper of this file that does
+        (`loss = _forward(); _backward(loss)`)."""
         for site in self.model.call_sites(function):
             block: F.Block = site.loop if site.loop is not None else site.scope
-            for call in self.calls_in(block, site.scope):
-                if call.loop is site.loop and self.is_training_call(call):
-                    return True
+            calls = self.calls_in(block, site.scope)
+            if any(call.loop is site.loop and self.is_training_call(call) for call in calls):
+                return True
+            kept = self._names_holding(site, block)
+            if kept and any(call.order > site.order and self._helper_trains(call, 0)
+                            and any(_reads_names(arg.value, kept) for arg in call.args) for call in calls):
+                return True
         return False
+
+    @staticmethod
+    def _names_holding(site: F.Call, block: F.Block) -> set[str]:
+        """Names of `block` that hold the result of `site` after it: assigned it
+        (`loss = _forward()`) or computed from such a name (`scaled = k * loss`)."""
+        names: set[str] = set()
+        scope = site.scope
+        for assign in scope.assigns:
+            if assign.order < site.order and not any(n is site.node for n in iter_nodes(assign.node)) \
+                    or not (block is scope or block.contains(assign)) or assign.value is None:
+                continue
+            if any(n is site.node for n in iter_nodes(assign.value)) or _reads_names(assign.value, names):
+                names.update(t.value for t in assign.targets if isinstance(t, cst.Name))
+        return names
 
     @cached_property
     def train_loops(self) -> list[tuple[F.Loop, F.Scope]]:
