@@ -1169,8 +1169,11 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
         head, _, attr = text.partition(".")
         if head != self_name:
             continue
-        if not attr or attr == "forward" or owner.layer(attr.split(".")[0]) is not None:
+        if not attr or attr == "forward":
             return True
+        layer, _, method_of_layer = attr.partition(".")
+        if owner.layer(layer) is not None and method_of_layer.rpartition(".")[2] not in _NOT_RUNNING:
+            return True  # `self.enc(x)`, `self.enc.forward(x)`, `self.backbone.features(x)`
         if "." not in attr and attr != name and _runs_layers(owner, attr, depth + 1):
             return True
     return False
@@ -1180,6 +1183,12 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
 _MOVING_METHODS = frozenset({"eval", "train", "to", "cuda", "cpu", "float", "double", "half", "bfloat16",
                              "requires_grad_", "share_memory", "apply", "init_hidden", "initHidden",
                              "init_weights", "reset_parameters", "parameters", "named_parameters"})
+# Methods of a layer that do not run it (`self.conv.reset_parameters()` in a model's
+# own reset_parameters is no forward pass).
+_NOT_RUNNING = _MOVING_METHODS | E.MODEL_METHODS | frozenset({
+    "flatten_parameters", "reset_running_stats", "register_buffer", "register_parameter", "add_module",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "extra_repr",
+    "named_buffers", "buffers"})
 # Builtins that only look at what they are given (`print(net)`).
 _LOOKING_BUILTINS = frozenset({"print", "len", "repr", "str", "type", "isinstance", "id", "hasattr", "getattr",
                                "vars", "dir"})
