@@ -736,17 +736,65 @@ class Phases:
         run on tensors made up on the spot: a shape check, not evaluation or serving."""
         return self.fresh_model(forward) and self.made_up_inputs(forward.call)
 
-    def made_up_inputs(self, call: F.Call) -> bool:
+    def made_up_inputs(self, call: F.Call, depth: int = 0) -> bool:
         """Every argument is a tensor made up on the spot, written in the call
         (`net(torch.randn(2, 3))`) or in the name's last assignment in the same
-        scope (`x = torch.zeros(1, 6); net(x)`)."""
-        if not call.args:
+        scope (`x = torch.zeros(1, 6); net(x)`): also an item of one (`x[t]`),
+        one wrapped by a project helper that returns its argument
+        (`to_var(torch.LongTensor([1, 2]))`), a fresh model's initial hidden
+        state (`enc.init_hidden()`), or what a fresh model returned for made-up
+        inputs (`out, hidden = enc(x, hidden); dec(y, hidden, out)`)."""
+        if not call.args or depth > MAX_CALL_DEPTH:
             return False
-        for arg in call.args:
-            node = _unwrapped(arg.value)
-            if isinstance(node, cst.Name):
-                node = _last_value_before(call.scope, node.value, call.order)
-            if node is None or not _synthetic_tensor(node):
+        return all(self._made_up(arg.value, call, depth) for arg in call.args)
+
+    def _made_up(self, node: cst.BaseExpression | None, call: F.Call, depth: int) -> bool:
+        for _ in range(8):  # names bound from names: a short chain
+            node = _unwrapped(node) if node is not None else None
+            if isinstance(node, cst.Subscript):
+                node = node.value
+            if isinstance(node, cst.Call) and node.args and self._returns_argument(node, call):
+                node = node.args[0].value
+            if not isinstance(node, cst.Name):
+                break
+            binding = binding_before(call.scope, node.value, call.order)
+            fact = binding.fact if binding is not None and binding.order < call.order else None
+            if not isinstance(fact, F.Assign) or fact.kind != "assign":
+                return False
+            node = fact.value
+            if binding.path:  # `out, hidden = enc(x, hidden)`: an item of what a call returned
+                return self._fresh_output(node, depth)
+        if node is None:
+            return False
+        if isinstance(node, cst.Call) and (dotted_name(node.func) or "").rsplit(".", 1)[-1] in _INITIAL_STATES:
+            return True
+        return _synthetic_tensor(node) or self._fresh_output(node, depth)
+
+    def _fresh_output(self, node: cst.BaseExpression | None, depth: int) -> bool:
+        """`node` is a call of a never-trained model on made-up inputs."""
+        fact = self.facts.call_of.get(id(node)) if node is not None else None
+        forward = self._forward(fact, unknown=False) if fact is not None else None
+        return forward is not None and self.fresh_model(forward) and self.made_up_inputs(fact, depth + 1)
+
+    def _returns_argument(self, node: cst.Call, call: F.Call) -> bool:
+        """`node` calls a project function that returns its first argument, at
+        most wrapped or moved (`return Variable(x.cuda())`)."""
+        fact = self.facts.call_of.get(id(node))
+        helper = self.model.local_function(fact) if fact is not None and _may_call_function(fact) else None
+        if helper is None or not helper.fact.params or not helper.fact.returns:
+            return False
+        first = helper.fact.params[0].name
+        for returned in helper.fact.returns:
+            value = returned.value
+            while isinstance(value, cst.Call):
+                inner = _unwrapped(value)
+                if inner is value and isinstance(value.func, cst.Attribute) \
+                        and value.func.attr.value in _TENSOR_MOVES:
+                    inner = value.func.value  # `x.cuda()`, `x.to(device)`
+                if inner is value:
+                    break  # a call of something else: not the argument
+                value = inner
+            if not (isinstance(value, cst.Name) and value.value == first):
                 return False
         return True
 
@@ -1037,7 +1085,10 @@ class _EvalPhaseFinder:
                 reason = p._no_grad_reason(loop)
             if reason is None or p.trains(loop, scope):
                 continue
-            self.add(loop, scope, reason, p.forwards_in(loop, scope, unknown=True))
+            # A loop stepping a never-trained model through made-up tensors (a decoder
+            # fed its own outputs in a shape check) is a try-out too.
+            self.add(loop, scope, reason, [f for f in p.forwards_in(loop, scope, unknown=True)
+                                           if not p.is_try_out(f)])
         trains = p.trains(scope, scope)
         if function_reason is not None and not trains and (strong or weak_allowed) and not in_model_class:
             forwards = [f for f in p.forwards_in(scope, scope, unknown=True) if not self._shape_check(f)]
@@ -1192,6 +1243,8 @@ _NOT_RUNNING = _MOVING_METHODS | E.MODEL_METHODS | frozenset({
 # Builtins that only look at what they are given (`print(net)`).
 _LOOKING_BUILTINS = frozenset({"print", "len", "repr", "str", "type", "isinstance", "id", "hasattr", "getattr",
                                "vars", "dir"})
+_TYPED_TENSORS = frozenset({"Tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor",
+                            "BoolTensor", "HalfTensor"})
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "tensor", "arange",
                      "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
 
@@ -1220,6 +1273,12 @@ def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
     return node
 
 
+# Tensor methods that move or cast a tensor and keep its values.
+_TENSOR_MOVES = frozenset({"cuda", "cpu", "to", "float", "double", "half", "long", "int", "contiguous"})
+# Methods that make a recurrent model's initial (zero) hidden state.
+_INITIAL_STATES = frozenset({"init_hidden", "initHidden", "init_hidden_state", "begin_state", "init_state"})
+
+
 def _synthetic_tensor(node: cst.BaseExpression) -> bool:
     """`torch.randn(2, 3)`, `torch.zeros(1, 6).unsqueeze(0)`, `torch.tensor([[0.5, 1.0]])`:
     a tensor made up on the spot (`torch.tensor(X_test)` holds data, not a made-up tensor)."""
@@ -1229,8 +1288,10 @@ def _synthetic_tensor(node: cst.BaseExpression) -> bool:
         return False
     name = dotted_name(node.func) or ""
     factory = name.rsplit(".", 1)[-1]
-    if not name.startswith("torch.") or factory not in _RANDOM_FACTORIES:
+    if not name.startswith("torch.") or factory not in _RANDOM_FACTORIES and factory not in _TYPED_TENSORS:
         return False
+    if factory in _TYPED_TENSORS:  # `torch.LongTensor([1, 2, 3])`, `torch.FloatTensor(2, 3)`: not of data
+        return bool(node.args) and all(isinstance(a.value, (cst.List, cst.Tuple, cst.Integer)) for a in node.args)
     return factory != "tensor" or bool(node.args) and isinstance(node.args[0].value, (cst.List, cst.Tuple))
 
 
