@@ -204,43 +204,51 @@ def injected_submodules(cls: F.Class) -> list[str]:
 
 
 def _never_a_layer(cls: F.Class, attr: str) -> bool:
-    """The class's methods never use ``self.<attr>`` as a layer: never call it
-    (``self.head(x)``, ``self.blocks[i](x)``, ``self.head.forward(x)``), loop
-    over it, put it in a container of layers or hand it to checkpointing (a
-    number read in ``Normal(mu, self.std)``, or a size kept and never read).
-    Not known for a class with a base of the project, whose methods may."""
+    """The class's methods never use ``self.<attr>`` as a layer (see
+    :func:`layer_attributes`): a number read in ``Normal(mu, self.std)``, or a
+    size kept and never read. Not known for a class with a base of the project,
+    whose methods may."""
     if any(not (dotted_name(base) or "").endswith("Module") for base in cls.bases):
         return False
-    for method in cls.methods.values():
-        for node in iter_nodes(method.node):
-            if isinstance(node, cst.Call):
-                if _chain_reaches(node.func, attr):
-                    return False
-                if (dotted_name(node.func) or "").endswith(_RUN_ARGUMENTS) \
-                        and any(_chain_reaches(arg.value, attr) for arg in node.args):
-                    return False
-            elif isinstance(node, (cst.For, cst.CompFor)) and any(
-                    _is_self_attr(inner, attr) for inner in iter_nodes(node.iter)):
-                return False
-    return True
+    return attr not in layer_attributes(cls)
 
 
-def _chain_reaches(node: cst.BaseExpression, attr: str) -> bool:
-    """`node` is ``self.<attr>`` or an attribute, item or call result of it."""
+def layer_attributes(cls: F.Class) -> frozenset[str]:
+    """The ``self.<attr>`` the class's methods use as layers: call
+    (``self.head(x)``, ``self.blocks[i](x)``, ``self.head.forward(x)``), loop
+    over, put in a container of layers or hand to checkpointing. Read once per
+    class (kept on the fact: every rule asks about the same classes)."""
+    if cls.layer_attributes is None:
+        found: set[str] = set()
+        for method in cls.methods.values():
+            for node in iter_nodes(method.node):
+                if isinstance(node, cst.Call):
+                    found.update(_self_attrs_in_chain(node.func))
+                    if (dotted_name(node.func) or "").endswith(_RUN_ARGUMENTS):
+                        for arg in node.args:
+                            found.update(_self_attrs_in_chain(arg.value))
+                elif isinstance(node, (cst.For, cst.CompFor)):
+                    found.update(inner.attr.value for inner in iter_nodes(node.iter) if _is_self_attr(inner))
+        cls.layer_attributes = frozenset(found)
+    return cls.layer_attributes
+
+
+def _self_attrs_in_chain(node: cst.BaseExpression) -> list[str]:
+    """The ``<attr>`` of ``self.<attr>`` that `node` is, or is an attribute,
+    item or call result of."""
     while True:
-        if _is_self_attr(node, attr):
-            return True
+        if _is_self_attr(node):
+            return [node.attr.value]  # type: ignore[attr-defined]
         if isinstance(node, (cst.Attribute, cst.Subscript)):
             node = node.value
         elif isinstance(node, cst.Call):
             node = node.func
         else:
-            return False
+            return []
 
 
-def _is_self_attr(node: cst.CSTNode, attr: str) -> bool:
-    return isinstance(node, cst.Attribute) and node.attr.value == attr \
-        and isinstance(node.value, cst.Name) and node.value.value == "self"
+def _is_self_attr(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self"
 
 
 def _reads_any(node: cst.BaseExpression, names: set[str]) -> bool:

@@ -253,6 +253,8 @@ class Class(Scope):
     # For ``self.a, self.b = x, y``: (attr, id(assign)) -> the index path of the
     # attribute in the tuple target (as :attr:`Binding.path`); absent for plain targets.
     self_assign_paths: dict[tuple[str, int], tuple[int, ...]] = field(default_factory=dict)
+    # The self attributes its methods use as layers: evidence.layer_attributes fills it on first use.
+    layer_attributes: frozenset[str] | None = None
 
     def self_assign_path(self, attr: str, assign: Assign) -> tuple[int, ...]:
         return self.self_assign_paths.get((attr, id(assign)), ())

@@ -491,22 +491,23 @@ class Phases:
             if any(call.loop is site.loop and self.is_training_call(call) for call in calls):
                 return True
             kept = self._names_holding(site, block)
-            if kept and any(call.order > site.order and self._helper_trains(call, 0)
-                            and any(_reads_names(arg.value, kept) for arg in call.args) for call in calls):
+            if kept and any(call.order > site.order and any(_reads_names(arg.value, kept) for arg in call.args)
+                            and self._helper_trains(call, 0) for call in calls):
                 return True
         return False
 
-    @staticmethod
-    def _names_holding(site: F.Call, block: F.Block) -> set[str]:
+    def _names_holding(self, site: F.Call, block: F.Block) -> set[str]:
         """Names of `block` that hold the result of `site` after it: assigned it
         (`loss = _forward()`) or computed from such a name (`scaled = k * loss`)."""
+        statement_of = self.facts.statement_of
+        statement = statement_of.get(id(site.node))
         names: set[str] = set()
         scope = site.scope
         for assign in scope.assigns:
-            if assign.order < site.order and not any(n is site.node for n in iter_nodes(assign.node)) \
-                    or not (block is scope or block.contains(assign)) or assign.value is None:
+            if assign.value is None or not (block is scope or block.contains(assign)):
                 continue
-            if any(n is site.node for n in iter_nodes(assign.value)) or _reads_names(assign.value, names):
+            holds_site = statement is not None and statement_of.get(id(assign.node)) is statement
+            if holds_site or assign.order > site.order and names and _reads_names(assign.value, names):
                 names.update(t.value for t in assign.targets if isinstance(t, cst.Name))
         return names
 
