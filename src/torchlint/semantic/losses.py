@@ -78,22 +78,34 @@ class LossCall:
         return self.option("reduction") or self.option("size_average")
 
 
-def reduction_of(option) -> str | None:
+def reduction_of(option, resolve=None) -> str | None:
     """The reduction given by `option(name)` (a constructor's or a call's keywords):
-    "sum", "mean", "none", or None when it is not static."""
+    "sum", "mean", "none", or None when it is not static. `resolve(node)`, when
+    given, is the constant an option written as a name holds (`size_average=
+    self.size_average` set from a parameter's default), or None."""
+    def value_of(node):
+        if node is None:
+            return None
+        if isinstance(node, cst.SimpleString):
+            return node.evaluated_value
+        number = literal_number(node)
+        if number is not None:
+            return number
+        return resolve(node) if resolve is not None else None
+
     reduction = option("reduction")
-    if isinstance(reduction, cst.SimpleString):
-        value = reduction.evaluated_value
-        return value if isinstance(value, str) else None
     if reduction is not None:
-        return None
+        value = value_of(reduction)
+        return value if isinstance(value, str) else None
     size_average, reduce = option("size_average"), option("reduce")
-    if reduce is not None and literal_number(reduce) == 0:
+    reduce_value, average_value = value_of(reduce), value_of(size_average)
+    if reduce is not None and reduce_value is not None and not isinstance(reduce_value, str) \
+            and not reduce_value:
         return "none"
-    if size_average is not None and literal_number(size_average) == 0:
-        return "sum"
-    if size_average is not None and literal_number(size_average) is None:
+    if size_average is not None and (average_value is None or isinstance(average_value, str)):
         return None  # `size_average=size_average`: chosen by the caller
+    if size_average is not None and not average_value:
+        return "sum"
     return "mean"
 
 
@@ -491,7 +503,7 @@ class Losses:
             return None
         options = value.call if value.call is not None else None
         if options is not None:
-            reduction = reduction_of(options.keyword)
+            reduction = reduction_of(options.keyword, lambda node: self._option_constant(node, options))
         elif isinstance(value.origin, cst.Call):
             reduction = reduction_of(lambda name: _keyword(value.origin, name))
         else:
@@ -500,6 +512,11 @@ class Losses:
             return None
         return Scale(reduction, (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
                      value.origin, value.facts)
+
+    def _option_constant(self, node: cst.BaseExpression, call: F.Call):
+        """The constant a loss option written as a name holds where the loss is made."""
+        known = self.model.data.constant(node, call.scope, call.order)
+        return known.value if known is not None else None
 
     def _binary_scale(self, expr: cst.BinaryOperation, scope, order, facts, path, depth) -> Scale | None:
         operator = expr.operator
@@ -730,6 +747,9 @@ class Losses:
         if isinstance(fact, F.Assign) and fact.kind == "assign" and not binding.path and fact.value is not None \
                 and not counted:
             return self.divisor(fact.value, fact.scope, fact.order, depth + 1)
+        if isinstance(fact, F.Assign) and fact.kind == "assign" and binding.path == (0,) and not counted \
+                and _whole_size(fact.value):
+            return Divisor("batch_size")  # `n, c, h, w = logits.size()`: dim 0, as `logits.size(0)`
         return Divisor(None)
 
     def _increment(self, value, scope, order) -> str | None:
@@ -1177,3 +1197,10 @@ def _assigned_name(statement: cst.CSTNode, value: cst.CSTNode) -> str | None:
     if isinstance(statement, cst.AnnAssign) and statement.value is value:
         return dotted_name(statement.target)
     return None
+
+
+def _whole_size(node: cst.BaseExpression | None) -> bool:
+    """`x.size()` or `x.shape`: every dim of a tensor, to be unpacked."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return node.func.attr.value == "size" and not node.args
+    return isinstance(node, cst.Attribute) and node.attr.value == "shape"
