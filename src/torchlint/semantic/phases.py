@@ -178,12 +178,25 @@ class Phases:
                 continue
             if self.is_training_call(call):
                 return True
-            if depth < MAX_CALL_DEPTH and self._may_call_helper(call):
+            if depth < MAX_CALL_DEPTH and (self._may_call_helper(call) or self._may_call_own_method(call)):
                 function = self.model.local_function(call)
                 if function is not None and function.facts is self.facts and \
                         self.trains(function.fact, function.fact, depth + 1):
                     return True
         return False
+
+    def _may_call_own_method(self, call: F.Call) -> bool:
+        """`runner.fit_batch(x, y)`: a method name some class of this file defines,
+        called on a name (whether the receiver is that class's instance is inferred
+        only for these)."""
+        func = call.func
+        return type(func) is cst.Attribute and type(func.value) is cst.Name \
+            and func.attr.value in self._own_method_names
+
+    @cached_property
+    def _own_method_names(self) -> frozenset[str]:
+        return frozenset(name for cls in self.facts.classes for name in cls.methods
+                         if not name.startswith("__"))
 
     def _may_call_helper(self, call: F.Call) -> bool:
         """`helper(model)`, `self.helper()`, and `Trainer.helper(model)`: a function

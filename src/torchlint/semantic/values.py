@@ -501,6 +501,14 @@ class Values:
                         found.extend(self._self_assigned(owner.cls, attr, assign, owner.facts, owner.path, depth))
                     if assigns:
                         break
+                    method = owner.cls.methods.get(attr)
+                    if method is not None and attr != "forward":
+                        # `trainer.train_step(batch)`: a project method of the model returns its returns
+                        from torchlint.semantic.resolve import Definition
+
+                        found.append(Value("function", origin=method.node, facts=owner.facts,
+                                           definition=Definition(method, owner.facts, owner.path)))
+                        break
             elif value.kind == "class" and value.definition is not None \
                     and isinstance(value.definition.fact, F.Class):
                 method = value.definition.fact.methods.get(attr)
