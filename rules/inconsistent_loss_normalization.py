@@ -306,7 +306,7 @@ def _mean_divided_by_batch(model):
         if scale is None or not scale.is_loss or scale.reduction != "mean":
             continue
         if scale.per_sample is not None:
-            over = f"the batch (it was divided by the batch size at {model.where(scale.per_sample)})"
+            over = f"the batch (it was divided by the batch size at {model.where(scale.per_sample, scale.per_sample_facts)})"
         else:
             over = "every element" if scale.per_element else "the samples of the batch"
             over += " (reduction='mean')"
@@ -440,7 +440,7 @@ def _what(model, scale) -> str:
     where = model.where(scale.origin, scale.facts)
     if scale.reduction == "mean":
         over = "every element" if scale.per_element else "the batch"
-        how = f"divided by the batch size at {model.where(scale.per_sample)}" if scale.per_sample is not None \
+        how = f"divided by the batch size at {model.where(scale.per_sample, scale.per_sample_facts)}" if scale.per_sample is not None \
             else f"reduction='mean' averages over {over}"
         return f"{scale.name} at {where}: {how}"
     return f"{scale.name} at {where} sums over the batch"
@@ -449,7 +449,7 @@ def _what(model, scale) -> str:
 def _mixed_terms_message(model, mean, total) -> str:
     mean_text = f"{mean.name} ({model.where(mean.origin, mean.facts)}) is a mean"
     if mean.per_sample is not None:
-        mean_text = f"{mean.name} divided by the batch size ({model.where(mean.per_sample)}) is a per-sample mean"
+        mean_text = f"{mean.name} divided by the batch size ({model.where(mean.per_sample, mean.per_sample_facts)}) is a per-sample mean"
     total_text = f"{total.name} ({model.where(total.origin, total.facts)}) sums over the batch" if total.is_loss \
         else f"`{model.code(total.origin)[:50]}` ({model.where(total.origin, total.facts)}) is a sum over the " \
              f"whole batch"

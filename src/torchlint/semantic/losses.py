@@ -125,6 +125,7 @@ class Scale:
     weighted: bool = False  # a mean multiplied by the batch size: a sum again
     # the division by the batch size that made a sum a mean
     per_sample: cst.CSTNode | None = field(default=None, repr=False)
+    per_sample_facts: F.FileFacts | None = field(default=None, repr=False)  # the file it is in
     is_loss: bool = True  # False for a plain full sum (`torch.sum(kl_terms)`)
 
 
@@ -548,7 +549,8 @@ class Losses:
             return scale
         counts = self.divisor(divisor, scope, order).kind
         if counts == "batch_size":
-            return replace(scale, reduction="mean", per_sample=node, weighted=False)
+            return replace(scale, reduction="mean", per_sample=node, weighted=False,
+                           per_sample_facts=self.model.home_of_scope(scope)[0])
         constant = _is_constant(divisor, scope, order) if counts != "batch_count" else False
         if constant is None:
             return None
@@ -558,14 +560,24 @@ class Losses:
 
     def _call_scale(self, expr: cst.Call, scope, order, facts, path, depth) -> Scale | None:
         func = expr.func
+        reduced, how = None, None
         if isinstance(func, cst.Attribute) and func.attr.value in ("sum", "mean") and not expr.args:
-            inner = self.model.values.infer(func.value, scope, order, facts, path)
+            reduced, how = func.value, func.attr.value  # `crit_none(out, y).sum()`
+        elif len(expr.args) == 1 and expr.args[0].keyword is None and not expr.args[0].star:
+            qualified = self.model.names_for(facts).qualified(func, scope, order)
+            if qualified in ("torch.sum", "torch.mean"):
+                reduced, how = expr.args[0].value, qualified[6:]  # `torch.sum(crit_none(out, y))`
+            elif qualified is None and isinstance(func, cst.Name) and func.value == "sum" \
+                    and isinstance(expr.args[0].value, (cst.ListComp, cst.GeneratorExp)):
+                # `sum([crit(p, y) for p in outputs])`: the terms' own scale (a sum of heads)
+                return self.scale(expr.args[0].value.elt, scope, order, facts, path, depth + 1)
+        if reduced is not None:
+            inner = self.model.values.infer(reduced, scope, order, facts, path)
             for value in inner:  # `crit_none(out, y).sum()`
                 info = self.model.symbols.loss(value.qualname) if value.kind == "loss" else None
                 options = value.call.keyword if value.call is not None else (lambda name: None)
                 if info is not None and reduction_of(options) == "none":
-                    return Scale(func.attr.value if func.attr.value == "sum" else "mean",
-                                 (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
+                    return Scale(how, (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
                                  value.origin or expr, value.facts or facts)
         # A project helper's own return says more than the loss value inferred
         # through it: `return F.bce(x, y, reduction="sum") / x.size(0)` is a mean.
