@@ -311,7 +311,8 @@ def _mean_divided_by_batch(model):
             over = "every element" if scale.per_element else "the samples of the batch"
             over += " (reduction='mean')"
         yield node, (
-            f"{scale.name} is already a mean; dividing by {titles.code(model.code(divisor), 20)} averages twice",
+            f"{_short_name(scale.name)} is already a mean; dividing by {titles.code(model.code(divisor), 20)} "
+            f"averages twice",
             f"{scale.name} ({model.where(scale.origin, scale.facts)}) already averages over {over}, and "
             f"dividing it by `{model.code(divisor)}` divides by the batch size a second time: the loss "
             f"and its gradients shrink with the batch size, like a learning rate that changes with it. "
@@ -590,3 +591,7 @@ def _context(model, subject, node=None) -> dict:
 def _names_model(context: dict) -> bool:
     return any(key in context for key in ("class", "construct", "model_var"))
 
+
+def _short_name(name: str, limit: int = 24) -> str:
+    """A loss's name for a title: long ones (`binary_cross_entropy_with_logits`) become "the loss"."""
+    return name if len(name) <= limit else "the loss"
