@@ -1131,10 +1131,11 @@ _NOT_LOSS_METHODS = PASSTHROUGH_METHODS | NOT_KEEPING_PROBABILITIES | frozenset(
 
 
 def _may_call_loss_object(call: F.Call) -> bool:
-    """`criterion(out, y)`, `self.loss(out, y)`, `losses["ce"](out, y)`: not a method
-    call such as `x.view(...)`, which cannot be a loss object."""
+    """`criterion(out, y)`, `self.loss(out, y)`, `losses["ce"](out, y)`,
+    `nn.CrossEntropyLoss()(out, y)` (built and called at once): not a method call
+    such as `x.view(...)`, which cannot be a loss object."""
     func = call.func
-    if isinstance(func, cst.Name):
+    if isinstance(func, (cst.Name, cst.Call)):
         return True
     if isinstance(func, cst.Attribute):
         return isinstance(func.value, cst.Name) and func.value.value in ("self", "cls") \

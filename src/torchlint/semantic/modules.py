@@ -265,6 +265,20 @@ class ModuleIndex:
             if not module.uses_training_flag and _reads_training_flag(method, facts):
                 module.uses_training_flag = True
 
+    def _own_attribute_layer(self, value: cst.Attribute, scope: F.Scope, facts: F.FileFacts,
+                             path: Path | None, attr: str, depth: int) -> Layer | None:
+        """`nn.Sequential(self.fc, self.softmax)`: a layer the model already holds,
+        put in a container by name (its one `self.<attr> = ...`)."""
+        function = scope.function if isinstance(scope, F.Scope) else None
+        if function is None or function.class_ is None or dotted_name(value.value) != _self_name(function):
+            return None
+        assigns = function.class_.self_assigns.get(value.attr.value, [])
+        if len(assigns) != 1 or assigns[0].kind != "assign" or assigns[0].value is None \
+                or function.class_.self_assign_path(value.attr.value, assigns[0]):
+            return None
+        fact = assigns[0]
+        return self.layer_of(fact.value, fact.scope, fact.order, facts, path, attr, depth + 1)
+
     def layer_of(self, value: cst.BaseExpression, scope: F.Scope, order: int,
                  facts: F.FileFacts, path: Path | None, attr: str, depth: int = 0) -> Layer | None:
         """The layer an expression builds (``nn.Dropout(0.5)``, ``Block()``,
@@ -278,6 +292,8 @@ class ModuleIndex:
                 fact = found[1].fact
                 return self.layer_of(fact.value, fact.scope, fact.order, facts, path, attr, depth + 1)
             return None
+        if isinstance(value, cst.Attribute):
+            return self._own_attribute_layer(value, scope, facts, path, attr, depth)
         if not isinstance(value, cst.Call):
             return None
         call = facts.call_of.get(id(value))
