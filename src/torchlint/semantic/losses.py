@@ -139,6 +139,9 @@ class Divisor:
     # weights a running total multiplies each batch's mean by (a weighted mean)
     kind: str | None
     loader: str | None = None  # the loader it counts, as written (`val_loader`)
+    # `len(loader.dataset)` of a loader whose sampler draws a subset of its dataset
+    # (`sampler=SubsetRandomSampler(train_idx)`): more samples than the loader yields
+    whole_dataset_of_subset: bool = False
 
 
 @dataclass(frozen=True)
@@ -729,7 +732,8 @@ class Losses:
 
     def _length(self, inner: cst.BaseExpression, scope, order) -> Divisor:
         if isinstance(inner, cst.Attribute) and inner.attr.value in ("dataset", "sampler"):
-            return Divisor("samples", dotted_name(inner.value))
+            subset = inner.attr.value == "dataset" and self._samples_subset(inner.value, scope, order)
+            return Divisor("samples", dotted_name(inner.value), whole_dataset_of_subset=subset)
         values = self.model.values.infer(inner, scope, order)
         if any(v.kind == "loader" for v in values):
             return Divisor("batches", dotted_name(inner))
@@ -741,6 +745,26 @@ class Losses:
         if found & {"dataset", "ds", "samples", "examples"}:
             return Divisor("samples")
         return Divisor(None)
+
+    def _samples_subset(self, loader: cst.BaseExpression, scope, order) -> bool:
+        """The loader is built with a sampler that draws a subset of its dataset's indices
+        (`SubsetRandomSampler(idx)`, a train/validation split of one dataset)."""
+        for value in self.model.values.infer(loader, scope, order):
+            if value.kind != "loader" or value.call is None:
+                continue
+            sampler = value.call.keyword("sampler")
+            where, at = value.call.scope, value.call.order
+            if isinstance(sampler, cst.Name):  # `sampler=train_sampler`: what it was made by
+                found = lookup(where, sampler.value, at)
+                fact = found[1].fact if found is not None else None
+                if isinstance(fact, F.Assign) and fact.kind == "assign" and not found[1].path:
+                    sampler, where, at = fact.value, fact.scope, fact.order
+            if isinstance(sampler, cst.Call):
+                made = self.model.names_for(self.model.home_of_scope(where)[0]).qualified(sampler.func, where, at) \
+                    or dotted_name(sampler.func) or ""
+                if "Subset" in made.rsplit(".", 1)[-1]:
+                    return True
+        return False
 
     def _named_count(self, name: cst.Name, scope, order, depth) -> Divisor:
         """A local that holds a count: `b = x.size(0)`, or a counter `n += 1` (batches)
