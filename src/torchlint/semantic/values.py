@@ -436,12 +436,16 @@ class Values:
                 found.extend(self._project(values, binding.path, depth))
         return found
 
-    def _iterate(self, iterated: frozenset[Value], fact: F.Assign) -> frozenset[Value]:
-        """Values of the items of an iterable: a loader yields batches."""
+    def _iterate(self, iterated: frozenset[Value], fact: F.Assign | None) -> frozenset[Value]:
+        """Values of the items of an iterable: a loader yields batches, a ModuleList its layers."""
         found = []
         for value in iterated:
             if value.kind == "loader":
-                found.append(Value("batch", origin=fact.value, facts=value.facts, call=value.call))
+                found.append(Value("batch", origin=fact.value if fact is not None else value.origin,
+                                   facts=value.facts, call=value.call))
+            elif value.kind == "module" and value.layer is not None and value.layer.kind == "containers" \
+                    and value.layer.children:
+                found.extend(_layer_value(child) for child in value.layer.children)
             elif value.kind == "tuple":
                 for element in value.elements:
                     found.extend(element)
@@ -606,6 +610,11 @@ class Values:
             builtin = node.func.value
             if builtin == "dict":
                 return [self._dict_call(node, frame, depth)]
+            if builtin == "zip" and args and not any(a.star or a.keyword for a in args):
+                # `zip(self.linears, self.norms)`: iterating it yields (item of each, ...)
+                pair = Value("tuple", origin=node, facts=frame.facts,
+                             elements=tuple(self._iterate(infer_arg(a.value), None) for a in args))
+                return [Value("tuple", origin=node, facts=frame.facts, elements=(frozenset({pair}),))]
             if builtin == "getattr" and len(args) >= 2 and _literal_key(args[1].value) is None:
                 return self._dynamic_member(args[0].value, frame)
         if qualified is not None:
