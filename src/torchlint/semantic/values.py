@@ -598,6 +598,8 @@ class Values:
         def infer_arg(expr: cst.BaseExpression | None) -> frozenset[Value]:
             return self.infer(expr, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
 
+        if qualified in ("copy.deepcopy", "copy.copy") and first is not None:
+            return infer_arg(first)  # a copy of a model has its class and layers
         if qualified == "functools.partial":  # calling the partial calls its first argument
             return [v for v in infer_arg(first) if v.kind in ("class", "function", "module")]
         if qualified in WRAPPERS:  # `nn.DataParallel(model)` runs `model` (and `.module` is it)
