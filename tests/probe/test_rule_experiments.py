@@ -26,10 +26,10 @@ RUN_PATHS = [*RULE_FOLDERS, "fixtures/seeds", "fixtures/probe/rules"]
 
 #: Findings whose verdict is not the rule's confirmation, and why.
 NOT_CONFIRMED = {
-    # `build(kind)` may make either model: the probe builds the first it returns (the one ending
-    # in log_softmax, confirmed by TL202 on the same line), so the softmax choice's TL201 is
-    # refuted on it; line 53 confirms TL201 on a model that does end in softmax.
-    ("fixtures/TL202/bad_model_choice_log_probs_or_probs.py", 52, "TL201"): ("refuted", None),
+    # `build(kind)` may make either model: the probe builds the one the script's own call chooses
+    # (`build("dense")`, ending in softmax: TL201 on the same line is confirmed), so the other
+    # choice's TL202 is refuted on it.
+    ("fixtures/TL202/bad_model_choice_log_probs_or_probs.py", 52, "TL202"): ("refuted", None),
     # The probabilities come out of a wrapper module whose forward runs the block it is given
     # (`gate(h, nn.Sequential(self.out, self.norm))`): the probe cannot synthesize that argument.
     ("fixtures/TL201/bad_container_of_held_layers.py", 37, "TL201"): ("inconclusive", "no_inputs"),
