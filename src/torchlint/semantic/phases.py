@@ -347,7 +347,7 @@ class Phases:
         names = self.model.symbols.eval_function_names
         name = function.name.lower()
         listed = name in names["exact"] or name.startswith(names["prefixes"]) or name.endswith(names["suffixes"])
-        if (listed or E.eval_words_in_name(function.name)) and not E.is_pytest_test(function, self.model.path):
+        if (listed or E.eval_words_in_name(function.name)) and not E.is_pytest_test(function, self.model.path, self.facts):
             return f"function {function.name}()", True
         decorator = self._grad_decorator(function)
         if decorator is not None:
