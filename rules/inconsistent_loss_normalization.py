@@ -306,12 +306,14 @@ def _mean_divided_by_batch(model):
         if scale is None or not scale.is_loss or scale.reduction != "mean":
             continue
         if scale.per_sample is not None:
-            over = f"the batch (it was divided by the batch size at {model.where(scale.per_sample)})"
+            where = model.where(scale.per_sample, scale.per_sample_facts)
+            over = f"the batch (it was divided by the batch size at {where})"
         else:
             over = "every element" if scale.per_element else "the samples of the batch"
             over += " (reduction='mean')"
         yield node, (
-            f"{scale.name} is already a mean; dividing by {titles.code(model.code(divisor), 20)} averages twice",
+            f"{_short_name(scale.name)} is already a mean; dividing by {titles.code(model.code(divisor), 20)} "
+            f"averages twice",
             f"{scale.name} ({model.where(scale.origin, scale.facts)}) already averages over {over}, and "
             f"dividing it by `{model.code(divisor)}` divides by the batch size a second time: the loss "
             f"and its gradients shrink with the batch size, like a learning rate that changes with it. "
@@ -420,6 +422,12 @@ def _accumulation_problem(model, accumulation, averaging) -> tuple[str, str] | N
                 f"scaled by their ratio. Divide by the {'samples' if counts.kind == 'samples' else 'batches'} "
                 f"of the loader summed over (`len({accumulation.loader}"
                 f"{'.dataset' if counts.kind == 'samples' else ''})`).")
+    if scale.reduction == "sum" and counts.kind == "samples" and counts.whole_dataset_of_subset:
+        return (f"per-sample sum averaged over all of {titles.code(counts.loader or 'the dataset', 24)}'s dataset",
+                f"{total} adds up the loss of every sample `{counts.loader}` yields, and is divided by "
+                f"{divisor}, the size of the whole dataset; but the loader's sampler draws only a subset "
+                f"of it (a train/validation split), so the average is too small by that fraction. Divide "
+                f"by `len({counts.loader}.sampler)`, the number of samples the loader yields.")
     if scale.reduction == "mean" and counts.kind == "samples":
         return ("batch mean losses are averaged over the samples, not the batches",
                 f"{total} adds up one mean per batch ({what}) and is divided by {divisor}, the number of "
@@ -440,7 +448,7 @@ def _what(model, scale) -> str:
     where = model.where(scale.origin, scale.facts)
     if scale.reduction == "mean":
         over = "every element" if scale.per_element else "the batch"
-        how = f"divided by the batch size at {model.where(scale.per_sample)}" if scale.per_sample is not None \
+        how = f"divided by the batch size at {_per_sample_where(model, scale)}" if scale.per_sample is not None \
             else f"reduction='mean' averages over {over}"
         return f"{scale.name} at {where}: {how}"
     return f"{scale.name} at {where} sums over the batch"
@@ -449,7 +457,7 @@ def _what(model, scale) -> str:
 def _mixed_terms_message(model, mean, total) -> str:
     mean_text = f"{mean.name} ({model.where(mean.origin, mean.facts)}) is a mean"
     if mean.per_sample is not None:
-        mean_text = f"{mean.name} divided by the batch size ({model.where(mean.per_sample)}) is a per-sample mean"
+        mean_text = f"{mean.name} divided by the batch size ({_per_sample_where(model, mean)}) is a per-sample mean"
     total_text = f"{total.name} ({model.where(total.origin, total.facts)}) sums over the batch" if total.is_loss \
         else f"`{model.code(total.origin)[:50]}` ({model.where(total.origin, total.facts)}) is a sum over the " \
              f"whole batch"
@@ -590,3 +598,12 @@ def _context(model, subject, node=None) -> dict:
 def _names_model(context: dict) -> bool:
     return any(key in context for key in ("class", "construct", "model_var"))
 
+
+def _per_sample_where(model, scale) -> str:
+    """Where the division by the batch size that made `scale` a per-sample mean is."""
+    return model.where(scale.per_sample, scale.per_sample_facts)
+
+
+def _short_name(name: str, limit: int = 24) -> str:
+    """A loss's name for a title: long ones (`binary_cross_entropy_with_logits`) become "the loss"."""
+    return name if len(name) <= limit else "the loss"

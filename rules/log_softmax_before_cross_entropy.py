@@ -87,11 +87,15 @@ loss = F.nll_loss(logp, y)  # expect: TL202
         model = ctx.model
         losses = [loss for loss in model.losses.calls if loss.kind == "cross_entropy" and loss.input is not None]
         log_fed = {}
+        also_probs: set[int] = set()  # losses some other model choice feeds probabilities (TL201's)
         for loss in losses:
             values = model.values.at(loss.input, loss.call)
             found = [v for v in values if v.kind == "log_probs"]
-            if found and not any(v.kind == "probs" for v in values):
+            probs = [v for v in values if v.kind == "probs"]
+            if found and (not probs or _other_models(found, probs)):
                 log_fed[id(loss)] = found[0]
+                if probs:
+                    also_probs.add(id(loss))
         for loss in losses:
             value = log_fed.get(id(loss))
             if value is None:
@@ -110,7 +114,7 @@ loss = F.nll_loss(logp, y)  # expect: TL202
                 f"them again, which changes nothing: the loss equals {nll} on the same input. Use "
                 f"{nll} to say what the code does.",
                 title=f"{name} gets log-probabilities (log_softmax twice; use {nll})",
-                fix=_fix(ctx, model, loss, losses, log_fed),
+                fix=_fix(ctx, model, loss, losses, log_fed) if id(loss) not in also_probs else None,
                 context={"loss": name, "label_smoothing": literal_number(loss.option("label_smoothing")),
                          **softmax_context(model, value, model.values.at(loss.input, loss.call))},
             )
@@ -217,6 +221,16 @@ def _wrapper_message(model, wrapper, value) -> str:
             f"({model.where(wrapped.inner.node, wrapped.facts)}), which applies log_softmax to them "
             f"again: that changes nothing, the loss equals NLLLoss on the same input. Pass the logits, "
             f"or make the loss module use nll_loss, to say what the code does.")
+
+
+def _other_models(log_probs, probs) -> bool:
+    """The log-probabilities and the probabilities come out of different model classes
+    (`get_model(args)` builds a CNN ending in log_softmax or an MLP ending in softmax):
+    each choice is wrong its own way, and TL201 reports the other one."""
+    log_models = {id(v.via_forward) for v in log_probs}
+    prob_models = {id(v.via_forward) for v in probs}
+    return None not in {v.via_forward for v in log_probs} | {v.via_forward for v in probs} \
+        and not log_models & prob_models
 
 
 def _fix(ctx, model, loss, losses, log_fed):

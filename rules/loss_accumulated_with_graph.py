@@ -8,6 +8,7 @@ from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import model_context
 from torchlint.semantic.uses import uses_of
 from torchlint.semantic.walker import dotted_name, iter_nodes
@@ -286,6 +287,46 @@ def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
                 receiver = receiver.args[0].value  # scaler.scale(loss).backward()
             if dotted_name(receiver) in added_names:
                 return True
+    return _returned_after_backward(model, fact, _scaled_operand(added))
+
+
+def _returned_after_backward(model, fact: F.Located, added: cst.BaseExpression) -> bool:
+    """The added name holds (a part of) what a project function returned after
+    calling backward() on it: `losses = trainer.train_step(batch)`, where train_step
+    runs `losses.total.backward()` and returns `losses`. Its tensors keep their graph."""
+    if not isinstance(added, cst.Name):
+        return False
+    scope, order, name = fact.scope, fact.order, added.value
+    for _ in range(3):  # `total` <- `a, total = losses` <- `losses = helper(...)`
+        found = lookup(scope, name, order)
+        if found is None or not isinstance(found[1].fact, F.Assign) or found[1].fact.kind != "assign":
+            return False
+        assign = found[1].fact
+        value = assign.value
+        if isinstance(value, cst.Name):
+            scope, order, name = assign.scope, assign.order, value.value
+            continue
+        if not isinstance(value, cst.Call):
+            return False
+        callees = model.values.infer(value.func, assign.scope, assign.order)
+        return any(v.kind == "function" and v.definition is not None
+                   and _backpropagates_its_return(model, v.definition.fact) for v in callees)
+    return False
+
+
+def _backpropagates_its_return(model, function: F.Function) -> bool:
+    """`loss.backward(); ...; return loss` (or an attribute's backward, `losses.total.backward()`)."""
+    returned = {r.value.value for r in function.returns if isinstance(r.value, cst.Name)}
+    if not returned:
+        return False
+    for call in function.calls:
+        if call.method != "backward" or call.receiver is None:
+            continue
+        root = call.receiver
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if isinstance(root, cst.Name) and root.value in returned:
+            return True
     return False
 
 

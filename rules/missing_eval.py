@@ -109,6 +109,8 @@ with torch.no_grad():
                 if state.event is not None and state.mode == "train" \
                         and recalibrates_batchnorm(state.event.call.scope):
                     continue  # train() to recompute BatchNorm statistics on purpose
+                if state.event is not None and state.mode == "train" and _train_pass_then_eval(phases, state, forward):
+                    continue  # `model.train(); <forwards>; model.eval(); <evaluation>`: a deliberate train-mode pass
                 reported.add(key)
                 # a model reached through a subscript (`self.parts["net"](x)`) has no name: show its code
                 shown = target or model.code(forward.call.node.func)
@@ -157,6 +159,19 @@ with torch.no_grad():
             return lab.not_exercised(f"{summary}; the mode-dependent layers never ran: {never}", **numbers)
         return lab.refuted(summary + ("; no mode-dependent layer ran" if not seen.any_ran else ""),
                            **numbers)
+
+
+def _train_pass_then_eval(phases, state, forward) -> bool:
+    """The function sets train mode itself, runs forwards without training, then
+    switches the same model to eval mode: the train-mode pass is written on purpose
+    (`if bn_eval: model.train(); for x in loader: model(x)` to refresh BatchNorm
+    statistics before `model.eval()` and the real evaluation)."""
+    event = state.event
+    scope = forward.call.scope
+    if event.call.scope is not scope or event.call.order > forward.call.order:
+        return False
+    return any(later.mode == "eval" and later.target == event.target and later.call.scope is scope
+               and later.call.order > forward.call.order for later in phases.mode_events(scope))
 
 
 def _unknown_layers(forward) -> bool:

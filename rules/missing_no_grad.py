@@ -104,7 +104,7 @@ for x in val_loader:
                 if phases.grad_disabled_at(forward.call, phase=phase, via=forward.via) or \
                         _detached_at_once(model, forward.call):
                     continue
-                if model.freezing.frozen(forward.models, forward.call) or phases.method_without_grad(forward):
+                if model.freezing.frozen(forward.models, forward.call) or phases.method_without_grad(forward, phase):
                     continue  # every parameter frozen, or the method turns autograd off itself
                 ctx.report(
                     forward.site.node,

@@ -274,22 +274,37 @@ def _stepped_optimizer(model, call):
     return None
 
 
-def _owners(model, optimizer, call) -> set[str] | None:
-    """Names whose zero_grad clears this optimizer's gradients: the optimizer itself
-    and the model whose parameters built it; None when the link is unknown."""
-    names = {dotted_name(optimizer)}
+def _owners(model, optimizer, call) -> set | None:
+    """What a zero_grad must be called on to clear this optimizer's gradients: the
+    optimizer itself and the model whose parameters built it, by name, and (as
+    `("made", id)` entries) the places that model was made, so that the same model
+    under a parameter's name (`adv.zero_grad()` in a helper given `adv_i`) counts too;
+    None when the link is unknown."""
+    names: set = {dotted_name(optimizer)}
     for value in model.values.at(optimizer, call):
         if value.kind == "optimizer" and value.call is not None and value.call.args:
             params = value.call.args[0].value
             if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) \
                     and params.func.attr.value in ("parameters", "named_parameters"):
                 names.add(dotted_name(params.func.value))
+                facts, path = model.home_of(value.call)
+                names.update(("made", id(made.origin)) for made in model.values.infer(
+                    params.func.value, value.call.scope, value.call.order, facts, path)
+                    if made.kind == "module" and made.origin is not None)
             else:
                 return None
         elif value.kind == "optimizer":
             return None
     names.discard(None)
     return names if len(names) > 1 else None
+
+
+def _clears_owner(model, call, owners: set) -> bool:
+    """`call` (a zero_grad) is on the optimizer or on its model (by name, or by where it was made)."""
+    if dotted_name(call.receiver) in owners:
+        return True
+    return any(("made", id(v.origin)) in owners for v in model.values.at(call.receiver, call)
+               if v.kind == "module" and v.origin is not None)
 
 
 def _optimizer_built_in(model, optimizer, call, loop) -> bool:
@@ -306,7 +321,7 @@ def _clears(model, block, scope, depth: int, owners: set[str] | None = None) -> 
     """A zero_grad (of the optimizer or its model, when `owners` names them) in `block`."""
     for call in model.phases.calls_in(block, scope):
         if call.method == "zero_grad":
-            if owners is None or dotted_name(call.receiver) in owners or call.receiver is None:
+            if owners is None or call.receiver is None or _clears_owner(model, call, owners):
                 return True
             continue
         if call.method in ("zero_", "fill_") and (dotted_name(call.receiver) or "").endswith(("grad", "grad.data")):

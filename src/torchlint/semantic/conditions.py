@@ -21,6 +21,7 @@ Constant = Union[bool, int, float, str, None]
 Assumptions = dict  # name -> Constant
 
 _UNKNOWN = object()
+UNKNOWN = _UNKNOWN  # what `literal` answers for an expression that is no literal
 
 
 def flag_test(test: cst.CSTNode | None) -> tuple[str, bool] | None:

@@ -346,7 +346,11 @@ class DataFacts:
 
     def _attribute_constant(self, node: cst.Attribute, scope: F.Scope, order: int | None,
                             depth: int) -> Known | None:
-        """``Config.BATCH_SIZE`` for a class attribute of a local class."""
+        """``Config.BATCH_SIZE`` for a class attribute of a local class; ``self.size_average``
+        inside a method, when every ``self.size_average = ...`` of its class holds one constant."""
+        own = self._own_attribute_constant(node, scope, depth)
+        if own is not None:
+            return own
         definition = self.model.resolver.definition(node.value, scope, order, self.facts, self.model.path)
         if definition is None or not isinstance(definition.fact, F.Class):
             return None
@@ -357,6 +361,22 @@ class DataFacts:
         if isinstance(fact, F.Assign):
             return self.constant(fact.value, fact.scope, fact.order, depth + 1)
         return None
+
+    def _own_attribute_constant(self, node: cst.Attribute, scope: F.Scope, depth: int) -> Known | None:
+        function = scope
+        while function is not None and not (isinstance(function, F.Function) and function.class_ is not None):
+            function = function.parent
+        if function is None or not isinstance(node.value, cst.Name) or not function.params \
+                or function.params[0].name != node.value.value or function.is_staticmethod:
+            return None
+        cls = function.class_
+        assigns = cls.self_assigns.get(node.attr.value, [])
+        if not assigns or any(cls.self_assign_path(node.attr.value, a) or a.kind != "assign" for a in assigns):
+            return None
+        found = [self.constant(a.value, a.scope, a.order, depth + 1) for a in assigns]
+        if any(k is None for k in found) or len({repr(k.value) for k in found}) != 1:
+            return None
+        return found[0]
 
     def _dict_constant(self, node: cst.Subscript, scope: F.Scope, order: int | None,
                        depth: int) -> Known | None:

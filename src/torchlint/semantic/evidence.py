@@ -82,10 +82,11 @@ def data_words(text: str, eval_words: frozenset[str]) -> set[str]:
     return found
 
 
-def is_pytest_test(function: F.Function, path: Path | None) -> bool:
+def is_pytest_test(function: F.Function, path: Path | None, facts: F.FileFacts | None = None) -> bool:
     """A unit test collected by pytest, not an evaluation routine: a ``test_*``
     function of a pytest file, or one that takes no arguments (a script's
-    ``test_seg(model, loader)`` takes what it evaluates)."""
+    ``test_seg(model, loader)`` takes what it evaluates) and that the file itself
+    never calls (a script's ``results = test_dict()`` evaluates its global model)."""
     if not function.name.startswith("test"):
         return False
     if path is not None and _PYTEST_FILE_RE.match(path.name):
@@ -94,14 +95,17 @@ def is_pytest_test(function: F.Function, path: Path | None) -> bool:
     if cls is not None and any("TestCase" in (dotted_name(base) or "") for base in cls.bases):
         return True
     own = [p for p in function.params if not (cls is not None and p.index == 0)]
-    return function.name.startswith("test_") and not own
+    if not function.name.startswith("test_") or own:
+        return False
+    return facts is None or cls is not None or not any(
+        isinstance(call.func, cst.Name) and call.func.value == function.name for call in facts.calls)
 
 
 def is_unit_test(function: F.Function, facts: F.FileFacts, path: Path | None) -> bool:
     """Test code rather than a training or evaluation routine: a pytest test, or
     any method of a unittest class (helpers like `_check_parity` included), whose
     forward passes check outputs and are no evaluation loop to be fixed."""
-    if is_pytest_test(function, path):
+    if is_pytest_test(function, path, facts):
         return True
     cls = function.class_
     return cls is not None and is_test_class(cls, facts)

@@ -78,22 +78,34 @@ class LossCall:
         return self.option("reduction") or self.option("size_average")
 
 
-def reduction_of(option) -> str | None:
+def reduction_of(option, resolve=None) -> str | None:
     """The reduction given by `option(name)` (a constructor's or a call's keywords):
-    "sum", "mean", "none", or None when it is not static."""
+    "sum", "mean", "none", or None when it is not static. `resolve(node)`, when
+    given, is the constant an option written as a name holds (`size_average=
+    self.size_average` set from a parameter's default), or None."""
+    def value_of(node):
+        if node is None:
+            return None
+        if isinstance(node, cst.SimpleString):
+            return node.evaluated_value
+        number = literal_number(node)
+        if number is not None:
+            return number
+        return resolve(node) if resolve is not None else None
+
     reduction = option("reduction")
-    if isinstance(reduction, cst.SimpleString):
-        value = reduction.evaluated_value
-        return value if isinstance(value, str) else None
     if reduction is not None:
-        return None
+        value = value_of(reduction)
+        return value if isinstance(value, str) else None
     size_average, reduce = option("size_average"), option("reduce")
-    if reduce is not None and literal_number(reduce) == 0:
+    reduce_value, average_value = value_of(reduce), value_of(size_average)
+    if reduce is not None and reduce_value is not None and not isinstance(reduce_value, str) \
+            and not reduce_value:
         return "none"
-    if size_average is not None and literal_number(size_average) == 0:
-        return "sum"
-    if size_average is not None and literal_number(size_average) is None:
+    if size_average is not None and (average_value is None or isinstance(average_value, str)):
         return None  # `size_average=size_average`: chosen by the caller
+    if size_average is not None and not average_value:
+        return "sum"
     return "mean"
 
 
@@ -113,6 +125,7 @@ class Scale:
     weighted: bool = False  # a mean multiplied by the batch size: a sum again
     # the division by the batch size that made a sum a mean
     per_sample: cst.CSTNode | None = field(default=None, repr=False)
+    per_sample_facts: F.FileFacts | None = field(default=None, repr=False)  # the file it is in
     is_loss: bool = True  # False for a plain full sum (`torch.sum(kl_terms)`)
 
 
@@ -126,6 +139,9 @@ class Divisor:
     # weights a running total multiplies each batch's mean by (a weighted mean)
     kind: str | None
     loader: str | None = None  # the loader it counts, as written (`val_loader`)
+    # `len(loader.dataset)` of a loader whose sampler draws a subset of its dataset
+    # (`sampler=SubsetRandomSampler(train_idx)`): more samples than the loader yields
+    whole_dataset_of_subset: bool = False
 
 
 @dataclass(frozen=True)
@@ -491,7 +507,7 @@ class Losses:
             return None
         options = value.call if value.call is not None else None
         if options is not None:
-            reduction = reduction_of(options.keyword)
+            reduction = reduction_of(options.keyword, lambda node: self._option_constant(node, options))
         elif isinstance(value.origin, cst.Call):
             reduction = reduction_of(lambda name: _keyword(value.origin, name))
         else:
@@ -500,6 +516,11 @@ class Losses:
             return None
         return Scale(reduction, (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
                      value.origin, value.facts)
+
+    def _option_constant(self, node: cst.BaseExpression, call: F.Call):
+        """The constant a loss option written as a name holds where the loss is made."""
+        known = self.model.data.constant(node, call.scope, call.order)
+        return known.value if known is not None else None
 
     def _binary_scale(self, expr: cst.BinaryOperation, scope, order, facts, path, depth) -> Scale | None:
         operator = expr.operator
@@ -531,7 +552,8 @@ class Losses:
             return scale
         counts = self.divisor(divisor, scope, order).kind
         if counts == "batch_size":
-            return replace(scale, reduction="mean", per_sample=node, weighted=False)
+            return replace(scale, reduction="mean", per_sample=node, weighted=False,
+                           per_sample_facts=self.model.home_of_scope(scope)[0])
         constant = _is_constant(divisor, scope, order) if counts != "batch_count" else False
         if constant is None:
             return None
@@ -541,14 +563,24 @@ class Losses:
 
     def _call_scale(self, expr: cst.Call, scope, order, facts, path, depth) -> Scale | None:
         func = expr.func
+        reduced, how = None, None
         if isinstance(func, cst.Attribute) and func.attr.value in ("sum", "mean") and not expr.args:
-            inner = self.model.values.infer(func.value, scope, order, facts, path)
+            reduced, how = func.value, func.attr.value  # `crit_none(out, y).sum()`
+        elif len(expr.args) == 1 and expr.args[0].keyword is None and not expr.args[0].star:
+            qualified = self.model.names_for(facts).qualified(func, scope, order)
+            if qualified in ("torch.sum", "torch.mean"):
+                reduced, how = expr.args[0].value, qualified[6:]  # `torch.sum(crit_none(out, y))`
+            elif qualified is None and isinstance(func, cst.Name) and func.value == "sum" \
+                    and isinstance(expr.args[0].value, (cst.ListComp, cst.GeneratorExp)):
+                # `sum([crit(p, y) for p in outputs])`: the terms' own scale (a sum of heads)
+                return self.scale(expr.args[0].value.elt, scope, order, facts, path, depth + 1)
+        if reduced is not None:
+            inner = self.model.values.infer(reduced, scope, order, facts, path)
             for value in inner:  # `crit_none(out, y).sum()`
                 info = self.model.symbols.loss(value.qualname) if value.kind == "loss" else None
                 options = value.call.keyword if value.call is not None else (lambda name: None)
                 if info is not None and reduction_of(options) == "none":
-                    return Scale(func.attr.value if func.attr.value == "sum" else "mean",
-                                 (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
+                    return Scale(how, (value.qualname or "").rsplit(".", 1)[-1], info["kind"] in ELEMENTWISE_KINDS,
                                  value.origin or expr, value.facts or facts)
         # A project helper's own return says more than the loss value inferred
         # through it: `return F.bce(x, y, reduction="sum") / x.size(0)` is a mean.
@@ -700,7 +732,8 @@ class Losses:
 
     def _length(self, inner: cst.BaseExpression, scope, order) -> Divisor:
         if isinstance(inner, cst.Attribute) and inner.attr.value in ("dataset", "sampler"):
-            return Divisor("samples", dotted_name(inner.value))
+            subset = inner.attr.value == "dataset" and self._samples_subset(inner.value, scope, order)
+            return Divisor("samples", dotted_name(inner.value), whole_dataset_of_subset=subset)
         values = self.model.values.infer(inner, scope, order)
         if any(v.kind == "loader" for v in values):
             return Divisor("batches", dotted_name(inner))
@@ -712,6 +745,26 @@ class Losses:
         if found & {"dataset", "ds", "samples", "examples"}:
             return Divisor("samples")
         return Divisor(None)
+
+    def _samples_subset(self, loader: cst.BaseExpression, scope, order) -> bool:
+        """The loader is built with a sampler that draws a subset of its dataset's indices
+        (`SubsetRandomSampler(idx)`, a train/validation split of one dataset)."""
+        for value in self.model.values.infer(loader, scope, order):
+            if value.kind != "loader" or value.call is None:
+                continue
+            sampler = value.call.keyword("sampler")
+            where, at = value.call.scope, value.call.order
+            if isinstance(sampler, cst.Name):  # `sampler=train_sampler`: what it was made by
+                found = lookup(where, sampler.value, at)
+                fact = found[1].fact if found is not None else None
+                if isinstance(fact, F.Assign) and fact.kind == "assign" and not found[1].path:
+                    sampler, where, at = fact.value, fact.scope, fact.order
+            if isinstance(sampler, cst.Call):
+                made = self.model.names_for(self.model.home_of_scope(where)[0]).qualified(sampler.func, where, at) \
+                    or dotted_name(sampler.func) or ""
+                if "Subset" in made.rsplit(".", 1)[-1]:
+                    return True
+        return False
 
     def _named_count(self, name: cst.Name, scope, order, depth) -> Divisor:
         """A local that holds a count: `b = x.size(0)`, or a counter `n += 1` (batches)
@@ -730,6 +783,9 @@ class Losses:
         if isinstance(fact, F.Assign) and fact.kind == "assign" and not binding.path and fact.value is not None \
                 and not counted:
             return self.divisor(fact.value, fact.scope, fact.order, depth + 1)
+        if isinstance(fact, F.Assign) and fact.kind == "assign" and binding.path == (0,) and not counted \
+                and _whole_size(fact.value):
+            return Divisor("batch_size")  # `n, c, h, w = logits.size()`: dim 0, as `logits.size(0)`
         return Divisor(None)
 
     def _increment(self, value, scope, order) -> str | None:
@@ -1099,10 +1155,11 @@ _NOT_LOSS_METHODS = PASSTHROUGH_METHODS | NOT_KEEPING_PROBABILITIES | frozenset(
 
 
 def _may_call_loss_object(call: F.Call) -> bool:
-    """`criterion(out, y)`, `self.loss(out, y)`, `losses["ce"](out, y)`: not a method
-    call such as `x.view(...)`, which cannot be a loss object."""
+    """`criterion(out, y)`, `self.loss(out, y)`, `losses["ce"](out, y)`,
+    `nn.CrossEntropyLoss()(out, y)` (built and called at once): not a method call
+    such as `x.view(...)`, which cannot be a loss object."""
     func = call.func
-    if isinstance(func, cst.Name):
+    if isinstance(func, (cst.Name, cst.Call)):
         return True
     if isinstance(func, cst.Attribute):
         return isinstance(func.value, cst.Name) and func.value.value in ("self", "cls") \
@@ -1177,3 +1234,10 @@ def _assigned_name(statement: cst.CSTNode, value: cst.CSTNode) -> str | None:
     if isinstance(statement, cst.AnnAssign) and statement.value is value:
         return dotted_name(statement.target)
     return None
+
+
+def _whole_size(node: cst.BaseExpression | None) -> bool:
+    """`x.size()` or `x.shape`: every dim of a tensor, to be unpacked."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return node.func.attr.value == "size" and not node.args
+    return isinstance(node, cst.Attribute) and node.attr.value == "shape"

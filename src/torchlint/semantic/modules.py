@@ -265,6 +265,20 @@ class ModuleIndex:
             if not module.uses_training_flag and _reads_training_flag(method, facts):
                 module.uses_training_flag = True
 
+    def _own_attribute_layer(self, value: cst.Attribute, scope: F.Scope, facts: F.FileFacts,
+                             path: Path | None, attr: str, depth: int) -> Layer | None:
+        """`nn.Sequential(self.fc, self.softmax)`: a layer the model already holds,
+        put in a container by name (its one `self.<attr> = ...`)."""
+        function = scope.function if isinstance(scope, F.Scope) else None
+        if function is None or function.class_ is None or dotted_name(value.value) != _self_name(function):
+            return None
+        assigns = function.class_.self_assigns.get(value.attr.value, [])
+        if len(assigns) != 1 or assigns[0].kind != "assign" or assigns[0].value is None \
+                or function.class_.self_assign_path(value.attr.value, assigns[0]):
+            return None
+        fact = assigns[0]
+        return self.layer_of(fact.value, fact.scope, fact.order, facts, path, attr, depth + 1)
+
     def layer_of(self, value: cst.BaseExpression, scope: F.Scope, order: int,
                  facts: F.FileFacts, path: Path | None, attr: str, depth: int = 0) -> Layer | None:
         """The layer an expression builds (``nn.Dropout(0.5)``, ``Block()``,
@@ -278,6 +292,8 @@ class ModuleIndex:
                 fact = found[1].fact
                 return self.layer_of(fact.value, fact.scope, fact.order, facts, path, attr, depth + 1)
             return None
+        if isinstance(value, cst.Attribute):
+            return self._own_attribute_layer(value, scope, facts, path, attr, depth)
         if not isinstance(value, cst.Call):
             return None
         call = facts.call_of.get(id(value))
@@ -498,10 +514,25 @@ def _flattens(node: cst.BaseExpression, values, scope: F.Scope, order: int, fact
         name = dotted_name(node.func) or ""
         if name.endswith(("flatten", ".mean", ".sum")):
             return True
+        first = node.args[0].value if node.args and node.args[0].keyword is None else None
+        if name.rsplit(".", 1)[-1] in _ELEMENTWISE_FUNCTIONS and first is not None:
+            return _flattens(first, values, scope, order, facts, path, depth + 1)  # `F.relu(fc(x))`
         for value in values.infer(node.func, scope, order, facts, path):
             if value.kind == "module" and value.layer is not None and value.layer.kind == "linear":
                 return True
+            if value.kind == "module" and value.layer is not None and first is not None \
+                    and (value.layer.kind == "dropout" or value.layer.qualname in _ELEMENTWISE_LAYERS):
+                # `self.drop(self.act(fc(x)))`: element-wise layers keep (B, C)
+                return _flattens(first, values, scope, order, facts, path, depth + 1)
     return False
+
+
+# Layers and functions that act element by element: their output has the input's shape.
+_ELEMENTWISE_LAYERS = frozenset({f"torch.nn.{name}" for name in (
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",
+    "PReLU", "Softplus", "Hardswish", "Hardtanh", "Identity", "Dropout", "AlphaDropout")})
+_ELEMENTWISE_FUNCTIONS = frozenset({"relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish",
+                                    "tanh", "sigmoid", "softplus", "dropout", "alpha_dropout"})
 
 
 def flat_batchnorms(module: ModuleClass, model: SemanticModel,
@@ -518,19 +549,22 @@ def flat_batchnorms(module: ModuleClass, model: SemanticModel,
         for previous, current in zip(layer.children, layer.children[1:]):
             if current.qualname == "torch.nn.BatchNorm1d" and previous.kind == "linear":
                 found.append(current)
-    forward = module.method("forward")
-    if forward is None:
-        return found
-    function, owner = forward
     values = model.values
-    for call in function.calls:
-        if not call.args:
-            continue
-        for value in values.infer(call.func, call.scope, call.order, owner.facts, owner.path):
-            layer = value.layer
-            if value.kind == "module" and layer is not None and layer.qualname == "torch.nn.BatchNorm1d" \
-                    and _flattens(call.args[0].value, values, call.scope, call.order, owner.facts, owner.path):
-                found.append(layer)
+    # forward, and the other methods forward may run (`self._encode(x)`) when the model
+    # holds a BatchNorm1d for them to call
+    names = ["forward"]
+    if any(layer.qualname == "torch.nn.BatchNorm1d" for layer in module.all_layers()):
+        names.extend(module.cls.methods)
+    methods = [m for m in (module.method(name) for name in names) if m is not None]
+    for function, owner in dict.fromkeys(methods):
+        for call in function.calls:
+            if not call.args:
+                continue
+            for value in values.infer(call.func, call.scope, call.order, owner.facts, owner.path):
+                layer = value.layer
+                if value.kind == "module" and layer is not None and layer.qualname == "torch.nn.BatchNorm1d" \
+                        and _flattens(call.args[0].value, values, call.scope, call.order, owner.facts, owner.path):
+                    found.append(layer)
     for layer in module.all_layers():
         if layer.local is not None:
             found.extend(flat_batchnorms(layer.local, model, seen))

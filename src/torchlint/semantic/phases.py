@@ -182,6 +182,15 @@ class Phases:
                 continue
             if self.is_training_call(call) or self._helper_trains(call, depth):
                 return True
+            if depth < MAX_CALL_DEPTH and not self._may_call_helper(call) and self._may_call_own_method(call):
+                # `runner.fit_batch(x)`: trains when its body does for the arguments given
+                # (`net.run_epoch(loader, split)` trains only under `if split == "fit"`)
+                function = self.model.local_function(call)
+                if function is not None and function.facts is self.facts and function.fact.class_ is not None:
+                    method = function.fact
+                    if self._trains_under(method, method, self.callee_assumptions(method, call, assumptions),
+                                          depth + 1):
+                        return True
         return False
 
     def _helper_trains(self, call: F.Call, depth: int) -> bool:
@@ -191,6 +200,34 @@ class Phases:
         function = self.model.local_function(call)
         return function is not None and function.facts is self.facts and \
             self.trains(function.fact, function.fact, depth + 1)
+
+    @staticmethod
+    def callee_assumptions(method: F.Function, site: F.Call, caller: dict) -> dict:
+        """The values the parameters of `method` (called as `obj.method(...)`) take at
+        `site`: literals written there or as defaults, and names the caller's
+        assumptions fix (`for split in ["fit", "val"]: net.run(loader, split)`)."""
+        assumptions: dict = {}
+        for param in method.params[1:]:
+            argument = site.argument(param.index - 1, param.name)
+            value = C.literal(argument) if argument is not None else C.literal(param.default)
+            if isinstance(argument, cst.Name) and argument.value in caller:
+                value = caller[argument.value]
+            if value is not C.UNKNOWN:
+                assumptions[param.name] = value
+        return assumptions
+
+    def _may_call_own_method(self, call: F.Call) -> bool:
+        """`runner.fit_batch(x, y)`: a method name some class of this file defines,
+        called on a name (whether the receiver is that class's instance is inferred
+        only for these)."""
+        func = call.func
+        return type(func) is cst.Attribute and type(func.value) is cst.Name \
+            and func.attr.value in self._own_method_names
+
+    @cached_property
+    def _own_method_names(self) -> frozenset[str]:
+        return frozenset(name for cls in self.facts.classes for name in cls.methods
+                         if not name.startswith("__"))
 
     def _may_call_helper(self, call: F.Call) -> bool:
         """`helper(model)`, `self.helper()`, and `Trainer.helper(model)`: a function
@@ -317,7 +354,7 @@ class Phases:
         names = self.model.symbols.eval_function_names
         name = function.name.lower()
         listed = name in names["exact"] or name.startswith(names["prefixes"]) or name.endswith(names["suffixes"])
-        if (listed or E.eval_words_in_name(function.name)) and not E.is_pytest_test(function, self.model.path):
+        if (listed or E.eval_words_in_name(function.name)) and not E.is_pytest_test(function, self.model.path, self.facts):
             return f"function {function.name}()", True
         decorator = self._grad_decorator(function)
         if decorator is not None:
@@ -947,10 +984,13 @@ class Phases:
                 with_ = with_.parent
         return False
 
-    def method_without_grad(self, forward: Forward) -> bool:
+    def method_without_grad(self, forward: Forward, phase: Phase | None = None) -> bool:
         """`net.predict(x)` where the model's own `predict` is decorated to run
-        without autograd (`@torch.no_grad()`, or a project decorator that does),
-        or a library model's method known to (transformers' `generate`)."""
+        without autograd (`@torch.no_grad()`, or a project decorator that does), or
+        runs its layers only under `with torch.no_grad()` for the arguments this call
+        gives (`net.step(loader, phase)` with `if phase == "train": ... else: with
+        torch.no_grad(): ...`), or a library model's method known to (transformers'
+        `generate`)."""
         name = forward.call.method
         if not name or name == "forward":
             return False
@@ -966,7 +1006,32 @@ class Phases:
                 callee = decorator.func if isinstance(decorator, cst.Call) else decorator
                 if _names_no_grad(callee) or self._no_grad_decorator(callee, method, owner.facts, owner.path):
                     return True
-        return False
+        found = [f for f in own if f is not None]
+        return bool(found) and all(self._layers_run_without_grad(method, owner, forward.call, phase)
+                                   for method, owner in found)
+
+    def _layers_run_without_grad(self, method: F.Function, owner, site: F.Call, phase: Phase | None) -> bool:
+        """Every call in `method` that runs the model's layers (`self(x)`, `self.forward(x)`,
+        `self.<layer>(x)`) is skipped for the arguments `site` passes, or is under a
+        `with` that turns autograd off."""
+        if not method.params:
+            return False
+        self_name = method.params[0].name
+        caller = phase.assumptions if phase is not None and site.scope is phase.scope else {}
+        assumptions = self.callee_assumptions(method, site, caller)
+        owner_phases = self._phases_of_file(owner.facts, owner.path)
+        runs_layers = False
+        for call in method.calls:
+            head, _, attr = (dotted_name(call.func) or "").partition(".")
+            if head != self_name or not (not attr or attr == "forward" or owner.layer(attr.split(".")[0])):
+                continue
+            runs_layers = True
+            if C.consistent(call, assumptions) and not owner_phases.in_no_grad_block(call):
+                return False
+        return runs_layers
+
+    def _phases_of_file(self, facts: F.FileFacts, path) -> Phases:
+        return self if facts is self.facts else self.model.model_for(facts, path).phases
 
     def _from_transformers(self, forward: Forward) -> bool:
         """The forward's model is made by transformers (`AutoModel.from_pretrained(...)`,

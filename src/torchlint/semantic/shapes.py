@@ -124,6 +124,14 @@ _FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "empty", "full"})
 _BATCH_WORDS = frozenset({"batch", "bs", "bsz", "nbatch", "nbatches"})
 
 BMM_EVIDENCE = "dim 0 of a batched matrix product (bmm/baddbmm) is the batch"
+# Index names an einsum or einops pattern gives the batch (`"b m d, d n -> b m n"`,
+# `"batch seq dim -> ..."`): the letter b is the convention of both notations.
+_BATCH_INDICES = frozenset({"b", "B"}) | _BATCH_WORDS
+# Functions whose equation or pattern names the dims of their result, with where the
+# string is: torch.einsum("...", a, b) first; einops.einsum(a, b, "...") last;
+# einops.rearrange/repeat/reduce(x, "...") second.
+_PATTERN_FUNCTIONS = {"torch.einsum": 0, "torch.functional.einsum": 0, "einops.einsum": -1,
+                      "einops.rearrange": 1, "einops.repeat": 1, "einops.reduce": 1}
 
 
 @dataclass(frozen=True)
@@ -441,6 +449,8 @@ class Shapes:
     def _call(self, node: cst.Call, frame: _Frame, depth: int) -> Layout:
         names = self.model.names_for(frame.facts)
         qualified = names.qualified(node.func, frame.scope, frame.order)
+        if qualified in _PATTERN_FUNCTIONS:
+            return _pattern_layout(node, _PATTERN_FUNCTIONS[qualified])
         if qualified is not None and qualified.startswith("torch."):
             found = self._torch_function(qualified.rsplit(".", 1)[-1], node, frame, depth)
             return found if found is not None else UNKNOWN
@@ -865,6 +875,64 @@ def _view_first_is_batch(shapes: Shapes, node: cst.Call, inner: Layout, frame: _
     if isinstance(first, cst.BinaryOperation) and isinstance(first.operator, cst.Multiply):
         return _names_batch(first.left) or _names_batch(first.right)
     return False
+
+
+def _pattern_layout(node: cst.Call, where: int) -> Layout:
+    """The layout an einsum equation or einops pattern gives its result: its rank
+    (the dims right of `->`) and, when the first of them names the batch (`b`, or a
+    group `(b h)` of batch and heads), that dim 0 is the batch."""
+    positional = [a.value for a in node.args if a.keyword is None and not a.star]
+    if not positional or not -len(positional) <= where < len(positional):
+        return UNKNOWN
+    pattern = positional[where]
+    if not isinstance(pattern, cst.SimpleString) or not isinstance(pattern.evaluated_value, str):
+        return UNKNOWN
+    text = pattern.evaluated_value
+    if "->" not in text:
+        return UNKNOWN
+    output = text.split("->", 1)[1].strip()
+    dims = _output_dims(output, spaced=" " in output or "(" in output or where != 0)
+    if dims is None:
+        return UNKNOWN
+    rank = None if "..." in dims else len(dims)
+    least = len([d for d in dims if d != "..."])
+    first = dims[0] if dims else ""
+    if set(first.strip("()").split()) & _BATCH_INDICES:
+        return Layout(rank=rank, least=least, batch_first=True,
+                      evidence=f"the pattern `{' '.join(text.split())}` names dim 0 `{first}`, the batch")
+    return Layout(rank=rank, least=least)
+
+
+def _output_dims(output: str, spaced: bool) -> list[str] | None:
+    """The dims of a pattern's right side: einops names separated by spaces, with
+    `(a b)` groups as one dim; torch.einsum letters, `...` one entry."""
+    if not spaced:
+        dims, rest = [], output.replace(" ", "")
+        while rest:
+            if rest.startswith("..."):
+                dims.append("...")
+                rest = rest[3:]
+            elif rest[0].isalpha():
+                dims.append(rest[0])
+                rest = rest[1:]
+            else:
+                return None
+        return dims
+    dims, depth, current = [], 0, ""
+    for char in output:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char.isspace() and depth == 0:
+            if current:
+                dims.append(current)
+            current = ""
+        else:
+            current += char
+    if current:
+        dims.append(current)
+    return dims if depth == 0 else None
 
 
 def _keyword(node: cst.Call, name: str) -> cst.BaseExpression | None:

@@ -436,12 +436,16 @@ class Values:
                 found.extend(self._project(values, binding.path, depth))
         return found
 
-    def _iterate(self, iterated: frozenset[Value], fact: F.Assign) -> frozenset[Value]:
-        """Values of the items of an iterable: a loader yields batches."""
+    def _iterate(self, iterated: frozenset[Value], fact: F.Assign | None) -> frozenset[Value]:
+        """Values of the items of an iterable: a loader yields batches, a ModuleList its layers."""
         found = []
         for value in iterated:
             if value.kind == "loader":
-                found.append(Value("batch", origin=fact.value, facts=value.facts, call=value.call))
+                found.append(Value("batch", origin=fact.value if fact is not None else value.origin,
+                                   facts=value.facts, call=value.call))
+            elif value.kind == "module" and value.layer is not None and value.layer.kind == "containers" \
+                    and value.layer.children:
+                found.extend(_layer_value(child) for child in value.layer.children)
             elif value.kind == "tuple":
                 for element in value.elements:
                     found.extend(element)
@@ -500,6 +504,14 @@ class Values:
                     for assign in assigns:
                         found.extend(self._self_assigned(owner.cls, attr, assign, owner.facts, owner.path, depth))
                     if assigns:
+                        break
+                    method = owner.cls.methods.get(attr)
+                    if method is not None and attr != "forward":
+                        # `trainer.train_step(batch)`: a project method of the model returns its returns
+                        from torchlint.semantic.resolve import Definition
+
+                        found.append(Value("function", origin=method.node, facts=owner.facts,
+                                           definition=Definition(method, owner.facts, owner.path)))
                         break
             elif value.kind == "class" and value.definition is not None \
                     and isinstance(value.definition.fact, F.Class):
@@ -586,6 +598,8 @@ class Values:
         def infer_arg(expr: cst.BaseExpression | None) -> frozenset[Value]:
             return self.infer(expr, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
 
+        if qualified in ("copy.deepcopy", "copy.copy") and first is not None:
+            return infer_arg(first)  # a copy of a model has its class and layers
         if qualified == "functools.partial":  # calling the partial calls its first argument
             return [v for v in infer_arg(first) if v.kind in ("class", "function", "module")]
         if qualified in WRAPPERS:  # `nn.DataParallel(model)` runs `model` (and `.module` is it)
@@ -598,6 +612,11 @@ class Values:
             builtin = node.func.value
             if builtin == "dict":
                 return [self._dict_call(node, frame, depth)]
+            if builtin == "zip" and args and not any(a.star or a.keyword for a in args):
+                # `zip(self.linears, self.norms)`: iterating it yields (item of each, ...)
+                pair = Value("tuple", origin=node, facts=frame.facts,
+                             elements=tuple(self._iterate(infer_arg(a.value), None) for a in args))
+                return [Value("tuple", origin=node, facts=frame.facts, elements=(frozenset({pair}),))]
             if builtin == "getattr" and len(args) >= 2 and _literal_key(args[1].value) is None:
                 return self._dynamic_member(args[0].value, frame)
         if qualified is not None:
