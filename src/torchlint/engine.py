@@ -244,6 +244,8 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         locator = model.locator
         noqa = suppressions.parse(source.text)
         crashed: set[str] = set()
+        if model.other_framework is not None:
+            checks = []  # another framework's code: no torch rule applies
         for rule in checks:
             ctx = RuleContext(rule, model, locator, source)
             try:
