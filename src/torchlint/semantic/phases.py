@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from torchlint.semantic.model import SemanticModel
+    from torchlint.semantic.modules import ModuleClass
 
 __all__ = ["words", "Phases", "Phase", "Forward", "ModeEvent", "ModeState", "iter_calls"]
 
@@ -874,22 +875,35 @@ class Phases:
     def method_without_grad(self, forward: Forward) -> bool:
         """`net.predict(x)` where the model's own `predict` is decorated to run
         without autograd (`@torch.no_grad()`, or a project decorator that does),
-        or a library model's method known to (transformers' `generate`)."""
+        or a library model's method known to (transformers' `generate`). A call
+        of the model itself runs its `forward`, which may be decorated so too
+        (an inference wrapper whose forward is `@torch.inference_mode()`)."""
         name = forward.call.method
+        if name != "forward" and dotted_name(forward.call.func) == forward.target \
+                and not any(v.module is not None and v.module.method(name or "") for v in forward.models):
+            # `model(x)`, `self.net(x)`: runs forward, of every class the model may be
+            if not forward.models or any(value.module is None for value in forward.models):
+                return False
+            return all(self._decorated_without_grad(value.module.method("forward"))
+                       for value in forward.models)
         if not name or name == "forward":
             return False
         own = [value.module.method(name) for value in forward.models if value.module is not None]
         if not any(own):
             # A library model's method: `model.generate(...)` of transformers runs under no_grad.
             return name in self.model.symbols.grad_free_library_methods and self._from_transformers(forward)
-        for found in own:
-            if found is None:
-                continue
-            method, owner = found
-            for decorator in method.decorators:
-                callee = decorator.func if isinstance(decorator, cst.Call) else decorator
-                if _names_no_grad(callee) or self._no_grad_decorator(callee, method, owner.facts, owner.path):
-                    return True
+        return any(self._decorated_without_grad(found) for found in own)
+
+    def _decorated_without_grad(self, found: tuple[F.Function, ModuleClass] | None) -> bool:
+        """A model's method decorated to run without autograd: `@torch.no_grad()`,
+        `@torch.inference_mode()`, or a project decorator that does."""
+        if found is None:
+            return False
+        method, owner = found
+        for decorator in method.decorators:
+            callee = decorator.func if isinstance(decorator, cst.Call) else decorator
+            if _names_no_grad(callee) or self._no_grad_decorator(callee, method, owner.facts, owner.path):
+                return True
         return False
 
     def _from_transformers(self, forward: Forward) -> bool:
