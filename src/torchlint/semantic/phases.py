@@ -38,6 +38,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import binding_before, lookup
+from torchlint.semantic.uses import BACKWARD_CALLS, uses_of
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
@@ -483,6 +484,40 @@ class Phases:
                 if call.loop is site.loop and self.is_training_call(call):
                     return True
         return False
+
+    def feeds_training(self, function: F.Function, depth: int = 0) -> bool:
+        """Whether what `function` returns is part of a training step: at a call
+        site it reaches `backward()`, directly or through a caller that returns
+        it (`loss()` returning `mse(self.predict_scores(x), y)`), or a `forward`
+        returns it (model code, judged where the model runs). A helper named like
+        evaluation that training calls for its result is not evaluation."""
+        if depth >= MAX_CALL_DEPTH:
+            return False
+        return any(self._phases_of(site)._result_feeds_training(site, depth)
+                   for site in self.model.project_call_sites(function))
+
+    def _result_feeds_training(self, site: F.Call, depth: int) -> bool:
+        statement = self.facts.statement_of.get(id(site.node))
+        scope = site.scope
+        returned = isinstance(statement, cst.Return)
+        if isinstance(statement, cst.Expr):  # `crit(helper(x), y).backward()`
+            return any(call.method in BACKWARD_CALLS and self.facts.statement_of.get(id(call.node)) is statement
+                       for call in scope.calls)
+        targets: list[cst.BaseExpression] = []
+        if isinstance(statement, cst.Assign):
+            targets = [target.target for target in statement.targets]
+        elif isinstance(statement, cst.AnnAssign):
+            targets = [statement.target]
+        for target in targets:
+            for node in iter_nodes(target):
+                if isinstance(node, cst.Name):
+                    uses = uses_of(self.model, scope, node.value, after=site.order)
+                    if uses.backpropagated:
+                        return True
+                    returned = returned or uses.returned
+        if not returned or not isinstance(scope, F.Function):
+            return False
+        return scope.name == "forward" or self.feeds_training(scope, depth + 1)
 
     @cached_property
     def train_loops(self) -> list[tuple[F.Loop, F.Scope]]:
@@ -1006,6 +1041,8 @@ class _EvalPhaseFinder:
         p = self.p
         function = scope if isinstance(scope, F.Function) else None
         found = p._function_reason(function) if function is not None else None
+        if found is not None and p.feeds_training(function):
+            found = None  # `predict_scores()` whose result training backpropagates
         function_reason, strong = found if found is not None else (None, False)
         # Weak reasons are not read inside model classes (a submodule built with
         # pretrained weights runs in the model's forward) or in training-step helpers.
