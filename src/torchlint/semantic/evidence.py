@@ -150,7 +150,12 @@ _NOT_A_MODEL_TAIL = frozenset({
 
 
 def looks_like_model_name(text: str) -> bool:
+    """A name that says it holds a model instance (`model`, `self.encoder`, `G`),
+    not a class: a CapWords name (`Discriminator`, `ModelClass`) passed in is a
+    class, and calling it builds a model."""
     last = text.rsplit(".", 1)[-1]
+    if last[:1].isupper() and any(c.islower() for c in last) and "_" not in last.strip("_"):
+        return False
     parts = [w.lower() for w in _WORD_RE.findall(last)]
     return bool(set(parts) & MODEL_NAME_WORDS) and parts[-1] not in _NOT_A_MODEL_TAIL
 
