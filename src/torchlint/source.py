@@ -175,8 +175,8 @@ def read_source(path: Path, display: str) -> SourceFile:
 _LINE_MAGIC_RE = re.compile(r"^\s*[%!?]")
 # `files = !ls`, `t = %timeit -o f()`
 _ASSIGNED_MAGIC_RE = re.compile(r"^\s*[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*[%!]")
-# `obj?`, `obj.method??`
-_HELP_RE = re.compile(r"^\s*[\w.]+\?{1,2}\s*$")
+# `obj?`, `obj.method??`, and wildcard searches: `torch.*Tensor?`, `np.*load*?`
+_HELP_RE = re.compile(r"^\s*[\w.*]+\?{1,2}\s*$")
 # Cell magics whose body is Python that runs; any other (%%bash, %%html,
 # %%writefile...) makes the whole cell something else.
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
