@@ -3,7 +3,7 @@ from __future__ import annotations
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.semantic.evidence import injected_submodules, recalibrates_batchnorm
+from torchlint.semantic.evidence import injected_submodules, recalibrates_batchnorm, samples_same_input
 from torchlint.semantic.modules import mode_layers_of
 from torchlint.semantic.probe_context import model_context
 
@@ -109,6 +109,9 @@ with torch.no_grad():
                 if state.event is not None and state.mode == "train" \
                         and recalibrates_batchnorm(state.event.call.scope):
                     continue  # train() to recompute BatchNorm statistics on purpose
+                if state.event is not None and state.mode == "train" and samples_same_input(forward.call) \
+                        and (not layers or any("ropout" in d or "training" in d for _, d in layers)):
+                    continue  # train() to sample the same input n times: Monte Carlo dropout
                 reported.add(key)
                 # a model reached through a subscript (`self.parts["net"](x)`) has no name: show its code
                 shown = target or model.code(forward.call.node.func)

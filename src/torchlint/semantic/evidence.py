@@ -219,6 +219,37 @@ def _reads_any(node: cst.BaseExpression, names: set[str]) -> bool:
 _BATCHNORM_STATISTICS = frozenset({"momentum", "running_mean", "running_var", "num_batches_tracked"})
 
 
+def samples_same_input(call: F.Call) -> bool:
+    """`call` runs inside `for _ in range(n)` on inputs the loop never changes:
+    the same input is passed n times to draw n samples (Monte Carlo dropout
+    keeps Dropout on for this). A loop over batches, or one that feeds each
+    output back (`x = net(x)`), changes what it passes."""
+    loop = call.loop
+    if loop is None or loop.kind not in ("for", "comprehension") or not isinstance(loop.iter, cst.Call) \
+            or dotted_name(loop.iter.func) != "range":
+        return False
+    read = {node.value for arg in call.args for node in _names_in(arg.value)}
+    if not read or read & {node.value for node in _names_in(loop.target)}:
+        return False
+    scope = call.scope
+    return not any(loop.order < binding.order <= loop.end_order
+                   for name in read for binding in scope.bindings.get(name, ()))
+
+
+def _names_in(node: cst.CSTNode | None) -> list[cst.Name]:
+    found: list[cst.Name] = []
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            found.append(current)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)  # `x.view`: `x` is read; the attribute name is not a variable
+        else:
+            stack.extend(current.children)
+    return found
+
+
 def recalibrates_batchnorm(scope: F.Scope) -> bool:
     """`scope` recomputes BatchNorm running statistics on purpose (SWA's update_bn,
     BN recalibration after pruning or quantization): it calls
