@@ -109,9 +109,10 @@ with torch.no_grad():
                 if state.event is not None and state.mode == "train" \
                         and recalibrates_batchnorm(state.event.call.scope):
                     continue  # train() to recompute BatchNorm statistics on purpose
-                if state.event is not None and state.mode == "train" and samples_same_input(forward.call) \
+                if state.event is not None and state.mode == "train" \
+                        and state.event.call.scope is forward.call.scope and samples_same_input(forward.call) \
                         and (not layers or any("ropout" in d or "training" in d for _, d in layers)):
-                    continue  # train() to sample the same input n times: Monte Carlo dropout
+                    continue  # train() here, to sample one input n times: Monte Carlo dropout
                 reported.add(key)
                 # a model reached through a subscript (`self.parts["net"](x)`) has no name: show its code
                 shown = target or model.code(forward.call.node.func)
