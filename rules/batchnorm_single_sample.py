@@ -394,7 +394,7 @@ def _report_loader(ctx, loader, trained, reported: set[int], where: str | None =
     fix = None
     if fixable and loader.fixable:
         fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
-    ctx.report(node, _message(target, layers, reason, flat, where), fix=fix,
+    ctx.report(node, _message(target, layers, reason, flat, where, every_batch=not fixable), fix=fix,
                title=_loader_title(layers, every_batch=not fixable),
                context={**_context(loop_model, forwards, target, layers, batch), "premise": reason,
                         "premise_certain": _premise_certain(loader)})
@@ -407,16 +407,18 @@ def _loader_title(layers, every_batch: bool) -> str:
     return f"{kinds} in train mode can get a last batch of one sample"
 
 
-def _message(target, layers, reason, flat, where: str | None = None) -> str:
+def _message(target, layers, reason, flat, where: str | None = None, every_batch: bool = False) -> str:
     shown = ", ".join(layers[:3])
     subject = f"`{target}`" if where is None else f"`{target}` (in the training loop at {where})"
     crash = ("PyTorch raises \"Expected more than 1 value per channel when training\" when a "
              "batch of one reaches them" if flat else
              "PyTorch raises \"Expected more than 1 value per channel when training\" for (batch, "
              "features) inputs, and otherwise the statistics of one sample are degenerate")
+    # drop_last cannot help when every batch holds one sample
+    advice = ("Use a batch size above one (or freeze BatchNorm with `.eval()` on its layers)" if every_batch
+              else "Pass `drop_last=True` to the DataLoader (or use a batch size that leaves no batch of one)")
     return (f"{subject} trains with {shown} and {reason}. In train mode BatchNorm normalizes "
-            f"with batch statistics: {crash}. Pass `drop_last=True` to the DataLoader (or use a "
-            f"batch size that leaves no batch of one).")
+            f"with batch statistics: {crash}. {advice}.")
 
 
 def _single_sample_message(model, target, layers, argument, training: bool = True) -> str:
