@@ -225,7 +225,7 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
     if recovery is not None:
         # Linted as recovered: the statements that do not parse are blanked, every
         # other line and column is the file's own.
-        if syntax_rule is not None:
+        if syntax_rule is not None and recovery.error is not None:
             message, line, column = recovery.error
             result.findings.append(_syntax_finding(syntax_rule, source, message, line, column,
                                                    skipped=recovery.blanked))
