@@ -338,6 +338,7 @@ def _mixed_terms(model):
     """A mean loss added to a sum over the batch (`mse_loss(...) + kld_sum`)."""
     losses = model.losses
     seen: set[int] = set()
+    seen_pairs: set[tuple[int, int]] = set()
     facts = model.facts
     located = [*facts.assigns, *(r for f in facts.functions for r in f.returns), *facts.scope.returns]
     for fact in located:
@@ -357,6 +358,11 @@ def _mixed_terms(model):
             mean, total = (left, right) if left.reduction == "mean" else (right, left)
             if not (mean.is_loss or total.is_loss):
                 continue
+            # `mean + total_a - total_b` nests two sums around one mean: one finding
+            pair = (id(fact), id(mean.origin))
+            if pair in seen_pairs:
+                continue
+            seen_pairs.add(pair)
             yield node, (_mixed_terms_title(mean, total), _mixed_terms_message(model, mean, total)), \
                 mean if mean.is_loss else total
 
