@@ -920,6 +920,7 @@ class Phases:
             if not forward.models or any(value.module is None for value in forward.models):
                 return False
             return all(self._decorated_without_grad(value.module.method("forward"))
+                       or self._runs_without_grad_for(value.module, forward.call)
                        for value in forward.models)
         if not name or name == "forward":
             return False
@@ -928,6 +929,38 @@ class Phases:
             # A library model's method: `model.generate(...)` of transformers runs under no_grad.
             return name in self.model.symbols.grad_free_library_methods and self._from_transformers(forward)
         return any(self._decorated_without_grad(found) for found in own)
+
+    def _runs_without_grad_for(self, module: ModuleClass, call: F.Call) -> bool:
+        """The model's forward, in the arm the call's literal arguments select
+        (`model(data, mode="inference")` with `elif mode == "inference": with
+        torch.no_grad(): ...`), runs every layer it runs inside `no_grad`."""
+        found = module.method("forward")
+        if found is None:
+            return False
+        forward, owner = found
+        if len(forward.params) < 2 or not self.model.first_param_is_receiver(forward):
+            return False
+        assumptions = {}
+        for param in forward.params[1:]:
+            value = C.literal(F.bound_argument(call.node, param))  # type: ignore[arg-type]
+            if isinstance(value, (bool, int, float, str)) or value is None and param.default is not None:
+                assumptions[param.name] = value
+        if not assumptions:
+            return False
+        receiver = forward.params[0].name
+        ran = False
+        home = self if owner.facts is self.facts else self.model.model_for(owner.facts, owner.path).phases
+        for inner in forward.calls:
+            head, _, attr = (dotted_name(inner.func) or "").partition(".")
+            if head != receiver or not attr or not C.consistent(inner, assumptions):
+                continue
+            name = attr.split(".")[0]
+            if owner.layer(name) is None and attr != "forward" and not _runs_layers(owner, name):
+                continue  # `self.preprocess(data)`: no layer runs
+            if not home.in_no_grad_block(inner):
+                return False
+            ran = True
+        return ran
 
     def _decorated_without_grad(self, found: tuple[F.Function, ModuleClass] | None) -> bool:
         """A model's method decorated to run without autograd: `@torch.no_grad()`,
