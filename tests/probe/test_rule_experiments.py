@@ -44,6 +44,9 @@ NOT_CONFIRMED = {
     # belongs to no model: the probe has nothing of the script's to build.
     ("fixtures/TL204/bad_dim0_unresolved_model.py", 17, "TL204"): ("inconclusive", "construct_failed"),
     ("fixtures/TL204/bad_implicit_dim_on_3d.py", 45, "TL204"): ("inconclusive", "construct_failed"),
+    # An nn.Softmax bound to a module-level name and placed in a Sequential: built outside any
+    # model class, so the probe cannot tell which tensor it normalizes.
+    ("fixtures/TL204/bad_named_layer_in_sequential_on_3d.py", 10, "TL204"): ("inconclusive", "no_inputs"),
     # The model is a torchvision builder (DeepLabV3): torchvision is stubbed in the sandbox, so the
     # probe cannot build it (the static fact comes from what torchvision's ASPP pooling holds).
     ("fixtures/TL301/bad_torchvision_pooled_from_helper.py", 16, "TL301"): ("inconclusive", "construct_failed"),
