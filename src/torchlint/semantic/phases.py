@@ -38,7 +38,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import binding_before, lookup
-from torchlint.semantic.uses import BACKWARD_CALLS, uses_of
+from torchlint.semantic.uses import BACKWARD_CALLS
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
@@ -499,22 +499,25 @@ class Phases:
     def _result_feeds_training(self, site: F.Call, depth: int) -> bool:
         statement = self.facts.statement_of.get(id(site.node))
         scope = site.scope
-        returned = isinstance(statement, cst.Return)
+        backward = [call for call in scope.calls if call.method in BACKWARD_CALLS and call.order > site.order]
         if isinstance(statement, cst.Expr):  # `crit(helper(x), y).backward()`
-            return any(call.method in BACKWARD_CALLS and self.facts.statement_of.get(id(call.node)) is statement
-                       for call in scope.calls)
-        targets: list[cst.BaseExpression] = []
-        if isinstance(statement, cst.Assign):
-            targets = [target.target for target in statement.targets]
-        elif isinstance(statement, cst.AnnAssign):
-            targets = [statement.target]
-        for target in targets:
-            for node in iter_nodes(target):
-                if isinstance(node, cst.Name):
-                    uses = uses_of(self.model, scope, node.value, after=site.order)
-                    if uses.backpropagated:
-                        return True
-                    returned = returned or uses.returned
+            return any(self.facts.statement_of.get(id(call.node)) is statement for call in backward)
+        names: set[str] = set()
+        if isinstance(statement, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in statement.targets] if isinstance(statement, cst.Assign) \
+                else [statement.target]
+            names = {node.value for target in targets for node in iter_nodes(target) if isinstance(node, cst.Name)}
+            for assign in scope.assigns:  # names computed from them carry the result too
+                if assign.order > site.order and assign.value is not None and _reads_any(assign.value, names):
+                    names |= {node.value for target in assign.targets for node in iter_nodes(target)
+                              if isinstance(node, cst.Name)}
+        elif not isinstance(statement, cst.Return):
+            return False
+        if names and any(_reads_any(call.node, names) for call in backward):
+            return True
+        returned = isinstance(statement, cst.Return) or bool(names) and any(
+            ret.value is not None and ret.order > site.order and _reads_any(ret.value, names)
+            for ret in scope.returns)
         if not returned or not isinstance(scope, F.Function):
             return False
         return scope.name == "forward" or self.feeds_training(scope, depth + 1)
@@ -1242,6 +1245,11 @@ _LOOKING_BUILTINS = frozenset({"print", "len", "repr", "str", "type", "isinstanc
                                "vars", "dir"})
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "tensor", "arange",
                      "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
+
+
+def _reads_any(node: cst.CSTNode, names: set[str]) -> bool:
+    """Whether `node` reads one of `names`."""
+    return any(isinstance(inner, cst.Name) and inner.value in names for inner in iter_nodes(node))
 
 
 def _names_no_grad(node: cst.BaseExpression) -> bool:
