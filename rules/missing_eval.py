@@ -13,6 +13,9 @@ class MissingEval(Rule):
     Finds evaluation code (a loop over a validation or test loader, a function
     such as `evaluate()`, a loop under `torch.no_grad()`) that runs a model
     holding Dropout or BatchNorm layers while the model is still in train mode.
+    Not reported: `train()` called in the function that then passes one
+    unchanged input through the model many times (Monte Carlo dropout), or
+    that recomputes BatchNorm statistics.
 
     ## Why is this bad?
     In train mode Dropout zeroes random activations and BatchNorm normalizes
