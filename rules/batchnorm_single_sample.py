@@ -8,7 +8,7 @@ from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.batchnorm_inputs import external_model, pooled_batchnorms
 from torchlint.semantic.conditions import consistent
-from torchlint.semantic.modules import flat_batchnorms, literal_number
+from torchlint.semantic.modules import arm_not_built, flat_batchnorms, literal_number
 from torchlint.semantic.probe_context import model_context
 
 
@@ -290,6 +290,9 @@ def _batchnorm_of(model, values):
             layers += [layer for layer in value.module.all_layers()
                        if layer.kind == "batchnorm" and layer not in layers]
             flat = flat_batchnorms(value.module, model) + pooled_batchnorms(value.module, model)
+            # a BatchNorm built in an arm of __init__ this construction skips is not in the model
+            layers = [layer for layer in layers if not arm_not_built(layer, value)]
+            flat = [layer for layer in flat if not arm_not_built(layer, value)]
             layers += [layer for layer in value.module.all_layers()
                        if _external_batchnorm(layer.qualname) and layer not in layers]
         elif value.layer is not None:

@@ -64,6 +64,7 @@ NOT_CONFIRMED = {
     ("fixtures/TL301/bad_identity_loaders_in_dict.py", 25, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_pooled_batchnorm2d.py", 38, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_pool_and_norm_same_arm.py", 40, "TL301"): ("mechanism_only", None),
+    ("fixtures/TL301/bad_batchnorm_arm_built.py", 26, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_pooled_gate_config_batch.py", 25, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_unknown_length_flat.py", 29, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/project_loader_helper/batching.py", 26, "TL301"): ("mechanism_only", None),

@@ -566,7 +566,7 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
             if value.module.is_framework_module:
                 return []
             found.extend((path, layer.describe()) for path, layer in value.module.mode_layers()
-                         if not _dropout_off_for(layer, value) and not _arm_not_built(layer, value))
+                         if not _dropout_off_for(layer, value) and not arm_not_built(layer, value))
             if not found and value.module.uses_training_flag:
                 found.append(("forward", "code that reads self.training"))
         elif value.layer is not None:
@@ -584,7 +584,7 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
     return list(unique.values())
 
 
-def _arm_not_built(layer: Layer, value) -> bool:
+def arm_not_built(layer: Layer, value) -> bool:
     """`layer` is built in an arm of `__init__` that this construction skips:
     `if use_dropout: self.drop = nn.Dropout(p)` with `Net(use_dropout=False)` (or
     a default of False), as the literal arguments of the construction say."""
