@@ -8,7 +8,7 @@ from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.batchnorm_inputs import external_model, pooled_batchnorms
 from torchlint.semantic.conditions import consistent
-from torchlint.semantic.modules import flat_batchnorms, literal_number
+from torchlint.semantic.modules import arm_not_built, flat_batchnorms, literal_number
 from torchlint.semantic.probe_context import model_context
 
 
@@ -290,6 +290,9 @@ def _batchnorm_of(model, values):
             layers += [layer for layer in value.module.all_layers()
                        if layer.kind == "batchnorm" and layer not in layers]
             flat = flat_batchnorms(value.module, model) + pooled_batchnorms(value.module, model)
+            # a BatchNorm built in an arm of __init__ this construction skips is not in the model
+            layers = [layer for layer in layers if not arm_not_built(layer, value)]
+            flat = [layer for layer in flat if not arm_not_built(layer, value)]
             layers += [layer for layer in value.module.all_layers()
                        if _external_batchnorm(layer.qualname) and layer not in layers]
         elif value.layer is not None:
@@ -394,7 +397,7 @@ def _report_loader(ctx, loader, trained, reported: set[int], where: str | None =
     fix = None
     if fixable and loader.fixable:
         fix = ctx.fix("Add `drop_last=True`", _add_drop_last(ctx, loader.call), safe=False)
-    ctx.report(node, _message(target, layers, reason, flat, where), fix=fix,
+    ctx.report(node, _message(target, layers, reason, flat, where, every_batch=not fixable), fix=fix,
                title=_loader_title(layers, every_batch=not fixable),
                context={**_context(loop_model, forwards, target, layers, batch), "premise": reason,
                         "premise_certain": _premise_certain(loader)})
@@ -407,16 +410,18 @@ def _loader_title(layers, every_batch: bool) -> str:
     return f"{kinds} in train mode can get a last batch of one sample"
 
 
-def _message(target, layers, reason, flat, where: str | None = None) -> str:
+def _message(target, layers, reason, flat, where: str | None = None, every_batch: bool = False) -> str:
     shown = ", ".join(layers[:3])
     subject = f"`{target}`" if where is None else f"`{target}` (in the training loop at {where})"
     crash = ("PyTorch raises \"Expected more than 1 value per channel when training\" when a "
              "batch of one reaches them" if flat else
              "PyTorch raises \"Expected more than 1 value per channel when training\" for (batch, "
              "features) inputs, and otherwise the statistics of one sample are degenerate")
+    # drop_last cannot help when every batch holds one sample
+    advice = ("Use a batch size above one (or freeze BatchNorm with `.eval()` on its layers)" if every_batch
+              else "Pass `drop_last=True` to the DataLoader (or use a batch size that leaves no batch of one)")
     return (f"{subject} trains with {shown} and {reason}. In train mode BatchNorm normalizes "
-            f"with batch statistics: {crash}. Pass `drop_last=True` to the DataLoader (or use a "
-            f"batch size that leaves no batch of one).")
+            f"with batch statistics: {crash}. {advice}.")
 
 
 def _single_sample_message(model, target, layers, argument, training: bool = True) -> str:

@@ -275,7 +275,7 @@ def _summed_losses(model):
             groups.setdefault(key, []).append(loss)
     for group in groups.values():
         normalized = [(loss, model.losses.normalization(loss)) for loss in group]
-        divided = [(l, n) for l, n in normalized if n.divisor is not None]
+        divided = [(l, n) for l, n in normalized if _normalizes(n)]
         undivided = [l for l, n in normalized if n.divisor is None]
         if divided and undivided:
             reference, norm = divided[0]
@@ -285,6 +285,16 @@ def _summed_losses(model):
             problem = _fixed_batch_size(model, loss, norm)
             if problem is not None:
                 yield norm.node or loss.call.node, problem, loss
+
+
+def _normalizes(norm) -> bool:
+    """A division that can make a sum a mean: not by the literal 2 of a halved
+    squared error (`mse_loss(..., reduction='sum') / 2`), a constant factor that
+    leaves the loss a sum."""
+    if norm.divisor is None:
+        return False
+    value = literal_number(norm.divisor)
+    return value is None or value > 2
 
 
 def _accumulated(model):
@@ -330,6 +340,7 @@ def _mixed_terms(model):
     """A mean loss added to a sum over the batch (`mse_loss(...) + kld_sum`)."""
     losses = model.losses
     seen: set[int] = set()
+    seen_pairs: set[tuple[int, int]] = set()
     facts = model.facts
     located = [*facts.assigns, *(r for f in facts.functions for r in f.returns), *facts.scope.returns]
     for fact in located:
@@ -349,6 +360,11 @@ def _mixed_terms(model):
             mean, total = (left, right) if left.reduction == "mean" else (right, left)
             if not (mean.is_loss or total.is_loss):
                 continue
+            # `mean + total_a - total_b` nests two sums around one mean: one finding
+            pair = (id(fact), id(mean.origin))
+            if pair in seen_pairs:
+                continue
+            seen_pairs.add(pair)
             yield node, (_mixed_terms_title(mean, total), _mixed_terms_message(model, mean, total)), \
                 mean if mean.is_loss else total
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
-from torchlint.semantic.evidence import injected_submodules, recalibrates_batchnorm
+from torchlint.semantic.evidence import injected_submodules, recalibrates_batchnorm, samples_same_input
 from torchlint.semantic.modules import mode_layers_of
 from torchlint.semantic.probe_context import model_context
 
@@ -13,6 +13,9 @@ class MissingEval(Rule):
     Finds evaluation code (a loop over a validation or test loader, a function
     such as `evaluate()`, a loop under `torch.no_grad()`) that runs a model
     holding Dropout or BatchNorm layers while the model is still in train mode.
+    Not reported: `train()` called in the function that then passes one
+    unchanged input through the model many times (Monte Carlo dropout), or
+    that recomputes BatchNorm statistics.
 
     ## Why is this bad?
     In train mode Dropout zeroes random activations and BatchNorm normalizes
@@ -111,6 +114,10 @@ with torch.no_grad():
                     continue  # train() to recompute BatchNorm statistics on purpose
                 if state.event is not None and state.mode == "train" and _train_pass_then_eval(phases, state, forward):
                     continue  # `model.train(); <forwards>; model.eval(); <evaluation>`: a deliberate train-mode pass
+                if state.event is not None and state.mode == "train" \
+                        and state.event.call.scope is forward.call.scope and samples_same_input(forward.call) \
+                        and (not layers or any("ropout" in d or "training" in d for _, d in layers)):
+                    continue  # train() here, to sample one input n times: Monte Carlo dropout
                 reported.add(key)
                 # a model reached through a subscript (`self.parts["net"](x)`) has no name: show its code
                 shown = target or model.code(forward.call.node.func)

@@ -20,8 +20,13 @@ class MissingNoGrad(Rule):
     (`requires_grad_(False)`, or `p.requires_grad = False` for all of
     `parameters()`, with no layer added after), which records no graph; a
     method that turns autograd off itself (`@torch.no_grad()` or a project
-    decorator that enters `no_grad`, and transformers' `generate`); a context
-    chosen at run time between `no_grad()` and another; unit tests.
+    decorator that enters `no_grad`, and transformers' `generate`); a model
+    whose `forward` does so (decorated, or in the arm the call's literal
+    arguments select: `model(x, mode="inference")`); a context chosen at run
+    time between `no_grad()` and another; a helper named like evaluation
+    (`predict_scores()`) whose result training backpropagates; unit tests;
+    files written for another framework (MXNet, TensorFlow, JAX) that import
+    nothing of torch.
 
     ## Why is this bad?
     With autograd on, every forward pass records its graph and keeps the

@@ -75,6 +75,24 @@ def test_a_cell_that_does_not_parse_is_tl001_and_the_rest_is_linted(torchlint, t
     ]
 
 
+def test_wildcard_help_searches_are_ipython_not_a_syntax_error(torchlint, tmp_path):
+    notebook(tmp_path / "nb.ipynb",
+             ("code", "import torch\ntorch.*Tensor?\n"),
+             ("code", "torch.nn.*Norm*??\nclass Net(torch.nn.Module):\n    pass\nmodel = Net()\n"))
+    result = torchlint("--format", "json", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    assert [(f["code"], f["cell"], f["line"]) for f in json.loads(result.stdout)] == [("TL907", 2, 4)]
+
+
+def test_a_line_continuing_an_expression_with_percent_is_not_a_magic(torchlint, tmp_path):
+    notebook(tmp_path / "nb.ipynb",
+             ("code", "import torch\nclass Net(torch.nn.Module):\n    pass\n"),
+             ("code", "for epoch in range(2):\n    print('epoch %d, loss %.3f'\n          % (epoch, 0.5))\n"
+                      "    note = '''\n%s\n''' % epoch\n%time model = Net()\n"))
+    result = torchlint("--format", "json", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    # no TL001: the `%` lines continue an expression or a string; `%time model = Net()` is a magic
+    assert [(f["code"], f["cell"], f["line"]) for f in json.loads(result.stdout)] == [("TL901", 2, 2)]
+
+
 def test_notebook_in_a_folder_walk_and_on_stdin(torchlint, tmp_path):
     (tmp_path / "exp").mkdir()
     notebook(tmp_path / "exp" / "nb.ipynb", ("code", "import torch\nprint(1)\n"))

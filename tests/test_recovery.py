@@ -103,3 +103,26 @@ def test_an_unterminated_string_at_the_end_is_skipped(torchlint, tmp_path):
         'doc = """never closed\n')
     found = _findings(torchlint, tmp_path, "t.py")
     assert [(f["code"], f["line"]) for f in found] == [("TL202", 3), ("TL001", 4)]
+
+
+# Indentation Python accepts and libcst's tokenizer refuses: a tab then four
+# spaces inside a four-space block (Python counts the tab as 8 columns).
+TAB_INDENTED = (
+    "import torch\n"
+    "import torch.nn as nn\n"
+    "\n"
+    "\n"
+    "def train(model, loader, optimizer):\n"
+    "    for x, y in loader:\n"
+    "\t    optimizer.zero_grad()\n"
+    "\t    loss = nn.functional.cross_entropy(nn.functional.log_softmax(model(x), dim=1), y)\n"
+    "\t    loss.backward()\n"
+    "\t    optimizer.step()\n"
+)
+
+
+def test_tab_indentation_python_accepts_is_linted_without_tl001(torchlint, tmp_path):
+    (tmp_path / "train.py").write_text(TAB_INDENTED)
+    found = _findings(torchlint, tmp_path, "train.py")
+    assert [(f["code"], f["line"]) for f in found] == [("TL202", 8)]
+    assert found[0]["fix"] is None  # the columns of that line moved: no edit is offered

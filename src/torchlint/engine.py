@@ -215,7 +215,7 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
     if recovery is not None:
         # Linted as recovered: the statements that do not parse are blanked, every
         # other line and column is the file's own.
-        if syntax_rule is not None:
+        if syntax_rule is not None and recovery.error is not None:
             message, line, column = recovery.error
             result.findings.append(_syntax_finding(syntax_rule, source, message, line, column,
                                                    skipped=recovery.blanked))
@@ -234,6 +234,8 @@ def lint_source(source: SourceFile, rules: RuleSet, project: Project, *,
         locator = model.locator
         noqa = suppressions.parse(source.text)
         crashed: set[str] = set()
+        if model.other_framework is not None:
+            checks = []  # another framework's code: no torch rule applies
         for rule in checks:
             ctx = RuleContext(rule, model, locator, source)
             try:

@@ -131,7 +131,9 @@ class Recovery:
 
     text: str
     module: cst.Module = field(repr=False)  # the recovered text, parsed
-    error: tuple[str, int, int]  # the first parse error: message, line, 0-based column
+    # the first parse error: message, line, 0-based column; None when Python
+    # parses the file and only libcst does not (tab indentation, re-indented)
+    error: tuple[str, int, int] | None
     blanked: tuple[int, ...]  # the first line of each statement blanked
 
 
@@ -144,10 +146,36 @@ def parse_recovering(text: str) -> tuple[cst.Module, ast.Module | None, Recovery
         module, python_tree = parse_with_python_tree(text)
         return module, python_tree, None
     except Exception as err:  # noqa: BLE001 - any parser failure may be recoverable
-        recovery = recover(text)
+        recovery = recover(text) or _reindented(text)
         if recovery is None:
             raise err
         return recovery.module, None, recovery
+
+
+def _reindented(text: str) -> Recovery | None:
+    """The text with tabs in its indentation expanded, when Python parses the
+    file and libcst's tokenizer refuses it: Python reads a tab as reaching the
+    next multiple of 8 columns, libcst rejects some mixes of tabs and spaces
+    that Python accepts (a tab then four spaces under a four-space block). Only
+    the columns of those lines move. None when no indentation holds a tab."""
+    if "\t" not in text or len(text) > MAX_RECOVERY_CHARS:
+        return None
+    lines = text.splitlines(keepends=True)
+    changed = False
+    for index, line in enumerate(lines):
+        body = line.lstrip(" \t")
+        indent = line[:len(line) - len(body)]
+        if "\t" in indent:
+            lines[index] = indent.expandtabs(8) + body
+            changed = True
+    if not changed:
+        return None
+    try:
+        python_parse(text)
+        expanded = "".join(lines)
+        return Recovery(expanded, parse_module(expanded), None, ())
+    except Exception:  # noqa: BLE001 - Python refuses it too, or libcst still does
+        return None
 
 
 def recover(text: str) -> Recovery | None:

@@ -175,8 +175,8 @@ def read_source(path: Path, display: str) -> SourceFile:
 _LINE_MAGIC_RE = re.compile(r"^\s*[%!?]")
 # `files = !ls`, `t = %timeit -o f()`
 _ASSIGNED_MAGIC_RE = re.compile(r"^\s*[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*[%!]")
-# `obj?`, `obj.method??`
-_HELP_RE = re.compile(r"^\s*[\w.]+\?{1,2}\s*$")
+# `obj?`, `obj.method??`, and wildcard searches: `torch.*Tensor?`, `np.*load*?`
+_HELP_RE = re.compile(r"^\s*[\w.*]+\?{1,2}\s*$")
 # Cell magics whose body is Python that runs; any other (%%bash, %%html,
 # %%writefile...) makes the whole cell something else.
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
@@ -192,13 +192,64 @@ def _blank_magics(lines: list[str]) -> list[str]:
             return ["" for _ in lines]
         start = 1
     out = [""] * start
+    inside = _Inside()
     for line in lines[start:]:
-        if _LINE_MAGIC_RE.match(line) or _ASSIGNED_MAGIC_RE.match(line) or _HELP_RE.match(line):
+        if inside.statement_starts() and (_LINE_MAGIC_RE.match(line) or _ASSIGNED_MAGIC_RE.match(line)
+                                          or _HELP_RE.match(line)):
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}pass" if indent else "")
         else:
+            inside.read(line)
             out.append(line)
     return out
+
+
+class _Inside:
+    """Whether the next line starts a statement: not inside brackets, a
+    triple-quoted string or after a backslash. A line that begins with `%`
+    there continues an expression (a `print('%d'` whose next line is `% n)`):
+    it is no magic."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote: str | None = None
+        self.continued = False
+
+    def statement_starts(self) -> bool:
+        return self.depth == 0 and self.quote is None and not self.continued
+
+    def read(self, line: str) -> None:
+        i, n = 0, len(line)
+        while i < n:
+            char = line[i]
+            if self.quote is not None:
+                if char == "\\":
+                    i += 2
+                elif line.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = None
+                else:
+                    i += 1
+                continue
+            if char == "#":
+                self.continued = False
+                return
+            if char in "'\"":
+                if line[i:i + 3] in ('"""', "'''"):
+                    self.quote = line[i:i + 3]
+                    i += 3
+                    continue
+                i += 1
+                while i < n and line[i] != char:
+                    i += 2 if line[i] == "\\" else 1
+                i += 1
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(self.depth - 1, 0)
+            i += 1
+        self.continued = self.quote is None and line.rstrip().endswith("\\")
 
 
 def _language(notebook: dict) -> str:

@@ -62,6 +62,9 @@ NOT_CONFIRMED = {
     # belongs to no model: the probe has nothing of the script's to build.
     ("fixtures/TL204/bad_dim0_unresolved_model.py", 17, "TL204"): ("inconclusive", "construct_failed"),
     ("fixtures/TL204/bad_implicit_dim_on_3d.py", 45, "TL204"): ("inconclusive", "construct_failed"),
+    # An nn.Softmax bound to a module-level name and placed in a Sequential: built outside any
+    # model class, so the probe cannot tell which tensor it normalizes.
+    ("fixtures/TL204/bad_named_layer_in_sequential_on_3d.py", 10, "TL204"): ("inconclusive", "no_inputs"),
     # The model is a torchvision builder (DeepLabV3): torchvision is stubbed in the sandbox, so the
     # probe cannot build it (the static fact comes from what torchvision's ASPP pooling holds).
     ("fixtures/TL301/bad_torchvision_pooled_from_helper.py", 16, "TL301"): ("inconclusive", "construct_failed"),
@@ -78,6 +81,8 @@ NOT_CONFIRMED = {
     ("fixtures/TL301/bad_default_batch_size.py", 20, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_identity_loaders_in_dict.py", 25, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_pooled_batchnorm2d.py", 38, "TL301"): ("mechanism_only", None),
+    ("fixtures/TL301/bad_pool_and_norm_same_arm.py", 40, "TL301"): ("mechanism_only", None),
+    ("fixtures/TL301/bad_batchnorm_arm_built.py", 26, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_pooled_gate_config_batch.py", 25, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/bad_unknown_length_flat.py", 29, "TL301"): ("mechanism_only", None),
     ("fixtures/TL301/project_loader_helper/batching.py", 26, "TL301"): ("mechanism_only", None),
@@ -88,6 +93,8 @@ NOT_CONFIRMED = {
     # No model output reaches these losses: random predictions of the experiment's own (a sum grows
     # with the batch whatever the predictions are), so the ratio shows the mechanism only.
     ("fixtures/TL203/bad_divided_twice.py", 15, "TL203"): ("mechanism_only", None),
+    ("fixtures/TL203/bad_halved_sum_beside_mean.py", 11, "TL203"): ("mechanism_only", None),
+    ("fixtures/TL203/bad_mean_between_two_sums.py", 10, "TL203"): ("mechanism_only", None),
     ("fixtures/TL203/bad_elementwise_sum_vs_mean.py", 20, "TL203"): ("mechanism_only", None),
     ("fixtures/TL203/bad_masked_nll_unweighted_branch.py", 16, "TL203"): ("mechanism_only", None),
     ("fixtures/TL203/bad_mean_divided_by_batch.py", 10, "TL203"): ("mechanism_only", None),
@@ -116,6 +123,7 @@ NOT_CONFIRMED = {
     ("fixtures/TL302/bad_v2_dict_of_pipelines.py", 11, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_pipeline_list_built_by_append.py", 15, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_eval_pass_in_class_namespace.py", 33, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_probability_always_on.py", 17, "TL302"): ("inconclusive", "missing_dependency"),
     # The model is built in another file of the project (a top-level nn.Sequential, a trainer
     # class given its model by a caller, a star import): the probe finds no construction it
     # can run for this script and says so rather than build another model.

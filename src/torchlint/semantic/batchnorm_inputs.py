@@ -107,9 +107,9 @@ def _pooled_in_forward(module: ModuleClass, model: SemanticModel) -> list[Layer]
         if not call.args:
             continue
         layers = _layers_called(call.func, call, owner, model)
-        norms = [layer for layer in layers if layer.qualname in _BATCHNORM_2D]
-        if norms and _pooled(call.args[0].value, call.scope, call.order, owner, model, 0):
-            found.extend(norms)
+        for norm in (layer for layer in layers if layer.qualname in _BATCHNORM_2D):
+            if _pooled(call.args[0].value, call.scope, call.order, owner, model, 0, norm):
+                found.append(norm)
     return found
 
 
@@ -120,8 +120,10 @@ def _layers_called(func: cst.BaseExpression, where: F.Located, owner: ModuleClas
 
 
 def _pooled(node: cst.BaseExpression, scope: F.Scope, order: int, owner: ModuleClass,
-            model: SemanticModel, depth: int) -> bool:
-    """Whether `node` is a 1x1 map: a global pooling, or 1x1-keeping layers over one."""
+            model: SemanticModel, depth: int, norm: Layer | None = None) -> bool:
+    """Whether `node` is a 1x1 map: a global pooling, or 1x1-keeping layers over one.
+    Layers built in an arm of `__init__` that excludes `norm`'s never feed it
+    (`if global_pool: self.pool = AdaptiveAvgPool2d(1)` / `else: self.bn = ...`)."""
     if depth > 6:
         return False
     if isinstance(node, cst.Name):
@@ -130,7 +132,7 @@ def _pooled(node: cst.BaseExpression, scope: F.Scope, order: int, owner: ModuleC
                 or found[1].fact.value is None:
             return False
         fact = found[1].fact
-        return _pooled(fact.value, fact.scope, fact.order, owner, model, depth + 1)
+        return _pooled(fact.value, fact.scope, fact.order, owner, model, depth + 1, norm)
     if not isinstance(node, cst.Call) or not node.args:
         return False
     inner = node.args[0].value
@@ -146,19 +148,27 @@ def _pooled(node: cst.BaseExpression, scope: F.Scope, order: int, owner: ModuleC
         return _to_one(size)
     name = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
     if qualified and qualified.startswith("torch.") and name in ("relu", "sigmoid", "silu", "hardswish", "gelu"):
-        return _pooled(inner, scope, order, owner, model, depth + 1)
+        return _pooled(inner, scope, order, owner, model, depth + 1, norm)
     call = owner.facts.call_of.get(id(node))
     where = call if call is not None else None
     if where is None:
         return False
     for layer in _layers_called(node.func, where, owner, model):
+        if norm is not None and _never_together(layer, norm):
+            continue
         if layer.qualname in _POOLS:
             return _to_one(layer.argument(0, "output_size"))
         if layer.qualname in _KEEPS_1X1:
-            return _pooled(inner, scope, order, owner, model, depth + 1)
+            return _pooled(inner, scope, order, owner, model, depth + 1, norm)
         if layer.children and all(child.qualname in _KEEPS_1X1 | _BATCHNORM_2D for child in layer.children):
-            return _pooled(inner, scope, order, owner, model, depth + 1)
+            return _pooled(inner, scope, order, owner, model, depth + 1, norm)
     return False
+
+
+def _never_together(layer: Layer, other: Layer) -> bool:
+    """The two layers are built in different arms of one `if` of the same method."""
+    return layer.call is not None and other.call is not None and layer.call.scope is other.call.scope \
+        and F.exclusive(layer.call.branch, other.call.branch)
 
 
 def _to_one(size: cst.BaseExpression | None) -> bool:

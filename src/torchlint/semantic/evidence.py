@@ -156,7 +156,12 @@ _NOT_A_MODEL_TAIL = frozenset({
 
 
 def looks_like_model_name(text: str) -> bool:
+    """A name that says it holds a model instance (`model`, `self.encoder`, `G`),
+    not a class: a CapWords name (`Discriminator`, `ModelClass`) passed in is a
+    class, and calling it builds a model."""
     last = text.rsplit(".", 1)[-1]
+    if last[:1].isupper() and any(c.islower() for c in last) and "_" not in last.strip("_"):
+        return False
     parts = [w.lower() for w in _WORD_RE.findall(last)]
     return bool(set(parts) & MODEL_NAME_WORDS) and parts[-1] not in _NOT_A_MODEL_TAIL
 
@@ -268,6 +273,37 @@ def _reads_any(node: cst.BaseExpression, names: set[str]) -> bool:
 # What recomputes BatchNorm statistics on purpose: resetting them, or changing the
 # momentum (None: a cumulative average) before running data through in train mode.
 _BATCHNORM_STATISTICS = frozenset({"momentum", "running_mean", "running_var", "num_batches_tracked"})
+
+
+def samples_same_input(call: F.Call) -> bool:
+    """`call` runs inside `for _ in range(n)` on inputs the loop never changes:
+    the same input is passed n times to draw n samples (Monte Carlo dropout
+    keeps Dropout on for this). A loop over batches, or one that feeds each
+    output back (`x = net(x)`), changes what it passes."""
+    loop = call.loop
+    if loop is None or loop.kind not in ("for", "comprehension") or not isinstance(loop.iter, cst.Call) \
+            or dotted_name(loop.iter.func) != "range":
+        return False
+    read = {node.value for arg in call.args for node in _names_in(arg.value)}
+    if not read or read & {node.value for node in _names_in(loop.target)}:
+        return False
+    scope = call.scope
+    return not any(loop.order < binding.order <= loop.end_order
+                   for name in read for binding in scope.bindings.get(name, ()))
+
+
+def _names_in(node: cst.CSTNode | None) -> list[cst.Name]:
+    found: list[cst.Name] = []
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            found.append(current)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)  # `x.view`: `x` is read; the attribute name is not a variable
+        else:
+            stack.extend(current.children)
+    return found
 
 
 def recalibrates_batchnorm(scope: F.Scope) -> bool:

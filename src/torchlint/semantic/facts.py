@@ -67,6 +67,23 @@ class Branch(Block):
     parent: Branch | None = None
 
 
+def exclusive(first: Branch | None, second: Branch | None) -> bool:
+    """Whether code in arm `first` and code in arm `second` never both run: they
+    sit in different arms of one ``if`` (``if a: x = 1`` / ``else: y = 2``)."""
+    arms: dict[int, str] = {}
+    branch = first
+    while branch is not None:
+        if branch.test is not None:
+            arms[id(branch.test)] = branch.arm
+        branch = branch.parent
+    branch = second
+    while branch is not None:
+        if branch.test is not None and arms.get(id(branch.test), branch.arm) != branch.arm:
+            return True
+        branch = branch.parent
+    return False
+
+
 @dataclass(eq=False)
 class Call(Located):
     func: cst.BaseExpression = None  # type: ignore[assignment]

@@ -49,6 +49,15 @@ MAX_CALLER_HOPS = 2
 MAX_IMPORTER_FILES = 16
 
 
+# Frameworks whose code torch's rules do not apply to, and packages that mean
+# torch even when the file does not import it by name.
+_OTHER_FRAMEWORKS = frozenset({"mxnet", "tensorflow", "tf_keras", "keras", "jax", "flax", "haiku",
+                               "equinox", "paddle", "mindspore", "chainer", "oneflow",
+                               "megengine", "theano", "lasagne", "cntk", "dynet"})
+_TORCH_FAMILY = frozenset({"pytorch_lightning", "lightning", "ignite", "timm", "fastai", "accelerate",
+                           "deepspeed", "functorch"})
+
+
 class SemanticModel:
     def __init__(self, facts: F.FileFacts, project: Project, path: Path | None,
                  text: str = "", python_tree: ast.Module | None = None) -> None:
@@ -202,6 +211,19 @@ class SemanticModel:
                for fact in self.facts.imports):
             return True
         return self.path is not None and self.project.is_imported(self.path)
+
+    @cached_property
+    def other_framework(self) -> str | None:
+        """The deep-learning framework this file is written for when it is not
+        PyTorch: it imports MXNet, TensorFlow, JAX... and nothing of torch's
+        family (d2l keeps `mxnet.py` and `tensorflow.py` beside `torch.py`; a
+        `net(X)` there records no torch graph and `net.eval()` means nothing)."""
+        roots = {(fact.module or fact.name or "").split(".", 1)[0] for fact in self.facts.imports
+                 if not fact.level}
+        if any(root.startswith("torch") or root in _TORCH_FAMILY for root in roots):
+            return None
+        found = sorted(roots & _OTHER_FRAMEWORKS)
+        return found[0] if found else None
 
     def function_kind_in(self, call: F.Call, facts: F.FileFacts) -> str | None:
         """`function_kind` for a call of another project file."""

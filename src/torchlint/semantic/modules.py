@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint.semantic import conditions as C
 from torchlint.semantic import facts as F
 from torchlint.semantic.names import lookup
 from torchlint.semantic.walker import dotted_name
@@ -250,8 +251,11 @@ class ModuleIndex:
                     continue
                 layer = self.layer_of(value, assign.scope, assign.order, facts, module.path, attr)
                 if layer is not None:
-                    # A later assignment of the same attribute replaces the earlier.
-                    module.layers = [l for l in module.layers if l.attr != attr]
+                    # A later assignment of the same attribute replaces the earlier, unless the
+                    # two are the arms of one `if` (`if p: self.drop = nn.Dropout(p)` / `else:
+                    # self.drop = nn.Identity()`): then either may be the layer.
+                    module.layers = [l for l in module.layers if l.attr != attr or l.call is not None
+                                     and layer.call is not None and F.exclusive(l.call.branch, layer.call.branch)]
                     module.layers.append(layer)
         for method in cls.methods.values():
             for call in method.calls:
@@ -596,7 +600,7 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
             if value.module.is_framework_module:
                 return []
             found.extend((path, layer.describe()) for path, layer in value.module.mode_layers()
-                         if not _dropout_off_for(layer, value))
+                         if not _dropout_off_for(layer, value) and not arm_not_built(layer, value))
             if not found and value.module.uses_training_flag:
                 found.append(("forward", "code that reads self.training"))
         elif value.layer is not None:
@@ -612,6 +616,23 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
     for path, description in found:
         unique.setdefault(description + path, (path, description))
     return list(unique.values())
+
+
+def arm_not_built(layer: Layer, value) -> bool:
+    """`layer` is built in an arm of `__init__` that this construction skips:
+    `if use_dropout: self.drop = nn.Dropout(p)` with `Net(use_dropout=False)` (or
+    a default of False), as the literal arguments of the construction say."""
+    if layer.call is None or value.call is None or layer.call.branch is None:
+        return False
+    function = layer.call.scope.function
+    if function is None or function.name != "__init__" or not function.contains(layer.call.branch):
+        return False
+    assumptions = {}
+    for param in function.params[1:]:
+        given = C.literal(value.call.bound_argument(param))
+        if isinstance(given, (bool, int, float, str)):
+            assumptions[param.name] = given
+    return bool(assumptions) and not C.consistent(layer.call, assumptions)
 
 
 def _dropout_off_for(layer: Layer, value) -> bool:

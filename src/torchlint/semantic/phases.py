@@ -38,6 +38,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import binding_before, lookup
+from torchlint.semantic.uses import BACKWARD_CALLS
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from torchlint.semantic.model import SemanticModel
+    from torchlint.semantic.modules import ModuleClass
 
 __all__ = ["words", "Phases", "Phase", "Forward", "ModeEvent", "ModeState", "iter_calls"]
 
@@ -548,6 +550,43 @@ class Phases:
                 names.update(t.value for t in assign.targets if isinstance(t, cst.Name))
         return names
 
+    def feeds_training(self, function: F.Function, depth: int = 0) -> bool:
+        """Whether what `function` returns is part of a training step: at a call
+        site it reaches `backward()`, directly or through a caller that returns
+        it (`loss()` returning `mse(self.predict_scores(x), y)`), or a `forward`
+        returns it (model code, judged where the model runs). A helper named like
+        evaluation that training calls for its result is not evaluation."""
+        if depth >= MAX_CALL_DEPTH:
+            return False
+        return any(self._phases_of(site)._result_feeds_training(site, depth)
+                   for site in self.model.project_call_sites(function))
+
+    def _result_feeds_training(self, site: F.Call, depth: int) -> bool:
+        statement = self.facts.statement_of.get(id(site.node))
+        scope = site.scope
+        backward = [call for call in scope.calls if call.method in BACKWARD_CALLS and call.order > site.order]
+        if isinstance(statement, cst.Expr):  # `crit(helper(x), y).backward()`
+            return any(self.facts.statement_of.get(id(call.node)) is statement for call in backward)
+        names: set[str] = set()
+        if isinstance(statement, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in statement.targets] if isinstance(statement, cst.Assign) \
+                else [statement.target]
+            names = {node.value for target in targets for node in iter_nodes(target) if isinstance(node, cst.Name)}
+            for assign in scope.assigns:  # names computed from them carry the result too
+                if assign.order > site.order and assign.value is not None and _reads_any(assign.value, names):
+                    names |= {node.value for target in assign.targets for node in iter_nodes(target)
+                              if isinstance(node, cst.Name)}
+        elif not isinstance(statement, cst.Return):
+            return False
+        if names and any(_reads_any(call.node, names) for call in backward):
+            return True
+        returned = isinstance(statement, cst.Return) or bool(names) and any(
+            ret.value is not None and ret.order > site.order and _reads_any(ret.value, names)
+            for ret in scope.returns)
+        if not returned or not isinstance(scope, F.Function):
+            return False
+        return scope.name == "forward" or self.feeds_training(scope, depth + 1)
+
     @cached_property
     def train_loops(self) -> list[tuple[F.Loop, F.Scope]]:
         """Loops that train, with their scope."""
@@ -990,25 +1029,74 @@ class Phases:
         runs its layers only under `with torch.no_grad()` for the arguments this call
         gives (`net.step(loader, phase)` with `if phase == "train": ... else: with
         torch.no_grad(): ...`), or a library model's method known to (transformers'
-        `generate`)."""
+        `generate`). A call of the model itself runs its `forward`, which may be
+        decorated so too (an inference wrapper whose forward is
+        `@torch.inference_mode()`), or run its layers under no_grad in the arm the
+        call's literal arguments select."""
         name = forward.call.method
+        if name != "forward" and dotted_name(forward.call.func) == forward.target \
+                and not any(v.module is not None and v.module.method(name or "") for v in forward.models):
+            # `model(x)`, `self.net(x)`: runs forward, of every class the model may be
+            if not forward.models or any(value.module is None for value in forward.models):
+                return False
+            return all(self._decorated_without_grad(value.module.method("forward"))
+                       or self._runs_without_grad_for(value.module, forward.call)
+                       for value in forward.models)
         if not name or name == "forward":
             return False
         own = [value.module.method(name) for value in forward.models if value.module is not None]
         if not any(own):
             # A library model's method: `model.generate(...)` of transformers runs under no_grad.
             return name in self.model.symbols.grad_free_library_methods and self._from_transformers(forward)
-        for found in own:
-            if found is None:
-                continue
-            method, owner = found
-            for decorator in method.decorators:
-                callee = decorator.func if isinstance(decorator, cst.Call) else decorator
-                if _names_no_grad(callee) or self._no_grad_decorator(callee, method, owner.facts, owner.path):
-                    return True
+        if any(self._decorated_without_grad(found) for found in own):
+            return True
         found = [f for f in own if f is not None]
         return bool(found) and all(self._layers_run_without_grad(method, owner, forward.call, phase)
                                    for method, owner in found)
+
+    def _runs_without_grad_for(self, module: ModuleClass, call: F.Call) -> bool:
+        """The model's forward, in the arm the call's literal arguments select
+        (`model(data, mode="inference")` with `elif mode == "inference": with
+        torch.no_grad(): ...`), runs every layer it runs inside `no_grad`."""
+        found = module.method("forward")
+        if found is None:
+            return False
+        forward, owner = found
+        if len(forward.params) < 2 or not self.model.first_param_is_receiver(forward):
+            return False
+        assumptions = {}
+        for param in forward.params[1:]:
+            value = C.literal(F.bound_argument(call.node, param))  # type: ignore[arg-type]
+            if isinstance(value, (bool, int, float, str)) or value is None and param.default is not None:
+                assumptions[param.name] = value
+        if not assumptions:
+            return False
+        receiver = forward.params[0].name
+        ran = False
+        home = self if owner.facts is self.facts else self.model.model_for(owner.facts, owner.path).phases
+        for inner in forward.calls:
+            head, _, attr = (dotted_name(inner.func) or "").partition(".")
+            if head != receiver or not attr or not C.consistent(inner, assumptions):
+                continue
+            name = attr.split(".")[0]
+            if owner.layer(name) is None and attr != "forward" and not _runs_layers(owner, name):
+                continue  # `self.preprocess(data)`: no layer runs
+            if not home.in_no_grad_block(inner):
+                return False
+            ran = True
+        return ran
+
+    def _decorated_without_grad(self, found: tuple[F.Function, ModuleClass] | None) -> bool:
+        """A model's method decorated to run without autograd: `@torch.no_grad()`,
+        `@torch.inference_mode()`, or a project decorator that does."""
+        if found is None:
+            return False
+        method, owner = found
+        for decorator in method.decorators:
+            callee = decorator.func if isinstance(decorator, cst.Call) else decorator
+            if _names_no_grad(callee) or self._no_grad_decorator(callee, method, owner.facts, owner.path):
+                return True
+        return False
 
     def _layers_run_without_grad(self, method: F.Function, owner, site: F.Call, phase: Phase | None) -> bool:
         """Every call in `method` that runs the model's layers (`self(x)`, `self.forward(x)`,
@@ -1133,6 +1221,8 @@ class _EvalPhaseFinder:
         p = self.p
         function = scope if isinstance(scope, F.Function) else None
         found = p._function_reason(function) if function is not None else None
+        if found is not None and p.feeds_training(function):
+            found = None  # `predict_scores()` whose result training backpropagates
         function_reason, strong = found if found is not None else (None, False)
         # Weak reasons are not read inside model classes (a submodule built with
         # pretrained weights runs in the model's forward) or in training-step helpers.
@@ -1313,6 +1403,11 @@ _TYPED_TENSORS = frozenset({"Tensor", "FloatTensor", "DoubleTensor", "LongTensor
                             "BoolTensor", "HalfTensor"})
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "tensor", "arange",
                      "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
+
+
+def _reads_any(node: cst.CSTNode, names: set[str]) -> bool:
+    """Whether `node` reads one of `names`."""
+    return any(isinstance(inner, cst.Name) and inner.value in names for inner in iter_nodes(node))
 
 
 def _names_no_grad(node: cst.BaseExpression) -> bool:

@@ -179,9 +179,31 @@ class Shapes:
                         found.append(self.at(site.argument(0, "input"), site).rank)
         elif local is not None:
             for site in scope.calls:
-                if site.order > call.order and isinstance(site.func, cst.Name) and site.func.value == local:
+                if site.order <= call.order:
+                    continue
+                if isinstance(site.func, cst.Name) and site.func.value == local:
                     found.append(self.at(site.argument(0, "input"), site).rank)
+                elif any(isinstance(arg.value, cst.Name) and arg.value.value == local for arg in site.args) and \
+                        self.model.names.qualified(site.func, site.scope, site.order) == "torch.nn.Sequential":
+                    # `nn.Sequential(linear, softmax)`: the layer is an element of a container
+                    found.extend(self._element_ranks(site.node, local, site))
         return found
+
+    def _element_ranks(self, container: cst.Call, local: str, site: F.Call) -> list[int | None]:
+        """Ranks reaching the element named `local` of the Sequential `container`."""
+        statement = self.model.facts.statement_of.get(id(container))
+        if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or statement.value is not container:
+            return []
+        target = statement.targets[0].target
+        attr = target.attr.value if isinstance(target, cst.Attribute) and \
+            isinstance(target.value, cst.Name) and target.value.value == "self" else None
+        name = target.value if isinstance(target, cst.Name) else None
+        if attr is None and name is None:
+            return []
+        position = next(i for i, arg in enumerate(container.args)
+                        if isinstance(arg.value, cst.Name) and arg.value.value == local)
+        return [self._through_written_layers(container.args[:position], rank, site)
+                for rank in self.layer_input_ranks(attr, name, site)]
 
     def sequential_input_ranks(self, call: F.Call) -> list[int | None]:
         """Ranks reaching a layer built inside `nn.Sequential(...)` (`self.head =
@@ -207,11 +229,17 @@ class Shapes:
 
     def _through_written_layers(self, args, rank: int | None, call: F.Call) -> int | None:
         for arg in args:
-            if rank is None or not isinstance(arg.value, cst.Call):
+            layer = arg.value
+            if isinstance(layer, cst.Name):  # `linear = nn.Linear(4, 3)` placed by name
+                found = lookup(call.scope, layer.value, call.order)
+                fact = found[1].fact if found is not None else None
+                layer = fact.value if isinstance(fact, F.Assign) and fact.kind == "assign" \
+                    and not found[1].path else None
+            if rank is None or not isinstance(layer, cst.Call):
                 return None
-            qualified = self.model.names.qualified(arg.value.func, call.scope, call.order) or ""
+            qualified = self.model.names.qualified(layer.func, call.scope, call.order) or ""
             short = qualified.rsplit(".", 1)[-1] if qualified.startswith("torch.nn.") else ""
-            if short == "Flatten" and not arg.value.args:
+            if short == "Flatten" and not layer.args:
                 rank = 2
             elif short not in _RANK_KEEPING_LAYERS:
                 return None
@@ -481,7 +509,15 @@ class Shapes:
         if name in _FACTORIES:
             return Layout(rank=_size_rank([a for a in node.args if a.keyword is None]))
         if name in _CONSTRUCTORS:
-            return Layout(rank=_constructed_rank(name, args))
+            rank = _constructed_rank(name, args)
+            if rank is None and len(args) == 1 and isinstance(first, cst.Name):
+                # `x_data = [[1, 2], [3, 4]]` then `torch.Tensor(x_data)`
+                found = lookup(frame.scope, first.value, frame.order)
+                fact = found[1].fact if found is not None else None
+                if isinstance(fact, F.Assign) and fact.kind == "assign" and not found[1].path \
+                        and fact.value is not None and len(found[0].bindings.get(first.value, ())) == 1:
+                    rank = _literal_depth(fact.value)
+            return Layout(rank=rank)
         if name in _POOLINGS and first is not None:
             inner = self._infer(first, frame, depth + 1)
             return replace(inner.kept(), pooled=_pooled_dims(name)) if inner.rank is not None else inner.kept()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.semantic import facts as F
+from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ RANDOM_TRANSFORMS = frozenset({
 })
 #: Containers whose list argument holds the transforms they run.
 _CONTAINERS = frozenset({"Compose", "RandomApply", "RandomOrder", "RandomChoice"})
+# Random transforms that take a probability `p` of applying.
+_HAS_P = frozenset({"RandomHorizontalFlip", "RandomVerticalFlip", "RandomGrayscale", "RandomApply",
+                    "RandomErasing", "RandomInvert", "RandomPosterize", "RandomSolarize",
+                    "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize", "RandomPerspective"})
 _FOLDER_DATASETS = frozenset({"ImageFolder", "DatasetFolder"})
 
 
@@ -125,6 +130,8 @@ class Transforms:
         name = self._transform_name(node, scope, order)
         if name is None:
             return []
+        if name in RANDOM_TRANSFORMS and _switched_off(name, node):
+            return []  # `RandomApply([...], p=0)` switches its contents off too
         found = [(name, node)] if name in RANDOM_TRANSFORMS else []
         if name in _CONTAINERS and node.args:
             found += [f for f in self._walk(node.args[0].value, scope, order, depth + 1) if f[1] is not node]
@@ -188,6 +195,26 @@ class Transforms:
                     and element.key.evaluated_value == key.evaluated_value:
                 return element.value
         return None
+
+
+# Where a random transform takes its probability `p` positionally (0 for the others).
+_P_AFTER_ONE = frozenset({"RandomApply", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
+                          "RandomPerspective"})
+
+
+def _switched_off(name: str, node: cst.Call) -> bool:
+    """`RandomHorizontalFlip(p=0)`, or a probability chosen with an arm of 0
+    (`p=0.5 if args.flip else 0`): the author turns the randomness on or off
+    explicitly, and it is off unless asked for."""
+    p = next((arg.value for arg in node.args if arg.keyword is not None and arg.keyword.value == "p"), None)
+    if p is None:
+        index = 1 if name in _P_AFTER_ONE else 0
+        plain = [arg for arg in node.args if arg.keyword is None and not arg.star]
+        if name not in _HAS_P or len(plain) <= index:
+            return False
+        p = plain[index].value
+    arms = [p.body, p.orelse] if isinstance(p, cst.IfExp) else [p]
+    return any(literal_number(arm) == 0 for arm in arms)
 
 
 def transforms_of(model: SemanticModel) -> Transforms:

@@ -817,11 +817,57 @@ class Values:
             return False
         forward = found[0]
         gate = _flag_gate(value.origin, forward, found[1].facts)
+        if gate is not None:
+            param, needed = gate
+            given = F.bound_argument(node, param)
+            return given is not None and C.literal(given) in (True, False) and bool(C.literal(given)) != needed
+        # `if self.use_softmax: return x.softmax(1)` with `self.use_softmax = use_softmax` in __init__:
+        # the construction of the model sets the flag.
+        gate = _attribute_gate(value.origin, forward, callee.module)
         if gate is None:
             return False
-        param, needed = gate
-        given = F.bound_argument(node, param)
-        return given is not None and C.literal(given) in (True, False) and bool(C.literal(given)) != needed
+        param, needed, _ = gate
+        if self._set_from_outside(callee.module, gate[2]):
+            return False  # `net.use_softmax = True` in the script decides it
+        flag = self._constructed_flag(callee, param)
+        return flag is not None and flag != needed
+
+    def _set_from_outside(self, module: ModuleClass, attr: str) -> bool:
+        """Whether code outside the class assigns `<anything>.<attr>` (in this file
+        or the class's): the flag is then not the constructor's to decide."""
+        methods = set(map(id, module.cls.methods.values()))
+        for facts in {id(self.model.facts): self.model.facts, id(module.facts): module.facts}.values():
+            for assign in facts.assigns:
+                if id(assign.scope) in methods:
+                    continue
+                if any(isinstance(t, cst.Attribute) and t.attr.value == attr for t in assign.targets):
+                    return True
+        return False
+
+    def _constructed_flag(self, model: Value, param: F.Param) -> bool | None:
+        """The literal True/False the construction of `model` gives `__init__`'s
+        `param`: written at the call, left at its default, or the parameter of a
+        builder (`def build(use_softmax=False): return Head(use_softmax=use_softmax)`)
+        whose default every caller that passes it passes too."""
+        origin = model.origin
+        if not isinstance(origin, cst.Call) or model.facts is None:
+            return None
+        given = F.bound_argument(origin, param)
+        flag = C.literal(given)
+        if flag in (True, False):
+            return bool(flag)
+        site = model.facts.call_of.get(id(origin))
+        if not isinstance(given, cst.Name) or site is None or site.scope.function is None:
+            return None
+        outer = site.scope.function.param(given.value)
+        if outer is None:
+            return None
+        # the callers that pass it, and the default for those that do not
+        passed = [C.literal(found.argument) for found in self.model.arguments_across(outer, model.facts)]
+        passed.append(C.literal(outer.default))
+        if all(flag in (True, False) for flag in passed) and len({bool(flag) for flag in passed}) == 1:
+            return bool(passed[0])
+        return None
 
     def _layer_outputs(self, layer: Layer, origin: cst.CSTNode | None, depth: int) -> list[Value]:
         if layer.kind == "softmax":
@@ -908,6 +954,73 @@ def _branch_at(scope: F.Scope, order: int | None) -> F.Branch | None:
         if index < len(facts) and facts[index].order == order:
             return facts[index].branch
     return None
+
+
+def _attribute_gate(origin: cst.CSTNode, forward: F.Function,
+                    module: ModuleClass) -> tuple[F.Param, bool, str] | None:
+    """(`__init__` parameter, the value it needs, the attribute) when `origin` runs in `forward`
+    only under a test of `self.<flag>` (`if self.use_softmax:`, `x.softmax(1) if
+    self.probs else x`), and `__init__` sets that attribute, once and in no arm,
+    from the parameter; no other method of the class assigns it."""
+    if not forward.params:
+        return None
+    receiver = forward.params[0].name
+    facts = module.facts
+    tests: list[tuple[cst.BaseExpression | None, bool]] = []
+    fact = facts.call_of.get(id(origin))
+    branch = fact.branch if fact is not None else None
+    while branch is not None and forward.contains(branch):
+        if branch.arm in ("body", "orelse"):
+            tests.append((branch.test, branch.arm == "body"))
+        branch = branch.parent
+    statement = facts.statement_of.get(id(origin))
+    for node in iter_nodes(statement) if statement is not None else ():
+        if isinstance(node, cst.IfExp):
+            if any(inner is origin for inner in iter_nodes(node.body)):
+                tests.append((node.test, True))
+            elif any(inner is origin for inner in iter_nodes(node.orelse)):
+                tests.append((node.test, False))
+    for ret in forward.returns if fact is not None else ():
+        # `if not self.probs: return out` earlier: what follows runs only when the test is false
+        arm = ret.branch
+        if arm is None or arm.arm != "body" or not forward.contains(arm) or ret.order >= fact.order \
+                or arm.contains(fact) or (arm.parent is not None and not arm.parent.contains(fact)):
+            continue
+        tests.append((arm.test, False))
+    for test, arm_is_body in tests:
+        flag = _self_flag_test(test, receiver)
+        if flag is None:
+            continue
+        param = _init_param_of_attribute(module, flag[0])
+        if param is not None:
+            return param, flag[1] if arm_is_body else not flag[1], flag[0]
+    return None
+
+
+def _self_flag_test(test: cst.BaseExpression | None, receiver: str) -> tuple[str, bool] | None:
+    """``if self.flag:`` -> ("flag", True); ``if not self.flag:`` -> ("flag", False)."""
+    needed = True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, needed = test.expression, False
+    if isinstance(test, cst.Attribute) and isinstance(test.value, cst.Name) and test.value.value == receiver:
+        return test.attr.value, needed
+    return None
+
+
+def _init_param_of_attribute(module: ModuleClass, attr: str) -> F.Param | None:
+    """The `__init__` parameter that `self.<attr>` is set from, when that is the
+    only assignment of the attribute in the class and it is in no `if` arm."""
+    found = module.method("__init__")
+    if found is None or found[1] is not module:
+        return None
+    init = found[0]
+    sets = module.cls.self_assigns.get(attr, [])
+    if len(sets) != 1 or sets[0].scope is not init or sets[0].kind != "assign":
+        return None
+    assign = sets[0]
+    if assign.branch is not None and init.contains(assign.branch):
+        return None
+    return init.param(assign.value.value) if isinstance(assign.value, cst.Name) else None
 
 
 def _flag_gate(origin: cst.CSTNode, function: F.Function, facts: F.FileFacts) -> tuple[F.Param, bool] | None:
