@@ -95,26 +95,34 @@ with torch.no_grad():
         model = ctx.model
         training = _loaders_of_training(model)
         reported: set[int] = set()
+        training_sets: set[int] | None = None
         for loop, phase in _evaluation_loops(model):
             if _several_passes(model, loop, phase):
                 continue
             for loader in model.data.loaders_iterated(loop):
                 if id(loader.call) in training:
                     continue
-                construct = _dataset_construction(model, loader)
-                if construct is None or id(construct.node) in reported:
-                    continue
-                transforms = transforms_of(model)
-                pipeline = transforms.transform_argument(construct)
-                found = transforms.random_in(pipeline, construct.scope, construct.order)
-                if not found or transforms.applied_several_times(construct):
-                    continue
-                reported.add(id(construct.node))
-                ctx.report(construct.node, _message(model, found, loop, phase),
-                           title=f"random augmentation in evaluation data "
-                                 f"({titles.listed(sorted({f.name for f in found}), 2, limit=36)})",
-                           context={"transform": model.code(pipeline),
-                                    "random_transforms": sorted({f.name for f in found})})
+                for construct in _dataset_constructions(model, loader):
+                    if id(construct.node) in reported:
+                        continue
+                    if training_sets is None:
+                        training_sets = _datasets_of_training(model)
+                    if id(construct.node) not in training_sets:
+                        self._check_construction(ctx, model, construct, loop, phase, reported)
+
+    @staticmethod
+    def _check_construction(ctx, model, construct, loop, phase, reported: set[int]) -> None:
+        transforms = transforms_of(model)
+        pipeline = transforms.transform_argument(construct)
+        found = transforms.random_in(pipeline, construct.scope, construct.order)
+        if not found or transforms.applied_several_times(construct):
+            return
+        reported.add(id(construct.node))
+        ctx.report(construct.node, _message(model, found, loop, phase),
+                   title=f"random augmentation in evaluation data "
+                         f"({titles.listed(sorted({f.name for f in found}), 2, limit=36)})",
+                   context={"transform": model.code(pipeline),
+                            "random_transforms": sorted({f.name for f in found})})
 
     @staticmethod
     def experiment(lab):
@@ -182,13 +190,28 @@ def _several_passes(model, loop, phase) -> bool:
     return False
 
 
-def _dataset_construction(model, loader):
-    """The call (in this file) that builds the loader's dataset."""
+def _dataset_constructions(model, loader) -> list:
+    """The calls (in this file) that build the loader's dataset: one, or for a dataset
+    that is a parameter (`def evaluate(net, data): DataLoader(data)`), what each
+    caller passes."""
     call = loader.call
-    kind = datasets_of(model).kind(loader.dataset, call.scope, call.order)
-    if kind is None or kind.construct is None:
-        return None
-    return model.facts.call_of.get(id(kind.construct))
+    found = []
+    for kind in datasets_of(model).possible(loader.dataset, call.scope, call.order):
+        construct = model.facts.call_of.get(id(kind.construct)) if kind.construct is not None else None
+        if construct is not None:
+            found.append(construct)
+    return found
+
+
+def _datasets_of_training(model) -> set[int]:
+    """The constructions of datasets that training loops read (by id of the node): an
+    evaluation helper also called on the training set is not evaluation data."""
+    found: set[int] = set()
+    for loop, _scope in model.phases.train_loops:
+        if loop.kind == "for" and model.phases.eval_reason_of_loop(loop) is None:
+            for loader in model.data.loaders_iterated(loop):
+                found.update(id(construct.node) for construct in _dataset_constructions(model, loader))
+    return found
 
 
 def _message(model, found, loop, phase) -> str:
