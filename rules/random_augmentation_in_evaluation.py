@@ -107,7 +107,7 @@ with torch.no_grad():
                         continue
                     if training_sets is None:
                         training_sets = _datasets_of_training(model)
-                    if id(construct.node) not in training_sets:
+                    if id(construct.node) not in training_sets or _reads_held_out_part(loader):
                         self._check_construction(ctx, model, construct, loop, phase, reported)
 
     @staticmethod
@@ -201,6 +201,17 @@ def _dataset_constructions(model, loader) -> list:
         if construct is not None:
             found.append(construct)
     return found
+
+
+def _reads_held_out_part(loader) -> bool:
+    """A loader given a sampler over the training set's object (`DataLoader(train_set,
+    sampler=SubsetRandomSampler(held_out))`): a validation split that keeps the
+    training transform, not the training set itself."""
+    for name in ("sampler", "batch_sampler"):
+        value = loader.call.keyword(name)
+        if value is not None and not (isinstance(value, cst.Name) and value.value == "None"):
+            return True
+    return False
 
 
 def _datasets_of_training(model) -> set[int]:
