@@ -89,6 +89,7 @@ NOT_CONFIRMED = {
     # which the sandbox does not run: the loader cannot be rebuilt with the user's dataset.
     ("fixtures/TL303/bad_default_shuffle_tensor_dataset.py", 19, "TL303"): ("inconclusive", "experiment_error"),
     ("fixtures/TL303/bad_random_split_part.py", 7, "TL303"): ("inconclusive", "experiment_error"),
+    ("fixtures/TL303/bad_training_helper_dataset_param.py", 9, "TL303"): ("inconclusive", "experiment_error"),
     # TL302: torchvision is not installed in the sandbox, so the dataset's transform cannot be
     # built and applied twice to one image: the experiment says so rather than guess.
     ("fixtures/TL302/bad_project_dataset_transform_param.py", 21, "TL302"): ("inconclusive", "missing_dependency"),

@@ -46,6 +46,7 @@ class SigmoidOrigin:
     via_forward: ModuleClass | None = None  # the model whose forward applies it
     applied_to: cst.BaseExpression | None = None  # the sigmoid's input, when written as a call here
     model_values: frozenset = frozenset()  # the model instance whose output it is, for the probe
+    item: tuple = ()  # which item of that model's output (`model(x)["flags"]` -> ("flags",)), for the probe
 
 
 # An item of a returned value: a tuple position (int) or a dict key (str).
@@ -162,7 +163,7 @@ class Activations:
                 found = self._module_output(value.module, None, depth, path)
                 if found is not None:
                     return SigmoidOrigin(found.node, found.facts, found.via_forward, found.applied_to,
-                                         frozenset({value}))
+                                         frozenset({value}), path)
         return None
 
     def _param_origin(self, param: F.Param, facts: F.FileFacts, depth: int,
