@@ -17,7 +17,8 @@ class RandomAugmentationInEvaluation(Rule):
     `RandomRotation`, `ColorJitter`, `RandomErasing`, `RandAugment`,
     `AutoAugment`, `TrivialAugmentWide`, `RandomAffine`, ... and their
     `torchvision.transforms.v2` equivalents), followed from the `DataLoader`
-    to the dataset's construction and through `Compose`, names and dicts of
+    to the dataset's construction (through an evaluation helper's parameter
+    to what its callers pass) and through `Compose`, names and dicts of
     transforms (`data_transforms["val"]`).
 
     ## Why is this bad?
@@ -42,8 +43,10 @@ class RandomAugmentationInEvaluation(Rule):
 
     ## Fix safety
     There is no automatic fix. Not reported for deterministic transforms
-    (`Resize`, `CenterCrop`, `Normalize`, `ToTensor`), for datasets that only
-    training loops read, for test-time augmentation that averages several
+    (`Resize`, `CenterCrop`, `Normalize`, `ToTensor`), for the training set
+    (also when an evaluation helper reads it whole, e.g. for training
+    accuracy; a held-out part of it picked by a `sampler` is evaluation data
+    and is reported), for test-time augmentation that averages several
     passes (an evaluation loop run inside another loop, a loop of passes
     inside it, a Dataset whose `__getitem__` stacks several transformed views),
     or when the transform comes from another package or a project
