@@ -15,9 +15,9 @@ _WANT_LOGITS = frozenset({"bce_logits", "cross_entropy"})
 class SigmoidBeforeBceWithLogits(Rule):
     """## What it does
     Finds sigmoid outputs (`torch.sigmoid`, `.sigmoid()`, `nn.Sigmoid`, or a
-    model whose `forward` ends in a sigmoid, in this file or another) passed
-    to `BCEWithLogitsLoss` or `F.binary_cross_entropy_with_logits`, which
-    apply the sigmoid themselves.
+    model whose `forward` ends in a sigmoid or returns one as an item of a
+    tuple or dict, in this file or another) passed to `BCEWithLogitsLoss` or
+    `F.binary_cross_entropy_with_logits`, which apply the sigmoid themselves.
 
     ## Why is this bad?
     The loss computes the sigmoid of a sigmoid. Its input lies in (0, 1), so
