@@ -88,6 +88,12 @@ class Activations:
             binding = found[1]
             fact = binding.fact
             if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign"):
+                if not binding.path and path and isinstance(path[0], str):
+                    # `out = {}` then `out["flags"] = probs`: the item written, if written once for sure
+                    written = _item_written(found[0], node.value, fact, path[0])
+                    if written is not _NOT_WRITTEN:
+                        return self._origin(written.value, written.scope, written.order, facts, depth + 1,
+                                            path[1:]) if written is not None else None
                 if any(isinstance(step, str) for step in path) \
                         and _written_after(found[0], node.value, binding.order):
                     return None  # `out["score"] = logits` after `out = {...}`: the display is stale
@@ -266,6 +272,58 @@ def _dict_call_item(node: cst.Call, scope: F.Scope, order: int, key) -> cst.Base
     if any(arg.keyword is None for arg in node.args):
         return None  # `dict(base, ...)`, `dict(**other)`: other keys may come from there
     return next((arg.value for arg in node.args if arg.keyword.value == key), None)
+
+
+_NOT_WRITTEN = object()
+
+
+def _item_written(scope: F.Scope, name: str, bound: F.Assign, key: str):
+    """The assignment `name[key] = value` that sets the item after the dict display
+    `bound` (only a plain `name = {...}`/`dict(...)`), when there is exactly one and it
+    runs whenever the display does (same branch and loop) and nothing else writes the
+    dict but other literal keys; None when the item is written otherwise (a branch, a
+    computed key, `.update()`); `_NOT_WRITTEN` when no statement writes `key`."""
+    if not _is_dict_display(bound.value, scope, bound.order):
+        return _NOT_WRITTEN
+    writes = []
+    for assign in scope.assigns:
+        if assign.order <= bound.order:
+            continue
+        for target in assign.targets:
+            if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) \
+                    and target.value.value == name:
+                index = _literal_index(target)
+                if index is None:
+                    return None  # a computed key may be `key`
+                if index == key:
+                    writes.append(assign)
+    if not writes:
+        return _NOT_WRITTEN
+    if len(writes) > 1 or _written_otherwise(scope, name, bound.order):
+        return None
+    write = writes[0]
+    if write.branch is not bound.branch or write.loop is not bound.loop or len(write.targets) != 1:
+        return None
+    return write
+
+
+def _is_dict_display(node, scope: F.Scope, order: int) -> bool:
+    if isinstance(node, cst.Dict):
+        return True
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict" \
+        and lookup(scope, "dict", order) is None and all(arg.keyword is not None for arg in node.args)
+
+
+def _written_otherwise(scope: F.Scope, name: str, order: int) -> bool:
+    """`name[k] += v`, `name.update(...)`, `name.pop(k)` after `order`."""
+    def is_name(node) -> bool:
+        return isinstance(node, cst.Name) and node.value == name
+
+    for aug in scope.aug_assigns:
+        if aug.order > order and isinstance(aug.target, cst.Subscript) and is_name(aug.target.value):
+            return True
+    return any(call.order > order and call.method in _DICT_WRITES and is_name(call.receiver)
+               for call in scope.calls)
 
 
 def _written_after(scope: F.Scope, name: str, order: int) -> bool:
