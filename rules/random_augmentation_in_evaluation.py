@@ -17,7 +17,8 @@ class RandomAugmentationInEvaluation(Rule):
     `RandomRotation`, `ColorJitter`, `RandomErasing`, `RandAugment`,
     `AutoAugment`, `TrivialAugmentWide`, `RandomAffine`, ... and their
     `torchvision.transforms.v2` equivalents), followed from the `DataLoader`
-    to the dataset's construction and through `Compose`, names and dicts of
+    to the dataset's construction (through an evaluation helper's parameter
+    to what its callers pass) and through `Compose`, names and dicts of
     transforms (`data_transforms["val"]`). A probability switched off
     explicitly (`p=0`, or `p=0.5 if args.flip else 0`) is not random.
 
@@ -43,8 +44,10 @@ class RandomAugmentationInEvaluation(Rule):
 
     ## Fix safety
     There is no automatic fix. Not reported for deterministic transforms
-    (`Resize`, `CenterCrop`, `Normalize`, `ToTensor`), for datasets that only
-    training loops read, for test-time augmentation that averages several
+    (`Resize`, `CenterCrop`, `Normalize`, `ToTensor`), for the training set
+    (also when an evaluation helper reads it whole, e.g. for training
+    accuracy; a held-out part of it picked by a `sampler` is evaluation data
+    and is reported), for test-time augmentation that averages several
     passes (an evaluation loop run inside another loop, a loop of passes
     inside it, a Dataset whose `__getitem__` stacks several transformed views),
     or when the transform comes from another package or a project
@@ -96,26 +99,34 @@ with torch.no_grad():
         model = ctx.model
         training = _loaders_of_training(model)
         reported: set[int] = set()
+        training_sets: set[int] | None = None
         for loop, phase in _evaluation_loops(model):
             if _several_passes(model, loop, phase):
                 continue
             for loader in model.data.loaders_iterated(loop):
                 if id(loader.call) in training:
                     continue
-                construct = _dataset_construction(model, loader)
-                if construct is None or id(construct.node) in reported:
-                    continue
-                transforms = transforms_of(model)
-                pipeline = transforms.transform_argument(construct)
-                found = transforms.random_in(pipeline, construct.scope, construct.order)
-                if not found or transforms.applied_several_times(construct):
-                    continue
-                reported.add(id(construct.node))
-                ctx.report(construct.node, _message(model, found, loop, phase),
-                           title=f"random augmentation in evaluation data "
-                                 f"({titles.listed(sorted({f.name for f in found}), 2, limit=36)})",
-                           context={"transform": model.code(pipeline),
-                                    "random_transforms": sorted({f.name for f in found})})
+                for construct in _dataset_constructions(model, loader):
+                    if id(construct.node) in reported:
+                        continue
+                    if training_sets is None:
+                        training_sets = _datasets_of_training(model)
+                    if id(construct.node) not in training_sets or _reads_held_out_part(loader):
+                        self._check_construction(ctx, model, construct, loop, phase, reported)
+
+    @staticmethod
+    def _check_construction(ctx, model, construct, loop, phase, reported: set[int]) -> None:
+        transforms = transforms_of(model)
+        pipeline = transforms.transform_argument(construct)
+        found = transforms.random_in(pipeline, construct.scope, construct.order)
+        if not found or transforms.applied_several_times(construct):
+            return
+        reported.add(id(construct.node))
+        ctx.report(construct.node, _message(model, found, loop, phase),
+                   title=f"random augmentation in evaluation data "
+                         f"({titles.listed(sorted({f.name for f in found}), 2, limit=36)})",
+                   context={"transform": model.code(pipeline),
+                            "random_transforms": sorted({f.name for f in found})})
 
     @staticmethod
     def experiment(lab):
@@ -183,13 +194,39 @@ def _several_passes(model, loop, phase) -> bool:
     return False
 
 
-def _dataset_construction(model, loader):
-    """The call (in this file) that builds the loader's dataset."""
+def _dataset_constructions(model, loader) -> list:
+    """The calls (in this file) that build the loader's dataset: one, or for a dataset
+    that is a parameter (`def evaluate(net, data): DataLoader(data)`), what each
+    caller passes."""
     call = loader.call
-    kind = datasets_of(model).kind(loader.dataset, call.scope, call.order)
-    if kind is None or kind.construct is None:
-        return None
-    return model.facts.call_of.get(id(kind.construct))
+    found = []
+    for kind in datasets_of(model).possible(loader.dataset, call.scope, call.order):
+        construct = model.facts.call_of.get(id(kind.construct)) if kind.construct is not None else None
+        if construct is not None:
+            found.append(construct)
+    return found
+
+
+def _reads_held_out_part(loader) -> bool:
+    """A loader given a sampler over the training set's object (`DataLoader(train_set,
+    sampler=SubsetRandomSampler(held_out))`): a validation split that keeps the
+    training transform, not the training set itself."""
+    for name in ("sampler", "batch_sampler"):
+        value = loader.call.keyword(name)
+        if value is not None and not (isinstance(value, cst.Name) and value.value == "None"):
+            return True
+    return False
+
+
+def _datasets_of_training(model) -> set[int]:
+    """The constructions of datasets that training loops read (by id of the node): an
+    evaluation helper also called on the training set is not evaluation data."""
+    found: set[int] = set()
+    for loop, _scope in model.phases.train_loops:
+        if loop.kind == "for" and model.phases.eval_reason_of_loop(loop) is None:
+            for loader in model.data.loaders_iterated(loop):
+                found.update(id(construct.node) for construct in _dataset_constructions(model, loader))
+    return found
 
 
 def _message(model, found, loop, phase) -> str:

@@ -15,9 +15,9 @@ _WANT_LOGITS = frozenset({"bce_logits", "cross_entropy"})
 class SigmoidBeforeBceWithLogits(Rule):
     """## What it does
     Finds sigmoid outputs (`torch.sigmoid`, `.sigmoid()`, `nn.Sigmoid`, or a
-    model whose `forward` ends in a sigmoid, in this file or another) passed
-    to `BCEWithLogitsLoss` or `F.binary_cross_entropy_with_logits`, which
-    apply the sigmoid themselves.
+    model whose `forward` ends in a sigmoid or returns one as an item of a
+    tuple or dict, in this file or another) passed to `BCEWithLogitsLoss` or
+    `F.binary_cross_entropy_with_logits`, which apply the sigmoid themselves.
 
     ## Why is this bad?
     The loss computes the sigmoid of a sigmoid. Its input lies in (0, 1), so
@@ -140,7 +140,14 @@ loss = criterion(logits, target)  # expect: TL205
 
         model = lab.build_from_context()
         inputs = lab.inputs(model)
-        output = lab.output_tensor(lab.forward(model, inputs)).float()
+        output = lab.forward(model, inputs)
+        for step in lab.context.get("output_item") or ():
+            try:
+                output = output[step]
+            except (KeyError, IndexError, TypeError) as err:
+                return lab.inconclusive("experiment_error", f"the model's output has no item {step!r} "
+                                        f"({type(err).__name__}: {err})")
+        output = lab.output_tensor(output).float()
         if lab.context.get("sigmoid") == "outside":
             probs, logits = torch.sigmoid(output), output
             lab.assume("sigmoid", "applied to the model's output, as the script does")
@@ -233,7 +240,10 @@ def _wrapper_message(model, wrapper, origin: SigmoidOrigin) -> str:
 def _context(model, node, call, loss_name: str, origin: SigmoidOrigin) -> dict:
     if origin.via_forward is not None or origin.model_values:
         values = origin.model_values or model.values.at(node, call)
-        return {"sigmoid": "model", "loss": loss_name, **model_context(model, values)}
+        found = {"sigmoid": "model", "loss": loss_name, **model_context(model, values)}
+        if origin.item:  # the loss reads one item of the output (`out["flags"]`, `score, box = net(x)`)
+            found["output_item"] = list(origin.item)
+        return found
     found = {"sigmoid": "outside", "loss": loss_name}
     if origin.applied_to is not None and origin.facts is model.facts:
         sigmoid_call = model.facts.call_of.get(id(origin.node))

@@ -98,8 +98,8 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                         or in_unit_test(call.scope, model.facts, model.path):
                     continue
                 datasets = datasets or datasets_of(model)
-                kind = datasets.kind(loader.dataset, call.scope, call.order)
-                if kind is None or kind.style != "map" or carries_state_across_batches(model, loop, scope):
+                kind = _map_style(datasets, loader)
+                if kind is None or carries_state_across_batches(model, loop, scope):
                     continue
                 reported.add(id(call))
                 ctx.report(call.node, _message(model, call, kind, loop),
@@ -124,8 +124,8 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                         or in_unit_test(call.scope, model.facts, model.path):
                     continue
                 datasets = datasets or datasets_of(model)
-                kind = datasets.kind(loader.dataset, call.scope, call.order)
-                if kind is None or kind.style != "map":
+                kind = _map_style(datasets, loader)
+                if kind is None:
                     continue
                 reported.add(id(call))
                 ctx.report(call.node, _message(model, call, kind, elsewhere.loop, other.facts),
@@ -174,6 +174,17 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
         if first == second:
             return lab.confirmed(summary, **numbers)
         return lab.refuted(summary, **numbers)
+
+
+def _map_style(datasets, loader):
+    """The loader's dataset when it is map-style: the dataset itself, or for a parameter
+    of a training helper (`def fit(net, rows): DataLoader(rows)`), what every caller in
+    the file passes, all map-style; None when any is iterable or unknown."""
+    call = loader.call
+    kinds = datasets.possible(loader.dataset, call.scope, call.order)
+    if not kinds or any(kind.style != "map" for kind in kinds):
+        return None
+    return kinds[0]
 
 
 def _named_for_evaluation(model, call) -> bool:

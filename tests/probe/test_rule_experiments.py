@@ -116,6 +116,7 @@ NOT_CONFIRMED = {
     # which the sandbox does not run: the loader cannot be rebuilt with the user's dataset.
     ("fixtures/TL303/bad_default_shuffle_tensor_dataset.py", 19, "TL303"): ("inconclusive", "experiment_error"),
     ("fixtures/TL303/bad_random_split_part.py", 7, "TL303"): ("inconclusive", "experiment_error"),
+    ("fixtures/TL303/bad_training_helper_dataset_param.py", 9, "TL303"): ("inconclusive", "experiment_error"),
     # TL302: torchvision is not installed in the sandbox, so the dataset's transform cannot be
     # built and applied twice to one image: the experiment says so rather than guess.
     ("fixtures/TL302/bad_project_dataset_transform_param.py", 21, "TL302"): ("inconclusive", "missing_dependency"),
@@ -124,6 +125,8 @@ NOT_CONFIRMED = {
     ("fixtures/TL302/bad_pipeline_list_built_by_append.py", 15, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_eval_pass_in_class_namespace.py", 33, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_probability_always_on.py", 17, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_legacy_sized_crop_alias.py", 11, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_held_out_sampler_over_augmented_set.py", 9, "TL302"): ("inconclusive", "missing_dependency"),
     # The model is built in another file of the project (a top-level nn.Sequential, a trainer
     # class given its model by a caller, a star import): the probe finds no construction it
     # can run for this script and says so rather than build another model.

@@ -622,9 +622,11 @@ def _choose(context: dict[str, Any], constructions: list[recover.Construction],
 
     construct_line = context.get("construct_line")
     if isinstance(construct_line, int):
-        for construction in constructions:
-            if construction.line <= construct_line <= construction.end_line:
-                return index_of(construction)
+        at_line = [c for c in constructions if c.line <= construct_line <= c.end_line]
+        # `encoder, head = Encoder(), Head()`: several on the line, the finding's class decides
+        named = [c for c in at_line if c.model.name == context.get("class")]
+        if named or at_line:
+            return index_of((named or at_line)[0])
     model_var = context.get("model_var") or context.get("model")
     if isinstance(model_var, str):
         matching = [c for c in constructions if c.var == model_var]

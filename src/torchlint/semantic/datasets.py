@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from torchlint.semantic.model import SemanticModel
 
 MAX_DEPTH = 6
+_PARAM_HOPS = 2  # parameters followed to their callers: evaluate(net, data) <- run(data) <- main
 _MAP_STYLE_TORCH = frozenset({"torch.utils.data.TensorDataset", "torch.utils.data.Subset",
                               "torch.utils.data.ConcatDataset", "torch.utils.data.StackDataset"})
 _MAP_STYLE_PACKAGES = ("torchvision.datasets.", "torchaudio.datasets.", "torch_geometric.datasets.")
@@ -84,6 +85,23 @@ class Datasets:
             return self._class_kind(definition.fact, node)
         return None
 
+    def possible(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
+                 depth: int = 0) -> list[DatasetKind]:
+        """What :meth:`kind` finds, and for a parameter (`def evaluate(net, data):
+        DataLoader(data)`) what each known call site in this file passes it: one entry
+        per site whose argument is known, in source order."""
+        found = self.kind(node, scope, order)
+        if found is not None:
+            return [found]
+        param = _param_named(node, scope, order)
+        if param is None or depth >= _PARAM_HOPS:
+            return []
+        kinds = []
+        for site in self.model.arguments_across(param, self.model.facts):
+            if site.facts is self.model.facts:  # other files' datasets are theirs to report
+                kinds.extend(self.possible(site.argument, site.call.scope, site.call.order, depth + 1))
+        return kinds
+
     def _class_kind(self, cls: F.Class, node: cst.Call) -> DatasetKind | None:
         bases = [dotted_name(b) or "" for b in cls.bases]
         if any(b.rsplit(".", 1)[-1] in _ITERABLE_BASES for b in bases):
@@ -94,6 +112,16 @@ class Datasets:
         if derives and "__getitem__" in cls.methods:
             return DatasetKind("map", f"class {cls.name} (Dataset with __getitem__)", node)
         return None
+
+
+def _param_named(node: cst.BaseExpression | None, scope: F.Scope, order: int | None) -> F.Param | None:
+    """The parameter a bare name is, where it is used (not rebound before)."""
+    if not isinstance(node, cst.Name):
+        return None
+    found = lookup(scope, node.value, order)
+    fact = found[1].fact if found is not None else None
+    usable = isinstance(fact, F.Param) and fact.default is None and fact.node.star not in ("*", "**")
+    return fact if usable else None
 
 
 def datasets_of(model: SemanticModel) -> Datasets:

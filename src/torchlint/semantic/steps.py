@@ -277,7 +277,8 @@ class Steps:
 def _may_anchor(call: F.Call) -> bool:
     """A call the step rules start from: a step or a clipping call, by its name (cheap)."""
     name = call.method or call.dotted or ""
-    return name == "step" or name.endswith(("clip_grad_norm_", "clip_grad_value_"))
+    # `clip_grad_norm` without the underscore: the deprecated alias old scripts still call.
+    return name == "step" or name.endswith(("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_"))
 
 
 def steps_of(model: SemanticModel) -> Steps:

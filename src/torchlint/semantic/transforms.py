@@ -29,7 +29,7 @@ MAX_DEPTH = 8
 _PACKAGES = ("torchvision.transforms.v2.", "torchvision.transforms.")
 #: Transforms that draw new random parameters on every call.
 RANDOM_TRANSFORMS = frozenset({
-    "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
+    "RandomCrop", "RandomResizedCrop", "RandomSizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
     "ColorJitter", "RandomErasing", "RandAugment", "AutoAugment", "TrivialAugmentWide", "AugMix",
     "RandomAffine", "RandomPerspective", "RandomGrayscale", "RandomInvert", "RandomPosterize",
     "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize",
