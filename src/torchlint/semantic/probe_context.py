@@ -78,16 +78,27 @@ def _in_source_order(model, values: list) -> list:
     if len(values) < 2:
         return values
 
-    def where(value) -> tuple[str, int, str]:
+    def where(value) -> tuple[str, int, str, int, str]:
         facts = value.facts if value.facts is not None else model.facts
         try:
             line = model.line_of(value.origin, facts) if value.origin is not None else 0
         except Exception:  # noqa: BLE001 - a node the locator does not know: last
             line = 1 << 30
         path = model.path_of(facts) if facts is not model.facts else model.path
-        return (str(path or ""), line, value.kind)
+        # Outputs of one call (`net(x)` where net may be either class) tie on their
+        # origin: then the class defined first, then its name.
+        module = value.module
+        defined = _class_line(model, module) if module is not None else 0
+        return (str(path or ""), line, value.kind, defined, module.name if module is not None else "")
 
     return sorted(values, key=where)
+
+
+def _class_line(model, module) -> int:
+    try:
+        return model.line_of(module.cls.node, module.facts)
+    except Exception:  # noqa: BLE001 - a class the locator does not know: by name only
+        return 0
 
 
 def _other_classes(values: list, chosen: str) -> list[str]:
