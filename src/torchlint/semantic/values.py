@@ -749,10 +749,43 @@ class Values:
                                    call=callee.call))
             elif callee.kind == "function" and callee.definition is not None:
                 function = callee.definition.fact
+                # `build("dense")` with `if kind == "conv": return ConvNet()`: that return
+                # cannot run for this call's literal arguments.
+                arguments = self._literal_arguments(function, node, call)
                 for ret in function.returns:
-                    if ret.value is not None:
+                    if ret.value is not None and (not arguments or self._may_return(ret, function, arguments)):
                         found.extend(self.infer(ret.value, function, ret.order, callee.definition.facts,
                                                 callee.definition.path, depth + 1))
+        return found
+
+    @staticmethod
+    def _may_return(ret: F.Return, function: F.Function, arguments: dict) -> bool:
+        """`ret` can run for these arguments: no arm around it is skipped, and no
+        earlier return runs whenever it would (`if kind == "probs": return A` makes
+        the `return B` after it unreachable for "probs")."""
+        return C.consistent(ret, arguments) and not any(
+            other.order < ret.order and other.loop is ret.loop and C.dominates(other, ret, arguments)
+            for other in function.returns)
+
+    def _literal_arguments(self, function: F.Function, node: cst.Call, call: F.Call | None) -> dict:
+        """The parameters of `function` this call fixes to a literal (written at the
+        call, or left at a literal default), for those never rebound in the function."""
+        if any(arg.star for arg in node.args) or call is None and function.class_ is not None:
+            return {}
+        receiver = call is not None and self.model.passes_receiver(call, function)
+        params = function.params[1:] if receiver else function.params
+        positional = [arg.value for arg in node.args if arg.keyword is None]
+        found: dict = {}
+        for index, param in enumerate(params):
+            if len(function.bindings.get(param.name, ())) > 1:
+                continue  # `kind = kind.lower()`: the value tested is not the argument
+            given = next((arg.value for arg in node.args if arg.keyword is not None
+                          and arg.keyword.value == param.name), None)
+            if given is None:
+                given = positional[index] if index < len(positional) else param.default
+            value = C.literal(given)
+            if value is not C.UNKNOWN:
+                found[param.name] = value
         return found
 
     def _dynamic_member(self, namespace: cst.BaseExpression, frame: _Frame) -> list[Value]:
