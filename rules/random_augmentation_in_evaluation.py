@@ -157,12 +157,13 @@ with torch.no_grad():
 
 
 def _evaluation_loops(model):
-    """The for loops of evaluation phases (a phase's own loop or loops inside it)."""
+    """The loops of evaluation phases (a phase's own loop or loops inside it): for
+    loops and comprehensions (`sum(... for x, y in test_loader)`)."""
     found = []
     seen: set[int] = set()
     for phase in model.phases.eval_phases:
         for loop in model.facts.loops:
-            if loop.kind != "for" or id(loop) in seen:
+            if loop.kind not in ("for", "comprehension") or id(loop) in seen:
                 continue
             if phase.block is loop or phase.block.contains(loop):
                 seen.add(id(loop))

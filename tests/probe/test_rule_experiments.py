@@ -131,6 +131,7 @@ NOT_CONFIRMED = {
     ("fixtures/TL302/bad_pipeline_list_built_by_append.py", 15, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_eval_pass_in_class_namespace.py", 33, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_probability_always_on.py", 17, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_generator_over_test_loader.py", 10, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_legacy_sized_crop_alias.py", 11, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_held_out_sampler_over_augmented_set.py", 9, "TL302"): ("inconclusive", "missing_dependency"),
     # The model is built in another file of the project (a top-level nn.Sequential, a trainer
