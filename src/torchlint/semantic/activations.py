@@ -328,19 +328,10 @@ def _written_otherwise(scope: F.Scope, name: str, order: int) -> bool:
 
 def _written_after(scope: F.Scope, name: str, order: int) -> bool:
     """Whether the dict bound to `name` at `order` gets items written in `scope` later:
-    `name[k] = v`, `name[k] += v`, `name.update(...)`, `name.pop(k)`."""
-    def is_name(node) -> bool:
-        return isinstance(node, cst.Name) and node.value == name
-
-    for assign in scope.assigns:
-        if assign.order > order and any(isinstance(t, cst.Subscript) and is_name(t.value)
-                                        for t in assign.targets):
-            return True
-    for aug in scope.aug_assigns:
-        if aug.order > order and isinstance(aug.target, cst.Subscript) and is_name(aug.target.value):
-            return True
-    return any(call.order > order and call.method in _DICT_WRITES and is_name(call.receiver)
-               for call in scope.calls)
+    `name[k] = v`, or as :func:`_written_otherwise` says."""
+    return any(assign.order > order and any(isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name)
+                                            and t.value.value == name for t in assign.targets)
+               for assign in scope.assigns) or _written_otherwise(scope, name, order)
 
 
 def _string_value(node) -> str | None:

@@ -116,15 +116,18 @@ class Call(Located):
         return bound_argument(self.node, param)  # type: ignore[arg-type]
 
 
-def bound_argument(call: cst.Call, param: Param, *, default: bool = True) -> cst.BaseExpression | None:
+def bound_argument(call: cst.Call, param: Param, *, default: bool = True,
+                   receiver: bool = True) -> cst.BaseExpression | None:
     """What `call`, of a method through its instance or of a class (the instance
-    not written), gives `param`: by keyword, by position, else (with `default`)
-    the parameter's default; None when `*args` or `**kwargs` may hold it."""
+    not written; `receiver=False` for a call that fills every parameter itself,
+    as a plain function's does), gives `param`: by keyword, by position, else
+    (with `default`) the parameter's default; None when `*args` or `**kwargs`
+    may hold it."""
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == param.name:
             return arg.value
     positional = [arg for arg in call.args if arg.keyword is None]
-    index = param.index - 1
+    index = param.index - 1 if receiver else param.index
     if any(arg.star for arg in positional[: index + 1]):
         return None  # `*args` at or before its position: which argument it is is unknown
     if 0 <= index < len(positional):

@@ -38,7 +38,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import binding_before, lookup
-from torchlint.semantic.uses import BACKWARD_CALLS
+from torchlint.semantic.uses import BACKWARD_CALLS, reads_any
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
 
@@ -112,10 +112,6 @@ class ModeState:
 
 
 _STATE_RANK = {"train": 0, "default": 1, "unknown": 2, "eval": 3}
-
-
-def _reads_names(node: cst.CSTNode | None, names: set[str]) -> bool:
-    return node is not None and any(type(n) is cst.Name and n.value in names for n in iter_nodes(node))
 
 
 class Phases:
@@ -530,7 +526,7 @@ class Phases:
             if any(call.loop is site.loop and self.is_training_call(call) for call in calls):
                 return True
             kept = self._names_holding(site, block)
-            if kept and any(call.order > site.order and any(_reads_names(arg.value, kept) for arg in call.args)
+            if kept and any(call.order > site.order and any(reads_any(arg.value, kept) for arg in call.args)
                             and self._helper_trains(call, 0) for call in calls):
                 return True
         return False
@@ -546,7 +542,7 @@ class Phases:
             if assign.value is None or not (block is scope or block.contains(assign)):
                 continue
             holds_site = statement is not None and statement_of.get(id(assign.node)) is statement
-            if holds_site or assign.order > site.order and names and _reads_names(assign.value, names):
+            if holds_site or assign.order > site.order and names and reads_any(assign.value, names):
                 names.update(t.value for t in assign.targets if isinstance(t, cst.Name))
         return names
 
@@ -573,15 +569,15 @@ class Phases:
                 else [statement.target]
             names = {node.value for target in targets for node in iter_nodes(target) if isinstance(node, cst.Name)}
             for assign in scope.assigns:  # names computed from them carry the result too
-                if assign.order > site.order and assign.value is not None and _reads_any(assign.value, names):
+                if assign.order > site.order and assign.value is not None and reads_any(assign.value, names):
                     names |= {node.value for target in assign.targets for node in iter_nodes(target)
                               if isinstance(node, cst.Name)}
         elif not isinstance(statement, cst.Return):
             return False
-        if names and any(_reads_any(call.node, names) for call in backward):
+        if names and any(reads_any(call.node, names) for call in backward):
             return True
         returned = isinstance(statement, cst.Return) or bool(names) and any(
-            ret.value is not None and ret.order > site.order and _reads_any(ret.value, names)
+            ret.value is not None and ret.order > site.order and reads_any(ret.value, names)
             for ret in scope.returns)
         if not returned or not isinstance(scope, F.Function):
             return False
@@ -1073,7 +1069,7 @@ class Phases:
             return False
         receiver = forward.params[0].name
         ran = False
-        home = self if owner.facts is self.facts else self.model.model_for(owner.facts, owner.path).phases
+        home = self._phases_of_file(owner.facts, owner.path)
         for inner in forward.calls:
             head, _, attr = (dotted_name(inner.func) or "").partition(".")
             if head != receiver or not attr or not C.consistent(inner, assumptions):
@@ -1119,6 +1115,7 @@ class Phases:
         return runs_layers
 
     def _phases_of_file(self, facts: F.FileFacts, path) -> Phases:
+        """The phases of another file of the project (this one's for this file)."""
         return self if facts is self.facts else self.model.model_for(facts, path).phases
 
     def _from_transformers(self, forward: Forward) -> bool:
@@ -1183,8 +1180,7 @@ class Phases:
 
     def _phases_of(self, site: F.Call) -> Phases:
         """The phases of the file a call site is in: callers may be in other files."""
-        facts, path = self.model.home_of(site)
-        return self if facts is self.facts else self.model.model_for(facts, path).phases
+        return self._phases_of_file(*self.model.home_of(site))
 
 
 class _EvalPhaseFinder:
@@ -1403,11 +1399,6 @@ _TYPED_TENSORS = frozenset({"Tensor", "FloatTensor", "DoubleTensor", "LongTensor
                             "BoolTensor", "HalfTensor"})
 _RANDOM_FACTORIES = ("randn", "rand", "randint", "zeros", "ones", "empty", "full", "tensor", "arange",
                      "randn_like", "rand_like", "zeros_like", "ones_like", "linspace")
-
-
-def _reads_any(node: cst.CSTNode, names: set[str]) -> bool:
-    """Whether `node` reads one of `names`."""
-    return any(isinstance(inner, cst.Name) and inner.value in names for inner in iter_nodes(node))
 
 
 def _names_no_grad(node: cst.BaseExpression) -> bool:

@@ -79,7 +79,7 @@ def _derive_names(scope: F.Scope, uses: Uses) -> None:
             for binding in bindings:
                 fact = binding.fact
                 if isinstance(fact, F.Assign) and fact.kind == "assign" and fact.value is not None \
-                        and _reads(fact.value, uses.names):
+                        and reads_any(fact.value, uses.names):
                     uses.names.add(binding_name)
                     changed = True
                     break
@@ -89,14 +89,14 @@ def _classify(model: SemanticModel, fact: F.Located, uses: Uses, accounted: set[
     if isinstance(fact, F.Call):
         _classify_call(model, fact, uses, accounted)
     elif isinstance(fact, F.Return):
-        if fact.value is not None and _reads(fact.value, uses.names):
+        if fact.value is not None and reads_any(fact.value, uses.names):
             uses.returned = True
             accounted.update(_read_ids(fact.value, uses.names))
     elif isinstance(fact, F.Assign):
         for target in fact.targets:
             if isinstance(target, cst.Name) and target.value in uses.names:
                 accounted.add(id(target))  # a write, not a read
-        if fact.value is None or not _reads(fact.value, uses.names):
+        if fact.value is None or not reads_any(fact.value, uses.names):
             return
         if fact.kind == "assign" and all(isinstance(t, cst.Name) for t in fact.targets):
             accounted.update(_read_ids(fact.value, uses.names))  # the targets are followed by _derive_names
@@ -106,7 +106,7 @@ def _classify(model: SemanticModel, fact: F.Located, uses: Uses, accounted: set[
         target = dotted_name(fact.target)
         for node in (fact.target, fact.value):
             accounted.update(_read_ids(node, uses.names))
-        if _reads(fact.value, uses.names) and (target is None or target not in uses.names):
+        if reads_any(fact.value, uses.names) and (target is None or target not in uses.names):
             if isinstance(fact.target, cst.Name):
                 uses.names.add(fact.target.value)
             else:
@@ -115,8 +115,8 @@ def _classify(model: SemanticModel, fact: F.Located, uses: Uses, accounted: set[
 
 def _classify_call(model: SemanticModel, call: F.Call, uses: Uses, accounted: set[int]) -> None:
     node = call.node
-    receiver_reads = call.receiver is not None and _reads(call.receiver, uses.names)
-    argument_reads = [arg for arg in call.args if _reads(arg.value, uses.names)]
+    receiver_reads = call.receiver is not None and reads_any(call.receiver, uses.names)
+    argument_reads = [arg for arg in call.args if reads_any(arg.value, uses.names)]
     if not receiver_reads and not argument_reads:
         return
     method = call.method or dotted_name(call.func) or ""
@@ -156,7 +156,8 @@ def _tests(scope: F.Scope) -> list[cst.CSTNode]:
     return found
 
 
-def _reads(node: cst.CSTNode | None, names: set[str]) -> bool:
+def reads_any(node: cst.CSTNode | None, names: set[str]) -> bool:
+    """Whether `node` reads one of `names` (a Name anywhere in it)."""
     return node is not None and any(isinstance(n, cst.Name) and n.value in names for n in iter_nodes(node))
 
 

@@ -773,17 +773,11 @@ class Values:
         if any(arg.star for arg in node.args) or call is None and function.class_ is not None:
             return {}
         receiver = call is not None and self.model.passes_receiver(call, function)
-        params = function.params[1:] if receiver else function.params
-        positional = [arg.value for arg in node.args if arg.keyword is None]
         found: dict = {}
-        for index, param in enumerate(params):
+        for param in function.params[1:] if receiver else function.params:
             if len(function.bindings.get(param.name, ())) > 1:
                 continue  # `kind = kind.lower()`: the value tested is not the argument
-            given = next((arg.value for arg in node.args if arg.keyword is not None
-                          and arg.keyword.value == param.name), None)
-            if given is None:
-                given = positional[index] if index < len(positional) else param.default
-            value = C.literal(given)
+            value = C.literal(F.bound_argument(node, param, receiver=receiver))
             if value is not C.UNKNOWN:
                 found[param.name] = value
         return found
