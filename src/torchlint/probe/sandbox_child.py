@@ -110,6 +110,11 @@ class ChildRuntime:
         raise LookupError(f"no nn.Module class {class_name!r} in {self.job['display']} or its "
                           "local imports")
 
+    def model_index(self, class_name: str) -> int | None:
+        """The index of the first construction (or signature) of `class_name` among the job's models."""
+        return next((i for i, spec in enumerate(self.job.get("models", []))
+                     if spec.get("class") == class_name), None)
+
     def namespace(self, module: str) -> dict[str, Any]:
         """The globals of `module`, loading it (another script of the run whose
         construction call is used) with its parsed-arguments namespace."""
@@ -167,6 +172,72 @@ def _load_failure(err: BaseException) -> tuple[str, str]:
     return reason, detail
 
 
+def _run_experiment(runtime: ChildRuntime, experiment: dict[str, Any]) -> dict[str, Any]:
+    """One experiment's result: its verdict, or the failure that ended it."""
+    settings = runtime.job["settings"]
+    lab = None
+    try:
+        function = _compile_experiment(experiment)
+        lab = lab_mod.Lab(runtime, experiment)
+        torch.manual_seed(0)
+        with time_limit(float(settings["timeout"]), "the experiment"):
+            outcome = function(lab)
+        return lab_mod.finish(lab, outcome)
+    except BaseException as err:  # noqa: BLE001 - SystemExit from user code included
+        result = lab_mod.failure(lab, err)
+        if result.get("reason") == "resource_limit" and "allocate" in result["evidence"]["summary"]:
+            result["evidence"]["summary"] += (f"; the sandbox's address space is limited to "
+                                              f"{int(settings['memory_mb'])} MB")
+        return result
+
+
+#: Verdicts that say something about the model they ran on (a stand-in's or a failure's do not).
+_ABOUT_THE_MODEL = ("confirmed", "confirmed_redundant", "refuted", "not_exercised")
+
+
+def _on_every_model(runtime: ChildRuntime, experiment: dict[str, Any], first: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """The verdict when the script chooses its model at run time (``net = Wide() if
+    args.wide else Narrow()``: the context's ``alternatives``). `first` is the
+    verdict on the class the context names; the experiment then runs on each other
+    class the script may build. The verdict stands when every class that ran agrees;
+    when they disagree it depends on the script's configuration, which the probe
+    does not know: ``inconclusive`` (``model_choice``) with each class's result."""
+    context = experiment.get("context", {})
+    others = context.get("alternatives") or []
+    chosen = context.get("class")
+    if not others or not chosen or first.get("verdict") not in _ABOUT_THE_MODEL:
+        return first
+    results = {chosen: first}
+    for name in others:
+        index = runtime.model_index(name)
+        if index is None:
+            continue
+        own = {k: v for k, v in context.items()
+               if k not in ("alternatives", "construct_line", "construct_path")}
+        results[name] = _run_experiment(runtime, {**experiment, "context": {**own, "class": name},
+                                                  "model": index})
+    ran = {name: r for name, r in results.items() if r.get("verdict") in _ABOUT_THE_MODEL}
+    not_run = [name for name in others if name not in ran]
+    assumptions = dict(first.get("assumptions", {}))
+    if len({r["verdict"] for r in ran.values()}) == 1:
+        agreed = [name for name in ran if name != chosen]
+        assumptions["alternatives"] = (
+            f"the script may build {' or '.join(others)} instead: "
+            + (f"the same verdict on {' and '.join(agreed)}" if agreed else f"this verdict is about {chosen}")
+            + (f"; {' and '.join(not_run)} could not be run here" if not_run and agreed else ""))
+        return {**first, "assumptions": assumptions}
+    each = "; ".join(f"{name}: {r['verdict']} ({r.get('evidence', {}).get('summary', '')})"
+                     for name, r in ran.items())
+    assumptions["alternatives"] = f"the script may build {' or '.join([chosen, *others])}"
+    return {"verdict": "inconclusive", "reason": "model_choice",
+            "evidence": {"summary": f"the script chooses its model at run time and the verdict "
+                                    f"depends on which: {each}",
+                         "per_model": {name: {"verdict": r["verdict"], **r.get("evidence", {})}
+                                       for name, r in ran.items()}},
+            "assumptions": assumptions}
+
+
 def run(job: dict[str, Any], handle: TextIO, rundir: str, start: str, skip: set[int]) -> None:
     """Everything a child does after its process exists; the caller exits."""
     writer = ResultWriter(handle)
@@ -195,19 +266,7 @@ def run(job: dict[str, Any], handle: TextIO, rundir: str, start: str, skip: set[
     writer.event({"event": "loaded", "stubbed": list(registry.stubbed)})
     for experiment in experiments:
         writer.event({"event": "start", "id": experiment["id"], "time": time.time()})
-        lab = None
-        try:
-            function = _compile_experiment(experiment)
-            lab = lab_mod.Lab(runtime, experiment)
-            torch.manual_seed(0)
-            with time_limit(float(settings["timeout"]), "the experiment"):
-                outcome = function(lab)
-            result = lab_mod.finish(lab, outcome)
-        except BaseException as err:  # noqa: BLE001 - SystemExit from user code included
-            result = lab_mod.failure(lab, err)
-            if result.get("reason") == "resource_limit" and "allocate" in result["evidence"]["summary"]:
-                result["evidence"]["summary"] += (f"; the sandbox's address space is limited to "
-                                                  f"{int(settings['memory_mb'])} MB")
+        result = _on_every_model(runtime, experiment, _run_experiment(runtime, experiment))
         assumptions = dict(base)
         if registry.stubbed:
             assumptions["stubbed_imports"] = list(registry.stubbed)

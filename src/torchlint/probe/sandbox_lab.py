@@ -40,7 +40,7 @@ VERDICTS = ("confirmed", "confirmed_redundant", "refuted", "mechanism_only", "no
 #: flagged path gives ``mechanism_only`` instead (it showed how the bug works, not that it is here).
 VERDICTS_ABOUT_THE_CODE = ("confirmed", "confirmed_redundant", "refuted")
 REASONS = ("load_failed", "construct_failed", "no_inputs", "experiment_error", "timeout",
-           "resource_limit", "sandbox_denied", "missing_dependency")
+           "resource_limit", "sandbox_denied", "missing_dependency", "model_choice")
 
 #: The input search of one model stops after this long, or when the process's peak memory
 #: grew by this much since it started (a pathological model must not eat the script's budget).
