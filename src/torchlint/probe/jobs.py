@@ -482,7 +482,7 @@ def _model_parameter(info: recover.SourceInfo, context: dict[str, Any], line: in
         return None
     for function in info.facts.scope.functions:  # top level: methods get their model from self
         body = function.node.body.body  # type: ignore[attr-defined]
-        if not body or not info.line(function.node) <= line <= info.line_span_end(body[-1]):
+        if not body or not info.line(function.node) <= line <= info.last_line(function.node):
             continue
         param = function.param(named)
         if param is not None and param.node.star not in ("*", "**"):
@@ -628,6 +628,8 @@ def _choose(context: dict[str, Any], constructions: list[recover.Construction],
         if named or at_line:
             return index_of((named or at_line)[0])
     model_var = context.get("model_var") or context.get("model")
+    if isinstance(model_var, str) and model_var.startswith("self.") and enclosing_class is not None:
+        model_var = None  # `self.encoder(x)` in a model's own method: a part of the enclosing class
     if isinstance(model_var, str):
         matching = [c for c in constructions if c.var == model_var]
         before = [c for c in matching if c.line <= line]
@@ -661,7 +663,7 @@ def _class_at(info: recover.SourceInfo, line: int) -> str | None:
     found = None
     for cls in info.facts.classes:
         body = cls.node.body.body  # type: ignore[attr-defined]
-        last = info.line_span_end(body[-1]) if body else info.line(cls.node)
+        last = info.last_line(cls.node)
         if info.line(cls.node) <= line <= last:
             found = cls.name
     return found

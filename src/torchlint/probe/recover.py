@@ -76,7 +76,18 @@ class SourceInfo:
         return self._span(node).start_line
 
     def line_span_end(self, node: cst.CSTNode) -> int:
+        """The last line of `node`; for a compound statement, of its header only."""
         return self._span(node).end_line
+
+    def last_line(self, node: cst.CSTNode) -> int:
+        """The last line of `node` with its whole body (`def`, `for`, `with`, `try`...):
+        the span of a compound statement ends with its header, so its last
+        statement, recursively, is where it ends."""
+        while True:
+            inner = _last_statement(node)
+            if inner is None:
+                return self.line_span_end(node)
+            node = inner
 
     def _span(self, node: cst.CSTNode):
         if self._locator is None:
@@ -729,4 +740,28 @@ def _definition(module: SourceInfo, name: str,
         found = _definition(inner, inner_name or name, resolve_import, depth + 1)
         if found is not None:
             return found
+    return None
+
+
+def _last_statement(node: cst.CSTNode) -> cst.CSTNode | None:
+    """The statement a compound statement's text ends with (its `finally`, `else`,
+    last handler or body), None for a simple statement."""
+    for part in ("finalbody", "orelse"):
+        block = getattr(node, part, None)
+        if block is not None:
+            return block if isinstance(block, cst.If) else _last_statement_of_block(block)
+    handlers = getattr(node, "handlers", None)
+    if handlers:
+        return handlers[-1]
+    cases = getattr(node, "cases", None)
+    if cases:
+        return cases[-1]
+    body = getattr(node, "body", None)
+    return _last_statement_of_block(body) if body is not None else None
+
+
+def _last_statement_of_block(block) -> cst.CSTNode | None:
+    statements = getattr(block, "body", None)
+    if isinstance(statements, (list, tuple)) and statements:
+        return statements[-1]
     return None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import libcst as cst
 
@@ -72,11 +72,17 @@ class Forward:
     # How the callee is known to be a model: "value" (data flow), "use" (model
     # methods are called on it: `net.eval()`), "name" (`model`, `self.encoder`).
     evidence: str = "value"
+    # A method of the model other than forward that runs its layers (`tagger.tag(x)`):
+    # the model is the receiver.
+    own_method: bool = False
 
     @property
     def target(self) -> str:
+        """The model, as written: `net` of `net(x)`, `net.forward(x)` and `net.tag(x)`;
+        `net.encoder` of `net.encoder(x)`."""
         func = self.call.func
-        if isinstance(func, cst.Attribute) and (self.call.method == "forward" or self.evidence != "value"
+        if isinstance(func, cst.Attribute) and (self.call.method == "forward" or self.own_method
+                                                or self.evidence != "value"
                                                 and self.call.method in E.FORWARD_METHODS):
             return dotted_name(func.value) or ""
         return dotted_name(func) or ""
@@ -269,9 +275,10 @@ class Phases:
         if isinstance(call.func, cst.Attribute) and call.method not in E.MODEL_METHODS:
             # `m.encode(x)`, `m.head(x)`: a method or a submodule of a project model
             receivers = _modules(self.model.values.at(call.receiver, call))
-            if any(v.module is not None and (v.module.layer(call.method) or _runs_layers(v.module, call.method))
-                   for v in receivers):
+            if any(v.module is not None and v.module.layer(call.method) for v in receivers):
                 return Forward(call, receivers)
+            if any(v.module is not None and _runs_layers(v.module, call.method) for v in receivers):
+                return Forward(call, receivers, own_method=True)
         return self._forward_by_evidence(call)
 
     def _forward_by_evidence(self, call: F.Call) -> Forward | None:
@@ -673,7 +680,8 @@ class Phases:
         phase through the helper calls `via` (outermost first)."""
         scope = call.scope
         assumptions = phase.assumptions if phase is not None and scope is phase.scope else {}
-        state = self._mode_from_events(call, target, models, assumptions)
+        state = self._mode_from_events(call, target, models, assumptions) or \
+            self._mode_set_by_method(call, models)
         if state is not None:
             return state
         if self._created_here(models, scope, call) or self._built_here(target, models, scope, call):
@@ -950,6 +958,17 @@ class Phases:
             how = E.loading_call(value.origin) if value.facts is self.facts else None
             if how is not None:
                 return how
+        how = self._loaded_into(call, target)
+        receiver = dotted_name(call.receiver) if call.receiver is not None else None
+        if how is None and receiver and receiver != "self" and target == dotted_name(call.func):
+            # `captioner.describe(x)`, `net.encoder(x)`: a method or a part of the model
+            # `captioner`, whose weights its own load_state_dict(...) loads
+            how = self._loaded_into(call, receiver)
+        return how
+
+    def _loaded_into(self, call: F.Call, target: str) -> str | None:
+        """Where `target` (a dotted name) gets weights before `call`: its
+        load_state_dict(...), or an assignment of a loading call."""
         scopes = [call.scope]
         function = call.scope.function
         if function is not None and function.class_ is not None and target.startswith("self."):
@@ -1050,6 +1069,21 @@ class Phases:
         return bool(found) and all(self._layers_run_without_grad(method, owner, forward.call, phase)
                                    for method, owner in found)
 
+    def method_trains(self, forward: Forward) -> bool:
+        """`kge.train_step(kge, optimizer, batches)`: the model's own method (in
+        whichever file defines it) runs backward or an optimizer step: a training
+        step that resumes from loaded weights, not inference."""
+        name = forward.call.method
+        if not name or name == "forward":
+            return False
+        for value in forward.models:
+            found = value.module.method(name) if value.module is not None else None
+            if found is not None:
+                method, owner = found
+                if self._phases_of_file(owner.facts, owner.path).trains(method, method):
+                    return True
+        return False
+
     def _runs_without_grad_for(self, module: ModuleClass, call: F.Call) -> bool:
         """The model's forward, in the arm the call's literal arguments select
         (`model(data, mode="inference")` with `elif mode == "inference": with
@@ -1098,21 +1132,38 @@ class Phases:
         """Every call in `method` that runs the model's layers (`self(x)`, `self.forward(x)`,
         `self.<layer>(x)`) is skipped for the arguments `site` passes, or is under a
         `with` that turns autograd off."""
-        if not method.params:
-            return False
-        self_name = method.params[0].name
         caller = phase.assumptions if phase is not None and site.scope is phase.scope else {}
         assumptions = self.callee_assumptions(method, site, caller)
         owner_phases = self._phases_of_file(owner.facts, owner.path)
         runs_layers = False
-        for call in method.calls:
-            head, _, attr = (dotted_name(call.func) or "").partition(".")
-            if head != self_name or not (not attr or attr == "forward" or owner.layer(attr.split(".")[0])):
-                continue
+        for call in _layer_calls(method, owner):
             runs_layers = True
             if C.consistent(call, assumptions) and not owner_phases.in_no_grad_block(call):
                 return False
         return runs_layers
+
+    def _mode_set_by_method(self, call: F.Call, models: frozenset[Value]) -> ModeState | None:
+        """`runner.evaluate_split(batches)`: a method of the model that switches itself
+        (or a part: `self.model.eval()`) to eval mode before it runs any layer; the
+        mode its layers run in is the method's own."""
+        name = call.method
+        if not name or name == "forward":
+            return None
+        for value in models:
+            found = value.module.method(name) if value.module is not None else None
+            if found is None or not found[0].params:
+                continue
+            method, owner = found
+            first = next(iter(_layer_calls(method, owner)), None)
+            if first is None:
+                continue
+            self_name = method.params[0].name
+            events = [e for e in self._phases_of_file(owner.facts, owner.path).mode_events(method)
+                      if e.call.order < first.order and e.call.scope is method
+                      and (e.target == self_name or e.target.startswith(self_name + "."))]
+            if events and events[-1].mode == "eval":
+                return ModeState("eval", events[-1])
+        return None
 
     def _phases_of_file(self, facts: F.FileFacts, path) -> Phases:
         """The phases of another file of the project (this one's for this file)."""
@@ -1287,7 +1338,7 @@ class _EvalPhaseFinder:
             return  # weights_loaded looks only in this file: nothing here loads any
         for forward in self.p.forwards_in(scope, scope, unknown=True):
             how = self.p.weights_loaded(forward)
-            if how is not None:
+            if how is not None and not self.p.method_trains(forward):
                 self.add(scope, scope, f"inference with weights from {how}", [forward])
 
     def _eval_branches(self, scope: F.Scope) -> None:
@@ -1380,6 +1431,20 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
         if "." not in attr and attr != name and _runs_layers(owner, attr, depth + 1):
             return True
     return False
+
+
+def _layer_calls(method: F.Function, owner) -> Iterator[F.Call]:
+    """The calls in a model's `method` that run its layers (`self(x)`,
+    `self.forward(x)`, `self.<layer>(x)`), in order; not `self.model.eval()`."""
+    if not method.params:
+        return
+    self_name = method.params[0].name
+    for call in method.calls:
+        head, _, attr = (dotted_name(call.func) or "").partition(".")
+        if head != self_name or not (not attr or attr == "forward" or owner.layer(attr.split(".")[0])):
+            continue
+        if attr.rpartition(".")[2] not in _NOT_RUNNING:
+            yield call
 
 
 # Methods that move, cast or switch a model without training it.
