@@ -21,6 +21,7 @@ class _Optimizer:
     name: str  # the variable holding it
     assign: F.Assign  # `opt = torch.optim.X(model.parameters())`
     owner: str  # "model", "self.net"
+    owner_node: cst.BaseExpression  # the owner as written in the construction
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,11 @@ for _ in range(10):
     def check(self, ctx) -> None:
         model = ctx.model
         for scope in (model.facts.scope, *model.facts.functions):
+            reported: set[int] = set()  # one finding per change, however many owners it replaces
             for optimizer in _optimizers(model, scope):
                 for change in _parameter_changes(model, scope, optimizer):
-                    if _used_after(model, scope, optimizer, change):
+                    if id(change.node) not in reported and _used_after(model, scope, optimizer, change):
+                        reported.add(id(change.node))
                         self._report(ctx, optimizer, change)
                 for load in _foreign_loads(model, scope, optimizer):
                     self._report_load(ctx, optimizer, load)
@@ -140,8 +143,9 @@ for _ in range(10):
     def _report(self, ctx, optimizer: _Optimizer, change: F.Assign) -> None:
         model = ctx.model
         target = model.code(change.targets[0])
-        rebinds = target == optimizer.owner
-        what = (f"rebinds `{target}` to a new module" if rebinds
+        rebinds = not target.startswith(optimizer.owner + ".")  # the owner itself or what holds it
+        what = (f"rebinds `{target}` to a new module" if target == optimizer.owner
+                else f"rebinds `{target}`, which holds `{optimizer.owner}`, to a new object" if rebinds
                 else f"gives `{optimizer.owner}` a new layer `{target}`")
         ctx.report(
             change.node,
@@ -149,8 +153,8 @@ for _ in range(10):
                   f"was built: it never trains",
             message=f"this {what} after `{optimizer.name}` was built over `{optimizer.owner}.parameters()` "
             f"({model.where(optimizer.assign.node)}): the optimizer keeps the old parameter tensors, so "
-            f"`{optimizer.name}.step()` never updates the new ones and they stay at their random "
-            f"initialization. Build the optimizer after changing the model (or add the new parameters "
+            f"`{optimizer.name}.step()` never updates the new ones and they keep the values they were "
+            f"created with. Build the optimizer after changing the model (or add the new parameters "
             f"with `add_param_group`).",
             context=_context(model, optimizer, change, rebinds),
         )
@@ -199,6 +203,9 @@ for _ in range(10):
 
 
 def _optimizers(model, scope: F.Scope) -> list[_Optimizer]:
+    """One entry per module whose parameters an optimizer built here holds:
+    `SGD(model.parameters())`, `Adam(list(a.parameters()) + list(b.parameters()))`,
+    `AdamW([{"params": m.head.parameters()}, ...])`, `[p for n, p in m.named_parameters()]`."""
     found = []
     for assign in scope.assigns:
         if assign.kind != "assign" or len(assign.targets) != 1 or not isinstance(assign.value, cst.Call):
@@ -209,13 +216,26 @@ def _optimizers(model, scope: F.Scope) -> list[_Optimizer]:
             continue
         if not any(v.kind == "optimizer" for v in model.values.at(assign.value, assign)):
             continue
-        params = call.args[0].value
-        if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) \
-                and params.func.attr.value == "parameters" and not params.args:
-            owner = dotted_name(params.func.value)
-            if owner is not None:
-                found.append(_Optimizer(name, assign, owner))
+        seen: set[str] = set()
+        for owner_node in _parameter_owners(call.argument(0, "params")):
+            owner = dotted_name(owner_node)
+            if owner is not None and owner not in seen:
+                seen.add(owner)
+                found.append(_Optimizer(name, assign, owner, owner_node))
     return found
+
+
+def _parameter_owners(params: cst.BaseExpression | None) -> list[cst.BaseExpression]:
+    """The receivers of the `.parameters()` / `.named_parameters()` calls in an
+    optimizer's parameter argument, however it wraps them (list(), +, filter(),
+    comprehensions, param-group dicts)."""
+    owners = []
+    for node in iter_nodes(params) if params is not None else ():
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value in ("parameters", "named_parameters"):
+            if node.func.attr.value == "named_parameters" or not node.args:
+                owners.append(node.func.value)
+    return owners
 
 
 def _parameter_changes(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.Assign]:
@@ -225,11 +245,11 @@ def _parameter_changes(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.A
         if assign.order <= optimizer.assign.order or assign.kind != "assign" or len(assign.targets) != 1:
             continue
         target = dotted_name(assign.targets[0])
-        if target is None or not (target == optimizer.owner or target.startswith(optimizer.owner + ".")):
+        if target is None or not (_nested(target, optimizer.owner)):
             continue
         if optimizer.assign.loop is not None and optimizer.assign.loop is not assign.loop:
             continue  # an optimizer built per iteration
-        if _new_module(model, assign, optimizer.owner):
+        if _deep_copy(model, assign) or _new_module(model, assign, optimizer.owner):
             changes.append(assign)
     return changes
 
@@ -240,10 +260,19 @@ def _new_module(model, assign: F.Assign, owner: str) -> bool:
     value = assign.value
     if not isinstance(value, cst.Call):
         return False
-    if any(dotted_name(node) == owner for node in iter_nodes(value)):
-        return False
+    if any(_within(dotted_name(node), owner) for node in iter_nodes(value)):
+        return False  # wraps the model or a part of it
     values = model.values.at(value, assign)
     return any(v.kind in _MODULE_KINDS and v.origin is value for v in values)
+
+
+def _deep_copy(model, assign: F.Assign) -> bool:
+    """`copy.deepcopy(x)`: every tensor in the copy is new, whatever `x` is (the model
+    itself, an untrained template, an object holding the model)."""
+    value = assign.value
+    if not isinstance(value, cst.Call):
+        return False
+    return model.names.qualified(value.func, assign.scope, assign.order) == "copy.deepcopy"
 
 
 def _used_after(model, scope: F.Scope, optimizer: _Optimizer, change: F.Assign) -> bool:
@@ -286,6 +315,10 @@ def _foreign_loads(model, scope: F.Scope, optimizer: _Optimizer) -> list[_Foreig
         if trained_at is not None:
             found.append(_ForeignLoad(call, target, trained_at, loaded))
     return found
+
+
+def _within(name: str | None, owner: str) -> bool:
+    return name is not None and (name == owner or name.startswith(owner + "."))
 
 
 def _nested(a: str, b: str) -> bool:
@@ -360,6 +393,4 @@ def _context(model, optimizer: _Optimizer, change: F.Assign, rebinds: bool) -> d
 
 def _name_in(optimizer: _Optimizer) -> cst.BaseExpression | None:
     """The owner expression as written in the optimizer's construction."""
-    call = optimizer.assign.value
-    params = call.args[0].value if isinstance(call, cst.Call) and call.args else None
-    return params.func.value if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) else None
+    return optimizer.owner_node
