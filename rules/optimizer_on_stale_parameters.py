@@ -22,6 +22,7 @@ class _Optimizer:
     assign: F.Assign  # `opt = torch.optim.X(model.parameters())`
     owner: str  # "model", "self.net"
     owner_node: cst.BaseExpression  # the owner as written in the construction
+    returned: bool = False  # unpacked from a project function's `return model, optimizer`
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,33 @@ for _ in range(10):
         model = ctx.model
         for scope in (model.facts.scope, *model.facts.functions):
             reported: set[int] = set()  # one finding per change, however many owners it replaces
-            for optimizer in _optimizers(model, scope):
+            for optimizer in (*_optimizers(model, scope), *_returned_optimizers(model, scope)):
                 for change in _parameter_changes(model, scope, optimizer):
                     if id(change.node) not in reported and _used_after(model, scope, optimizer, change):
                         reported.add(id(change.node))
                         self._report(ctx, optimizer, change)
-                for load in _foreign_loads(model, scope, optimizer):
-                    self._report_load(ctx, optimizer, load)
+                for call in _rebuilding_calls(model, scope, optimizer):
+                    if id(call.node) not in reported and _used_after(model, scope, optimizer, call):
+                        reported.add(id(call.node))
+                        self._report_rebuilt(ctx, optimizer, call)
+                if not optimizer.returned:
+                    for load in _foreign_loads(model, scope, optimizer):
+                        self._report_load(ctx, optimizer, load)
+
+    def _report_rebuilt(self, ctx, optimizer: _Optimizer, call: F.Call) -> None:
+        model = ctx.model
+        owner, name = optimizer.owner, optimizer.name
+        what = "`resize_token_embeddings` builds a new embedding matrix" \
+            if call.method == "resize_token_embeddings" else "model speedup replaces the pruned layers with new ones"
+        ctx.report(
+            call.node,
+            title=f"{titles.code(owner, 20)} gets new layers after {titles.code(name, 14)} was built: "
+                  f"they never train",
+            message=f"{what} for `{owner}` here, after `{name}` was built over its parameters "
+            f"({model.where(optimizer.assign.node)}). The new layers have new parameter tensors that "
+            f"`{name}` does not hold, so `{name}.step()` never updates them and they keep the values "
+            f"they were created with. Build the optimizer after this call.",
+        )
 
     def _report_load(self, ctx, optimizer: _Optimizer, load: _ForeignLoad) -> None:
         model = ctx.model
@@ -225,6 +246,47 @@ def _optimizers(model, scope: F.Scope) -> list[_Optimizer]:
     return found
 
 
+def _returned_optimizers(model, scope: F.Scope) -> list[_Optimizer]:
+    """`model, optimizer, ... = make_all(...)` where every return of the project function
+    `make_all` gives, at those positions, a model and an optimizer built over that model."""
+    found = []
+    for assign in scope.assigns:
+        if assign.kind != "assign" or len(assign.targets) != 1 or not isinstance(assign.value, cst.Call):
+            continue
+        target = assign.targets[0]
+        call = model.facts.call_of.get(id(assign.value))
+        if not isinstance(target, (cst.Tuple, cst.List)) or call is None \
+                or any(isinstance(e, cst.StarredElement) for e in target.elements):
+            continue
+        definition = model.local_function(call)
+        if definition is None or definition.facts is not model.facts:
+            continue
+        names = [dotted_name(e.value) for e in target.elements]
+        for at, owner_at in sorted(_returned_pairs(model, definition.fact)):
+            if max(at, owner_at) < len(names) and names[at] and names[owner_at]:
+                found.append(_Optimizer(names[at], assign, names[owner_at],
+                                        target.elements[owner_at].value, returned=True))
+    return found
+
+
+def _returned_pairs(model, function: F.Function) -> set[tuple[int, int]]:
+    """(optimizer position, model position) pairs that every `return a, b, ...` of
+    `function` fills with an optimizer built there over `.parameters()` of the name
+    returned beside it."""
+    built: dict[str, set[str]] = {}
+    for optimizer in _optimizers(model, function):
+        built.setdefault(optimizer.name, set()).add(optimizer.owner)
+    pairs: set[tuple[int, int]] | None = None
+    for ret in function.returns:
+        if not isinstance(ret.value, cst.Tuple):
+            return set()
+        names = [dotted_name(e.value) for e in ret.value.elements]
+        here = {(at, owner_at) for at, name in enumerate(names) if name in built
+                for owner_at, owner in enumerate(names) if owner is not None and built[name] == {owner}}
+        pairs = here if pairs is None else pairs & here
+    return pairs or set()
+
+
 def _parameter_owners(params: cst.BaseExpression | None) -> list[cst.BaseExpression]:
     """The receivers of the `.parameters()` / `.named_parameters()` calls in an
     optimizer's parameter argument, however it wraps them (list(), +, filter(),
@@ -252,6 +314,77 @@ def _parameter_changes(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.A
         if _deep_copy(model, assign) or _new_module(model, assign, optimizer.owner):
             changes.append(assign)
     return changes
+
+
+def _rebuilding_calls(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.Call]:
+    """Library calls after the optimizer that rebuild layers of its model in place, with
+    new parameter tensors: Hugging Face `model.resize_token_embeddings(n)` after tokens
+    were added to a tokenizer (and the model not resized since), and NNI's
+    `ModelSpeedup(model, ...).speedup_model()`, which swaps pruned layers for smaller ones."""
+    found = []
+    for call in scope.calls:
+        if call.order <= optimizer.assign.order or call.receiver is None:
+            continue
+        if optimizer.assign.loop is not None and optimizer.assign.loop is not call.loop:
+            continue  # an optimizer built per iteration
+        if call.method == "resize_token_embeddings":
+            if _denotes(model, scope, call.receiver, call.order, optimizer.owner) \
+                    and _vocabulary_grown(scope, call):
+                found.append(call)
+        elif call.method == "speedup_model" and not call.args:
+            speedup = _speedup_construction(model, scope, call)
+            if speedup is not None and _denotes(model, scope, speedup.argument(0, "model"), call.order,
+                                                optimizer.owner):
+                found.append(call)
+    return found
+
+
+def _denotes(model, scope: F.Scope, node: cst.BaseExpression | None, order: int, owner: str) -> bool:
+    """`node` is the owner, a part of it, or a name bound to it (`m = model.module if
+    hasattr(model, "module") else model`)."""
+    if node is None:
+        return False
+    if _within(dotted_name(node), owner):
+        return True
+    if not isinstance(node, cst.Name):
+        return False
+    found = lookup(scope, node.value, order)
+    fact = found[1].fact if found is not None else None
+    if not isinstance(fact, F.Assign) or fact.kind != "assign" or len(fact.targets) != 1 or fact.value is None:
+        return False
+    return all(_within(dotted_name(arm), owner) for arm in _arms(fact.value))
+
+
+def _arms(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(node, cst.IfExp):
+        return [*_arms(node.body), *_arms(node.orelse)]
+    return [node]
+
+
+def _vocabulary_grown(scope: F.Scope, resize: F.Call) -> bool:
+    """Tokens were added in this scope before `resize`, and no resize ran between them and
+    it (a second resize to the same length changes nothing)."""
+    added = [c.order for c in scope.calls
+             if c.method in ("add_tokens", "add_special_tokens") and c.order < resize.order]
+    if not added:
+        return False
+    return not any(c.method == "resize_token_embeddings" and max(added) < c.order < resize.order
+                   for c in scope.calls)
+
+
+def _speedup_construction(model, scope: F.Scope, call: F.Call) -> F.Call | None:
+    """The `ModelSpeedup(...)` construction (NNI) `call` runs `speedup_model()` on:
+    the receiver itself or the name it was bound to."""
+    receiver = call.receiver
+    if isinstance(receiver, cst.Name):
+        found = lookup(scope, receiver.value, call.order)
+        fact = found[1].fact if found is not None else None
+        receiver = fact.value if isinstance(fact, F.Assign) and fact.kind == "assign" else None
+    construction = model.facts.call_of.get(id(receiver)) if isinstance(receiver, cst.Call) else None
+    if construction is None:
+        return None
+    qualified = model.names.qualified(construction.func, construction.scope, construction.order) or ""
+    return construction if qualified.startswith("nni.") and qualified.endswith(".ModelSpeedup") else None
 
 
 def _new_module(model, assign: F.Assign, owner: str) -> bool:
