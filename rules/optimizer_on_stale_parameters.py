@@ -39,12 +39,17 @@ class _ForeignLoad:
 class OptimizerOnStaleParameters(Rule):
     """## What it does
     Finds an optimizer built over a model's parameters
-    (`SGD(model.parameters())`) after which, and before the optimizer steps,
-    the model gets parameters the optimizer never sees: a layer replaced
-    (`model.fc = nn.Linear(...)`) or the model variable rebound to a new
-    module. Also weights loaded with `load_state_dict` into another module
-    than the optimizer's (a fresh `restored = Net()`) when that module is then
-    trained with the optimizer: its steps update the first model only.
+    (`SGD(model.parameters())`, also `list(...) + list(...)`, `filter(...)`,
+    param-group dicts, or returned with the model by a helper) after which,
+    and before the optimizer steps, the model gets parameters the optimizer
+    never sees: a layer replaced (`model.fc = nn.Linear(...)`), the model
+    variable (or the object holding it) rebound to a new module or a
+    `copy.deepcopy`, or layers rebuilt in place by a library call (NNI's
+    `ModelSpeedup(model, ...).speedup_model()`; `resize_token_embeddings`
+    after tokens were added to the tokenizer). Also weights loaded with
+    `load_state_dict` into another module than the optimizer's (a fresh
+    `restored = Net()`) when that module is then trained with the optimizer:
+    its steps update the first model only.
 
     ## Why is this bad?
     An optimizer holds the parameter tensors it was given. A layer built
@@ -67,8 +72,9 @@ class OptimizerOnStaleParameters(Rule):
 
     ## Fix safety
     There is no automatic fix. `model.to(device)`, `.cuda()`, wrappers such
-    as `DataParallel(model)` (same parameter tensors) and an optimizer built
-    again or given `add_param_group` after the change are not reported, nor
+    as `DataParallel(model)`, `copy.copy(model)` (same parameter tensors) and
+    an optimizer built again or given `add_param_group` after the change are
+    not reported, nor
     `load_state_dict` into the optimizer's own model (it copies into the same
     tensors) or into a module the optimizer does not train (a teacher, an
     EMA copy, a model only evaluated).
