@@ -149,6 +149,8 @@ for _ in range(10):
             f"({model.where(optimizer.assign.node)}). The new layers have new parameter tensors that "
             f"`{name}` does not hold, so `{name}.step()` never updates them and they keep the values "
             f"they were created with. Build the optimizer after this call.",
+            context={"rebuilt_by": model.code(call.func),
+                     **model_context(model, model.values.at(_name_in(optimizer), optimizer.assign))},
         )
 
     def _report_load(self, ctx, optimizer: _Optimizer, load: _ForeignLoad) -> None:
@@ -193,6 +195,10 @@ for _ in range(10):
         parameters the model now has against those the optimizer holds."""
         torch = lab.torch
         source = lab.context.get("new_module")
+        rebuilt_by = lab.context.get("rebuilt_by")
+        if rebuilt_by:
+            return lab.inconclusive("missing_dependency", f"`{rebuilt_by}` rebuilds the layers inside a library "
+                                    "(NNI, Hugging Face transformers) the probe does not run")
         if not source:
             return lab.inconclusive("experiment_error", "the new module is not an expression the sandbox "
                                     "can evaluate")
@@ -200,14 +206,14 @@ for _ in range(10):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         lab.assume("optimizer", "SGD over model.parameters(): which tensors it holds does not depend on "
                                 "the optimizer class")
+        attribute = lab.context.get("attribute")
         try:
-            new = lab.evaluate(source)
+            new = lab.deep_copy_of(model, attribute) if lab.context.get("deep_copy") else lab.evaluate(source)
         except Exception as err:  # noqa: BLE001 - names of the script's main block
             return lab.inconclusive("experiment_error", f"{source[:60]} could not be built in the sandbox "
                                     f"({type(err).__name__}: {err})")
         if not isinstance(new, torch.nn.Module):
             return lab.inconclusive("experiment_error", f"{source[:60]} is not a module")
-        attribute = lab.context.get("attribute")
         if attribute:
             owner = model
             *path, last = attribute.split(".")
@@ -524,6 +530,8 @@ def _load_context(model, optimizer: _Optimizer, load: _ForeignLoad) -> dict:
 
 def _context(model, optimizer: _Optimizer, change: F.Assign, rebinds: bool) -> dict:
     context = {"new_module": model.code(change.value)}
+    if _deep_copy(model, change):
+        context["deep_copy"] = True  # whatever is copied, the copy's tensors are new: copy the model
     if not rebinds:
         context["attribute"] = model.code(change.targets[0])[len(optimizer.owner) + 1:]
     context.update(model_context(model, model.values.at(_name_in(optimizer), optimizer.assign)))
