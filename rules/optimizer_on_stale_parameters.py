@@ -7,6 +7,7 @@ import libcst as cst
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic import conditions
 from torchlint.semantic import facts as F
 from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import model_context
@@ -323,9 +324,30 @@ def _parameter_changes(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.A
             continue
         if optimizer.assign.loop is not None and optimizer.assign.loop is not assign.loop:
             continue  # an optimizer built per iteration
-        if _deep_copy(model, assign) or _new_module(model, assign, optimizer.owner):
+        if (_deep_copy(model, assign) or _new_module(model, assign, optimizer.owner)) \
+                and not _ruled_out_by_constants(model, assign):
             changes.append(assign)
     return changes
+
+
+def _ruled_out_by_constants(model, fact: F.Located) -> bool:
+    """`fact` sits in an `if` arm that module-level constants never take (`RESET_HEAD =
+    False` ... `if RESET_HEAD: model.fc = ...`): names bound once, to a literal, in the
+    module, and read there (not shadowed where `fact` runs)."""
+    assumptions: dict = {}
+    branch = fact.branch
+    while branch is not None:
+        for name in conditions.names_tested(branch.test):
+            found = lookup(fact.scope, name, fact.order)
+            if found is None or found[0] is not model.facts.scope or len(found[0].bindings.get(name, ())) != 1:
+                continue
+            bound = found[1].fact
+            if isinstance(bound, F.Assign) and bound.kind == "assign" and len(bound.targets) == 1:
+                value = conditions.literal(bound.value)
+                if value is not conditions.UNKNOWN:
+                    assumptions[name] = value
+        branch = branch.parent
+    return bool(assumptions) and not conditions.consistent(fact, assumptions)
 
 
 def _rebuilding_calls(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.Call]:
@@ -339,6 +361,8 @@ def _rebuilding_calls(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.Ca
             continue
         if optimizer.assign.loop is not None and optimizer.assign.loop is not call.loop:
             continue  # an optimizer built per iteration
+        if _ruled_out_by_constants(model, call):
+            continue
         if call.method == "resize_token_embeddings":
             if _denotes(model, scope, call.receiver, call.order, optimizer.owner) \
                     and _vocabulary_grown(scope, call):
