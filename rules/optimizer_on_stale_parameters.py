@@ -75,7 +75,8 @@ class OptimizerOnStaleParameters(Rule):
     There is no automatic fix. `model.to(device)`, `.cuda()`, wrappers such
     as `DataParallel(model)`, `copy.copy(model)` (same parameter tensors) and
     an optimizer built again or given `add_param_group` after the change are
-    not reported, nor
+    not reported, nor a change under an `if` that module-level constants
+    never take (`RESET_HEAD = False`), nor
     `load_state_dict` into the optimizer's own model (it copies into the same
     tensors) or into a module the optimizer does not train (a teacher, an
     EMA copy, a model only evaluated).
