@@ -7,6 +7,7 @@ import libcst as cst
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic import conditions
 from torchlint.semantic import facts as F
 from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import model_context
@@ -21,6 +22,8 @@ class _Optimizer:
     name: str  # the variable holding it
     assign: F.Assign  # `opt = torch.optim.X(model.parameters())`
     owner: str  # "model", "self.net"
+    owner_node: cst.BaseExpression  # the owner as written in the construction
+    returned: bool = False  # unpacked from a project function's `return model, optimizer`
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,17 @@ class _ForeignLoad:
 class OptimizerOnStaleParameters(Rule):
     """## What it does
     Finds an optimizer built over a model's parameters
-    (`SGD(model.parameters())`) after which, and before the optimizer steps,
-    the model gets parameters the optimizer never sees: a layer replaced
-    (`model.fc = nn.Linear(...)`) or the model variable rebound to a new
-    module. Also weights loaded with `load_state_dict` into another module
-    than the optimizer's (a fresh `restored = Net()`) when that module is then
-    trained with the optimizer: its steps update the first model only.
+    (`SGD(model.parameters())`, also `list(...) + list(...)`, `filter(...)`,
+    param-group dicts, or returned with the model by a helper) after which,
+    and before the optimizer steps, the model gets parameters the optimizer
+    never sees: a layer replaced (`model.fc = nn.Linear(...)`), the model
+    variable (or the object holding it) rebound to a new module or a
+    `copy.deepcopy`, or layers rebuilt in place by a library call (NNI's
+    `ModelSpeedup(model, ...).speedup_model()`; `resize_token_embeddings`
+    after tokens were added to the tokenizer). Also weights loaded with
+    `load_state_dict` into another module than the optimizer's (a fresh
+    `restored = Net()`) when that module is then trained with the optimizer:
+    its steps update the first model only.
 
     ## Why is this bad?
     An optimizer holds the parameter tensors it was given. A layer built
@@ -65,8 +73,10 @@ class OptimizerOnStaleParameters(Rule):
 
     ## Fix safety
     There is no automatic fix. `model.to(device)`, `.cuda()`, wrappers such
-    as `DataParallel(model)` (same parameter tensors) and an optimizer built
-    again or given `add_param_group` after the change are not reported, nor
+    as `DataParallel(model)`, `copy.copy(model)` (same parameter tensors) and
+    an optimizer built again or given `add_param_group` after the change are
+    not reported, nor a change under an `if` that module-level constants
+    never take (`RESET_HEAD = False`), nor
     `load_state_dict` into the optimizer's own model (it copies into the same
     tensors) or into a module the optimizer does not train (a teacher, an
     EMA copy, a model only evaluated).
@@ -114,12 +124,36 @@ for _ in range(10):
     def check(self, ctx) -> None:
         model = ctx.model
         for scope in (model.facts.scope, *model.facts.functions):
-            for optimizer in _optimizers(model, scope):
+            reported: set[int] = set()  # one finding per change, however many owners it replaces
+            for optimizer in (*_optimizers(model, scope), *_returned_optimizers(model, scope)):
                 for change in _parameter_changes(model, scope, optimizer):
-                    if _used_after(model, scope, optimizer, change):
+                    if id(change.node) not in reported and _used_after(model, scope, optimizer, change):
+                        reported.add(id(change.node))
                         self._report(ctx, optimizer, change)
-                for load in _foreign_loads(model, scope, optimizer):
-                    self._report_load(ctx, optimizer, load)
+                for call in _rebuilding_calls(model, scope, optimizer):
+                    if id(call.node) not in reported and _used_after(model, scope, optimizer, call):
+                        reported.add(id(call.node))
+                        self._report_rebuilt(ctx, optimizer, call)
+                if not optimizer.returned:
+                    for load in _foreign_loads(model, scope, optimizer):
+                        self._report_load(ctx, optimizer, load)
+
+    def _report_rebuilt(self, ctx, optimizer: _Optimizer, call: F.Call) -> None:
+        model = ctx.model
+        owner, name = optimizer.owner, optimizer.name
+        what = "`resize_token_embeddings` builds a new embedding matrix" \
+            if call.method == "resize_token_embeddings" else "model speedup replaces the pruned layers with new ones"
+        ctx.report(
+            call.node,
+            title=f"{titles.code(owner, 20)} gets new layers after {titles.code(name, 14)} was built: "
+                  f"they never train",
+            message=f"{what} for `{owner}` here, after `{name}` was built over its parameters "
+            f"({model.where(optimizer.assign.node)}). The new layers have new parameter tensors that "
+            f"`{name}` does not hold, so `{name}.step()` never updates them and they keep the values "
+            f"they were created with. Build the optimizer after this call.",
+            context={"rebuilt_by": model.code(call.func),
+                     **model_context(model, model.values.at(_name_in(optimizer), optimizer.assign))},
+        )
 
     def _report_load(self, ctx, optimizer: _Optimizer, load: _ForeignLoad) -> None:
         model = ctx.model
@@ -140,8 +174,9 @@ for _ in range(10):
     def _report(self, ctx, optimizer: _Optimizer, change: F.Assign) -> None:
         model = ctx.model
         target = model.code(change.targets[0])
-        rebinds = target == optimizer.owner
-        what = (f"rebinds `{target}` to a new module" if rebinds
+        rebinds = not target.startswith(optimizer.owner + ".")  # the owner itself or what holds it
+        what = (f"rebinds `{target}` to a new module" if target == optimizer.owner
+                else f"rebinds `{target}`, which holds `{optimizer.owner}`, to a new object" if rebinds
                 else f"gives `{optimizer.owner}` a new layer `{target}`")
         ctx.report(
             change.node,
@@ -149,8 +184,8 @@ for _ in range(10):
                   f"was built: it never trains",
             message=f"this {what} after `{optimizer.name}` was built over `{optimizer.owner}.parameters()` "
             f"({model.where(optimizer.assign.node)}): the optimizer keeps the old parameter tensors, so "
-            f"`{optimizer.name}.step()` never updates the new ones and they stay at their random "
-            f"initialization. Build the optimizer after changing the model (or add the new parameters "
+            f"`{optimizer.name}.step()` never updates the new ones and they keep the values they were "
+            f"created with. Build the optimizer after changing the model (or add the new parameters "
             f"with `add_param_group`).",
             context=_context(model, optimizer, change, rebinds),
         )
@@ -162,6 +197,10 @@ for _ in range(10):
         parameters the model now has against those the optimizer holds."""
         torch = lab.torch
         source = lab.context.get("new_module")
+        rebuilt_by = lab.context.get("rebuilt_by")
+        if rebuilt_by:
+            return lab.inconclusive("missing_dependency", f"`{rebuilt_by}` rebuilds the layers inside a library "
+                                    "(NNI, Hugging Face transformers) the probe does not run")
         if not source:
             return lab.inconclusive("experiment_error", "the new module is not an expression the sandbox "
                                     "can evaluate")
@@ -169,14 +208,14 @@ for _ in range(10):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         lab.assume("optimizer", "SGD over model.parameters(): which tensors it holds does not depend on "
                                 "the optimizer class")
+        attribute = lab.context.get("attribute")
         try:
-            new = lab.evaluate(source)
+            new = lab.deep_copy_of(model, attribute) if lab.context.get("deep_copy") else lab.evaluate(source)
         except Exception as err:  # noqa: BLE001 - names of the script's main block
             return lab.inconclusive("experiment_error", f"{source[:60]} could not be built in the sandbox "
                                     f"({type(err).__name__}: {err})")
         if not isinstance(new, torch.nn.Module):
             return lab.inconclusive("experiment_error", f"{source[:60]} is not a module")
-        attribute = lab.context.get("attribute")
         if attribute:
             owner = model
             *path, last = attribute.split(".")
@@ -199,6 +238,9 @@ for _ in range(10):
 
 
 def _optimizers(model, scope: F.Scope) -> list[_Optimizer]:
+    """One entry per module whose parameters an optimizer built here holds:
+    `SGD(model.parameters())`, `Adam(list(a.parameters()) + list(b.parameters()))`,
+    `AdamW([{"params": m.head.parameters()}, ...])`, `[p for n, p in m.named_parameters()]`."""
     found = []
     for assign in scope.assigns:
         if assign.kind != "assign" or len(assign.targets) != 1 or not isinstance(assign.value, cst.Call):
@@ -209,13 +251,67 @@ def _optimizers(model, scope: F.Scope) -> list[_Optimizer]:
             continue
         if not any(v.kind == "optimizer" for v in model.values.at(assign.value, assign)):
             continue
-        params = call.args[0].value
-        if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) \
-                and params.func.attr.value == "parameters" and not params.args:
-            owner = dotted_name(params.func.value)
-            if owner is not None:
-                found.append(_Optimizer(name, assign, owner))
+        seen: set[str] = set()
+        for owner_node in _parameter_owners(call.argument(0, "params")):
+            owner = dotted_name(owner_node)
+            if owner is not None and owner not in seen:
+                seen.add(owner)
+                found.append(_Optimizer(name, assign, owner, owner_node))
     return found
+
+
+def _returned_optimizers(model, scope: F.Scope) -> list[_Optimizer]:
+    """`model, optimizer, ... = make_all(...)` where every return of the project function
+    `make_all` gives, at those positions, a model and an optimizer built over that model."""
+    found = []
+    for assign in scope.assigns:
+        if assign.kind != "assign" or len(assign.targets) != 1 or not isinstance(assign.value, cst.Call):
+            continue
+        target = assign.targets[0]
+        call = model.facts.call_of.get(id(assign.value))
+        if not isinstance(target, (cst.Tuple, cst.List)) or call is None \
+                or any(isinstance(e, cst.StarredElement) for e in target.elements):
+            continue
+        definition = model.local_function(call)
+        if definition is None or definition.facts is not model.facts:
+            continue
+        names = [dotted_name(e.value) for e in target.elements]
+        for at, owner_at in sorted(_returned_pairs(model, definition.fact)):
+            if max(at, owner_at) < len(names) and names[at] and names[owner_at]:
+                found.append(_Optimizer(names[at], assign, names[owner_at],
+                                        target.elements[owner_at].value, returned=True))
+    return found
+
+
+def _returned_pairs(model, function: F.Function) -> set[tuple[int, int]]:
+    """(optimizer position, model position) pairs that every `return a, b, ...` of
+    `function` fills with an optimizer built there over `.parameters()` of the name
+    returned beside it."""
+    built: dict[str, set[str]] = {}
+    for optimizer in _optimizers(model, function):
+        built.setdefault(optimizer.name, set()).add(optimizer.owner)
+    pairs: set[tuple[int, int]] | None = None
+    for ret in function.returns:
+        if not isinstance(ret.value, cst.Tuple):
+            return set()
+        names = [dotted_name(e.value) for e in ret.value.elements]
+        here = {(at, owner_at) for at, name in enumerate(names) if name in built
+                for owner_at, owner in enumerate(names) if owner is not None and built[name] == {owner}}
+        pairs = here if pairs is None else pairs & here
+    return pairs or set()
+
+
+def _parameter_owners(params: cst.BaseExpression | None) -> list[cst.BaseExpression]:
+    """The receivers of the `.parameters()` / `.named_parameters()` calls in an
+    optimizer's parameter argument, however it wraps them (list(), +, filter(),
+    comprehensions, param-group dicts)."""
+    owners = []
+    for node in iter_nodes(params) if params is not None else ():
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value in ("parameters", "named_parameters"):
+            if node.func.attr.value == "named_parameters" or not node.args:
+                owners.append(node.func.value)
+    return owners
 
 
 def _parameter_changes(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.Assign]:
@@ -225,13 +321,107 @@ def _parameter_changes(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.A
         if assign.order <= optimizer.assign.order or assign.kind != "assign" or len(assign.targets) != 1:
             continue
         target = dotted_name(assign.targets[0])
-        if target is None or not (target == optimizer.owner or target.startswith(optimizer.owner + ".")):
+        if target is None or not (_nested(target, optimizer.owner)):
             continue
         if optimizer.assign.loop is not None and optimizer.assign.loop is not assign.loop:
             continue  # an optimizer built per iteration
-        if _new_module(model, assign, optimizer.owner):
+        if (_deep_copy(model, assign) or _new_module(model, assign, optimizer.owner)) \
+                and not _ruled_out_by_constants(model, assign):
             changes.append(assign)
     return changes
+
+
+def _ruled_out_by_constants(model, fact: F.Located) -> bool:
+    """`fact` sits in an `if` arm that module-level constants never take (`RESET_HEAD =
+    False` ... `if RESET_HEAD: model.fc = ...`): names bound once, to a literal, in the
+    module, and read there (not shadowed where `fact` runs)."""
+    assumptions: dict = {}
+    branch = fact.branch
+    while branch is not None:
+        for name in conditions.names_tested(branch.test):
+            found = lookup(fact.scope, name, fact.order)
+            if found is None or found[0] is not model.facts.scope or len(found[0].bindings.get(name, ())) != 1:
+                continue
+            bound = found[1].fact
+            if isinstance(bound, F.Assign) and bound.kind == "assign" and len(bound.targets) == 1:
+                value = conditions.literal(bound.value)
+                if value is not conditions.UNKNOWN:
+                    assumptions[name] = value
+        branch = branch.parent
+    return bool(assumptions) and not conditions.consistent(fact, assumptions)
+
+
+def _rebuilding_calls(model, scope: F.Scope, optimizer: _Optimizer) -> list[F.Call]:
+    """Library calls after the optimizer that rebuild layers of its model in place, with
+    new parameter tensors: Hugging Face `model.resize_token_embeddings(n)` after tokens
+    were added to a tokenizer (and the model not resized since), and NNI's
+    `ModelSpeedup(model, ...).speedup_model()`, which swaps pruned layers for smaller ones."""
+    found = []
+    for call in scope.calls:
+        if call.order <= optimizer.assign.order or call.receiver is None:
+            continue
+        if optimizer.assign.loop is not None and optimizer.assign.loop is not call.loop:
+            continue  # an optimizer built per iteration
+        if _ruled_out_by_constants(model, call):
+            continue
+        if call.method == "resize_token_embeddings":
+            if _denotes(model, scope, call.receiver, call.order, optimizer.owner) \
+                    and _vocabulary_grown(scope, call):
+                found.append(call)
+        elif call.method == "speedup_model" and not call.args:
+            speedup = _speedup_construction(model, scope, call)
+            if speedup is not None and _denotes(model, scope, speedup.argument(0, "model"), call.order,
+                                                optimizer.owner):
+                found.append(call)
+    return found
+
+
+def _denotes(model, scope: F.Scope, node: cst.BaseExpression | None, order: int, owner: str) -> bool:
+    """`node` is the owner, a part of it, or a name bound to it (`m = model.module if
+    hasattr(model, "module") else model`)."""
+    if node is None:
+        return False
+    if _within(dotted_name(node), owner):
+        return True
+    if not isinstance(node, cst.Name):
+        return False
+    found = lookup(scope, node.value, order)
+    fact = found[1].fact if found is not None else None
+    if not isinstance(fact, F.Assign) or fact.kind != "assign" or len(fact.targets) != 1 or fact.value is None:
+        return False
+    return all(_within(dotted_name(arm), owner) for arm in _arms(fact.value))
+
+
+def _arms(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(node, cst.IfExp):
+        return [*_arms(node.body), *_arms(node.orelse)]
+    return [node]
+
+
+def _vocabulary_grown(scope: F.Scope, resize: F.Call) -> bool:
+    """Tokens were added in this scope before `resize`, and no resize ran between them and
+    it (a second resize to the same length changes nothing)."""
+    added = [c.order for c in scope.calls
+             if c.method in ("add_tokens", "add_special_tokens") and c.order < resize.order]
+    if not added:
+        return False
+    return not any(c.method == "resize_token_embeddings" and max(added) < c.order < resize.order
+                   for c in scope.calls)
+
+
+def _speedup_construction(model, scope: F.Scope, call: F.Call) -> F.Call | None:
+    """The `ModelSpeedup(...)` construction (NNI) `call` runs `speedup_model()` on:
+    the receiver itself or the name it was bound to."""
+    receiver = call.receiver
+    if isinstance(receiver, cst.Name):
+        found = lookup(scope, receiver.value, call.order)
+        fact = found[1].fact if found is not None else None
+        receiver = fact.value if isinstance(fact, F.Assign) and fact.kind == "assign" else None
+    construction = model.facts.call_of.get(id(receiver)) if isinstance(receiver, cst.Call) else None
+    if construction is None:
+        return None
+    qualified = model.names.qualified(construction.func, construction.scope, construction.order) or ""
+    return construction if qualified.startswith("nni.") and qualified.endswith(".ModelSpeedup") else None
 
 
 def _new_module(model, assign: F.Assign, owner: str) -> bool:
@@ -240,10 +430,19 @@ def _new_module(model, assign: F.Assign, owner: str) -> bool:
     value = assign.value
     if not isinstance(value, cst.Call):
         return False
-    if any(dotted_name(node) == owner for node in iter_nodes(value)):
-        return False
+    if any(_within(dotted_name(node), owner) for node in iter_nodes(value)):
+        return False  # wraps the model or a part of it
     values = model.values.at(value, assign)
     return any(v.kind in _MODULE_KINDS and v.origin is value for v in values)
+
+
+def _deep_copy(model, assign: F.Assign) -> bool:
+    """`copy.deepcopy(x)`: every tensor in the copy is new, whatever `x` is (the model
+    itself, an untrained template, an object holding the model)."""
+    value = assign.value
+    if not isinstance(value, cst.Call):
+        return False
+    return model.names.qualified(value.func, assign.scope, assign.order) == "copy.deepcopy"
 
 
 def _used_after(model, scope: F.Scope, optimizer: _Optimizer, change: F.Assign) -> bool:
@@ -286,6 +485,10 @@ def _foreign_loads(model, scope: F.Scope, optimizer: _Optimizer) -> list[_Foreig
         if trained_at is not None:
             found.append(_ForeignLoad(call, target, trained_at, loaded))
     return found
+
+
+def _within(name: str | None, owner: str) -> bool:
+    return name is not None and (name == owner or name.startswith(owner + "."))
 
 
 def _nested(a: str, b: str) -> bool:
@@ -352,6 +555,8 @@ def _load_context(model, optimizer: _Optimizer, load: _ForeignLoad) -> dict:
 
 def _context(model, optimizer: _Optimizer, change: F.Assign, rebinds: bool) -> dict:
     context = {"new_module": model.code(change.value)}
+    if _deep_copy(model, change):
+        context["deep_copy"] = True  # whatever is copied, the copy's tensors are new: copy the model
     if not rebinds:
         context["attribute"] = model.code(change.targets[0])[len(optimizer.owner) + 1:]
     context.update(model_context(model, model.values.at(_name_in(optimizer), optimizer.assign)))
@@ -360,6 +565,4 @@ def _context(model, optimizer: _Optimizer, change: F.Assign, rebinds: bool) -> d
 
 def _name_in(optimizer: _Optimizer) -> cst.BaseExpression | None:
     """The owner expression as written in the optimizer's construction."""
-    call = optimizer.assign.value
-    params = call.args[0].value if isinstance(call, cst.Call) and call.args else None
-    return params.func.value if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) else None
+    return optimizer.owner_node

@@ -299,6 +299,16 @@ class Lab:
         """The stripped script module (its functions, classes and constants)."""
         return self._runtime.script
 
+    def deep_copy_of(self, model: Any, attribute: str | None = None) -> Any:
+        """What a script's `copy.deepcopy(...)` of the model (or of its submodule at the
+        dotted `attribute`) holds: the same values in new tensors."""
+        import copy
+
+        target = model
+        for part in attribute.split(".") if attribute else ():
+            target = getattr(target, part)
+        return copy.deepcopy(target)
+
     def evaluate(self, source: str, names: dict[str, Any] | None = None) -> Any:
         """Evaluate an expression in the script's namespace (e.g. a loss construction
         that a rule put in the finding's context); `names` binds local names first
