@@ -169,13 +169,24 @@ class Encoder(nn.Module):
             if not param:
                 return lab.inconclusive("experiment_error", "no parameter of the class carries the vectors")
             layer = first_embedding(lab.build_model())
-            matrix = lab.pretrained_matrix(layer.num_embeddings, layer.embedding_dim)
-            if method:
-                model = lab.build_model()
-                getattr(model, method)(**{param: matrix})
-                lab.assume("called", f"model.{method}({param}=the matrix)")
-            else:
-                model = lab.build_model(overrides={param: matrix})
+            matrix = lab.pretrained_matrix(layer.num_embeddings, layer.embedding_dim, param=param)
+
+            def given(vectors):
+                if method:
+                    built = lab.build_model()
+                    getattr(built, method)(**{param: vectors})
+                    lab.assume("called", f"model.{method}({param}=the matrix)")
+                    return built
+                return lab.build_model(overrides={param: vectors})
+
+            try:
+                model = given(matrix)
+            except Exception as err:  # noqa: BLE001 - the code may want a tensor (from_pretrained does)
+                if isinstance(matrix, torch.Tensor) or "ndarray" not in str(err) and "numpy" not in str(err):
+                    raise
+                matrix = torch.as_tensor(matrix)
+                lab.assume("pretrained_matrix", f"a tensor (a numpy array failed: {type(err).__name__})")
+                model = given(matrix)
             held = None
         gaps = {name: lab.max_abs_diff(module.weight, matrix) for name, module in embeddings(model)
                 if tuple(module.weight.shape) == tuple(torch.as_tensor(matrix).shape)}

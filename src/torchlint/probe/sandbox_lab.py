@@ -291,6 +291,9 @@ class Lab:
         self._search_started: tuple[float, int, int] | None = None  # (time, peak memory, trials)
         self._last_repaired: dict[str, inputs_mod.Plan] | None = None  # plans the errors changed
         self._dimension_names: dict[str, Any] = {}
+        # The arguments the script's constructions passed, by parameter (kept: the
+        # models built may be gone by the time an experiment asks).
+        self._passed: list[dict[str, Any]] = []
 
     # -- the user's code ------------------------------------------------------------------
 
@@ -408,6 +411,8 @@ class Lab:
         if any(isinstance(v, build.GuessedConfig) for v in prepared.arguments.values()):
             self._assumptions["constructor"] = prepared.call  # now with the attributes it read
         self._made[model] = _Made(prepared, name)
+        if prepared.passed and not overrides:
+            self._passed.append(prepared.passed)
         return model
 
     def _nested_model(self, spec: dict[str, Any]) -> nn.Module:
@@ -891,15 +896,28 @@ class Lab:
         generator = torch.Generator().manual_seed(seed)
         return torch.randint(0, classes, tuple(logits.shape[:-1]), generator=generator)
 
-    def pretrained_matrix(self, rows: int, columns: int, seed: int = 1) -> Any:
-        """A random "pretrained" matrix as the script would load it: a numpy
-        array where numpy is installed, else a tensor."""
+    def pretrained_matrix(self, rows: int, columns: int, seed: int = 1, param: str | None = None) -> Any:
+        """A random "pretrained" matrix as the script would load it: of the type the
+        script's construction passes for constructor parameter `param` (a tensor for
+        `Net(vectors=torch.load(...))`), else a numpy array where numpy is
+        installed, else a tensor."""
         generator = torch.Generator().manual_seed(seed)
         matrix = torch.randn(rows, columns, generator=generator) * 3 + 1
+        passed = self._passed_by_script(param) if param else None
+        if isinstance(passed, torch.Tensor):
+            self._assumptions["pretrained_matrix"] = f"a tensor, as the script passes for {param}"
+            return matrix
         if self._runtime.numpy_available:
             return matrix.numpy()
         self._assumptions["pretrained_matrix"] = "a tensor (numpy is not installed)"
         return matrix
+
+    def _passed_by_script(self, param: str) -> Any:
+        """What the script's construction of the models built so far passes for `param`."""
+        for passed in self._passed:
+            if param in passed:
+                return passed[param]
+        return None
 
     @staticmethod
     def max_abs_diff(a: Any, b: Any) -> float:
