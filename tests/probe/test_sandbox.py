@@ -29,7 +29,7 @@ SCENARIOS = {
     "bad-reason": ("inconclusive", "experiment_error",
                    "ValueError: unknown reason 'because'; use one of load_failed, construct_failed, "
                    "no_inputs, experiment_error, timeout, resource_limit, sandbox_denied, "
-                   "missing_dependency"),
+                   "missing_dependency, model_choice"),
     # SIGALRM interrupts the sleep inside Python...
     "sleep": ("inconclusive", "timeout", "the experiment ran past its 2 s limit and was stopped"),
     # ...and when the alarm is blocked the server kills the child's process group,
