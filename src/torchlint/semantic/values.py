@@ -199,7 +199,7 @@ class Values:
         if isinstance(node, cst.BinaryOperation):
             left = self.infer(node.left, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
             right = self.infer(node.right, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
-            return [v for v in left | right if v.kind in TENSOR_KINDS]
+            return _combined(node.operator, left, right)
         if isinstance(node, cst.UnaryOperation):
             inner = self.infer(node.expression, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
             return [v for v in inner if v.kind in TENSOR_KINDS]
@@ -908,6 +908,19 @@ class Values:
         if layer.local is not None:
             return list(self.outputs(Value("module", module=layer.local), depth + 1))
         return []
+
+
+def _combined(operator: cst.BaseBinaryOp, left: frozenset[Value], right: frozenset[Value]) -> list[Value]:
+    """What an arithmetic result may hold: the tensors of both operands, except that
+    probabilities multiplying log-probabilities only weight them (the focal term
+    `(1 - p) ** gamma * log_softmax(x)` given to NLLLoss): the product is log-probabilities."""
+    values = [v for v in left | right if v.kind in TENSOR_KINDS]
+    if isinstance(operator, cst.Multiply):
+        logs = {"log_probs", "log_of_probs"}
+        for side, other in ((left, right), (right, left)):
+            if any(v.kind in logs for v in side):
+                values = [v for v in values if v.kind != "probs" or v not in other or v in side]
+    return values
 
 
 def _mark_forward(values: Iterable[Value], module: ModuleClass) -> list[Value]:
