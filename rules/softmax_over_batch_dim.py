@@ -122,7 +122,7 @@ head = nn.Softmax()  # expect: TL204
                                    context={"dim": None, "function": kind, "where": "output",
                                             **model_context(model, model.values.at(tensor, call))})
                 continue
-            if literal_number(dim) != 0 or tensor is None:
+            if tensor is None or not _is_dim0(literal_number(dim), shapes, tensor, call):
                 continue
             message = _dim0_problem(model, shapes, tensor, call)
             if message is not None:
@@ -237,6 +237,17 @@ head = nn.Softmax()  # expect: TL204
         return lab.refuted(
             f"{chosen} of {where} keeps samples apart: changing sample 1 changes sample 0's "
             f"probabilities by {lab.fmt(probs_diff)}", **numbers)
+
+
+def _is_dim0(dim, shapes, tensor, call) -> bool:
+    """`dim` is 0, or a negative dim that names dim 0 of a tensor of known rank
+    (`log_softmax(scores.view(-1, k), dim=-2)`)."""
+    if dim == 0:
+        return True
+    if dim is None or dim >= 0:
+        return False
+    rank = shapes.at(tensor, call).rank
+    return rank is not None and rank + dim == 0
 
 
 def _attribute_of(model, call) -> str | None:
