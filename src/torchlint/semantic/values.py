@@ -210,8 +210,9 @@ class Values:
                 self.infer(e.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
                 for e in node.elements))]
         if isinstance(node, cst.IfExp):
-            return self.infer(node.body, frame.scope, frame.order, frame.facts, frame.path, depth + 1) | \
-                self.infer(node.orelse, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+            arms = [arm for arm in (node.body, node.orelse) if not _not_a_tensor_arm(node, arm)]
+            return frozenset().union(*(self.infer(arm, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+                                       for arm in arms))
         if isinstance(node, cst.Await):
             return self.infer(node.expression, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
         if isinstance(node, cst.NamedExpr):
@@ -908,6 +909,38 @@ class Values:
         if layer.local is not None:
             return list(self.outputs(Value("module", module=layer.local), depth + 1))
         return []
+
+
+def _not_a_tensor_arm(node: cst.IfExp, arm: cst.BaseExpression) -> bool:
+    """`x.item() if hasattr(x, "item") else x`, `x if not torch.is_tensor(x) else x.item()`: the
+    arm that runs when the test says `x` is no tensor, and is `x` itself."""
+    test, tensor_when_true = node.test, True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, tensor_when_true = test.expression, False
+    checked = _tensor_checked(test)
+    if checked is None:
+        return False
+    no_tensor_arm = node.orelse if tensor_when_true else node.body
+    return arm is no_tensor_arm and arm.deep_equals(checked)
+
+
+def _tensor_checked(test: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The expression `hasattr(x, "item")`, `isinstance(x, torch.Tensor)` or
+    `torch.is_tensor(x)` tests for being a tensor."""
+    if not isinstance(test, cst.Call) or not test.args:
+        return None
+    name = dotted_name(test.func)
+    first = test.args[0].value
+    if name in ("torch.is_tensor", "is_tensor") and len(test.args) == 1:
+        return first
+    if len(test.args) != 2:
+        return None
+    second = test.args[1].value
+    if name == "hasattr" and isinstance(second, cst.SimpleString) and second.evaluated_value in ("item", "detach"):
+        return first
+    if name == "isinstance" and dotted_name(second) in ("torch.Tensor", "Tensor"):
+        return first
+    return None
 
 
 def _combined(operator: cst.BaseBinaryOp, left: frozenset[Value], right: frozenset[Value]) -> list[Value]:
