@@ -5,6 +5,7 @@ import libcst as cst
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic import facts as F
 from torchlint.semantic.probe_context import model_context
 from torchlint.semantic.walker import dotted_name
 
@@ -102,7 +103,7 @@ for i in range(100):
                 continue
             if not _backpropagates(model, loop, call.scope, 0) or _optimizer_built_in(model, optimizer, call, loop):
                 continue  # looping over optimizers in a hook, or a fresh optimizer per iteration
-            if not _clears(model, loop, call.scope, 0, _owners(model, optimizer, call)):
+            if not _clears(model, loop, call.scope, 0, _owners(model, optimizer, call), step=call):
                 self._report(ctx, model, call, optimizer)
 
     def _report(self, ctx, model, call, optimizer_node) -> None:
@@ -317,9 +318,13 @@ def _optimizer_built_in(model, optimizer, call, loop) -> bool:
     return False
 
 
-def _clears(model, block, scope, depth: int, owners: set[str] | None = None) -> bool:
-    """A zero_grad (of the optimizer or its model, when `owners` names them) in `block`."""
+def _clears(model, block, scope, depth: int, owners: set[str] | None = None, step=None) -> bool:
+    """A zero_grad (of the optimizer or its model, when `owners` names them) in `block`;
+    with `step`, one that can run with it (not in the other arm of an `if`: `if amp:
+    opt.zero_grad(); ... else: loss.backward(); opt.step()`)."""
     for call in model.phases.calls_in(block, scope):
+        if step is not None and F.exclusive(call.branch, step.branch):
+            continue
         if call.method == "zero_grad":
             if owners is None or call.receiver is None or _clears_owner(model, call, owners):
                 return True
@@ -331,7 +336,8 @@ def _clears(model, block, scope, depth: int, owners: set[str] | None = None) -> 
             if definition is not None and _clears(model, definition.fact, definition.fact, depth + 1):
                 return True  # zero_grad in a helper, in this file or another
     for assign in scope.assigns:
-        if block is not scope and not block.contains(assign):
+        if block is not scope and not block.contains(assign) or \
+                step is not None and F.exclusive(assign.branch, step.branch):
             continue
         for target in assign.targets:
             if isinstance(target, cst.Attribute) and target.attr.value == "grad":
