@@ -301,8 +301,11 @@ def _owners(model, optimizer, call) -> set | None:
 
 
 def _clears_owner(model, call, owners: set) -> bool:
-    """`call` (a zero_grad) is on the optimizer or on its model (by name, or by where it was made)."""
-    if dotted_name(call.receiver) in owners:
+    """`call` (a zero_grad) is on the optimizer or on its model (by name, or by where it was made),
+    or on a module that holds that model (`net.zero_grad()` clears `net.module.head`'s gradients)."""
+    receiver = dotted_name(call.receiver)
+    if receiver in owners or receiver is not None and any(
+            isinstance(owner, str) and owner.startswith(receiver + ".") for owner in owners):
         return True
     return any(("made", id(v.origin)) in owners for v in model.values.at(call.receiver, call)
                if v.kind == "module" and v.origin is not None)
