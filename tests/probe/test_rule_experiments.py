@@ -143,6 +143,9 @@ NOT_CONFIRMED = {
     # The evaluated network is a parameter defaulting to an attribute of a learner (an nn.Module
     # holding the model it trains): the probe finds no construction it can tie to that parameter.
     ("fixtures/TL102/bad_learner_module_scores_loader.py", 30, "TL102"): ("inconclusive", "construct_failed"),
+    # The model normalizes its scores only in eval mode, and the loss is computed after eval(); the
+    # probe runs the model as built (train mode), where it returns logits.
+    ("fixtures/TL201/bad_probs_in_eval_or_train_arm.py", 34, "TL201"): ("refuted", None),
     # The model is built in another file of the project (a top-level nn.Sequential, a trainer
     # class given its model by a caller, a star import): the probe finds no construction it
     # can run for this script and says so rather than build another model.
