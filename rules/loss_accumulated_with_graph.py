@@ -18,7 +18,9 @@ class LossAccumulatedWithGraph(Rule):
     """## What it does
     Finds a running total of loss tensors kept across loop iterations
     (`total_loss += loss`, `total = total + loss`, `losses.append(loss)`)
-    where the total is never backpropagated.
+    where the total is never backpropagated. A loss computed from detached
+    tensors only (`crit(pred.detach().cpu(), y.detach())`) and the number arm
+    of `x.item() if torch.is_tensor(x) else x` hold no graph.
 
     ## Why is this bad?
     A loss tensor holds its whole autograd graph: the activations of the

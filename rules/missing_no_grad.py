@@ -24,7 +24,8 @@ class MissingNoGrad(Rule):
     whose `forward` does so (decorated, or in the arm the call's literal
     arguments select: `model(x, mode="inference")`); a context chosen at run
     time between `no_grad()` and another; a helper named like evaluation
-    (`predict_scores()`) whose result training backpropagates; unit tests;
+    (`predict_scores()`) whose result training backpropagates; a torch layer
+    without parameters (`nn.Softmax`, pooling) applied to outputs; unit tests;
     files written for another framework (MXNet, TensorFlow, JAX) that import
     nothing of torch.
 

@@ -15,8 +15,10 @@ MAX_DEPTH = 3
 class MissingZeroGrad(Rule):
     """## What it does
     Finds training loops that call `optimizer.step()` on every iteration but
-    never clear the gradients (`optimizer.zero_grad()`, `model.zero_grad()`,
-    or setting `p.grad = None`) inside the loop or in a helper it calls.
+    never clear the gradients (`optimizer.zero_grad()`, `model.zero_grad()`
+    or that of a module holding the model, or setting `p.grad = None`) inside
+    the loop or in a helper it calls. A clear in the other arm of an `if` than
+    the step (`if amp: opt.zero_grad() ... else: opt.step()`) does not count.
 
     ## Why is this bad?
     `backward()` adds into `.grad`; it does not overwrite it. Without

@@ -19,7 +19,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
     Finds probabilities (the output of `softmax`, `nn.Softmax` or
     `.softmax()`, also when a model's `forward` returns them) passed to
     `CrossEntropyLoss`/`F.cross_entropy`, or to `NLLLoss`/`F.nll_loss`, which
-    expect logits and log-probabilities respectively.
+    expect logits and log-probabilities respectively. Probabilities that only
+    weight log-probabilities (a focal term) are not; nor are those a model makes
+    only in eval mode (`if not self.training:`) when the loss trains.
 
     ## Why is this bad?
     `CrossEntropyLoss` applies `log_softmax` itself. On probabilities it

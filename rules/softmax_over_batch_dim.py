@@ -16,7 +16,8 @@ class SoftmaxOverBatchDim(Rule):
     Finds `softmax`/`log_softmax` (functional, `torch.*`, the tensor method,
     or `nn.Softmax`/`nn.LogSoftmax`) that normalizes over the batch:
 
-    - over dim 0 of a tensor whose dim 0 is certainly the batch: a model's
+    - over dim 0 (or a negative dim naming it in a tensor of known rank, -2 of
+      a 2-D tensor) of a tensor whose dim 0 is certainly the batch: a model's
       output in the code that trains or evaluates it (also a model of a class
       the linter cannot read, recognized by its `.train()`/`.eval()` calls),
       products of it with other matrices, `bmm`/`baddbmm` results, and views

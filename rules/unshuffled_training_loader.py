@@ -17,8 +17,10 @@ class UnshuffledTrainingLoader(Rule):
     (`TensorDataset`, a `Subset`, a torchvision dataset, a `Dataset` class
     with `__getitem__`, a list), including a loader a factory of this file
     returns to a training loop of another project file (when the run includes it).
-    Not reported: a dataset that fits in one batch (its order changes nothing)
-    and loaders trained inside unit tests (a fixed order on purpose).
+    Not reported: a dataset that fits in one batch (its order changes nothing),
+    a dataset named for evaluation (its name, its class, `split="test"`,
+    `train=False`: test-time fine-tuning per episode) and loaders trained inside
+    unit tests (a fixed order on purpose).
 
     ## Why is this bad?
     Without shuffling every epoch presents the same batches in the same
