@@ -42,7 +42,9 @@ class OptimizerOnStaleParameters(Rule):
     (`model.fc = nn.Linear(...)`) or the model variable rebound to a new
     module. Also weights loaded with `load_state_dict` into another module
     than the optimizer's (a fresh `restored = Net()`) when that module is then
-    trained with the optimizer: its steps update the first model only.
+    trained with the optimizer: its steps update the first model only (not
+    when another optimizer holds the loaded module: a GAN's critic run forward
+    in the generator's step).
 
     ## Why is this bad?
     An optimizer holds the parameter tensors it was given. A layer built
@@ -114,12 +116,14 @@ for _ in range(10):
     def check(self, ctx) -> None:
         model = ctx.model
         for scope in (model.facts.scope, *model.facts.functions):
-            for optimizer in _optimizers(model, scope):
+            optimizers = _optimizers(model, scope)
+            for optimizer in optimizers:
                 for change in _parameter_changes(model, scope, optimizer):
                     if _used_after(model, scope, optimizer, change):
                         self._report(ctx, optimizer, change)
                 for load in _foreign_loads(model, scope, optimizer):
-                    self._report_load(ctx, optimizer, load)
+                    if not _has_own_optimizer(model, load, optimizers):
+                        self._report_load(ctx, optimizer, load)
 
     def _report_load(self, ctx, optimizer: _Optimizer, load: _ForeignLoad) -> None:
         model = ctx.model
@@ -286,6 +290,17 @@ def _foreign_loads(model, scope: F.Scope, optimizer: _Optimizer) -> list[_Foreig
         if trained_at is not None:
             found.append(_ForeignLoad(call, target, trained_at, loaded))
     return found
+
+
+def _has_own_optimizer(model, load: _ForeignLoad, optimizers: list[_Optimizer]) -> bool:
+    """Another optimizer of the scope holds the loaded module's parameters (a GAN's
+    discriminator, loaded and stepped by its own optimizer): running it forward in the
+    first optimizer's step does not train it with that one."""
+    for other in optimizers:
+        if _nested(load.target, other.owner) or \
+                _module_values(model, _name_in(other), other.assign) & load.loaded:
+            return True
+    return False
 
 
 def _nested(a: str, b: str) -> bool:
