@@ -18,7 +18,9 @@ class LossAccumulatedWithGraph(Rule):
     """## What it does
     Finds a running total of loss tensors kept across loop iterations
     (`total_loss += loss`, `total = total + loss`, `losses.append(loss)`)
-    where the total is never backpropagated.
+    where the total is never backpropagated. A loss computed from detached
+    tensors only (`crit(pred.detach().cpu(), y.detach())`) and the number arm
+    of `x.item() if torch.is_tensor(x) else x` hold no graph.
 
     ## Why is this bad?
     A loss tensor holds its whole autograd graph: the activations of the
@@ -275,8 +277,9 @@ def _models_feeding(model, fact: F.Located) -> list:
 
 
 def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
-    """The added value is a loss, or a tensor the same loop backpropagates (so it has a graph)."""
-    if any(v.kind == "loss" for v in model.values.at(added, fact)):
+    """The added value is a loss, or a tensor the same loop backpropagates (so it has a graph).
+    A loss computed from detached tensors only (`crit(pred.detach().cpu(), y.detach())`) has none."""
+    if any(v.kind == "loss" and not _of_detached_tensors(v.origin) for v in model.values.at(added, fact)):
         return True
     added_names = {dotted_name(_scaled_operand(added))} - {None}
     for call in fact.loop.scope.calls if fact.loop.scope is not None else ():
@@ -288,6 +291,32 @@ def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
             if dotted_name(receiver) in added_names:
                 return True
     return _returned_after_backward(model, fact, _scaled_operand(added))
+
+
+def _of_detached_tensors(origin) -> bool:
+    """A loss call whose every argument is detached (`.detach()` or `.data`, then any
+    copies or views: `.cpu()`, `.float()`, `.view(-1)`), so its result records no graph."""
+    if not isinstance(origin, cst.Call) or not origin.args:
+        return False
+    return all(_detached(arg.value) for arg in origin.args)
+
+
+def _detached(node: cst.BaseExpression) -> bool:
+    while True:
+        if isinstance(node, cst.Attribute) and node.attr.value == "data":
+            return True
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
+            return False
+        if node.func.attr.value in ("detach", "detach_"):
+            return True
+        if node.func.attr.value not in _KEEPING_METHODS:
+            return False
+        node = node.func.value
+
+
+# Methods whose result has a graph exactly when their receiver does.
+_KEEPING_METHODS = frozenset({"cpu", "cuda", "to", "float", "double", "half", "long", "view", "reshape",
+                              "squeeze", "unsqueeze", "contiguous", "flatten", "permute", "transpose"})
 
 
 def _returned_after_backward(model, fact: F.Located, added: cst.BaseExpression) -> bool:

@@ -17,7 +17,8 @@ class MisplacedGradientClipping(Rule):
     Finds `clip_grad_norm_`/`clip_grad_value_` calls that clip gradients the
     optimizer step never uses: after `optimizer.step()` (the next
     `zero_grad()` or `backward()` replaces them), or before `backward()` (it
-    clips the cleared gradients, then backward writes the real ones). With an
+    clips the cleared gradients, then backward writes the real ones; also in a
+    helper that runs the backward for a caller that steps). With an
     AMP `GradScaler`, it also finds clipping between `scaler.scale(loss).backward()`
     and `scaler.step(optimizer)` without `scaler.unscale_(optimizer)` first. The
     scaler is known by what builds it (`torch.amp.GradScaler(...)`, a subclass),
@@ -228,10 +229,15 @@ def _placement(steps: Steps, clip: StepEvent):
     """(case, the event the message names, the iteration loop) for a misplaced clip."""
     loop = steps.iteration(clip, STEP)
     scope_events = steps.events(clip.fact.scope)
-    if loop is None and not any(e.kind == STEP for e in scope_events):
-        return None  # a clipping helper: its callers decide
     after = _first(steps.scan(clip, loop, forward=True), _GRADIENT_EVENTS)
     before = _first(steps.scan(clip, loop, forward=False), _GRADIENT_EVENTS)
+    if loop is None and not any(e.kind == STEP for e in scope_events):
+        # A helper that does not step: its callers decide, unless it clips right before
+        # the backward it runs itself (the step its caller takes gets those gradients unclipped).
+        if after is not None and after.kind == BACKWARD and steps.certain(after, loop, clip.fact) \
+                and (before is None or before.kind == ZERO_GRAD):
+            return "before_backward", after, loop
+        return None
     if after is not None and after.kind == STEP:
         return _scaled(steps, clip, loop, after)
     if after is not None and (after.kind == OPAQUE or not steps.certain(after, loop, clip.fact)):

@@ -24,7 +24,8 @@ class MissingNoGrad(Rule):
     whose `forward` does so (decorated, or in the arm the call's literal
     arguments select: `model(x, mode="inference")`); a context chosen at run
     time between `no_grad()` and another; a helper named like evaluation
-    (`predict_scores()`) whose result training backpropagates; unit tests;
+    (`predict_scores()`) whose result training backpropagates; a torch layer
+    without parameters (`nn.Softmax`, pooling) applied to outputs; unit tests;
     files written for another framework (MXNet, TensorFlow, JAX) that import
     nothing of torch.
 
@@ -104,8 +105,8 @@ for x in val_loader:
             # model's own method (its submodules one after another) the method is one place.
             inside_model = model.enclosing_module(phase.scope) is not None
             for forward in phase.forwards:
-                if id(forward.site) in reported or _computes_a_loss(model, forward):
-                    continue  # a loss module run on the model's output records nothing new
+                if id(forward.site) in reported or _computes_a_loss(model, forward) or _parameter_free(forward):
+                    continue  # a loss module or a softmax run on the model's output records nothing new
                 if phases.grad_disabled_at(forward.call, phase=phase, via=forward.via) or \
                         _detached_at_once(model, forward.call):
                     continue
@@ -206,6 +207,26 @@ def _detached_at_once(model, call) -> bool:
         if other.order > call.order + 50:
             break
     return isinstance(statement, cst.Expr) and statement.value is call.node
+
+
+def _parameter_free(forward) -> bool:
+    """`sm = nn.Softmax(dim=1); sm(outputs)`: every model it may be is a torch layer with no
+    parameters; it extends only the graph of its input, whose forward is judged where it runs."""
+    names = [v.qualname or (v.layer.qualname if v.layer is not None else None) for v in forward.models]
+    return bool(names) and all(name is not None and name.startswith("torch.nn.")
+                               and name.rsplit(".", 1)[-1] in _PARAMETER_FREE_LAYERS for name in names)
+
+
+# torch.nn layers that hold no parameters (a PReLU, a norm with affine weights hold some).
+_PARAMETER_FREE_LAYERS = frozenset({
+    "Softmax", "LogSoftmax", "Softmin", "Softmax2d", "Sigmoid", "LogSigmoid", "Tanh", "ReLU", "ReLU6",
+    "LeakyReLU", "GELU", "ELU", "CELU", "SELU", "SiLU", "Mish", "Softplus", "Softsign", "Hardtanh",
+    "Hardswish", "Hardsigmoid", "Tanhshrink", "Threshold", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "AlphaDropout", "Identity", "Flatten", "Unflatten", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Upsample", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "CosineSimilarity", "PairwiseDistance",
+})
 
 
 def _computes_a_loss(model, forward) -> bool:

@@ -5,6 +5,7 @@ import libcst as cst
 from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic import facts as F
 from torchlint.semantic.probe_context import model_context
 from torchlint.semantic.walker import dotted_name
 
@@ -14,8 +15,10 @@ MAX_DEPTH = 3
 class MissingZeroGrad(Rule):
     """## What it does
     Finds training loops that call `optimizer.step()` on every iteration but
-    never clear the gradients (`optimizer.zero_grad()`, `model.zero_grad()`,
-    or setting `p.grad = None`) inside the loop or in a helper it calls.
+    never clear the gradients (`optimizer.zero_grad()`, `model.zero_grad()`
+    or that of a module holding the model, or setting `p.grad = None`) inside
+    the loop or in a helper it calls. A clear in the other arm of an `if` than
+    the step (`if amp: opt.zero_grad() ... else: opt.step()`) does not count.
 
     ## Why is this bad?
     `backward()` adds into `.grad`; it does not overwrite it. Without
@@ -102,7 +105,7 @@ for i in range(100):
                 continue
             if not _backpropagates(model, loop, call.scope, 0) or _optimizer_built_in(model, optimizer, call, loop):
                 continue  # looping over optimizers in a hook, or a fresh optimizer per iteration
-            if not _clears(model, loop, call.scope, 0, _owners(model, optimizer, call)):
+            if not _clears(model, loop, call.scope, 0, _owners(model, optimizer, call), step=call):
                 self._report(ctx, model, call, optimizer)
 
     def _report(self, ctx, model, call, optimizer_node) -> None:
@@ -300,8 +303,11 @@ def _owners(model, optimizer, call) -> set | None:
 
 
 def _clears_owner(model, call, owners: set) -> bool:
-    """`call` (a zero_grad) is on the optimizer or on its model (by name, or by where it was made)."""
-    if dotted_name(call.receiver) in owners:
+    """`call` (a zero_grad) is on the optimizer or on its model (by name, or by where it was made),
+    or on a module that holds that model (`net.zero_grad()` clears `net.module.head`'s gradients)."""
+    receiver = dotted_name(call.receiver)
+    if receiver in owners or receiver is not None and any(
+            isinstance(owner, str) and owner.startswith(receiver + ".") for owner in owners):
         return True
     return any(("made", id(v.origin)) in owners for v in model.values.at(call.receiver, call)
                if v.kind == "module" and v.origin is not None)
@@ -317,9 +323,13 @@ def _optimizer_built_in(model, optimizer, call, loop) -> bool:
     return False
 
 
-def _clears(model, block, scope, depth: int, owners: set[str] | None = None) -> bool:
-    """A zero_grad (of the optimizer or its model, when `owners` names them) in `block`."""
+def _clears(model, block, scope, depth: int, owners: set[str] | None = None, step=None) -> bool:
+    """A zero_grad (of the optimizer or its model, when `owners` names them) in `block`;
+    with `step`, one that can run with it (not in the other arm of an `if`: `if amp:
+    opt.zero_grad(); ... else: loss.backward(); opt.step()`)."""
     for call in model.phases.calls_in(block, scope):
+        if step is not None and F.exclusive(call.branch, step.branch):
+            continue
         if call.method == "zero_grad":
             if owners is None or call.receiver is None or _clears_owner(model, call, owners):
                 return True
@@ -331,7 +341,8 @@ def _clears(model, block, scope, depth: int, owners: set[str] | None = None) -> 
             if definition is not None and _clears(model, definition.fact, definition.fact, depth + 1):
                 return True  # zero_grad in a helper, in this file or another
     for assign in scope.assigns:
-        if block is not scope and not block.contains(assign):
+        if block is not scope and not block.contains(assign) or \
+                step is not None and F.exclusive(assign.branch, step.branch):
             continue
         for target in assign.targets:
             if isinstance(target, cst.Attribute) and target.attr.value == "grad":

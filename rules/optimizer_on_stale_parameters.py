@@ -50,7 +50,8 @@ class OptimizerOnStaleParameters(Rule):
     after tokens were added to the tokenizer). Also weights loaded with
     `load_state_dict` into another module than the optimizer's (a fresh
     `restored = Net()`) when that module is then trained with the optimizer:
-    its steps update the first model only.
+    its steps update the first model only (not when another optimizer holds
+    the loaded module: a GAN's critic run forward in the generator's step).
 
     ## Why is this bad?
     An optimizer holds the parameter tensors it was given. A layer built
@@ -125,7 +126,8 @@ for _ in range(10):
         model = ctx.model
         for scope in (model.facts.scope, *model.facts.functions):
             reported: set[int] = set()  # one finding per change, however many owners it replaces
-            for optimizer in (*_optimizers(model, scope), *_returned_optimizers(model, scope)):
+            optimizers = [*_optimizers(model, scope), *_returned_optimizers(model, scope)]
+            for optimizer in optimizers:
                 for change in _parameter_changes(model, scope, optimizer):
                     if id(change.node) not in reported and _used_after(model, scope, optimizer, change):
                         reported.add(id(change.node))
@@ -136,7 +138,8 @@ for _ in range(10):
                         self._report_rebuilt(ctx, optimizer, call)
                 if not optimizer.returned:
                     for load in _foreign_loads(model, scope, optimizer):
-                        self._report_load(ctx, optimizer, load)
+                        if not _has_own_optimizer(model, load, optimizers):
+                            self._report_load(ctx, optimizer, load)
 
     def _report_rebuilt(self, ctx, optimizer: _Optimizer, call: F.Call) -> None:
         model = ctx.model
@@ -489,6 +492,17 @@ def _foreign_loads(model, scope: F.Scope, optimizer: _Optimizer) -> list[_Foreig
 
 def _within(name: str | None, owner: str) -> bool:
     return name is not None and (name == owner or name.startswith(owner + "."))
+
+
+def _has_own_optimizer(model, load: _ForeignLoad, optimizers: list[_Optimizer]) -> bool:
+    """Another optimizer of the scope holds the loaded module's parameters (a GAN's
+    discriminator, loaded and stepped by its own optimizer): running it forward in the
+    first optimizer's step does not train it with that one."""
+    for other in optimizers:
+        if _nested(load.target, other.owner) or \
+                _module_values(model, _name_in(other), other.assign) & load.loaded:
+            return True
+    return False
 
 
 def _nested(a: str, b: str) -> bool:

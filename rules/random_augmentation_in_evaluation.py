@@ -18,7 +18,8 @@ class RandomAugmentationInEvaluation(Rule):
     `AutoAugment`, `TrivialAugmentWide`, `RandomAffine`, ... and their
     `torchvision.transforms.v2` equivalents), followed from the `DataLoader`
     to the dataset's construction (through an evaluation helper's parameter
-    to what its callers pass) and through `Compose`, names and dicts of
+    to what its callers pass, or a project factory given `transform=` whose
+    datasets it indexes) and through `Compose`, names and dicts of
     transforms (`data_transforms["val"]`). A probability switched off
     explicitly (`p=0`, or `p=0.5 if args.flip else 0`) is not random.
 

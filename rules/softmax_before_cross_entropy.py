@@ -19,7 +19,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
     Finds probabilities (the output of `softmax`, `nn.Softmax` or
     `.softmax()`, also when a model's `forward` returns them) passed to
     `CrossEntropyLoss`/`F.cross_entropy`, or to `NLLLoss`/`F.nll_loss`, which
-    expect logits and log-probabilities respectively.
+    expect logits and log-probabilities respectively. Probabilities that only
+    weight log-probabilities (a focal term) are not; nor are those a model makes
+    only in eval mode (`if not self.training:`) when the loss trains.
 
     ## Why is this bad?
     `CrossEntropyLoss` applies `log_softmax` itself. On probabilities it
@@ -320,10 +322,23 @@ def _literal_keywords(node) -> dict:
 
 def _probabilities(model, node, call):
     """(the first probabilities in source order, every value) `node` may hold
-    where `call` gives it to a loss; None when it holds no probabilities."""
+    where `call` gives it to a loss; None when it holds no probabilities. A model
+    that makes its probabilities only in eval mode gives logits to a training step."""
     values = model.values.at(node, call)
     probs = [v for v in values if v.kind == "probs"]
+    if probs and _trains(model, call):
+        probs = [v for v in probs if not model.values.eval_mode_only(v)]
     return (_first_in_source(model, probs), values) if probs else None
+
+
+def _trains(model, call) -> bool:
+    """The loss at `call` is part of a training step: its loop or function backpropagates,
+    or the function's result reaches a backward where it is called."""
+    phases = model.phases
+    if call.loop is not None and phases.trains(call.loop, call.scope):
+        return True
+    function = call.scope.function
+    return function is not None and (phases.trains(function, function) or phases.feeds_training(function))
 
 
 def _context(model, loss_qualname: str, value, values) -> dict:

@@ -16,7 +16,8 @@ class SoftmaxOverBatchDim(Rule):
     Finds `softmax`/`log_softmax` (functional, `torch.*`, the tensor method,
     or `nn.Softmax`/`nn.LogSoftmax`) that normalizes over the batch:
 
-    - over dim 0 of a tensor whose dim 0 is certainly the batch: a model's
+    - over dim 0 (or a negative dim naming it in a tensor of known rank, -2 of
+      a 2-D tensor) of a tensor whose dim 0 is certainly the batch: a model's
       output in the code that trains or evaluates it (also a model of a class
       the linter cannot read, recognized by its `.train()`/`.eval()` calls),
       products of it with other matrices, `bmm`/`baddbmm` results, and views
@@ -122,7 +123,7 @@ head = nn.Softmax()  # expect: TL204
                                    context={"dim": None, "function": kind, "where": "output",
                                             **model_context(model, model.values.at(tensor, call))})
                 continue
-            if literal_number(dim) != 0 or tensor is None:
+            if tensor is None or not _is_dim0(literal_number(dim), shapes, tensor, call):
                 continue
             message = _dim0_problem(model, shapes, tensor, call)
             if message is not None:
@@ -237,6 +238,17 @@ head = nn.Softmax()  # expect: TL204
         return lab.refuted(
             f"{chosen} of {where} keeps samples apart: changing sample 1 changes sample 0's "
             f"probabilities by {lab.fmt(probs_diff)}", **numbers)
+
+
+def _is_dim0(dim, shapes, tensor, call) -> bool:
+    """`dim` is 0, or a negative dim that names dim 0 of a tensor of known rank
+    (`log_softmax(scores.view(-1, k), dim=-2)`)."""
+    if dim == 0:
+        return True
+    if dim is None or dim >= 0:
+        return False
+    rank = shapes.at(tensor, call).rank
+    return rank is not None and rank + dim == 0
 
 
 def _attribute_of(model, call) -> str | None:

@@ -7,6 +7,7 @@ from torchlint.rule import Example, Rule
 from torchlint.semantic.datasets import carries_state_across_batches, datasets_of
 from torchlint.semantic.evidence import in_unit_test
 from torchlint.semantic.phases import words
+from torchlint.semantic.walker import dotted_name
 
 
 class UnshuffledTrainingLoader(Rule):
@@ -16,8 +17,10 @@ class UnshuffledTrainingLoader(Rule):
     (`TensorDataset`, a `Subset`, a torchvision dataset, a `Dataset` class
     with `__getitem__`, a list), including a loader a factory of this file
     returns to a training loop of another project file (when the run includes it).
-    Not reported: a dataset that fits in one batch (its order changes nothing)
-    and loaders trained inside unit tests (a fixed order on purpose).
+    Not reported: a dataset that fits in one batch (its order changes nothing),
+    a dataset named for evaluation (its name, its class, `split="test"`,
+    `train=False`: test-time fine-tuning per episode) and loaders trained inside
+    unit tests (a fixed order on purpose).
 
     ## Why is this bad?
     Without shuffling every epoch presents the same batches in the same
@@ -94,7 +97,8 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
                 call = loader.call
                 if id(call) in reported or not _unshuffled(model, call) or loader.one_batch:
                     continue
-                if _named_for_evaluation(model, call) or in_unit_test(scope, model.facts, model.path) \
+                if _named_for_evaluation(model, call) or _over_evaluation_split(model, loader) \
+                        or in_unit_test(scope, model.facts, model.path) \
                         or in_unit_test(call.scope, model.facts, model.path):
                     continue
                 datasets = datasets or datasets_of(model)
@@ -120,7 +124,8 @@ for x, y in DataLoader(train_set, batch_size=8):  # expect: TL303
             for loader in elsewhere.loaders:
                 call = loader.call
                 if id(call) in reported or not _unshuffled(model, call) or _named_for_evaluation(model, call) \
-                        or loader.one_batch or in_unit_test(elsewhere.scope, other.facts, other.path) \
+                        or _over_evaluation_split(model, loader) or loader.one_batch \
+                        or in_unit_test(elsewhere.scope, other.facts, other.path) \
                         or in_unit_test(call.scope, model.facts, model.path):
                     continue
                 datasets = datasets or datasets_of(model)
@@ -199,6 +204,42 @@ def _named_for_evaluation(model, call) -> bool:
                 if isinstance(element, cst.DictElement) and element.value is call.node:
                     return bool(words(model.code(element.key)) & model.symbols.eval_loader_words)
     return False
+
+
+def _over_evaluation_split(model, loader) -> bool:
+    """`DataLoader(TestEpisodes(root, mode="test"))`, `DataLoader(val_set)`: the dataset
+    (written at the call, or the one binding of the name given there) is named for
+    validation or test, by its variable, its class, or a literal split argument
+    (`split="val"`, `mode="test"`). A loop that trains over it (per-episode fine-tuning
+    at test time) is no training loader's epoch."""
+    call = loader.call
+    node = loader.dataset
+    eval_words = model.symbols.eval_loader_words
+    if isinstance(node, cst.Name):
+        if words(node.value) & eval_words:
+            return True
+        bindings = [a for a in call.scope.assigns if a.order < call.order and a.kind == "assign"
+                    and len(a.targets) == 1 and isinstance(a.targets[0], cst.Name)
+                    and a.targets[0].value == node.value]
+        if len(bindings) != 1:
+            return False
+        node = bindings[0].value
+    if not isinstance(node, cst.Call):
+        return False
+    if words((dotted_name(node.func) or "").rsplit(".", 1)[-1]) & eval_words:
+        return True
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value in _SPLIT_KEYWORDS \
+                and isinstance(arg.value, cst.SimpleString) and words(str(arg.value.evaluated_value)) & eval_words:
+            return True
+        if arg.keyword is not None and arg.keyword.value == "train" and isinstance(arg.value, cst.Name) \
+                and arg.value.value == "False":
+            return True  # torchvision's `MNIST(root, train=False)`
+    return False
+
+
+# Keywords of dataset constructors that choose the split by a string.
+_SPLIT_KEYWORDS = frozenset({"split", "mode", "subset", "phase", "stage", "partition"})
 
 
 def _unshuffled(model, call) -> bool:

@@ -93,6 +93,15 @@ def test_a_line_continuing_an_expression_with_percent_is_not_a_magic(torchlint, 
     assert [(f["code"], f["cell"], f["line"]) for f in json.loads(result.stdout)] == [("TL901", 2, 2)]
 
 
+def test_pip_automagic_without_percent_is_not_python(torchlint, tmp_path):
+    notebook(tmp_path / "nb.ipynb",
+             ("code", "pip install -r requirements.txt\nconda install -y numpy\n"),
+             ("code", "import torch\npip = 3\nprint(pip - 1)\n"))
+    result = torchlint("--format", "json", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    # no TL001: IPython runs `pip install ...` as a magic; `pip = 3` and `pip - 1` stay Python
+    assert [(f["code"], f["cell"], f["line"]) for f in json.loads(result.stdout)] == [("TL901", 2, 3)]
+
+
 def test_notebook_in_a_folder_walk_and_on_stdin(torchlint, tmp_path):
     (tmp_path / "exp").mkdir()
     notebook(tmp_path / "exp" / "nb.ipynb", ("code", "import torch\nprint(1)\n"))

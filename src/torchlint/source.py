@@ -177,6 +177,8 @@ _LINE_MAGIC_RE = re.compile(r"^\s*[%!?]")
 _ASSIGNED_MAGIC_RE = re.compile(r"^\s*[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*[%!]")
 # `obj?`, `obj.method??`, and wildcard searches: `torch.*Tensor?`, `np.*load*?`
 _HELP_RE = re.compile(r"^\s*[\w.*]+\?{1,2}\s*$")
+# IPython's automagics written without `%`: `pip install -r requirements.txt` (never Python)
+_AUTOMAGIC_RE = re.compile(r"^\s*(?:pip|conda|mamba)\s+(?:install|uninstall|download|list|show)\b")
 # Cell magics whose body is Python that runs; any other (%%bash, %%html,
 # %%writefile...) makes the whole cell something else.
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
@@ -195,7 +197,7 @@ def _blank_magics(lines: list[str]) -> list[str]:
     inside = _Inside()
     for line in lines[start:]:
         if inside.statement_starts() and (_LINE_MAGIC_RE.match(line) or _ASSIGNED_MAGIC_RE.match(line)
-                                          or _HELP_RE.match(line)):
+                                          or _HELP_RE.match(line) or _AUTOMAGIC_RE.match(line)):
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}pass" if indent else "")
         else:

@@ -140,6 +140,22 @@ NOT_CONFIRMED = {
     ("fixtures/TL302/bad_generator_over_test_loader.py", 10, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_legacy_sized_crop_alias.py", 11, "TL302"): ("inconclusive", "missing_dependency"),
     ("fixtures/TL302/bad_held_out_sampler_over_augmented_set.py", 9, "TL302"): ("inconclusive", "missing_dependency"),
+    ("fixtures/TL302/bad_transform_through_dataset_factory.py", 27, "TL302"): ("inconclusive", "missing_dependency"),
+    # The two networks come from a package that is not installed (`zoo_models.build_backbone`): the
+    # blend of their outputs cannot be rebuilt (as bad_dim0_unresolved_model.py).
+    ("fixtures/TL204/bad_dim0_blend_of_model_outputs.py", 17, "TL204"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL204/bad_dim0_blend_of_model_outputs.py", 19, "TL204"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL204/bad_dim0_blend_of_model_outputs.py", 20, "TL204"): ("inconclusive", "construct_failed"),
+    # The evaluated network is a parameter defaulting to an attribute of a learner (an nn.Module
+    # holding the model it trains): the probe finds no construction it can tie to that parameter.
+    ("fixtures/TL102/bad_learner_module_scores_loader.py", 30, "TL102"): ("inconclusive", "construct_failed"),
+    # The model normalizes its scores only in eval mode, and the loss is computed after eval(); the
+    # probe runs the model as built (train mode), where it returns logits.
+    ("fixtures/TL201/bad_probs_in_eval_or_train_arm.py", 34, "TL201"): ("refuted", None),
+    # The clip sits in a helper that runs the backward for its caller; the parameters it clips are
+    # its own parameter (whatever the caller passes), so the probe finds no model construction.
+    ("fixtures/TL506/bad_clip_before_backward_in_helper.py", 15, "TL506"): ("inconclusive", "construct_failed"),
+    ("fixtures/TL506/bad_clip_before_backward_in_helper.py", 21, "TL506"): ("inconclusive", "construct_failed"),
     # The model is built in another file of the project (a top-level nn.Sequential, a trainer
     # class given its model by a caller, a star import): the probe finds no construction it
     # can run for this script and says so rather than build another model.

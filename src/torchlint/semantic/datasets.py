@@ -35,7 +35,7 @@ _TENSOR_FACTORIES = frozenset({"torch.randn", "torch.rand", "torch.zeros", "torc
 
 @dataclass(frozen=True)
 class DatasetKind:
-    style: str  # "map" | "iterable"
+    style: str  # "map" | "iterable" | "factory" (what a project function given `transform=` returns)
     what: str  # for messages: "TensorDataset", "class ImageFolderSet (Dataset)"
     construct: cst.Call | None = None  # the construction call (in this file), for the probe
 
@@ -65,6 +65,10 @@ class Datasets:
             return DatasetKind("map", "a list") if isinstance(node, cst.List) else None
         if isinstance(node, cst.ListComp) and not path:
             return DatasetKind("map", "a list")
+        if isinstance(node, cst.Subscript) and not path:
+            # `sets[name]` of what a dataset factory returns (a dict or list of its datasets)
+            inner = self.kind(node.value, scope, order, depth + 1)
+            return inner if inner is not None and inner.style == "factory" else None
         if not isinstance(node, cst.Call):
             return None
         qualified = self.model.names.qualified(node.func, scope, order)
@@ -83,6 +87,11 @@ class Datasets:
         definition = self.model.resolver.definition(node.func, scope, order, self.model.facts, self.model.path)
         if definition is not None and isinstance(definition.fact, F.Class):
             return self._class_kind(definition.fact, node)
+        if definition is not None and isinstance(definition.fact, F.Function) and \
+                any(arg.keyword is not None and arg.keyword.value == "transform" for arg in node.args):
+            # `make_sets(root, transform=eval_tf)`: a project factory given the transform of the
+            # datasets it builds; their style is not known.
+            return DatasetKind("factory", f"what {definition.fact.name}() returns", node)
         return None
 
     def possible(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,

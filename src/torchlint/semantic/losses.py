@@ -576,7 +576,8 @@ class Losses:
                 return self.scale(expr.args[0].value.elt, scope, order, facts, path, depth + 1)
         if reduced is not None:
             inner = self.model.values.infer(reduced, scope, order, facts, path)
-            for value in inner:  # `crit_none(out, y).sum()`
+            # by name, so that a criterion that may be one of several losses reads the same every run
+            for value in sorted(inner, key=lambda v: (v.kind, v.qualname or "")):  # `crit_none(out, y).sum()`
                 info = self.model.symbols.loss(value.qualname) if value.kind == "loss" else None
                 options = value.call.keyword if value.call is not None else (lambda name: None)
                 if info is not None and reduction_of(options) == "none":

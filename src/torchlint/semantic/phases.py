@@ -1300,6 +1300,11 @@ class _EvalPhaseFinder:
             if weak_allowed:
                 self._inference(scope)
                 self._after_eval(scope)
+            elif in_model_class:
+                # A learner written as an nn.Module (`def validation(self, loader): model.eval();
+                # for x, y in loader: model(x)`): its loops over batches evaluate, unlike a
+                # model's own layers run after switching a submodule to eval mode.
+                self._after_eval(scope, batch_loops_only=True)
             return
         self._eval_branches(scope)
         self._after_eval(scope)
@@ -1371,17 +1376,20 @@ class _EvalPhaseFinder:
                 return f"batch drawn by {' '.join(code(call.node).split())[:40]}"
         return None
 
-    def _after_eval(self, scope: F.Scope) -> None:
+    def _after_eval(self, scope: F.Scope, batch_loops_only: bool = False) -> None:
         """Forwards run after switching the model to eval mode, with no backward
         pass after them in the same iteration (or the rest of the function): an
         evaluation written inline in a training function, or code that only
-        predicts (`net.eval()` then a loop over unnamed batches)."""
+        predicts (`net.eval()` then a loop over unnamed batches). With
+        `batch_loops_only`, only forwards inside a loop over batches of data."""
         p = self.p
         if not any(e.mode == "eval" and e.call.scope is scope for e in p.mode_events(scope)):
             return  # no switch to eval mode here: the forwards need not be inferred
         groups: dict[int, tuple[ModeEvent, list[Forward]]] = {}
         for forward in p.forwards_in(scope, scope, unknown=True):
             if _claim_key(forward) in self.claimed or forward.via:
+                continue
+            if batch_loops_only and not self._in_batch_loop(forward.call, scope):
                 continue
             state = p.mode_at(forward.call, forward.target, forward.models)
             event = state.event
@@ -1406,6 +1414,24 @@ class _EvalPhaseFinder:
                     rest = F.Block(node=forward.call.node, order=event.call.order, end_order=scope.end_order)
                 if not p.trains(rest, scope):
                     self.add(rest, scope, reason, [forward])
+
+
+    def _in_batch_loop(self, call: F.Call, scope: F.Scope) -> bool:
+        """`call` runs inside a loop of `scope` over batches of a data loader: what the
+        loop iterates (under enumerate/tqdm) is named for data (`loader`, `dataset`,
+        `batches`), as a model's own loops over time steps or layers are not."""
+        loop = call.loop
+        while loop is not None:
+            if loop.scope is scope and loop.kind == "for":
+                node = self.model.data.iterated(loop)
+                if node is not None and words(self.model.code(node)) & _BATCH_SOURCE_WORDS:
+                    return True
+            loop = loop.parent
+        return False
+
+
+# Words naming what an evaluation loop draws batches from.
+_BATCH_SOURCE_WORDS = frozenset({"loader", "loaders", "dataloader", "dataset", "dl", "batches", "iterator"})
 
 
 def _runs_layers(module, name: str, depth: int = 0) -> bool:

@@ -442,7 +442,7 @@ class Shapes:
             wider = left if left.rank >= right.rank else right
             return replace(wider, batch_first=wider.batch_first or (left.rank == right.rank and
                                                                     (left.batch_first or right.batch_first)))
-        return UNKNOWN
+        return _broadcast_batch_first(left, right)
 
     def _subscript(self, node: cst.Subscript, frame: _Frame, depth: int) -> Layout:
         base = self._infer(node.value, frame, depth + 1)
@@ -776,6 +776,24 @@ def _path_to(root: cst.CSTNode | None, target: cst.CSTNode) -> list[cst.CSTNode]
                 return [*above, node]
             stack.append((child, [*above, node]))
     return []
+
+
+def _broadcast_batch_first(left: Layout, right: Layout) -> Layout:
+    """An element-wise op of a batch-first tensor whose rank is unknown with another.
+
+    Broadcasting aligns trailing dims, so the result's dim 0 is the batch when the
+    other operand is batch first too (dim 0 of the wider one leads, and both lead with
+    the batch) or has at most two dims (`lam * out + (1 - lam) * other` with `lam` of
+    shape (n, classes), `weights * out`): a batch-first tensor has at least one dim, and
+    a 1-D batch-first tensor broadcast against a 2-D one would pair its batch with the
+    other's last dim, which only an outer product written on purpose does."""
+    if left.batch_first and right.batch_first:
+        return Layout(least=max(left.min_rank, right.min_rank), batch_first=True, evidence=left.evidence)
+    batched, other = (left, right) if left.batch_first else (right, left)
+    if batched.batch_first and batched.rank is None and other.rank is not None and \
+            other.rank <= max(2, batched.min_rank) and other.elements is None:
+        return Layout(least=max(batched.min_rank, other.rank), batch_first=True, evidence=batched.evidence)
+    return UNKNOWN
 
 
 def _tensor_operand(node: cst.BinaryOperation) -> cst.BaseExpression | None:

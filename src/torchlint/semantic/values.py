@@ -187,6 +187,19 @@ class Values:
     def kinds(self, values: Iterable[Value]) -> set[str]:
         return {v.kind for v in values}
 
+    def eval_mode_only(self, value: Value) -> bool:
+        """Probabilities a model's `forward` makes only in eval mode (`if not self.training:
+        x = self.softmax(x)`): every place its forward applies them is gated so. A training
+        step never sees them."""
+        module = value.via_forward
+        found = module.method("forward") if module is not None else None
+        if found is None or value.origin is None:
+            return False
+        forward, owner = found
+        sites = [call for call in forward.calls if call.node is value.origin
+                 or _calls_layer_made_by(call, owner, value.origin)]
+        return bool(sites) and all(_eval_mode_only(call.node, forward, owner.facts) for call in sites)
+
     # -- the cases ------------------------------------------------------------
 
     def _infer(self, node: cst.CSTNode, frame: _Frame, depth: int) -> Iterable[Value]:
@@ -199,7 +212,7 @@ class Values:
         if isinstance(node, cst.BinaryOperation):
             left = self.infer(node.left, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
             right = self.infer(node.right, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
-            return [v for v in left | right if v.kind in TENSOR_KINDS]
+            return _combined(node.operator, left, right)
         if isinstance(node, cst.UnaryOperation):
             inner = self.infer(node.expression, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
             return [v for v in inner if v.kind in TENSOR_KINDS]
@@ -210,8 +223,9 @@ class Values:
                 self.infer(e.value, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
                 for e in node.elements))]
         if isinstance(node, cst.IfExp):
-            return self.infer(node.body, frame.scope, frame.order, frame.facts, frame.path, depth + 1) | \
-                self.infer(node.orelse, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+            arms = [arm for arm in (node.body, node.orelse) if not _not_a_tensor_arm(node, arm)]
+            return frozenset().union(*(self.infer(arm, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
+                                       for arm in arms))
         if isinstance(node, cst.Await):
             return self.infer(node.expression, frame.scope, frame.order, frame.facts, frame.path, depth + 1)
         if isinstance(node, cst.NamedExpr):
@@ -910,6 +924,51 @@ class Values:
         return []
 
 
+def _not_a_tensor_arm(node: cst.IfExp, arm: cst.BaseExpression) -> bool:
+    """`x.item() if hasattr(x, "item") else x`, `x if not torch.is_tensor(x) else x.item()`: the
+    arm that runs when the test says `x` is no tensor, and is `x` itself."""
+    test, tensor_when_true = node.test, True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, tensor_when_true = test.expression, False
+    checked = _tensor_checked(test)
+    if checked is None:
+        return False
+    no_tensor_arm = node.orelse if tensor_when_true else node.body
+    return arm is no_tensor_arm and arm.deep_equals(checked)
+
+
+def _tensor_checked(test: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The expression `hasattr(x, "item")`, `isinstance(x, torch.Tensor)` or
+    `torch.is_tensor(x)` tests for being a tensor."""
+    if not isinstance(test, cst.Call) or not test.args:
+        return None
+    name = dotted_name(test.func)
+    first = test.args[0].value
+    if name in ("torch.is_tensor", "is_tensor") and len(test.args) == 1:
+        return first
+    if len(test.args) != 2:
+        return None
+    second = test.args[1].value
+    if name == "hasattr" and isinstance(second, cst.SimpleString) and second.evaluated_value in ("item", "detach"):
+        return first
+    if name == "isinstance" and dotted_name(second) in ("torch.Tensor", "Tensor"):
+        return first
+    return None
+
+
+def _combined(operator: cst.BaseBinaryOp, left: frozenset[Value], right: frozenset[Value]) -> list[Value]:
+    """What an arithmetic result may hold: the tensors of both operands, except that
+    probabilities multiplying log-probabilities only weight them (the focal term
+    `(1 - p) ** gamma * log_softmax(x)` given to NLLLoss): the product is log-probabilities."""
+    values = [v for v in left | right if v.kind in TENSOR_KINDS]
+    if isinstance(operator, cst.Multiply):
+        logs = {"log_probs", "log_of_probs"}
+        for side, other in ((left, right), (right, left)):
+            if any(v.kind in logs for v in side):
+                values = [v for v in values if v.kind != "probs" or v not in other or v in side]
+    return values
+
+
 def _mark_forward(values: Iterable[Value], module: ModuleClass) -> list[Value]:
     values = list(values)
     for value in values:
@@ -992,7 +1051,30 @@ def _attribute_gate(origin: cst.CSTNode, forward: F.Function,
     if not forward.params:
         return None
     receiver = forward.params[0].name
-    facts = module.facts
+    for test, arm_is_body in _gate_tests(origin, forward, module.facts):
+        flag = _self_flag_test(test, receiver)
+        if flag is None:
+            continue
+        param = _init_param_of_attribute(module, flag[0])
+        if param is not None:
+            return param, flag[1] if arm_is_body else not flag[1], flag[0]
+    return None
+
+
+def _calls_layer_made_by(call: F.Call, module: ModuleClass, construction: cst.CSTNode) -> bool:
+    """`self.final_activation(x)` where the class holds that layer, built by `construction`."""
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"):
+        return False
+    return any(layer.attr == func.attr.value and layer.call is not None and layer.call.node is construction
+               for layer in module.all_layers())
+
+
+def _gate_tests(origin: cst.CSTNode, forward: F.Function,
+                facts: F.FileFacts) -> list[tuple[cst.BaseExpression | None, bool]]:
+    """The tests `origin` (a call in `forward`) runs under, each with whether it runs when
+    the test is true: the `if` arms around it, conditional expressions of its statement, and
+    earlier `if test: return` arms (what follows runs when the test is false)."""
     tests: list[tuple[cst.BaseExpression | None, bool]] = []
     fact = facts.call_of.get(id(origin))
     branch = fact.branch if fact is not None else None
@@ -1014,14 +1096,30 @@ def _attribute_gate(origin: cst.CSTNode, forward: F.Function,
                 or arm.contains(fact) or (arm.parent is not None and not arm.parent.contains(fact)):
             continue
         tests.append((arm.test, False))
-    for test, arm_is_body in tests:
-        flag = _self_flag_test(test, receiver)
-        if flag is None:
-            continue
-        param = _init_param_of_attribute(module, flag[0])
-        if param is not None:
-            return param, flag[1] if arm_is_body else not flag[1], flag[0]
-    return None
+    return tests
+
+
+def _eval_mode_only(site: cst.CSTNode, forward: F.Function, facts: F.FileFacts) -> bool:
+    """`site` runs only when the model is in eval mode: under `if not self.training:`, in
+    the `else` of `if self.training:`, or after `if self.training: return ...`."""
+    if not forward.params:
+        return False
+    receiver = forward.params[0].name
+    for test, arm_is_body in _gate_tests(site, forward, facts):
+        # `a and b` holds each of them in its true arm; `a or b` fails each in its false arm
+        joined = cst.And if arm_is_body else cst.Or
+        for part in _operands(test, joined):
+            flag = _self_flag_test(part, receiver)
+            if flag is not None and flag[0] == "training" and flag[1] != arm_is_body:
+                return True
+    return False
+
+
+def _operands(test: cst.BaseExpression | None, operator: type) -> list[cst.BaseExpression | None]:
+    """The operands of a chain of `operator` (`a and b and c`), or the test itself."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, operator):
+        return _operands(test.left, operator) + _operands(test.right, operator)
+    return [test]
 
 
 def _self_flag_test(test: cst.BaseExpression | None, receiver: str) -> tuple[str, bool] | None:
