@@ -127,7 +127,10 @@ with torch.no_grad():
                    title=f"random augmentation in evaluation data "
                          f"({titles.listed(sorted({f.name for f in found}), 2, limit=36)})",
                    context={"transform": model.code(pipeline),
-                            "random_transforms": sorted({f.name for f in found})})
+                            "random_transforms": sorted({f.name for f in found}),
+                            # the constructions themselves, for a pipeline bound at run time
+                            # (`jitter = T.Compose([...])` in the main block: not in the probe's copy)
+                            "random_sources": list(dict.fromkeys(model.code(f.node) for f in found))})
 
     @staticmethod
     def experiment(lab):
@@ -143,18 +146,64 @@ with torch.no_grad():
         try:
             transform = lab.evaluate(source)
         except Exception as err:  # noqa: BLE001 - names from the script's main block
-            return lab.inconclusive("experiment_error", f"the transform {source[:60]} could not be built in "
-                                    f"the sandbox ({type(err).__name__}: {err})")
-        image = torch.rand(3, 64, 64)
-        outputs = []
-        for seed in (0, 1):
-            lab.seed(seed)
-            out = transform(image.clone())
-            outputs.append(out if isinstance(out, torch.Tensor) else torch.as_tensor(out))
-        same = outputs[0].shape == outputs[1].shape and bool(torch.equal(outputs[0], outputs[1]))
-        summary = ("two passes over the same image give " + ("the same tensor" if same else "different tensors"))
-        numbers = dict(same_tensor=same)
-        return lab.refuted(summary, **numbers) if same else lab.confirmed(summary, **numbers)
+            # The pipeline is bound where the probe does not run (the main block, a
+            # function): its random transforms, built from their own constructions.
+            steps, texts = [], []
+            for text in lab.context.get("random_sources") or []:
+                try:
+                    steps.append(lab.evaluate(text))
+                    texts.append(text)
+                except Exception:  # noqa: BLE001 - a size from a local variable
+                    continue
+            if not steps:
+                return lab.inconclusive("experiment_error", f"the transform {source[:60]} could not be built "
+                                        f"in the sandbox ({type(err).__name__}: {err})")
+            lab.assume("transform", f"its random transforms {', '.join(texts)}, in order ({source[:40]} "
+                                    "is built at run time)")
+
+            def transform(image):
+                for step in steps:
+                    image = step(image)
+                return image
+        def images():
+            """The same random picture as the dataset would hand it over: a PIL image
+            (what `ToTensor` and the classic transforms take; torchvision brings
+            Pillow), then a tensor (what the v2 and tensor pipelines also take)."""
+            pixels = (torch.rand(64, 64, 3) * 255).to(torch.uint8)
+            try:
+                from PIL import Image
+                yield "a 64x64 RGB PIL image", lambda: Image.frombytes("RGB", (64, 64), bytes(pixels.flatten().tolist()))
+            except ImportError:
+                pass
+            yield "a float tensor [3, 64, 64]", lambda: pixels.permute(2, 0, 1).float() / 255
+
+        def as_tensor(out):
+            if isinstance(out, torch.Tensor):
+                return out
+            if hasattr(out, "tobytes") and hasattr(out, "size") and hasattr(out, "mode"):  # a PIL image
+                data = torch.tensor(list(out.tobytes()), dtype=torch.uint8)
+                return torch.cat([data, torch.tensor([*out.size, len(out.mode)])])
+            return torch.as_tensor(out)
+
+        failures, passes = [], 8
+        for described, make in images():
+            try:
+                outputs = []
+                for seed in range(passes):  # a flip with p=0.5 is skipped twice in a row 1 time in 4
+                    lab.seed(seed)
+                    outputs.append(as_tensor(transform(make())))
+            except (TypeError, ValueError, AttributeError, RuntimeError) as err:
+                failures.append(f"{described}: {type(err).__name__}: {err}")
+                continue
+            lab.assume("image", described)
+            differ = sum(1 for out in outputs[1:] if out.shape != outputs[0].shape or not torch.equal(out, outputs[0]))
+            same = differ == 0
+            summary = (f"{passes} passes over the same image give the same tensor" if same else
+                       f"{differ} of {passes - 1} further passes over the same image give a different tensor")
+            numbers = dict(same_tensor=same, passes=passes, differing_passes=differ)
+            return lab.refuted(summary, **numbers) if same else lab.confirmed(summary, **numbers)
+        return lab.inconclusive("experiment_error", "the transform accepted no image the experiment tried ("
+                                + "; ".join(failures)[:300] + ")")
 
 
 def _evaluation_loops(model):
