@@ -28,7 +28,7 @@ class ProbeSettings:
     enabled: bool = False
     timeout: float = 30.0  # seconds per experiment
     script_timeout: float = 120.0  # seconds per script
-    memory_mb: int = 4096  # address-space limit of the sandbox
+    memory_mb: int = 4096  # address space the sandboxed script may add to what Python and torch map
     refuted: str = "hint"  # what the editor does with refuted findings: hint | hide | keep
     classes: dict[str, dict[str, Any]] = field(default_factory=dict)  # hints per model class
 

@@ -345,13 +345,29 @@ def _set(limit: int, soft: int, hard: int | None = None) -> bool:
         return False
 
 
+def _address_space_mb() -> int:
+    """The address space this process maps now (Linux's VmSize), in MB; 0 elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def apply_limits(budget: Budget) -> dict[str, Any]:
     """Set the resource limits; returns those in force."""
     if resource is None:
         return {}
     applied: dict[str, Any] = {}
-    if _set(resource.RLIMIT_AS, budget.memory_mb * 2**20):
-        applied["address_space_mb"] = budget.memory_mb
+    # The budget is what the script may map beyond the interpreter and torch: a CUDA
+    # build of torch maps about 3 GB of libraries on import even with no GPU in use
+    # (a CPU build about 0.5 GB), and a flat limit left such users almost nothing.
+    base_mb = _address_space_mb()
+    if _set(resource.RLIMIT_AS, (base_mb + budget.memory_mb) * 2**20):
+        applied["address_space_mb"] = budget.memory_mb  # on top of what is mapped (machine-dependent)
     if _set(resource.RLIMIT_CPU, budget.cpu_seconds, budget.cpu_seconds + 5):
         applied["cpu_seconds"] = budget.cpu_seconds
     # A write past the limit then fails with EFBIG instead of killing the process.
