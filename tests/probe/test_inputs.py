@@ -177,6 +177,28 @@ def test_an_argument_reaching_no_layer_is_no_inputs_with_a_hint():
         'inputs = { x = "float[B,3]", graph = "float[B,T]" }')
 
 
+def test_a_first_argument_the_trace_loses_gets_the_model_s_first_layer():
+    # `self.backbone[:cut](frames)`: a slice of a held network (a library model's
+    # `.features`, say) is not traced; its first registered layer decides the input,
+    # and the trial forward checks the guess.
+    class SlicedBackbone(nn.Module):
+        def __init__(self, cut=2):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 1, 1))
+            self.cut = cut
+
+        def forward(self, frames, previous=None):
+            early = self.backbone[:self.cut](frames)
+            return self.backbone[self.cut:](early)
+
+    plans, missing = plan_inputs(SlicedBackbone(), {})
+    assert missing == []
+    assert plans["frames"].dims == ("B", 3, "S", "S")
+    assert "the model's first layer" in plans["frames"].reached
+    made = _lab().inputs(SlicedBackbone())
+    assert tuple(made.args[0].shape)[:2] == (4, 3)
+
+
 def test_evidence_numbers_are_cleaned():
     assert sandbox_lab.clean({"a": torch.tensor(0.123456789), "b": float("nan"), "c": (1, 2.0)}) == \
         {"a": 0.123457, "b": "nan", "c": [1, 2.0]}

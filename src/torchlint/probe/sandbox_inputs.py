@@ -20,6 +20,9 @@ How an argument's shape is chosen:
    ``init_hidden(B)`` or zeros; norms, cells and attention layers likewise.
 3. Names decide what reaches no layer: ``*mask*`` -> ones ``(B, T)``,
    ``*len*`` -> ``T`` for each sample. Arguments with defaults keep them.
+4. forward's first argument, when the trace loses it (a slice of a held
+   network, ``self.backbone[:k](x)``; a library model's layers), gets the plan
+   of the first torch layer the model registers.
 
 Synthesized inputs are checked by one evaluation-mode forward without
 gradients (RNG state restored); if no candidate runs, the lab reports
@@ -715,7 +718,9 @@ def plan_inputs(model: nn.Module, hinted: dict[str, Plan]) -> tuple[dict[str, Pl
     cache: dict[int, _ForwardTrace] = {}
     plans: dict[str, Plan] = {}
     missing: list[str] = []
-    for parameter in forward_parameters(model):
+    parameters = forward_parameters(model)
+    first = next((p.name for p in parameters if p.default is inspect.Parameter.empty), None)
+    for parameter in parameters:
         name = parameter.name
         if name in hinted:
             plans[name] = hinted[name]
@@ -738,11 +743,29 @@ def plan_inputs(model: nn.Module, hinted: dict[str, Plan]) -> tuple[dict[str, Pl
                     break
         if plan is None:
             plan = by_name
+        if plan is None and name == first:
+            plan = _first_layer_plan(model, name)
         if plan is None:
             missing.append(name)
         else:
             plans[name] = plan
     return plans, missing
+
+
+def _first_layer_plan(model: nn.Module, name: str) -> Plan | None:
+    """For forward's first argument, when the trace reaches no layer (the layers sit in
+    a library model the code holds, `self.encoder = vgg16().features`, or are run
+    through code the trace does not follow): the first torch layer the model
+    registers that decides a plan. A guess the trial forward then checks."""
+    for path, module in model.named_modules():
+        if module is model or _is_user_module(module) or isinstance(
+                module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            continue
+        plan = _plan_for(Reach(module, 0, None, path), [])
+        if plan is not None:
+            return replace(plan, reached=f"{plan.reached} (the model's first layer: {name} is "
+                                         "not traced to a layer)")
+    return None
 
 
 # -- making tensors -----------------------------------------------------------------------
