@@ -163,7 +163,7 @@ head = nn.Softmax()  # expect: TL204
         attr, local = _attribute_of(model, call), _local_of(model, call)
         shapes = model.losses.shapes
         layouts = shapes.layer_input_layouts(attr, local, call) if attr or local \
-            else shapes.sequential_input_layouts(call)
+            else shapes.sequential_input_layouts(call, uncalled=True)
         batch = next((layout for layout in layouts if layout.batch_first and layout.min_rank >= 2
                       and (number == 0 or layout.rank is not None and layout.rank + number == 0)), None)
         if batch is None:

@@ -215,8 +215,10 @@ class Shapes:
         applied to, carried through the layers before it."""
         return [layout.rank for layout in self.sequential_input_layouts(call)]
 
-    def sequential_input_layouts(self, call: F.Call) -> list[Layout]:
-        """Layouts reaching a layer built inside `nn.Sequential(...)` (see sequential_input_ranks)."""
+    def sequential_input_layouts(self, call: F.Call, uncalled: bool = False) -> list[Layout]:
+        """Layouts reaching a layer built inside `nn.Sequential(...)` (see sequential_input_ranks);
+        with `uncalled`, a container applied nowhere in this file still gets what the layers
+        before the element show (`nn.Flatten()` leaves the batch in dim 0)."""
         facts = self.model.facts
         statement = facts.statement_of.get(id(call.node))
         if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or \
@@ -233,6 +235,8 @@ class Shapes:
             isinstance(target.value, cst.Name) and target.value.value == "self" else None
         local = target.value if isinstance(target, cst.Name) else None
         layouts = self.layer_input_layouts(attr, local, container_call)
+        if uncalled and not layouts:
+            layouts = [UNKNOWN]
         return [self._through_written_layers(container.args[:position], layout, call) for layout in layouts]
 
     def _through_written_layers(self, args, layout: Layout, call: F.Call) -> Layout:
@@ -245,12 +249,14 @@ class Shapes:
                 fact = found[1].fact if found is not None else None
                 layer = fact.value if isinstance(fact, F.Assign) and fact.kind == "assign" \
                     and not found[1].path else None
-            if layout.rank is None or not isinstance(layer, cst.Call):
+            if not isinstance(layer, cst.Call):
                 return UNKNOWN
             qualified = self.model.names.qualified(layer.func, call.scope, call.order) or ""
             short = qualified.rsplit(".", 1)[-1] if qualified.startswith("torch.nn.") else ""
-            if short == "Flatten" and not layer.args:
-                layout = layout.with_rank(2)
+            if short == "Flatten" and not layer.args:  # start_dim=1: dim 0 is kept as the batch
+                layout = Layout(rank=2, batch_first=True, evidence="`nn.Flatten()` keeps dim 0 as the batch dim")
+            elif layout.rank is None:
+                return UNKNOWN
             elif short not in _RANK_KEEPING_LAYERS:
                 return UNKNOWN
             else:
