@@ -17,7 +17,9 @@ from torchlint.semantic.walker import dotted_name, iter_nodes
 class LossAccumulatedWithGraph(Rule):
     """## What it does
     Finds a running total of loss tensors kept across loop iterations
-    (`total_loss += loss`, `total = total + loss`, `losses.append(loss)`)
+    (`total_loss += loss`, `total = total + loss`, `losses.append(loss)`, or
+    `meter.update(loss)` where a method of the meter's project class adds the
+    value into an attribute: `self.sum += val * n`)
     where the total is never backpropagated. A loss computed from detached
     tensors only (`crit(pred.detach().cpu(), y.detach())`) and the number arm
     of `x.item() if torch.is_tensor(x) else x` hold no graph.
