@@ -289,8 +289,11 @@ def _models_feeding(model, fact: F.Located) -> list:
 def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
     """The added value is a loss, or a tensor the same loop backpropagates (so it has a graph).
     A loss computed from detached tensors only (`crit(pred.detach().cpu(), y.detach())`) has none."""
-    if any(v.kind == "loss" and not _of_detached_tensors(v.origin) for v in model.values.at(added, fact)):
+    values = model.values.at(added, fact)
+    if any(v.kind == "loss" and not _of_detached_tensors(v.origin) for v in values):
         return True
+    if values and all(v.kind == "number" for v in values):
+        return False  # `loss = loss.item()` before it is added: every binding reaching here is a number
     added_names = {dotted_name(_scaled_operand(added))} - {None}
     for call in fact.loop.scope.calls if fact.loop.scope is not None else ():
         if fact.loop.contains(call) and call.method == "backward" and call.receiver is not None:
