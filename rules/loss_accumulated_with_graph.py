@@ -17,7 +17,9 @@ from torchlint.semantic.walker import dotted_name, iter_nodes
 class LossAccumulatedWithGraph(Rule):
     """## What it does
     Finds a running total of loss tensors kept across loop iterations
-    (`total_loss += loss`, `total = total + loss`, `losses.append(loss)`)
+    (`total_loss += loss`, `total = total + loss`, `losses.append(loss)`, or
+    `meter.update(loss)` where a method of the meter's project class adds the
+    value into an attribute: `self.sum += val * n`)
     where the total is never backpropagated. A loss computed from detached
     tensors only (`crit(pred.detach().cpu(), y.detach())`) and the number arm
     of `x.item() if torch.is_tensor(x) else x` hold no graph.
@@ -132,6 +134,14 @@ for x, y in loader:
             if total is None:
                 continue
             self._check_added(ctx, model, call, total, call.args[0].value, is_list=True)
+        for call in model.facts.calls:
+            if call.loop is None or call.method is None or call.method == "append" or not call.args:
+                continue
+            total = dotted_name(call.receiver) if call.receiver is not None else None
+            if total is None:
+                continue
+            for added in _summed_by_method(model, call):
+                self._check_added(ctx, model, call, total, added, is_list=False)
 
     def _check_added(self, ctx, model, fact: F.Located, total: str, added: cst.BaseExpression,
                      is_list: bool) -> None:
@@ -279,8 +289,11 @@ def _models_feeding(model, fact: F.Located) -> list:
 def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
     """The added value is a loss, or a tensor the same loop backpropagates (so it has a graph).
     A loss computed from detached tensors only (`crit(pred.detach().cpu(), y.detach())`) has none."""
-    if any(v.kind == "loss" and not _of_detached_tensors(v.origin) for v in model.values.at(added, fact)):
+    values = model.values.at(added, fact)
+    if any(v.kind == "loss" and not _of_detached_tensors(v.origin) for v in values):
         return True
+    if values and all(v.kind == "number" for v in values):
+        return False  # `loss = loss.item()` before it is added: every binding reaching here is a number
     added_names = {dotted_name(_scaled_operand(added))} - {None}
     for call in fact.loop.scope.calls if fact.loop.scope is not None else ():
         if fact.loop.contains(call) and call.method == "backward" and call.receiver is not None:
@@ -291,6 +304,54 @@ def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
             if dotted_name(receiver) in added_names:
                 return True
     return _returned_after_backward(model, fact, _scaled_operand(added))
+
+
+def _summed_by_method(model, call: F.Call) -> list[cst.BaseExpression]:
+    """The arguments of `meter.update(loss, n)` that a method of the meter's project class adds
+    into one of its attributes (`self.sum += val * n`): a running total kept by an object."""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if not positional or not any(isinstance(a, (cst.Name, cst.Attribute, cst.BinaryOperation, cst.Subscript))
+                                 for a in positional):
+        return []
+    methods = []
+    for value in model.values.at(call.receiver, call):
+        definition = value.definition if value.kind == "instance" else None
+        if definition is not None and isinstance(definition.fact, F.Class):
+            method = definition.fact.methods.get(call.method)
+            if method is not None:
+                methods.append(method)
+    if len(methods) != 1:
+        return []
+    method = methods[0]
+    found = []
+    for param in method.params[1:]:
+        added = call.keyword(param.name)
+        if added is None and param.index - 1 < len(positional):
+            added = positional[param.index - 1]
+        if added is not None and _accumulates_param(method, param.name):
+            found.append(added)
+    return found
+
+
+_NUMBER_MAKERS = frozenset({"item", "float", "int", "detach", "tolist", "numpy"})
+
+
+def _accumulates_param(method: F.Function, name: str) -> bool:
+    """`self.sum += val * n` (or `self.total[i] += val`) in `method`, with `val` the parameter
+    `name` as given: not rebound first, not made a number (`val.item()`, `float(val)`)."""
+    if any(isinstance(t, cst.Name) and t.value == name for a in method.assigns for t in a.targets):
+        return False
+    for aug in method.aug_assigns:
+        root = aug.target.value if isinstance(aug.target, cst.Subscript) else aug.target
+        if aug.operator != "AddAssign" or not isinstance(root, cst.Attribute) or dotted_name(root.value) != "self":
+            continue
+        names = [n for n in iter_nodes(aug.value) if isinstance(n, cst.Name) and n.value == name]
+        converted = any(isinstance(n, cst.Call) and (
+            isinstance(n.func, cst.Attribute) and n.func.attr.value in _NUMBER_MAKERS
+            or isinstance(n.func, cst.Name) and n.func.value in _NUMBER_MAKERS) for n in iter_nodes(aug.value))
+        if names and not converted:
+            return True
+    return False
 
 
 def _of_detached_tensors(origin) -> bool:

@@ -240,6 +240,9 @@ def _placement(steps: Steps, clip: StepEvent):
         return None
     if after is not None and after.kind == STEP:
         return _scaled(steps, clip, loop, after)
+    if after is not None and after.kind == BACKWARD and (before is None or before.kind == ZERO_GRAD) \
+            and _backward_in_every_arm(steps, clip, after, loop):
+        return "before_backward", after, loop
     if after is not None and (after.kind == OPAQUE or not steps.certain(after, loop, clip.fact)):
         return None
     if before is not None and before.kind == STEP and (after is not None or any(
@@ -248,6 +251,35 @@ def _placement(steps: Steps, clip: StepEvent):
     if after is not None and after.kind == BACKWARD and (before is None or before.kind == ZERO_GRAD):
         return "before_backward", after, loop
     return None
+
+
+def _backward_in_every_arm(steps: Steps, clip: StepEvent, backward: StepEvent, loop) -> bool:
+    """`if scaler is None: loss.backward(); opt.step()` / `else: scaler.scale(loss).backward(); ...`
+    right after the clip: the backward is in an arm, but each arm of that `if` starts its gradient
+    work with a backward, so one always runs after the clip."""
+    arm = backward.fact.branch
+    if arm is None or arm.test is None or arm.arm != "body" or arm.contains(clip.fact) \
+            or _innermost_loop_of(backward.fact) is not loop:
+        return False
+    outer = arm.parent
+    while outer is not None and (loop is None or loop.contains(outer)):
+        if not outer.contains(clip.fact):
+            return False  # the whole `if` sits in another condition than the clip
+        outer = outer.parent
+    for event in steps.scan(backward, loop, forward=True):
+        branch = event.fact.branch
+        if branch is not None and branch.test is arm.test and branch.arm == "orelse":
+            return event.kind == BACKWARD and _innermost_loop_of(event.fact) is loop
+        if event.order < backward.order:
+            break  # wrapped around the loop: no gradient work in the other arm
+    return False
+
+
+def _innermost_loop_of(fact) -> F.Loop | None:
+    loop = fact.loop
+    while loop is not None and loop.kind == "comprehension":
+        loop = loop.parent
+    return loop
 
 
 def _scaled(steps: Steps, clip: StepEvent, loop, step: StepEvent):

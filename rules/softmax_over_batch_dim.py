@@ -104,6 +104,8 @@ head = nn.Softmax()  # expect: TL204
             if layer_kind in ("softmax", "log_softmax") and qualified != "torch.nn.Softmax2d":
                 if call.argument(0, "dim") is None:
                     self._implicit_layer(ctx, call, layer_kind)
+                else:
+                    self._dim0_layer(ctx, call, layer_kind)
                 continue
             if kind in ("softmax", "log_softmax"):
                 tensor, dim = call.argument(0, "input"), call.argument(1, "dim")
@@ -147,6 +149,32 @@ head = nn.Softmax()  # expect: TL204
         ctx.report(call.node, _implicit_message(model.code(call.func), batch_ranks[0] if batch_ranks else None),
                    title=_implicit_title(model.code(call.func)),
                    context={"dim": None, "function": layer_kind, "where": "layer",
+                            "class": module.name if module is not None else None, "attr": attr})
+
+    def _dim0_layer(self, ctx, call, layer_kind: str) -> None:
+        """`nn.Softmax(dim=0)`: reported when a tensor whose dim 0 is certainly the batch
+        reaches the layer (a policy net also run on one unbatched state is still run on
+        the batch of an episode's states)."""
+        model = ctx.model
+        dim = call.argument(0, "dim")
+        number = literal_number(dim)
+        if number is None or number > 0:
+            return
+        attr, local = _attribute_of(model, call), _local_of(model, call)
+        shapes = model.losses.shapes
+        layouts = shapes.layer_input_layouts(attr, local, call) if attr or local \
+            else shapes.sequential_input_layouts(call, uncalled=True)
+        batch = next((layout for layout in layouts if layout.batch_first and layout.min_rank >= 2
+                      and (number == 0 or layout.rank is not None and layout.rank + number == 0)), None)
+        if batch is None:
+            return
+        name = model.code(call.func)
+        module = model.enclosing_module(call.scope)
+        ctx.report(dim, f"`{name}` with dim={number} normalizes over dim 0 of the {batch.rank or batch.min_rank}-D "
+                   f"batch it is applied to ({batch.evidence}): each sample's probabilities then depend on the "
+                   f"other samples in its batch and no sample's row sums to 1. Use the class dim (dim=1, or dim=-1).",
+                   title=f"{titles.call(model.code(call.node))} normalizes over dim 0, the batch dimension",
+                   context={"dim": 0, "function": layer_kind, "where": "layer",
                             "class": module.name if module is not None else None, "attr": attr})
 
     @staticmethod

@@ -164,8 +164,12 @@ class Shapes:
     def layer_input_ranks(self, attr: str | None, local: str | None, call: F.Call) -> list[int | None]:
         """Ranks of the tensors a layer built by `call` is applied to: the calls of
         ``self.<attr>(t)`` in its class, or of the local variable it is bound to."""
+        return [layout.rank for layout in self.layer_input_layouts(attr, local, call)]
+
+    def layer_input_layouts(self, attr: str | None, local: str | None, call: F.Call) -> list[Layout]:
+        """Layouts of the tensors a layer built by `call` is applied to (see layer_input_ranks)."""
         scope = call.scope
-        found: list[int | None] = []
+        found: list[Layout] = []
         if attr is not None:
             function = scope.function
             cls = function.class_ if function is not None else None
@@ -176,21 +180,21 @@ class Shapes:
                     func = site.func
                     if isinstance(func, cst.Attribute) and func.attr.value == attr and \
                             isinstance(func.value, cst.Name) and func.value.value == "self":
-                        found.append(self.at(site.argument(0, "input"), site).rank)
+                        found.append(self.at(site.argument(0, "input"), site))
         elif local is not None:
             for site in scope.calls:
                 if site.order <= call.order:
                     continue
                 if isinstance(site.func, cst.Name) and site.func.value == local:
-                    found.append(self.at(site.argument(0, "input"), site).rank)
+                    found.append(self.at(site.argument(0, "input"), site))
                 elif any(isinstance(arg.value, cst.Name) and arg.value.value == local for arg in site.args) and \
                         self.model.names.qualified(site.func, site.scope, site.order) == "torch.nn.Sequential":
                     # `nn.Sequential(linear, softmax)`: the layer is an element of a container
-                    found.extend(self._element_ranks(site.node, local, site))
+                    found.extend(self._element_layouts(site.node, local, site))
         return found
 
-    def _element_ranks(self, container: cst.Call, local: str, site: F.Call) -> list[int | None]:
-        """Ranks reaching the element named `local` of the Sequential `container`."""
+    def _element_layouts(self, container: cst.Call, local: str, site: F.Call) -> list[Layout]:
+        """Layouts reaching the element named `local` of the Sequential `container`."""
         statement = self.model.facts.statement_of.get(id(container))
         if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or statement.value is not container:
             return []
@@ -202,13 +206,19 @@ class Shapes:
             return []
         position = next(i for i, arg in enumerate(container.args)
                         if isinstance(arg.value, cst.Name) and arg.value.value == local)
-        return [self._through_written_layers(container.args[:position], rank, site)
-                for rank in self.layer_input_ranks(attr, name, site)]
+        return [self._through_written_layers(container.args[:position], layout, site)
+                for layout in self.layer_input_layouts(attr, name, site)]
 
     def sequential_input_ranks(self, call: F.Call) -> list[int | None]:
         """Ranks reaching a layer built inside `nn.Sequential(...)` (`self.head =
         nn.Sequential(nn.Linear(...), nn.Softmax())`): the ranks the container is
         applied to, carried through the layers before it."""
+        return [layout.rank for layout in self.sequential_input_layouts(call)]
+
+    def sequential_input_layouts(self, call: F.Call, uncalled: bool = False) -> list[Layout]:
+        """Layouts reaching a layer built inside `nn.Sequential(...)` (see sequential_input_ranks);
+        with `uncalled`, a container applied nowhere in this file still gets what the layers
+        before the element show (`nn.Flatten()` leaves the batch in dim 0)."""
         facts = self.model.facts
         statement = facts.statement_of.get(id(call.node))
         if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or \
@@ -224,10 +234,14 @@ class Shapes:
         attr = target.attr.value if isinstance(target, cst.Attribute) and \
             isinstance(target.value, cst.Name) and target.value.value == "self" else None
         local = target.value if isinstance(target, cst.Name) else None
-        ranks = self.layer_input_ranks(attr, local, container_call)
-        return [self._through_written_layers(container.args[:position], rank, call) for rank in ranks]
+        layouts = self.layer_input_layouts(attr, local, container_call)
+        if uncalled and not layouts:
+            layouts = [UNKNOWN]
+        return [self._through_written_layers(container.args[:position], layout, call) for layout in layouts]
 
-    def _through_written_layers(self, args, rank: int | None, call: F.Call) -> int | None:
+    def _through_written_layers(self, args, layout: Layout, call: F.Call) -> Layout:
+        """`layout` carried through the layers written before a container's element:
+        UNKNOWN past a layer that may change the rank."""
         for arg in args:
             layer = arg.value
             if isinstance(layer, cst.Name):  # `linear = nn.Linear(4, 3)` placed by name
@@ -235,15 +249,19 @@ class Shapes:
                 fact = found[1].fact if found is not None else None
                 layer = fact.value if isinstance(fact, F.Assign) and fact.kind == "assign" \
                     and not found[1].path else None
-            if rank is None or not isinstance(layer, cst.Call):
-                return None
+            if not isinstance(layer, cst.Call):
+                return UNKNOWN
             qualified = self.model.names.qualified(layer.func, call.scope, call.order) or ""
             short = qualified.rsplit(".", 1)[-1] if qualified.startswith("torch.nn.") else ""
-            if short == "Flatten" and not layer.args:
-                rank = 2
+            if short == "Flatten" and not layer.args:  # start_dim=1: dim 0 is kept as the batch
+                layout = Layout(rank=2, batch_first=True, evidence="`nn.Flatten()` keeps dim 0 as the batch dim")
+            elif layout.rank is None:
+                return UNKNOWN
             elif short not in _RANK_KEEPING_LAYERS:
-                return None
-        return rank
+                return UNKNOWN
+            else:
+                layout = layout.kept()
+        return layout
 
     def rank_from_use(self, call: F.Call) -> tuple[int, str] | None:
         """The rank the code around `call` (a rank-keeping function of one tensor, such as

@@ -77,6 +77,9 @@ REARRANGING_FUNCTIONS = frozenset(
         "torch.squeeze_copy", "torch.swapaxes", "torch.swapdims",
     }
 )
+# torch functions that join a sequence of tensors along a dim: a list holding
+# only (log-)probabilities joins into (log-)probabilities.
+JOINING_FUNCTIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
 # Wrappers that run the module they are given (train()/eval() reach it):
 # the value of the call is the value of the first argument.
 WRAPPERS = frozenset(
@@ -392,7 +395,30 @@ class Values:
                    for t in store.targets):
                 stored = self.infer(store.value, store.scope, store.order, frame.facts, frame.path, depth + 1)
                 found.update(v for v in stored if v.kind in ("probs", "log_probs"))
-        return frozenset(found)
+        return frozenset(found) | self._appended_distributions(name, fact, frame, depth)
+
+    def _appended_distributions(self, name: str, fact: F.Assign, frame: _Frame, depth: int) -> frozenset[Value]:
+        """(Log-)probabilities collected step by step into a list: `steps = []` then
+        `steps.append(F.log_softmax(score, 1))` in a decoding loop; `torch.cat(steps)`
+        is then (log-)probabilities too. Only when every append adds them of one kind:
+        a list that also collects logits is no distribution."""
+        if not (isinstance(fact.value, cst.List) and not fact.value.elements):
+            return frozenset()
+        appended: list[frozenset[Value]] = []
+        for call in fact.scope.calls:
+            if call.order <= fact.order or call.method not in ("append", "extend", "insert"):
+                continue
+            if not (isinstance(call.receiver, cst.Name) and call.receiver.value == name):
+                continue
+            item = call.positional(1 if call.method == "insert" else 0)
+            if call.method != "append" or item is None:
+                return frozenset()
+            stored = self.infer(item, call.scope, call.order, frame.facts, frame.path, depth + 1)
+            appended.append(frozenset(v for v in stored if v.kind in ("probs", "log_probs")))
+        kinds = {frozenset(v.kind for v in values) for values in appended}
+        if len(kinds) != 1 or len(next(iter(kinds))) != 1:
+            return frozenset()  # none appended, or one append without them, or mixed kinds
+        return frozenset().union(*appended)
 
     def _binding(self, node: cst.Name, binding: F.Binding, frame: _Frame, depth: int) -> Iterable[Value]:
         """What `node` holds when `binding` is the one that reached it."""
@@ -641,6 +667,8 @@ class Values:
                     return [Value("probs", origin=node, facts=frame.facts, call=call, source=inner)]
                 return []
             if qualified in REARRANGING_FUNCTIONS:
+                return [v for v in infer_arg(first) if v.kind in PROBABILITY_KINDS]
+            if qualified in JOINING_FUNCTIONS:  # `torch.cat(steps, 1)` of a list of (log-)probabilities
                 return [v for v in infer_arg(first) if v.kind in PROBABILITY_KINDS]
             if kind in ("softmax", "log_softmax"):
                 return [Value("probs" if kind == "softmax" else "log_probs", origin=node,
