@@ -134,11 +134,11 @@ ATTACKS = [
     Attack("allocates far beyond the limit", "constructor: a 200,000 x 200,000 Linear layer (160 GB)",
            "attacks/huge_layer.py", "inconclusive", "resource_limit",
            "RuntimeError: can't allocate memory: you tried to allocate 160000000000 bytes (at "
-           "huge_layer.py:14); the sandbox's address space is limited to 1536 MB"),
+           "huge_layer.py:14); the sandbox lets the script map 1536 MB beyond Python and torch"),
     Attack("allocates far beyond the limit", "forward: 1 GiB buffers kept in a list that never shrinks",
            "attacks/leaks_memory.py", "inconclusive", "resource_limit",
            "RuntimeError: can't allocate memory: you tried to allocate 1073741824 bytes (at "
-           "leaks_memory.py:22); the sandbox's address space is limited to 1536 MB"),
+           "leaks_memory.py:22); the sandbox lets the script map 1536 MB beyond Python and torch"),
     Attack("allocates far beyond the limit", "class body, at import: bytearray of 16 GiB",
            "attacks/hoards_at_import.py", "inconclusive", "resource_limit",
            "MemoryError (at hoards_at_import.py:12)"),

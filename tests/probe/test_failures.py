@@ -14,8 +14,8 @@ FAILURES = {
                         "the experiment ran past its 2 s limit and was stopped"),
     "greedy_forward.py": ("inconclusive", "resource_limit",
                           "RuntimeError: can't allocate memory: you tried to allocate 4294967296 "
-                          "bytes (at greedy_forward.py:14); the sandbox's address space is "
-                          "limited to 1536 MB"),
+                          "bytes (at greedy_forward.py:14); the sandbox lets the script map "
+                          "1536 MB beyond Python and torch"),
     "missing_package.py": ("inconclusive", "missing_dependency",
                            "quantum_flux_kernels is not installed in the probe's interpreter; the "
                            "code called quantum_flux_kernels.fused_gelu (replaced by a stub)"),

@@ -186,8 +186,8 @@ def _run_experiment(runtime: ChildRuntime, experiment: dict[str, Any]) -> dict[s
     except BaseException as err:  # noqa: BLE001 - SystemExit from user code included
         result = lab_mod.failure(lab, err)
         if result.get("reason") == "resource_limit" and "allocate" in result["evidence"]["summary"]:
-            result["evidence"]["summary"] += (f"; the sandbox's address space is limited to "
-                                              f"{int(settings['memory_mb'])} MB")
+            result["evidence"]["summary"] += (f"; the sandbox lets the script map "
+                                              f"{int(settings['memory_mb'])} MB beyond Python and torch")
         return result
 
 
