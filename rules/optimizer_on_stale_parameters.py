@@ -506,7 +506,8 @@ def _has_own_optimizer(model, load: _ForeignLoad, optimizers: list[_Optimizer]) 
 
 
 def _nested(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+    """One dotted name is the other or a part of it (`self.net` and `self.net.head`)."""
+    return _within(a, b) or _within(b, a)
 
 
 def _module_values(model, node: cst.BaseExpression | None, fact: F.Located) -> frozenset:

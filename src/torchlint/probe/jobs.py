@@ -481,8 +481,7 @@ def _model_parameter(info: recover.SourceInfo, context: dict[str, Any], line: in
     if not isinstance(named, str) or "." in named:
         return None
     for function in info.facts.scope.functions:  # top level: methods get their model from self
-        body = function.node.body.body  # type: ignore[attr-defined]
-        if not body or not info.line(function.node) <= line <= info.last_line(function.node):
+        if not info.line(function.node) <= line <= info.last_line(function.node):
             continue
         param = function.param(named)
         if param is not None and param.node.star not in ("*", "**"):
@@ -662,9 +661,7 @@ def _class_at(info: recover.SourceInfo, line: int) -> str | None:
     """The innermost class of the script whose body holds `line`."""
     found = None
     for cls in info.facts.classes:
-        body = cls.node.body.body  # type: ignore[attr-defined]
-        last = info.last_line(cls.node)
-        if info.line(cls.node) <= line <= last:
+        if info.line(cls.node) <= line <= info.last_line(cls.node):
             found = cls.name
     return found
 

@@ -209,14 +209,13 @@ def _on_every_model(runtime: ChildRuntime, experiment: dict[str, Any], first: di
     if not others or not chosen or first.get("verdict") not in _ABOUT_THE_MODEL:
         return first
     results = {chosen: first}
+    # the context without what names the first class's construction
+    shared = {k: v for k, v in context.items() if k not in ("alternatives", "construct_line", "construct_path")}
     for name in others:
         index = runtime.model_index(name)
-        if index is None:
-            continue
-        own = {k: v for k, v in context.items()
-               if k not in ("alternatives", "construct_line", "construct_path")}
-        results[name] = _run_experiment(runtime, {**experiment, "context": {**own, "class": name},
-                                                  "model": index})
+        if index is not None:
+            results[name] = _run_experiment(runtime, {**experiment, "context": {**shared, "class": name},
+                                                      "model": index})
     ran = {name: r for name, r in results.items() if r.get("verdict") in _ABOUT_THE_MODEL}
     not_run = [name for name in others if name not in ran]
     assumptions = dict(first.get("assumptions", {}))

@@ -24,13 +24,16 @@ _UNKNOWN = object()
 UNKNOWN = _UNKNOWN  # what `literal` answers for an expression that is no literal
 
 
-def flag_test(test: cst.CSTNode | None) -> tuple[str, bool] | None:
-    """``if train:`` -> ("train", True); ``if not train:`` -> ("train", False)."""
-    if isinstance(test, cst.Name):
-        return test.value, True
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
-            and isinstance(test.expression, cst.Name):
-        return test.expression.value, False
+def flag_test(test: cst.CSTNode | None, receiver: str | None = None) -> tuple[str, bool] | None:
+    """``if train:`` -> ("train", True); ``if not train:`` -> ("train", False). With
+    `receiver`, a flag kept on it: ``if not self.training:`` -> ("training", False)."""
+    needed = True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, needed = test.expression, False
+    if receiver is None:
+        return (test.value, needed) if isinstance(test, cst.Name) else None
+    if isinstance(test, cst.Attribute) and isinstance(test.value, cst.Name) and test.value.value == receiver:
+        return test.attr.value, needed
     return None
 
 

@@ -961,8 +961,8 @@ class Phases:
         how = self._loaded_into(call, target)
         receiver = dotted_name(call.receiver) if call.receiver is not None else None
         if how is None and receiver and receiver != "self" and target == dotted_name(call.func):
-            # `captioner.describe(x)`, `net.encoder(x)`: a method or a part of the model
-            # `captioner`, whose weights its own load_state_dict(...) loads
+            # `net.encoder(x)`: a part of the model `net`, whose weights its own
+            # load_state_dict(...) loads (`net.describe(x)` names `net` as its target already)
             how = self._loaded_into(call, receiver)
         return how
 
@@ -1059,15 +1059,13 @@ class Phases:
                        for value in forward.models)
         if not name or name == "forward":
             return False
-        own = [value.module.method(name) for value in forward.models if value.module is not None]
-        if not any(own):
+        found = _own_methods(forward.models, name)
+        if not found:
             # A library model's method: `model.generate(...)` of transformers runs under no_grad.
             return name in self.model.symbols.grad_free_library_methods and self._from_transformers(forward)
-        if any(self._decorated_without_grad(found) for found in own):
+        if any(self._decorated_without_grad(each) for each in found):
             return True
-        found = [f for f in own if f is not None]
-        return bool(found) and all(self._layers_run_without_grad(method, owner, forward.call, phase)
-                                   for method, owner in found)
+        return all(self._layers_run_without_grad(method, owner, forward.call, phase) for method, owner in found)
 
     def method_trains(self, forward: Forward) -> bool:
         """`kge.train_step(kge, optimizer, batches)`: the model's own method (in
@@ -1076,13 +1074,8 @@ class Phases:
         name = forward.call.method
         if not name or name == "forward":
             return False
-        for value in forward.models:
-            found = value.module.method(name) if value.module is not None else None
-            if found is not None:
-                method, owner = found
-                if self._phases_of_file(owner.facts, owner.path).trains(method, method):
-                    return True
-        return False
+        return any(self._phases_of_file(owner.facts, owner.path).trains(method, method)
+                   for method, owner in _own_methods(forward.models, name))
 
     def _runs_without_grad_for(self, module: ModuleClass, call: F.Call) -> bool:
         """The model's forward, in the arm the call's literal arguments select
@@ -1149,12 +1142,8 @@ class Phases:
         name = call.method
         if not name or name == "forward":
             return None
-        for value in models:
-            found = value.module.method(name) if value.module is not None else None
-            if found is None or not found[0].params:
-                continue
-            method, owner = found
-            first = next(iter(_layer_calls(method, owner)), None)
+        for method, owner in _own_methods(models, name):
+            first = next(_layer_calls(method, owner), None)
             if first is None:
                 continue
             self_name = method.params[0].name
@@ -1441,36 +1430,45 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
     if found is None or depth > 2:
         return False
     method, owner = found
-    if not method.params:
-        return False
-    self_name = method.params[0].name
-    for call in method.calls:
-        text = dotted_name(call.func) or ""
-        head, _, attr = text.partition(".")
-        if head != self_name:
-            continue
-        if not attr or attr == "forward":
-            return True
-        layer, _, method_of_layer = attr.partition(".")
-        if owner.layer(layer) is not None and method_of_layer.rpartition(".")[2] not in _NOT_RUNNING:
-            return True  # `self.enc(x)`, `self.enc.forward(x)`, `self.backbone.features(x)`
-        if "." not in attr and attr != name and _runs_layers(owner, attr, depth + 1):
-            return True
-    return False
+    if next(_layer_calls(method, owner), None) is not None:
+        return True
+    # `self.encode(x)` of another method that does
+    return any(attr and "." not in attr and attr != name and _runs_layers(owner, attr, depth + 1)
+               for attr in _self_attributes_called(method))
 
 
 def _layer_calls(method: F.Function, owner) -> Iterator[F.Call]:
-    """The calls in a model's `method` that run its layers (`self(x)`,
-    `self.forward(x)`, `self.<layer>(x)`), in order; not `self.model.eval()`."""
+    """The calls in a model's `method` that run its layers, in order: `self(x)`,
+    `self.forward(x)`, `self.enc(x)`, `self.enc.forward(x)`, `self.backbone.features(x)`;
+    not `self.model.eval()`."""
+    for call, attr in zip(method.calls, _self_attributes_called(method)):
+        if attr is None:
+            continue
+        if not attr or attr == "forward":
+            yield call
+            continue
+        layer, _, method_of_layer = attr.partition(".")
+        if owner.layer(layer) is not None and method_of_layer.rpartition(".")[2] not in _NOT_RUNNING:
+            yield call
+
+
+def _self_attributes_called(method: F.Function) -> list[str | None]:
+    """Per call of `method`, in order: what it calls on the method's receiver (`""` for
+    `self(x)`, `"enc.forward"` for `self.enc.forward(x)`), None for other calls."""
     if not method.params:
-        return
+        return [None] * len(method.calls)
     self_name = method.params[0].name
+    found: list[str | None] = []
     for call in method.calls:
         head, _, attr = (dotted_name(call.func) or "").partition(".")
-        if head != self_name or not (not attr or attr == "forward" or owner.layer(attr.split(".")[0])):
-            continue
-        if attr.rpartition(".")[2] not in _NOT_RUNNING:
-            yield call
+        found.append(attr if head == self_name else None)
+    return found
+
+
+def _own_methods(models: frozenset[Value], name: str) -> list[tuple[F.Function, ModuleClass]]:
+    """Method `name` of each project model class among `models` (with its owner class)."""
+    found = (value.module.method(name) for value in models if value.module is not None)
+    return [each for each in found if each is not None]
 
 
 # Methods that move, cast or switch a model without training it.

@@ -1080,7 +1080,7 @@ def _attribute_gate(origin: cst.CSTNode, forward: F.Function,
         return None
     receiver = forward.params[0].name
     for test, arm_is_body in _gate_tests(origin, forward, module.facts):
-        flag = _self_flag_test(test, receiver)
+        flag = C.flag_test(test, receiver)
         if flag is None:
             continue
         param = _init_param_of_attribute(module, flag[0])
@@ -1137,7 +1137,7 @@ def _eval_mode_only(site: cst.CSTNode, forward: F.Function, facts: F.FileFacts) 
         # `a and b` holds each of them in its true arm; `a or b` fails each in its false arm
         joined = cst.And if arm_is_body else cst.Or
         for part in _operands(test, joined):
-            flag = _self_flag_test(part, receiver)
+            flag = C.flag_test(part, receiver)
             if flag is not None and flag[0] == "training" and flag[1] != arm_is_body:
                 return True
     return False
@@ -1148,16 +1148,6 @@ def _operands(test: cst.BaseExpression | None, operator: type) -> list[cst.BaseE
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, operator):
         return _operands(test.left, operator) + _operands(test.right, operator)
     return [test]
-
-
-def _self_flag_test(test: cst.BaseExpression | None, receiver: str) -> tuple[str, bool] | None:
-    """``if self.flag:`` -> ("flag", True); ``if not self.flag:`` -> ("flag", False)."""
-    needed = True
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        test, needed = test.expression, False
-    if isinstance(test, cst.Attribute) and isinstance(test.value, cst.Name) and test.value.value == receiver:
-        return test.attr.value, needed
-    return None
 
 
 def _init_param_of_attribute(module: ModuleClass, attr: str) -> F.Param | None:
