@@ -226,11 +226,14 @@ def _message(model, target: str, layers: list[tuple[str, str]], reason: str, sta
         )
     descriptions = sorted({description for _, description in layers})
     shown = ", ".join(descriptions[:3]) + (f" and {len(descriptions) - 3} more" if len(descriptions) > 3 else "")
-    shown += " layers behave" if len(descriptions) > 1 else " layer behaves"
+    if all(path == "" for path, _ in layers):  # library models: "the layers of resnet50"
+        behave = f"{shown[0].upper()}{shown[1:]} may behave"
+    else:
+        behave = f"Its {shown} layers behave" if len(descriptions) > 1 else f"Its {shown} layer behaves"
     batchnorm = any("BatchNorm" in d for d in descriptions)
     return (
         f"`{target}` runs in train mode in this evaluation code ({reason}): {why}. "
-        f"Its {shown} differently in training, so validation results are noisy"
+        f"{behave} differently in training, so validation results are noisy"
         f"{' and BatchNorm running statistics absorb validation data' if batchnorm else ''}. "
         f"Call `{target}.eval()` before evaluating "
         f"and `{target}.train()` when training resumes."

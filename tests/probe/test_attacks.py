@@ -70,10 +70,13 @@ KILLED = "the experiment ran past its 2 s limit and its process was killed"
 
 ATTACKS = [
     # -- opens a socket -------------------------------------------------------------------
-    Attack("opens a socket", "constructor: torch.hub.load_state_dict_from_url (urllib)",
+    Attack("opens a socket", "constructor: torch.hub.download_url_to_file (urllib)",
            "attacks/download_weights.py", "inconclusive", "sandbox_denied",
            "SandboxDenied: the probe's sandbox has no network (urllib.Request) "
            "(at download_weights.py:16)"),
+    Attack("opens a socket", "constructor: pretrained weights through torch.hub.load_state_dict_from_url "
+           "(nothing is downloaded: the model keeps its initialization, said in the assumptions)",
+           "attacks/hub_weights.py", "confirmed", None, CONFIRMED),
     Attack("opens a socket", "forward: a UDP telemetry packet (socket.sendto)",
            "attacks/telemetry_socket.py", "inconclusive", "sandbox_denied",
            "SandboxDenied: the probe's sandbox has no network (socket.sendto) "
@@ -244,6 +247,15 @@ def test_the_table_covers_the_issue_and_every_attack_script(attacks_run):
     scripts = {p.relative_to(PROBE_FIXTURES).as_posix() for p in ATTACKS_FOLDER.glob("*.py")
                if not p.name.startswith("lib_")}
     assert scripts == {a.script for a in ATTACKS if a.script.startswith("attacks/")}
+
+
+def test_pretrained_weights_are_not_downloaded_and_the_verdict_says_so(attacks_run):
+    assumptions = attacks_run.by_path()["fixtures/probe/attacks/hub_weights.py"]["probe"]["assumptions"]
+    assert assumptions["pretrained_weights"] == (
+        "not downloaded (the sandbox has no network): the model keeps its random initialization "
+        "instead of https://example.com/weights/net-8-3.pt")
+    honest = attacks_run.by_path()["fixtures/probe/attacks/z_honest_training.py"]["probe"]["assumptions"]
+    assert "pretrained_weights" not in honest
 
 
 def test_the_rest_of_the_run_completes(attacks_run):

@@ -77,6 +77,7 @@ class ChildRuntime:
                    for m in self.job["modules"]]
         loader.install(modules, self.registry)
         loader.cpu_only_cuda_calls(self.registry)
+        loader.offline_pretrained_weights(self.registry)
         namespace = {name: _namespace(values) for name, values in self.job.get("namespaces", {}).items()}
         self.script = loader.load(self.job["script_module"], namespace)
         for module in self.job.get("module_namespaces", {}):
@@ -265,12 +266,18 @@ def run(job: dict[str, Any], handle: TextIO, rundir: str, start: str, skip: set[
     writer.event({"event": "loaded", "stubbed": list(registry.stubbed)})
     for experiment in experiments:
         writer.event({"event": "start", "id": experiment["id"], "time": time.time()})
+        downloads_before = len(registry.pretrained_urls)
         result = _on_every_model(runtime, experiment, _run_experiment(runtime, experiment))
         assumptions = dict(base)
         if registry.stubbed:
             assumptions["stubbed_imports"] = list(registry.stubbed)
         if registry.cuda_calls:
             assumptions["cuda_calls_ignored"] = registry.cuda_calls
+        if len(registry.pretrained_urls) > downloads_before:  # this experiment's models
+            urls = list(dict.fromkeys(registry.pretrained_urls[downloads_before:]))
+            assumptions["pretrained_weights"] = (
+                f"not downloaded (the sandbox has no network): the model keeps its random "
+                f"initialization instead of {', '.join(urls[:3])}{' and more' if len(urls) > 3 else ''}")
         assumptions.update(result.get("assumptions", {}))
         result["assumptions"] = assumptions
         writer.event({"event": "result", "id": experiment["id"], **result})

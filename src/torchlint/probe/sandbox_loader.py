@@ -49,6 +49,7 @@ class StubRegistry:
     stubbed: list[str] = field(default_factory=list)
     strict: bool = False  # loading is over: using a stub now raises
     cuda_calls: int = 0
+    pretrained_urls: list[str] = field(default_factory=list)  # weights the sandbox did not download
     #: dotted prefix -> why it is a stub, where it is not a missing package (a module of
     #: the project that is not among the files, a name only the blanked top level defines)
     reasons: dict[str, str] = field(default_factory=dict)
@@ -362,6 +363,51 @@ def cpu_only_cuda_calls(registry: StubRegistry) -> None:
 
     torch.Tensor.cuda = tensor_cuda  # type: ignore[method-assign]
     torch.nn.Module.cuda = module_cuda  # type: ignore[method-assign]
+
+
+class NoWeights(dict):
+    """What ``torch.hub.load_state_dict_from_url`` returns in the sandbox, which has
+    no network: a state dict with no tensors. ``load_state_dict`` of it changes
+    nothing, so the model keeps its (seeded) initialization; the script's own edits
+    of a downloaded state dict (``del sd["fc.weight"]``, ``sd.pop(key)``) find
+    nothing to remove and pass."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def __delitem__(self, key: Any) -> None:
+        pass
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        return default[0] if default else None
+
+
+def offline_pretrained_weights(registry: StubRegistry) -> None:
+    """Pretrained weights fetched through torch.hub (what torchvision's
+    ``weights=``/``pretrained=True``, ``model_zoo.load_url`` and timm use) are
+    not downloaded: the model is built with its own initialization, and the URLs
+    are recorded as an assumption. The experiments compare a model with itself
+    (train vs eval mode, with and without a softmax), which holds for any weights;
+    without this, every model that starts from pretrained weights stops at the
+    sandbox's network denial. Other downloads still meet that denial."""
+    import torch
+    import torch.utils.model_zoo
+
+    def load_state_dict_from_url(url: str, *args: Any, **kwargs: Any) -> NoWeights:
+        registry.pretrained_urls.append(str(url))
+        return NoWeights(str(url))
+
+    original = torch.nn.Module.load_state_dict
+
+    def load_state_dict(self: Any, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(state_dict, NoWeights):
+            return torch.nn.modules.module._IncompatibleKeys([], [])
+        return original(self, state_dict, *args, **kwargs)
+
+    torch.hub.load_state_dict_from_url = load_state_dict_from_url  # type: ignore[assignment]
+    torch.utils.model_zoo.load_url = load_state_dict_from_url  # type: ignore[attr-defined]
+    torch.nn.Module.load_state_dict = load_state_dict  # type: ignore[method-assign]
 
 
 def numpy_available() -> bool:
