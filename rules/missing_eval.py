@@ -158,7 +158,7 @@ with torch.no_grad():
                    f"{lab.fmt(scale)}; eval vs eval {lab.fmt(eval_vs_eval)}")
         kinds = {name: type(module).__name__ for name, module in layers}
         if train_vs_eval > 1e-6:
-            ran = "; ran: " + ", ".join(f"{name} ({kinds[name]})" for name in seen.ran) if seen.ran \
+            ran = "; ran: " + lab.listing([f"{name} ({kinds[name]})" for name in seen.ran]) if seen.ran \
                 else "; no mode-dependent layer ran: forward reads self.training"
             return lab.confirmed(summary + ran, **numbers)
         if layers and not seen.any_ran:

@@ -191,7 +191,7 @@ for epoch in range(3):
                        ran=seen.ran)
         summary = f"the step's forward in eval vs train mode differs by up to {lab.fmt(gap)} on outputs of scale {lab.fmt(scale)}"
         if gap > 1e-6 and seen.ran:
-            ran = ", ".join(f"{name} ({kinds[name]})" for name in seen.ran)
+            ran = lab.listing([f"{name} ({kinds[name]})" for name in seen.ran])
             return lab.confirmed(f"{summary}; mode-dependent layers that ran: {ran}", **numbers)
         if layers and not seen.any_ran:
             return lab.not_exercised(f"{summary}; the mode-dependent layers never ran", **numbers)

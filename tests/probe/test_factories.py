@@ -3,6 +3,8 @@ is built by calling that function with the script's arguments, never guessed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from probe_support import probe
 from torchlint.probe import jobs, recover
 
@@ -46,3 +48,37 @@ def test_the_script_s_factory_call_builds_the_model(tmp_path):
     assert result["assumptions"]["constructor"] == "small_tower(n_out=6)"
     assert result["assumptions"]["construction"] == \
         "fixtures/probe/factories/score_towers.py:9 (a Tower made by small_tower())"
+
+
+LIBRARY = "fixtures/probe/library_factories"
+
+
+def test_a_project_function_returning_a_library_model_builds_it_without_downloading(tmp_path):
+    """``net = classifier(classes=5)`` where ``classifier`` adapts ``models.resnet18(pretrained=True)``
+    (a stand-in torchvision on PYTHONPATH): the probe calls the function, torch.hub hands back no
+    weights instead of downloading them, and both findings are confirmed on that network."""
+    run = probe("--select", "ALL", "--no-cache", LIBRARY, tmpdir=tmp_path, plugins=False,
+                env={"PYTHONPATH": f"{LIBRARY}/site"})
+    verdicts = {(f["code"], f["line"]): f["probe"] for f in run.findings}
+    assert set(verdicts) == {("TL101", 10), ("TL102", 10)}
+    for result in verdicts.values():
+        assert result["verdict"] == "confirmed", result["evidence"]
+        assumptions = result["assumptions"]
+        assert assumptions["constructor"] == "classifier(classes=5)"
+        assert assumptions["construction"] == \
+            f"{LIBRARY}/predict.py:7 (a resnet18 of torchvision made by classifier())"
+        assert assumptions["pretrained_weights"] == (
+            "not downloaded (the sandbox has no network): the model keeps its random initialization "
+            "instead of https://download.example/resnet18-tiny.pth")
+    assert "ran: bn1 (BatchNorm2d)" in verdicts[("TL101", 10)]["evidence"]["summary"]
+
+
+def test_functions_returning_a_library_model_are_factories_of_it():
+    source = (Path(LIBRARY) / "nets.py").read_text()
+    info = jobs._parse(None, "nets", source)
+    project = jobs.ProbeProject(info)
+    classes = recover.model_classes(project.infos, project.resolve_import)
+    factories = recover.model_factories(project.infos, classes, project.resolve_import)
+    assert {key: f.library for key, f in factories.items()} == {
+        ("nets", "classifier"): "torchvision.models.resnet18",
+        ("nets", "feature_extractor"): "torchvision.models.resnet18"}

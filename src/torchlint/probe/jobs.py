@@ -326,6 +326,10 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
                          "class_module": model.info.name, "class_callee": model.name,
                          "origin": f"{display}:{span_start} (a {model.name} made by "
                                    f"{factory.function.name}())"})
+            if factory.library is not None:
+                library = factory.library.rsplit(".", 1)[-1]
+                spec["origin"] = f"{display}:{span_start} (a {library} of {factory.library.split('.')[0]} " \
+                                 f"made by {factory.function.name}())"
         found.append(recover.Construction(
             model=model, site=info, call=call, line=span_start, end_line=span_start + text.count("\n"),
             var=assigned.get(id(call.node)), function=function.name if function else None, spec=spec))

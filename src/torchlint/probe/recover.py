@@ -24,7 +24,7 @@ import libcst as cst
 
 from torchlint.locator import Locator
 from torchlint.semantic import facts as F
-from torchlint.semantic.names import Names, lookup
+from torchlint.semantic.names import Names, lookup, symbols
 from torchlint.semantic.walker import dotted_name
 
 from .strip import Stripped, is_parse_args
@@ -654,11 +654,14 @@ def local_class_of(info: SourceInfo, func: cst.BaseExpression, scope: F.Scope, o
 @dataclass
 class Factory:
     """A top-level function of the project that returns a model it builds
-    (``def resnet50(**kw): model = ResNet(Bottleneck, [3, 4, 6, 3], **kw); return model``)."""
+    (``def resnet50(**kw): model = ResNet(Bottleneck, [3, 4, 6, 3], **kw); return model``),
+    or a library's model it adapts (``net = models.resnet50(pretrained=True);
+    net.fc = nn.Linear(2048, classes); return net``)."""
 
     info: SourceInfo
     function: F.Function
-    model: ModelClass  # the class of the model it returns
+    model: ModelClass  # the class of the model it returns; for a library's model, the function
+    library: str | None = None  # the library builder it returns a model of (torchvision.models.resnet50)
 
     def params(self) -> list[str]:
         return [p.name for p in self.function.params if not p.node.star]  # type: ignore[union-attr]
@@ -684,7 +687,10 @@ def model_factories(infos: list[SourceInfo], classes: dict[tuple[str, str], Mode
             if key in found:
                 continue
             model = _returned_model(info, function, classes, found, resolve_import)
-            if model is not None:
+            if isinstance(model, str):  # a library's model: the function stands for its class
+                found[key] = Factory(info, function, ModelClass(info, function), library=model)  # type: ignore[arg-type]
+                grew = True
+            elif model is not None:
                 found[key] = Factory(info, function, model)
                 grew = True
         if not grew:
@@ -695,7 +701,9 @@ def model_factories(infos: list[SourceInfo], classes: dict[tuple[str, str], Mode
 def _returned_model(info: SourceInfo, function: F.Function, classes: dict[tuple[str, str], ModelClass],
                     factories: dict[tuple[str, str], Factory],
                     resolve_import: Callable[[SourceInfo, F.Import], tuple[SourceInfo, str | None] | None]
-                    ) -> ModelClass | None:
+                    ) -> ModelClass | str | None:
+    """The model class `function` returns an instance of, or the qualified name of the
+    library builder whose model it returns."""
     for ret in function.returns:
         value = ret.value
         candidates: list[cst.BaseExpression] = []
@@ -709,7 +717,11 @@ def _returned_model(info: SourceInfo, function: F.Function, classes: dict[tuple[
             if target in classes:
                 return classes[target]
             if target in factories:
-                return factories[target].model
+                factory = factories[target]
+                return factory.library or factory.model
+            library = info.names.qualified(call.func, function)
+            if library and library.startswith(symbols().model_factories):
+                return library
     return None
 
 

@@ -931,6 +931,13 @@ class Lab:
     def fmt(number: Any) -> str:
         return fmt(number)
 
+    @staticmethod
+    def listing(items: list[str], most: int = 5) -> str:
+        """``a, b, c, d, e and 48 more``: a summary line stays readable for a ResNet's
+        fifty BatchNorm layers (the evidence's numbers keep the whole list)."""
+        shown = ", ".join(items[:most])
+        return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
     # -- verdicts --------------------------------------------------------------------------------
 
     def _verdict(self, verdict: str, summary: str, numbers: dict[str, Any]) -> dict[str, Any]:
