@@ -431,6 +431,31 @@ def test_an_unpack_makes_inputs_time_first_and_a_concatenation_corrects_a_width(
         "first)"]
 
 
+class ClipClassifier(nn.Module):
+    """Clips of frames: the forward unpacks five sizes and folds the frames into the batch
+    for a per-frame Conv2d encoder, then an LSTM over the frames' features."""
+
+    def __init__(self):
+        super().__init__()
+        self.frames = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.AdaptiveAvgPool2d(1))
+        self.rnn = nn.LSTM(8, 16, batch_first=True)
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, clips):
+        batch, steps, channels, height, width = clips.shape
+        features = self.frames(clips.view(batch * steps, channels, height, width)).view(batch, steps, -1)
+        out, _ = self.rnn(features)
+        return self.head(out[:, -1])
+
+
+def test_an_unpack_of_one_more_size_than_the_first_layer_takes_folds_steps_into_the_batch():
+    lab = _lab()
+    assert lab.inputs(ClipClassifier()).specs == {"clips": "float32[4,6,3,32,32]"}
+    assert lab.assumptions()["inputs_repaired"] == [
+        "clips made [B, T, 3, S, S]: the forward unpacks 5 dimensions and the model's first layer "
+        "takes 4 (steps merged into the batch)"]
+
+
 class RowsAsSteps(nn.Module):
     """An LSTM over the rows of a 28x28 image, reshaped in forward: T must be 28."""
 

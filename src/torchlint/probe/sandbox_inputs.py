@@ -1009,12 +1009,16 @@ _VIEW_RE = re.compile(r"shape '\[([-\d, ]+)\]' is invalid for input of size \d+"
 _MATMUL_RE = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 
 
-def repairs(plans: dict[str, Plan], error: BaseException) -> list[tuple[dict[str, Plan], str]]:
+def repairs(plans: dict[str, Plan], error: BaseException, model: nn.Module | None = None
+            ) -> list[tuple[dict[str, Plan], str]]:
     """Changed plans to try after a failed forward, from what its error says.
 
     - ``not enough values to unpack (expected 3, got 2)``: the forward unpacks a
       sequence's size; 2-D float inputs ``(B, F)`` become ``(T, B, F)`` (recurrent
-      code written time-first), then ``(B, T, F)``.
+      code written time-first), then ``(B, T, F)``; where the model's first layer
+      takes one dimension fewer than the forward unpacks (``b, t, c, h, w = x.shape``
+      before ``x.view(b * t, c, h, w)`` into a Conv2d), forward's first argument gets
+      that layer's input with a time dimension after the batch (clips of frames).
     - ``mat1 and mat2 shapes cannot be multiplied (NxA and WxO)``: a Linear of W
       input features got A; an input planned for W features that is concatenated
       with others before that Linear has W - (A - W) of its own."""
@@ -1032,6 +1036,17 @@ def repairs(plans: dict[str, Plan], error: BaseException) -> list[tuple[dict[str
             if flat:
                 found.append((changed, f"{', '.join(flat)} made {label} sequences: the forward unpacks "
                                        f"{unpack.group(1)} dimensions ({text.strip()})"))
+        first = next(iter(plans), None)
+        merged = _first_layer_plan(model, first) if model is not None and first is not None else None
+        wanted = int(unpack.group(1))
+        dims = ("B", "T", *merged.dims[1:]) if merged is not None else ()
+        if merged is not None and plans[first].source == "synthesized" and merged.dims[:1] == ("B",) \
+                and len(merged.dims) == wanted - 1 and plans[first].dims != dims:
+            changed = dict(plans)
+            changed[first] = replace(merged, dims=dims, batch_dim=0)
+            shown = ", ".join(str(d) for d in dims)
+            found.append((changed, f"{first} made [{shown}]: the forward unpacks {wanted} dimensions and "
+                                   f"the model's first layer takes {wanted - 1} (steps merged into the batch)"))
     view = _VIEW_RE.search(text)
     if view:
         # `x.view(-1, 28, 28)`: each sample holds the product of the fixed sizes; a sequence

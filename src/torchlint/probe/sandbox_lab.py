@@ -737,7 +737,7 @@ class Lab:
         for _ in range(4):
             following = []
             for current, current_error, steps in frontier:
-                for candidate, why in inputs_mod.repairs(current, current_error):
+                for candidate, why in inputs_mod.repairs(current, current_error, model):
                     if trials >= _REPAIR_TRIALS:
                         return None
                     trials += 1
