@@ -51,6 +51,7 @@ def test_the_script_s_factory_call_builds_the_model(tmp_path):
 
 
 LIBRARY = "fixtures/probe/library_factories"
+STAND_IN_SITE = "fixtures/probe/stand_in_site"  # a small torchvision (CI has none)
 
 
 def test_a_project_function_returning_a_library_model_builds_it_without_downloading(tmp_path):
@@ -58,7 +59,7 @@ def test_a_project_function_returning_a_library_model_builds_it_without_download
     (a stand-in torchvision on PYTHONPATH): the probe calls the function, torch.hub hands back no
     weights instead of downloading them, and both findings are confirmed on that network."""
     run = probe("--select", "ALL", "--no-cache", LIBRARY, tmpdir=tmp_path, plugins=False,
-                env={"PYTHONPATH": f"{LIBRARY}/site"})
+                env={"PYTHONPATH": STAND_IN_SITE})
     verdicts = {(f["code"], f["line"]): f["probe"] for f in run.findings}
     assert set(verdicts) == {("TL101", 10), ("TL102", 10)}
     for result in verdicts.values():

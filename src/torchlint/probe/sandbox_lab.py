@@ -512,7 +512,35 @@ class Lab:
         if not text:
             return self.build_model()
         self._assumptions["constructor"] = text  # recorded before running it: failures show it
-        return self._layer_from_source(text, vars(self.script))
+        made = self._layer_from_source(text, vars(self.script))
+        changes = self.context.get("construct_then")
+        if changes and isinstance(self.context.get("construct_var"), str):
+            made = self._apply_changes(made, self.context["construct_var"], changes, vars(self.script))
+        return made
+
+    def _apply_changes(self, made: nn.Module, name: str, changes: list[str], namespace: dict[str, Any]
+                       ) -> nn.Module:
+        """The script's changes to a library model it built (``net.fc = nn.Linear(...)``),
+        run on the built model under the script's name for it. One that fails here (a
+        name only the script's run defines) is skipped and said so: the verdict is about
+        the network with the changes that could be made."""
+        scope = {**namespace, name: made}
+        applied, skipped = [], {}
+        for change in changes:
+            try:
+                exec(compile(change, "<probe change>", "exec"), scope)  # noqa: S102
+            except Exception as err:  # noqa: BLE001 - reported, the rest still applies
+                if _special(err):
+                    raise
+                skipped[change] = last_line(err)
+            else:
+                applied.append(change)
+        if applied:
+            self._assumptions["changes_applied"] = applied
+        if skipped:
+            self._assumptions["changes_not_applied"] = skipped
+        result = scope[name]
+        return result.train() if isinstance(result, nn.Module) else made
 
     def _stand_in_model(self, source: str, not_run: str | None) -> nn.Module:
         """The experiment's own model `source` on the flagged path (the verdict is then

@@ -60,6 +60,10 @@ def model_context(model, values, depth: int = 0) -> dict:
                     found["construct_line"] = model.line_of(value.origin, value.facts)
             return found
     for value in values:
+        found = _library_model(model, value)
+        if found:
+            return found
+    for value in values:
         layer = value.layer
         if layer is None or layer.local is not None or layer.call is None or layer.facts is not model.facts:
             continue
@@ -69,6 +73,61 @@ def model_context(model, values, depth: int = 0) -> dict:
             source = model.facts.module.code_for_node(layer.call.node)
             return {"construct": source, "construct_line": model.line_of(layer.call.node)}
     return {}
+
+
+_MOVES = frozenset({"to", "cuda", "cpu", "float", "double", "half", "train"})
+
+
+def _library_model(model, value) -> dict:
+    """A library's model the script builds outside any model class
+    (``net = models.resnet18(pretrained=True)``): ``construct`` is that call's source
+    and ``construct_then`` the script's changes to it that follow in the same block
+    (``net.fc = nn.Linear(net.fc.in_features, 10)``), with ``construct_var`` the
+    name they use, so the probe builds the network the script trains."""
+    call = value.origin
+    qualname = value.qualname or ""
+    if value.kind != "module" or not isinstance(call, cst.Call) or value.facts is not model.facts \
+            or not qualname.startswith(model.symbols.model_factories) or qualname.endswith("<name>"):
+        return {}
+    fact = model.facts.call_of.get(id(call))
+    if fact is None or model.enclosing_module(fact.scope) is not None:
+        return {}
+    found = {"construct": model.facts.module.code_for_node(call), "construct_line": model.line_of(call)}
+    assign = next((a for a in model.facts.assigns if a.kind == "assign" and a.value is not None
+                   and _moved(a.value) is call and len(a.targets) == 1
+                   and isinstance(a.targets[0], cst.Name)), None)
+    if assign is None:
+        return found
+    name = assign.targets[0].value
+    changes = []
+    for later in model.facts.assigns:
+        if later.order <= assign.order or later.scope is not assign.scope or later.loop is not assign.loop \
+                or later.branch is not assign.branch or later.kind != "assign" or later.value is None:
+            continue
+        if any(isinstance(t, cst.Name) and t.value == name for t in later.targets):
+            if _root(_moved(later.value)) != name:
+                break  # rebound to something else (`net = Wrapper(net)`): its changes are not ours
+            continue  # `net = net.to(device)`
+        if all(_root(t) == name for t in later.targets):
+            if isinstance(later.node, cst.Assign):
+                changes.append(model.facts.module.code_for_node(later.node).strip())
+    if changes:
+        found.update(construct_var=name, construct_then=changes)
+    return found
+
+
+def _moved(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``models.resnet18().to(device)`` -> ``models.resnet18()``."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _MOVES:
+        node = node.func.value
+    return node
+
+
+def _root(node: cst.BaseExpression) -> str | None:
+    """The name an attribute or subscript chain starts from: ``net`` of ``net.classifier[6]``."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
 
 
 def _in_source_order(model, values: list) -> list:
