@@ -18,10 +18,13 @@ class RandomAugmentationInEvaluation(Rule):
     `AutoAugment`, `TrivialAugmentWide`, `RandomAffine`, ... and their
     `torchvision.transforms.v2` equivalents), followed from the `DataLoader`
     to the dataset's construction (through an evaluation helper's parameter
-    to what its callers pass, or a project factory given `transform=` whose
-    datasets it indexes) and through `Compose`, names and dicts of
-    transforms (`data_transforms["val"]`). A probability switched off
-    explicitly (`p=0`, or `p=0.5 if args.flip else 0`) is not random.
+    to what its callers pass, or a project factory given the transform of
+    the datasets it builds) and through `Compose`, names and dicts of
+    transforms (`data_transforms["val"]`) and the project's functions that
+    build the pipeline, in any file (`image_pipeline(train=True)`: only the
+    returns its literal arguments can reach, and only when every one of them
+    is random). A probability switched off explicitly (`p=0`, or
+    `p=0.5 if args.flip else 0`) is not random.
 
     ## Why is this bad?
     Evaluation should measure the model on the data as it is. Random crops,

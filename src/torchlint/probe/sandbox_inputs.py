@@ -561,8 +561,25 @@ def _expand(reach: Reach, depth: int, cache: dict[int, _ForwardTrace]) -> list[R
             inner = trace.params[reach.position]
         else:
             return []
-        return _chain(module, inner, reach.path, depth + 1, cache)
+        found = _chain(module, inner, reach.path, depth + 1, cache)
+        if not found and reach.position == 0 and len(trace.params) >= 1:
+            # its forward runs its layers in a way the trace does not follow (torchvision's
+            # IntermediateLayerGetter loops over `self.items()`): its first layer decides,
+            # rather than a layer that comes after it
+            first = _first_leaf(module, reach.path)
+            return [first] if first is not None else []
+        return found
     return [reach]
+
+
+def _first_leaf(module: nn.Module, prefix: str) -> Reach | None:
+    """The first torch layer `module` registers (containers and user modules skipped)."""
+    for path, inner in module.named_modules():
+        if inner is module or _is_user_module(inner) or isinstance(inner, (nn.Sequential, nn.ModuleList,
+                                                                              nn.ModuleDict)):
+            continue
+        return Reach(inner, 0, None, f"{prefix}.{path}".strip("."))
+    return None
 
 
 # -- from a reached layer to a plan --------------------------------------------------------

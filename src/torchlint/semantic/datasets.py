@@ -18,6 +18,7 @@ import libcst as cst
 
 from torchlint.semantic import facts as F
 from torchlint.semantic.names import lookup
+from torchlint.semantic.transforms import transform_parameter
 from torchlint.semantic.walker import dotted_name
 
 if TYPE_CHECKING:
@@ -87,10 +88,11 @@ class Datasets:
         definition = self.model.resolver.definition(node.func, scope, order, self.model.facts, self.model.path)
         if definition is not None and isinstance(definition.fact, F.Class):
             return self._class_kind(definition.fact, node)
-        if definition is not None and isinstance(definition.fact, F.Function) and \
-                any(arg.keyword is not None and arg.keyword.value == "transform" for arg in node.args):
-            # `make_sets(root, transform=eval_tf)`: a project factory given the transform of the
-            # datasets it builds; their style is not known.
+        if definition is not None and isinstance(definition.fact, F.Function) and (
+                any(arg.keyword is not None and arg.keyword.value == "transform" for arg in node.args)
+                or transform_parameter(definition.fact) is not None):
+            # `make_sets(root, transform=eval_tf)`, `split(root, "test", pipeline)`: a project
+            # factory given the transform of the datasets it builds; their style is not known.
             return DatasetKind("factory", f"what {definition.fact.name}() returns", node)
         return None
 

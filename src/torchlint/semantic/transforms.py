@@ -69,7 +69,17 @@ class Transforms:
             param = init.param("transform")
             if param is not None and param.index >= 1:
                 return construct.positional(param.index - 1)  # `self` is not written at the call
+        function = self._local_function(construct)
+        param = transform_parameter(function) if function is not None else None
+        if param is not None:
+            return F.bound_argument(construct.node, param, receiver=False)  # `split(root, "test", pipeline)`
         return None
+
+    def _local_function(self, construct: F.Call) -> F.Function | None:
+        model = self.model
+        definition = model.resolver.definition(construct.func, construct.scope, construct.order,
+                                               model.facts, model.path)
+        return definition.fact if definition is not None and isinstance(definition.fact, F.Function) else None
 
     def _local_init(self, construct: F.Call) -> F.Function | None:
         model = self.model
@@ -102,39 +112,61 @@ class Transforms:
 
     def random_in(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
                   depth: int = 0) -> list[RandomTransform]:
-        """The random torchvision transforms an expression's pipeline holds."""
-        return [RandomTransform(name, call, node) for name, call in self._walk(node, scope, order, depth)]
+        """The random torchvision transforms an expression's pipeline holds (through
+        the project's functions that build it, in this file or another)."""
+        found = self._walk(node, scope, order, depth, self.model.facts, self.model.path)
+        return [RandomTransform(name, call, node) for name, call in found]
 
     def _walk(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None,
-              depth: int) -> list[tuple[str, cst.Call]]:
+              depth: int, facts: F.FileFacts, path) -> list[tuple[str, cst.Call]]:
         if node is None or depth > MAX_DEPTH:
             return []
         if isinstance(node, cst.Name):
             value = self._bound_value(node, scope, order)
             if not value:
                 return []
-            found = self._walk(value[0], value[1], value[2], depth + 1)
+            found = self._walk(value[0], value[1], value[2], depth + 1, facts, path)
             if isinstance(value[0], cst.List):
                 for added in self._appended(node.value, value[1], value[2], scope, order):
-                    found += self._walk(added, value[1], value[2], depth + 1)
+                    found += self._walk(added, value[1], value[2], depth + 1, facts, path)
             return found
         if isinstance(node, cst.Subscript):
-            return self._walk(self._dict_item(node, scope, order), scope, order, depth + 1)
+            return self._walk(self._dict_item(node, scope, order), scope, order, depth + 1, facts, path)
         if isinstance(node, (cst.List, cst.Tuple)):
             found: list[tuple[str, cst.Call]] = []
             for element in node.elements:
-                found += self._walk(element.value, scope, order, depth + 1)
+                found += self._walk(element.value, scope, order, depth + 1, facts, path)
             return found
         if not isinstance(node, cst.Call):
             return []
-        name = self._transform_name(node, scope, order)
+        name = self._transform_name(node, scope, order, facts)
         if name is None:
-            return []
+            return self._returned(node, scope, order, facts, path, depth)
         if name in RANDOM_TRANSFORMS and _switched_off(name, node):
             return []  # `RandomApply([...], p=0)` switches its contents off too
         found = [(name, node)] if name in RANDOM_TRANSFORMS else []
         if name in _CONTAINERS and node.args:
-            found += [f for f in self._walk(node.args[0].value, scope, order, depth + 1) if f[1] is not node]
+            found += [f for f in self._walk(node.args[0].value, scope, order, depth + 1, facts, path)
+                      if f[1] is not node]
+        return found
+
+    def _returned(self, node: cst.Call, scope: F.Scope, order: int | None, facts: F.FileFacts, path,
+                  depth: int) -> list[tuple[str, cst.Call]]:
+        """``image_pipeline(128)``: what the project function returns, for the returns
+        that can run with this call's literal arguments (``pipeline(train=False)``
+        never reaches ``if train: return augmenting``). Random only when every such
+        return is: ``pipeline(is_train)`` may give the deterministic one."""
+        model = self.model
+        definition = model.resolver.definition(node.func, scope, order, facts, path)
+        if definition is None or not isinstance(definition.fact, F.Function):
+            return []
+        function = definition.fact
+        found: list[tuple[str, cst.Call]] = []
+        for ret in model.values.possible_returns(function, node, facts.call_of.get(id(node))):
+            returned = self._walk(ret.value, function, ret.order, depth + 1, definition.facts, definition.path)
+            if not returned:
+                return []
+            found += returned
         return found
 
     @staticmethod
@@ -158,8 +190,9 @@ class Transforms:
                 added.append(argument)
         return added
 
-    def _transform_name(self, node: cst.Call, scope: F.Scope, order: int | None) -> str | None:
-        qualified = self.model.names.qualified(node.func, scope, order)
+    def _transform_name(self, node: cst.Call, scope: F.Scope, order: int | None,
+                        facts: F.FileFacts) -> str | None:
+        qualified = self.model.names_for(facts).qualified(node.func, scope, order)
         if qualified is None:
             return None
         for package in _PACKAGES:
@@ -215,6 +248,18 @@ def _switched_off(name: str, node: cst.Call) -> bool:
         p = plain[index].value
     arms = [p.body, p.orelse] if isinstance(p, cst.IfExp) else [p]
     return any(literal_number(arm) == 0 for arm in arms)
+
+
+def transform_parameter(function: F.Function) -> F.Param | None:
+    """The parameter of a dataset factory that becomes its datasets' transform:
+    ``def split(root, name, pipeline): return ImageFolder(..., transform=pipeline)``."""
+    for call in function.calls:
+        value = call.keyword("transform")
+        if isinstance(value, cst.Name):
+            param = function.param(value.value)
+            if param is not None and param.node.star not in ("*", "**"):
+                return param
+    return None
 
 
 def transforms_of(model: SemanticModel) -> Transforms:

@@ -791,14 +791,18 @@ class Values:
                                    call=callee.call))
             elif callee.kind == "function" and callee.definition is not None:
                 function = callee.definition.fact
-                # `build("dense")` with `if kind == "conv": return ConvNet()`: that return
-                # cannot run for this call's literal arguments.
-                arguments = self._literal_arguments(function, node, call)
-                for ret in function.returns:
-                    if ret.value is not None and (not arguments or self._may_return(ret, function, arguments)):
-                        found.extend(self.infer(ret.value, function, ret.order, callee.definition.facts,
-                                                callee.definition.path, depth + 1))
+                for ret in self.possible_returns(function, node, call):
+                    found.extend(self.infer(ret.value, function, ret.order, callee.definition.facts,
+                                            callee.definition.path, depth + 1))
         return found
+
+    def possible_returns(self, function: F.Function, node: cst.Call, call: F.Call | None) -> list[F.Return]:
+        """The returns (with a value) of `function` that can run for this call:
+        ``build("dense")`` with ``if kind == "conv": return ConvNet()`` never returns
+        ConvNet for this call's literal arguments."""
+        arguments = self._literal_arguments(function, node, call)
+        return [ret for ret in function.returns if ret.value is not None
+                and (not arguments or self._may_return(ret, function, arguments))]
 
     @staticmethod
     def _may_return(ret: F.Return, function: F.Function, arguments: dict) -> bool:
