@@ -19,6 +19,7 @@ sandbox. A job holds:
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import keyword
 import sys
@@ -764,6 +765,10 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
                                   passed),
             "source": item.source, "function": item.function,
         })
+        if experiments[-1]["model"] is None:
+            missing = _model_from_missing_module(project, finding)
+            if missing is not None:
+                experiments[-1]["unbuilt"] = missing
     assumptions: dict[str, Any] = {}
     parsed = sorted({*namespaces, *(n for values in borrowed.namespaces.values() for n in values)})
     if parsed:
@@ -831,6 +836,36 @@ def _opaque_imports(project: ProbeProject) -> list[tuple[recover.SourceInfo, set
         if opaque:
             found.append((info, opaque))
     return found
+
+
+def _model_from_missing_module(project: ProbeProject, finding: Finding) -> str | None:
+    """Why the finding's model cannot be built when the script builds it from a class
+    it imports from a module that is neither among the files nor installed
+    (``model = PSPNet(...)`` after ``from model.pspnet import PSPNet``, linted
+    without ``model/pspnet.py``): that says what to do, where "no construction is
+    known" does not."""
+    named = finding.context.get("model_var") or finding.context.get("model")
+    info = project.script
+    if not isinstance(named, str) or "." in named:
+        return None
+    for assign in info.facts.assigns:
+        if assign.kind != "assign" or not isinstance(assign.value, cst.Call) or info.line(assign.node) > finding.line \
+                or not any(isinstance(t, cst.Name) and t.value == named for t in assign.targets):
+            continue
+        call = _unwrapped(assign.value)
+        head = (recover.dotted_name(call.func) or "").split(".")[0] if isinstance(call, cst.Call) else ""
+        found = lookup(assign.scope, head, assign.order) if head else None
+        fact = found[1].fact if found is not None else None
+        if not isinstance(fact, F.Import) or project.resolve_import(info, fact) is not None:
+            continue
+        module = fact.module or ""
+        root = module.split(".")[0]
+        if not root or fact.level == 0 and importlib.util.find_spec(root) is not None:
+            continue  # an installed package: its own error, in the sandbox, says more
+        return (f"`{named}` is built by {recover.dotted_name(call.func)}(...) (line {info.line(assign.node)}), from "
+                f"{'.' * fact.level}{module}, which is neither among the files probed nor installed: "
+                f"probe the whole project (or the file that defines it)")
+    return None
 
 
 def _names_a_model(context: dict[str, Any]) -> bool:

@@ -281,6 +281,7 @@ class Lab:
         self.batch_size = inputs_mod.DEFAULT_BATCH
         self.seq_len = inputs_mod.DEFAULT_SEQ
         self._spec_index: int | None = experiment.get("model")
+        self._unbuilt: str | None = experiment.get("unbuilt")  # why no model can be built, if known
         self._assumptions: dict[str, Any] = {}
         self._stand_ins: dict[str, str] = {}
         self._made: weakref.WeakKeyDictionary[nn.Module, _Made] = weakref.WeakKeyDictionary()
@@ -369,6 +370,8 @@ class Lab:
             name = class_name or self._named_model() or "YourModel"
             if self._runtime.factory(name, "model") is not None:
                 return self._from_factory(name)
+            if self._unbuilt is not None and class_name is None:
+                raise Inconclusive("missing_dependency", self._unbuilt) from None
             raise Inconclusive("construct_failed", str(err), hint_snippet(
                 name, comment=None if class_name else
                 f"the finding's model `{name}` is not built in this file: a function returning it")) \
