@@ -32,3 +32,18 @@ def test_without_the_library_the_verdict_names_it(tmp_path):
     result = finding["probe"]
     assert (result["verdict"], result["reason"]) == ("inconclusive", "missing_dependency")
     assert "torchvision" in result["evidence"]["summary"]
+
+
+def test_tl302_applies_the_script_s_transforms_where_torchvision_imports(tmp_path):
+    """TL302's experiment applies the script's random transforms twice to one image. CI has no
+    torchvision (test_rule_experiments then expects missing_dependency); with the stand-in
+    (its RandomCrop and RandomHorizontalFlip draw from torch's generator) the experiment runs
+    end to end: each further pass gives a different tensor."""
+    run = probe("--select", "TL302", "--no-cache", "fixtures/TL302/bad_shared_transform_for_test_set.py",
+                tmpdir=tmp_path, plugins=False, env={"PYTHONPATH": STAND_IN_SITE})
+    (finding,) = run.findings
+    result = finding["probe"]
+    assert result["verdict"] == "confirmed", result["evidence"]
+    assert result["evidence"]["summary"] == "7 of 7 further passes over the same image give a different tensor"
+    assert result["assumptions"]["transform"].startswith(
+        "its random transforms transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()")
