@@ -403,7 +403,7 @@ class Losses:
                 return Normalization(aug.value, aug.node)
             if isinstance(aug.node.operator, cst.AddAssign):  # type: ignore[attr-defined]
                 continue
-        for assign in scope.assigns:
+        for assign in [*scope.assigns, *scope.returns]:  # `loss = loss / n`, `return loss / n`
             if assign.order <= call.order or assign.value is None:
                 continue
             for node in iter_nodes(assign.value):

@@ -44,7 +44,7 @@ def model_context(model, values, depth: int = 0) -> dict:
             # the probe builds the script's last construction bound to that name.
             return {"model_var": names[0]}
     for value in values:
-        if value.module is not None and not value.module.is_framework_module:
+        if value.module is not None:  # a LightningModule too: the probe builds it like any model
             found = {"class": value.module.name}
             others = _other_classes(values, value.module.name)
             if others:  # `if cfg.small: Tiny(...) else: Big(...)`: the verdict is about the first
@@ -162,8 +162,7 @@ def _class_line(model, module) -> int:
 
 def _other_classes(values: list, chosen: str) -> list[str]:
     """The other model classes of the project the values may hold, in source order."""
-    names = [v.module.name for v in values if v.module is not None
-             and not v.module.is_framework_module and v.module.name != chosen]
+    names = [v.module.name for v in values if v.module is not None and v.module.name != chosen]
     return list(dict.fromkeys(names))
 
 
