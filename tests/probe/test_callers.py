@@ -63,3 +63,15 @@ def test_files_where_the_static_side_saw_the_model_built_are_read_first(tmp_path
     found = jobs._with_sites([other, located], sites, tmp_path / "script.py")
     assert [path.name for path, _, _ in found] == ["builder.py", "located.py", "other.py"]
     assert found[0][2] == "net = Net()\n"
+
+
+def test_a_caller_that_imports_the_script_under_its_package_name_passes_its_model(tmp_path):
+    """run.py imports `training.loops`; the probed script is loaded as `loops`: the caller's
+    construction still counts (the check is by file, not by the module name)."""
+    run = probe("--select", "TL101", "--no-cache", "fixtures/probe/callers_package", tmpdir=tmp_path,
+                plugins=False)
+    (finding,) = run.findings
+    result = finding["probe"]
+    assert result["verdict"] == "confirmed", result["evidence"]
+    assert result["assumptions"]["construction"] == \
+        "fixtures/probe/callers_package/run.py:8 (a Tagger built there)"

@@ -547,7 +547,7 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
         sub = ProbeProject(info, project=project.project)
         sub.follow()
         ours = sub.by_path.get(script.path)
-        if ours is None or ours.name != script.name:
+        if ours is None:
             continue  # the file does not import this script: its calls are to something else
         evaluator = recover.Evaluator(info)
         evaluator.setup()
@@ -579,6 +579,12 @@ def _borrow_from_callers(project: ProbeProject, siblings: list[tuple[Path, str, 
             continue
         for key, construction in found.items():
             construction.spec["sibling"] = True
+            # the script is loaded under its own name (`basics`), the caller imports it under
+            # another (`training.basics`): a class of the script is the loaded one
+            if construction.model.info is ours:
+                for field_name in ("module", "class_module"):
+                    if construction.spec.get(field_name) == ours.name:
+                        construction.spec[field_name] = script.name
             how = f"a {key[6:]} built there" if key.startswith("class:") else f"passed to {script.name}.{key}"
             if not (key.startswith("class:") and construction.spec.get("kind") == "factory"):
                 construction.spec["origin"] = f"{construction.spec['origin']} ({how})"
