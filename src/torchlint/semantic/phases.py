@@ -476,6 +476,8 @@ class Phases:
         argument = site.argument(index, param.name) if index >= 0 else None
         if argument is None:
             argument = param.default
+        if isinstance(argument, cst.Name) and argument.value == "None":
+            return False  # `run_epoch(model, loader, None)` gates `if optimizer: ...step()` off
             known = self.model.data.constant(argument, function.parent or self.facts.scope, function.order) \
                 if argument is not None else None
         else:
