@@ -10,8 +10,10 @@ from torchlint.semantic.probe_context import model_context
 
 class MissingNoGrad(Rule):
     """## What it does
-    Finds evaluation loops (over a validation or test loader, or inside a
-    function such as `evaluate()`) that run forward passes with autograd on:
+    Finds evaluation loops (over a validation or test loader, inside a
+    function such as `evaluate()`, or in a pass function that trains only when
+    given an optimizer, called with `None`) that run forward passes with
+    autograd on:
     no `torch.no_grad()`, `torch.inference_mode()` or
     `torch.set_grad_enabled(False)` around them or up their call chain, and no
     `@torch.no_grad()` decorator.

@@ -394,6 +394,10 @@ class ModuleIndex:
                 elements.extend(e.value for e in value.elements if isinstance(e, cst.DictElement))
             elif isinstance(value, (cst.ListComp, cst.GeneratorExp)):
                 elements.append(value.elt)
+            elif isinstance(value, cst.Call) and dotted_name(value.func) == "dict" \
+                    and all(inner.keyword is not None for inner in value.args):
+                # nn.ModuleDict(dict(drop=nn.Dropout(p), h=nn.ModuleList([...]))): keyword items
+                elements.extend(inner.value for inner in value.args)
             elif isinstance(value, cst.Call) and dotted_name(value.func) in ("OrderedDict", "collections.OrderedDict"):
                 for inner in value.args:
                     if isinstance(inner.value, (cst.List, cst.Tuple)):

@@ -145,6 +145,27 @@ def reaching_bindings(scope: F.Scope, name: str, order: int | None) -> list[F.Bi
     return reaching
 
 
+def through_aliases(scope: F.Scope, name: str, order: int) -> tuple[str, F.Binding | None]:
+    """The dotted `name`, used at `order` in `scope`, with each head that a plain
+    alias binds there replaced by what it aliases (`model = ctx.model` makes
+    `model.train()` act on `ctx.model`), and the binding of the resulting
+    root at that point. An alias that may not hold (set in one arm only, or
+    by unpacking) stops the walk, as does any value that is not a dotted name."""
+    for _ in range(4):  # alias of an alias, a few hops at most
+        head, dot, rest = name.partition(".")
+        reaching = reaching_bindings(scope, head, order)
+        if len(reaching) != 1 or reaching[0].order >= order or reaching[0].path:
+            break
+        fact = reaching[0].fact
+        if not isinstance(fact, F.Assign) or fact.kind != "assign" or len(fact.targets) != 1:
+            break
+        value = dotted_name(fact.value)
+        if value is None or value.partition(".")[0] == head:
+            break  # `model = model.module` rebinds in place: no second name for the object
+        name, order = value + dot + rest, reaching[0].order
+    return name, binding_before(scope, name.partition(".")[0], order)
+
+
 def _arms(binding: F.Binding) -> list[F.Branch]:
     """The ``if``/``try`` arms around `binding`, innermost first."""
     branch = getattr(binding.fact, "branch", None)

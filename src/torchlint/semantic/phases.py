@@ -37,7 +37,7 @@ from torchlint.semantic import evidence as E
 from torchlint.semantic import facts as F
 from torchlint.semantic.evidence import words
 from torchlint.semantic.modules import literal_number
-from torchlint.semantic.names import binding_before, lookup
+from torchlint.semantic.names import binding_before, lookup, through_aliases
 from torchlint.semantic.uses import BACKWARD_CALLS, reads_any
 from torchlint.semantic.values import Value
 from torchlint.semantic.walker import dotted_name, iter_nodes
@@ -345,6 +345,9 @@ class Phases:
         found = self._model_uses.get(key)
         if found is None:
             found = self._model_uses[key] = E.model_method_receivers(scope.calls)
+            # `model = ctx.model; model.parameters()`: ctx.model is used as a model too
+            found |= {through_aliases(scope, E.receiver_text(call), call.order)[0] for call in scope.calls
+                      if call.method in E.MODEL_METHODS and E.receiver_text(call)}
         return found
 
     # -- evaluation phases ------------------------------------------------------
@@ -473,6 +476,8 @@ class Phases:
         argument = site.argument(index, param.name) if index >= 0 else None
         if argument is None:
             argument = param.default
+        if isinstance(argument, cst.Name) and argument.value == "None":
+            return False  # `run_epoch(model, loader, None)` gates `if optimizer: ...step()` off
             known = self.model.data.constant(argument, function.parent or self.facts.scope, function.order) \
                 if argument is not None else None
         else:
@@ -662,8 +667,9 @@ class Phases:
             return event
         return ModeEvent(event.call, "train" if holds else "eval", event.target)
 
-    def _same_model(self, event: ModeEvent, target: str, models: frozenset[Value]) -> bool:
-        if event.target == target:
+    def _same_model(self, event: ModeEvent, target: str, models: frozenset[Value],
+                    call: F.Call | None = None) -> bool:
+        if event.target == target or call is not None and _aliased(event, target, call):
             return True
         receiver = event.call.receiver
         if receiver is None or event.call.method not in ("eval", "train") or not models:
@@ -717,7 +723,7 @@ class Phases:
         each epoch): from the loop's second iteration on, `call` runs in eval mode,
         unless the loop sets train mode before `call` (on any path: a conditional
         `train()` is given the benefit of the doubt)."""
-        events = [e for e in self.mode_events(call.scope) if self._same_model(e, target, models)]
+        events = [e for e in self.mode_events(call.scope) if self._same_model(e, target, models, call)]
         loop = call.loop
         while loop is not None and loop.scope is call.scope:
             if any(e.mode != "eval" and loop.contains(e.call) and e.call.order < call.order for e in events):
@@ -734,7 +740,7 @@ class Phases:
         event later in a loop body is in force on the next iteration)."""
         events = []
         for event in self.mode_events(call.scope):
-            if not self._same_model(event, target, models) or not C.consistent(event.call, assumptions):
+            if not self._same_model(event, target, models, call) or not C.consistent(event.call, assumptions):
                 continue
             if event.mode == "unknown" and assumptions:
                 event = self._resolved(event, assumptions)
@@ -1577,6 +1583,18 @@ def _target_at_site(target: str, function: F.Function, site: F.Call, bound: bool
     if text is None:
         return None
     return f"{text}.{rest}" if rest else text
+
+
+def _aliased(event: ModeEvent, target: str, call: F.Call) -> bool:
+    """`model = ctx.model; model.train()` then `ctx.model` used at `call`, in one
+    scope: the two names reach one object through a plain alias whose root is
+    not rebound between."""
+    scope = call.scope
+    if not target or not event.target or event.call.scope is not scope:
+        return False
+    name, root = through_aliases(scope, event.target, event.call.order)
+    other, other_root = through_aliases(scope, target, call.order)
+    return name == other and root is other_root and (name, other) != (event.target, target)
 
 
 def _state_before(before: list[ModeEvent], call: F.Call, assumptions: dict) -> ModeState | None:
