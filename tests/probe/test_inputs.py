@@ -456,6 +456,26 @@ def test_an_unpack_of_one_more_size_than_the_first_layer_takes_folds_steps_into_
         "takes 4 (steps merged into the batch)"]
 
 
+class TwoCodesGenerator(nn.Module):
+    """Two latent codes concatenated before the first Linear (a GAN's noise and class code):
+    each is traced to that Linear and planned for all of its 40 inputs."""
+
+    def __init__(self, noise=30, codes=10):
+        super().__init__()
+        self.fc = nn.Linear(noise + codes, 16)
+
+    def forward(self, zn, zc):
+        return self.fc(torch.cat([zn, zc], dim=1))
+
+
+def test_inputs_concatenated_into_one_linear_share_its_width():
+    lab = _lab()
+    assert lab.inputs(TwoCodesGenerator()).specs == {"zn": "float32[4,20]", "zc": "float32[4,20]"}
+    assert lab.assumptions()["inputs_repaired"] == [
+        "zn, zc are concatenated into a Linear of 40 inputs: 20 features each (a guess: the split is "
+        "not known)"]
+
+
 class RowsAsSteps(nn.Module):
     """An LSTM over the rows of a 28x28 image, reshaped in forward: T must be 28."""
 

@@ -118,6 +118,31 @@ def test_reading_a_container_filled_by_blanked_code_is_blanked_too():
     assert stripped.text == 'run = {}\n\n\ncfg = {"width": 8}\nwidth = cfg["width"]\n'
 
 
+def test_imports_in_a_try_whose_handler_reports_and_reraises_are_kept_as_required():
+    """`try: import torch.nn as nn ... except ImportError as e: print(e); raise ImportError`: the
+    imports are kept (the handler reduced to `raise`, the lines kept in place) and are required,
+    not optional; a handler with a fallback (`HAS_TQDM = False`) keeps them optional."""
+    stripped = _strip("""\
+        try:
+            import torch.nn as nn
+            import tqdm
+        except ImportError as e:
+            print(e)
+            raise ImportError
+        try:
+            import apex
+        except ImportError:
+            apex = None
+        class Net(nn.Module):
+            pass
+        """)
+    assert stripped.text.splitlines()[:7] == [
+        "try:", "    import torch.nn as nn", "    import tqdm", "except ImportError as e:", "    raise", "", "try:"]
+    assert stripped.text.splitlines()[10] == "class Net(nn.Module):"
+    assert stripped.optional_imports == {"apex"}
+    assert {"nn", "tqdm", "Net"} <= stripped.kept_names
+
+
 def _info(text: str, path: Path | None = None) -> recover.SourceInfo:
     module = cst.parse_module(textwrap.dedent(text))
     from torchlint.semantic.walker import collect

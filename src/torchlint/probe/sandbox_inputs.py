@@ -1094,6 +1094,17 @@ def repairs(plans: dict[str, Plan], error: BaseException, model: nn.Module | Non
                     changed[name] = replace(plan, dims=(*plan.dims[:-1], width))
                     found.append((changed, f"{name} has {width} features of its own: a Linear of {want} "
                                            f"inputs got {got} (it is concatenated with others first)"))
+            sharing = [n for n, p in plans.items() if p.source == "synthesized" and p.kind == "float"
+                       and p.dims and p.dims[-1] == want]
+            if len(sharing) > 1 and got == len(sharing) * want:
+                # `torch.cat([zn, zc], -1)` into a Linear of W inputs, both planned for W: the
+                # split is not known; W // n each (the first takes the rest) makes the shapes run
+                changed = dict(plans)
+                for index, name in enumerate(sharing):
+                    width = want // len(sharing) + (want % len(sharing) if index == 0 else 0)
+                    changed[name] = replace(plans[name], dims=(*plans[name].dims[:-1], width))
+                found.append((changed, f"{', '.join(sharing)} are concatenated into a Linear of {want} inputs: "
+                                       f"{want // len(sharing)} features each (a guess: the split is not known)"))
             for name, plan in plans.items():
                 # `x.reshape(batch, steps * width)` into a Linear of W inputs: a sequence of
                 # W // (its fixed sizes) steps (an input built for that length)

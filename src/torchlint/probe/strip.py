@@ -97,6 +97,7 @@ class _Stripper:
         # `cfg.width = read()`): reading their items or attributes would fail at load.
         self.incomplete: set[str] = set()
         self.opaque: set[str] = set()  # imported, but made by another module's blanked code
+        self.rewritten: dict[int, cst.CSTNode] = {}  # kept statements written in a reduced form
 
     # -- names ---------------------------------------------------------------------
 
@@ -239,11 +240,20 @@ class _Stripper:
             handled = set()
             for handler in statement.handlers:
                 handled |= _handled_names(handler)
-            is_optional = bool(handled & _OPTIONAL_IMPORT_ERRORS)
+            # `try: import torch ... except ImportError as e: print(e); raise`: the imports are
+            # required (the handler only reports and re-raises), not optional
+            reraises = bool(statement.handlers) and all(_reraises(h) for h in statement.handlers)
+            is_optional = bool(handled & _OPTIONAL_IMPORT_ERRORS) and not reraises
             if not self.keep_block(statement.body, optional or is_optional):
                 return False
             if not all(self.keep_block(h.body, optional) for h in statement.handlers):
-                return False
+                if not reraises or statement.orelse is not None or statement.finalbody is not None:
+                    return False
+                # kept with each handler reduced to its `raise` (the report is not run)
+                self.rewritten[id(statement)] = statement.with_changes(handlers=[
+                    h.with_changes(body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Raise()])]))
+                    for h in statement.handlers])
+                return True
             if statement.orelse is not None and not self.keep_block(statement.orelse.body, optional):
                 return False
             return statement.finalbody is None or self.keep_block(statement.finalbody.body, optional)
@@ -284,6 +294,13 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
     if isinstance(target, (cst.Tuple, cst.List)):
         return {n for e in target.elements for n in _target_names(e.value)}
     return set()
+
+
+def _reraises(handler: cst.ExceptHandler) -> bool:
+    """The handler ends by raising (`raise`, `raise ImportError(...)`): it only reports."""
+    body = handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ()
+    last = body[-1] if body else None
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Raise)
 
 
 def _handled_names(handler: cst.ExceptHandler) -> set[str]:
@@ -329,6 +346,10 @@ def strip(module: cst.Module, injected: set[str] | frozenset[str] = frozenset(),
     for statement in module.body:
         code = module.code_for_node(statement)
         if stripper.keep(statement):
+            reduced = stripper.rewritten.get(id(statement))
+            if reduced is not None:  # fewer lines: padded, so that later line numbers hold
+                short = module.code_for_node(reduced)
+                code = short + "\n" * max(code.count("\n") - short.count("\n"), 0)
             parts.append(code)
         else:
             blanked += 1
