@@ -760,6 +760,9 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
                 if not any(info.name == package for info in project.infos)]
     optional = sorted({n for info in [*project.infos, *borrowed.infos] if info.stripped
                        for n in info.stripped.optional_imports})
+    blanked = {info.name: _blanked_globals(info, evaluator if info is script else None)
+               for info in project.infos}
+    blanked = {name: values for name, values in blanked.items() if values}
     hints, hint_sources, factories = _hints(config, project, modules)
     experiments = []
     for ident, item in enumerate(probed):
@@ -785,6 +788,7 @@ def build_job(index: int, result: FileResult, probed: list[ProbedFinding], confi
         "namespaces": {n: {k: v for k, v in evaluator.argparse.items() if recover.is_literal(v)}
                        for n in namespaces},
         "module_namespaces": borrowed.namespaces,
+        "globals": blanked,
         "optional_imports": optional, "models": specs, "experiments": experiments,
         "hints": hints, "hint_sources": hint_sources, "factories": factories,
         "settings": {"timeout": config.probe.timeout, "script_timeout": config.probe.script_timeout,
@@ -872,6 +876,74 @@ def _model_from_missing_module(project: ProbeProject, finding: Finding) -> str |
                 f"{'.' * fact.level}{module}, which is neither among the files probed nor installed: "
                 f"probe the whole project (or the file that defines it)")
     return None
+
+
+def _blanked_globals(info: recover.SourceInfo, evaluator: recover.Evaluator | None
+                     ) -> dict[str, dict[str, Any]]:
+    """Module-level names (the main block included) that the stripped copy does not
+    compute but that the module's classes and functions read as globals
+    (``n_hidden = 128``, ``n_class = len(word_dict)`` read by ``nn.RNN(input_size=n_class,
+    ...)``), with the spec of the value assigned first: a literal as it is, a size
+    (``len(...)``) guessed in the sandbox from the name; anything else is left out
+    (building it would run the script's top level)."""
+    if info.stripped is None:
+        return {}
+    read = _names_read_in_bodies(info.module) - {
+        name for scope in [*info.facts.functions, *info.facts.classes] for name in scope.bindings}
+    kept = info.stripped.kept_names
+    if evaluator is None:
+        evaluator = recover.Evaluator(info)
+        evaluator.setup()
+    found: dict[str, dict[str, Any]] = {}
+    for assign in info.facts.assigns:
+        if assign.scope is not info.facts.scope or assign.kind != "assign" or assign.value is None \
+                or len(assign.targets) != 1 or not isinstance(assign.targets[0], cst.Name):
+            continue
+        name = assign.targets[0].value
+        if name in kept or name in found or name not in read:
+            continue
+        spec, _ = recover.argument_spec(info, evaluator, assign.value, assign.scope, assign.order)
+        if "literal" in spec:
+            found[name] = spec
+        elif isinstance(assign.value, cst.Call) and recover.dotted_name(assign.value.func) == "len":
+            found[name] = {"unknown": info.code(assign.value)}  # a size: guessed in the sandbox
+    return found
+
+
+def _names_read_in_bodies(module: cst.Module) -> set[str]:
+    """The names the module's functions and classes read (not attribute names,
+    keyword names or parameters; the caller removes the names they bind)."""
+    names: set[str] = set()
+
+    class Reads(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            names.add(node.value)
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)  # `self.vocab_size`: only `self` is read
+            return False
+
+        def visit_Arg(self, node: cst.Arg) -> bool:
+            node.value.visit(self)  # `Embedding(num_embeddings=n)`: not the keyword
+            return False
+
+        def visit_Param(self, node: cst.Param) -> bool:
+            for part in (node.default, node.annotation):
+                if part is not None:
+                    part.visit(self)
+            return False
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            for decorator in node.decorators:
+                decorator.visit(self)
+            node.params.visit(self)
+            node.body.visit(self)
+            return False
+
+    for statement in module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            statement.visit(Reads())
+    return names
 
 
 def _names_a_model(context: dict[str, Any]) -> bool:

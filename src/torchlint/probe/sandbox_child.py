@@ -23,6 +23,7 @@ from typing import Any, Iterator, TextIO
 
 import torch
 
+from . import sandbox_build as build
 from . import sandbox_lab as lab_mod
 from . import sandbox_loader as loader
 from .sandbox_limits import Budget, Protections, audit_native_file_access, confine
@@ -40,6 +41,11 @@ class ResultWriter:
     def event(self, data: dict[str, Any]) -> None:
         self.handle.write(json.dumps(data, default=str) + "\n")
         self.handle.flush()
+
+
+def clean_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @contextlib.contextmanager
@@ -71,6 +77,7 @@ class ChildRuntime:
         self.script: Any = None
         self.numpy_available = False
         self._factories: dict[str, Any] = {}
+        self.filled_globals: dict[str, str] = {}  # module globals given a value, and how
 
     def load(self) -> None:
         modules = [loader.SourceModule(m["name"], m["path"], m["source"], m.get("package", False))
@@ -90,11 +97,33 @@ class ChildRuntime:
                     "load_failed", f"the hint's factory {factory['text']} is not a function "
                     f"of {factory['module']}")
             self._factories[class_name] = function
+        self._fill_blanked_globals()
         self.numpy_available = loader.numpy_available()
         if not self.numpy_available:
             loader.tensors_for_numpy(self.registry)
         self.registry.strict = True
         loader.forget_stub_modules()
+
+    def _fill_blanked_globals(self) -> None:
+        """Globals the stripped copy does not compute (``n_class = len(word_dict)`` in the
+        blanked top level) that the module's code reads: the literal the script assigns,
+        else a value guessed from the name. Said in the verdicts' assumptions."""
+        for module_name, found in self.job.get("globals", {}).items():
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            for name, raw in found.items():
+                if name in module.__dict__:
+                    continue
+                value = build.resolve_argument(raw, module.__dict__)
+                if isinstance(value, build.Unknown):
+                    text = value.text
+                    value = build.guess(name, text)
+                    shown = f"{text} -> {value!r} (guessed from the name)"
+                else:
+                    shown = f"{clean_repr(value)} (as the script assigns it)"
+                module.__dict__[name] = value
+                self.filled_globals[name] = shown
 
     def spec(self, class_name: str | None, index: int | None) -> dict[str, Any]:
         models = self.job.get("models", [])
@@ -273,6 +302,8 @@ def run(job: dict[str, Any], handle: TextIO, rundir: str, start: str, skip: set[
             assumptions["stubbed_imports"] = list(registry.stubbed)
         if registry.cuda_calls:
             assumptions["cuda_calls_ignored"] = registry.cuda_calls
+        if runtime.filled_globals:
+            assumptions["globals"] = dict(runtime.filled_globals)
         if len(registry.pretrained_urls) > downloads_before:  # this experiment's models
             urls = list(dict.fromkeys(registry.pretrained_urls[downloads_before:]))
             assumptions["pretrained_weights"] = (
