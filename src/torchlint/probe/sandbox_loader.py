@@ -95,7 +95,10 @@ class _Stub:
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
         # `class Net(pl.LightningModule)` with lightning missing: a module base
         # becomes torch.nn.Module so the model can still be built.
-        if self._path.rsplit(".", 1)[-1].endswith("Module"):
+        name = self._path.rsplit(".", 1)[-1]
+        if name == "LightningModule":
+            return (_lightning_stand_in(),)
+        if name.endswith("Module"):
             import torch
 
             return (torch.nn.Module,)
@@ -119,6 +122,42 @@ class _Stub:
 
     def __repr__(self) -> str:
         return f"<torchlint probe stub {self._path}>"
+
+
+def _lightning_stand_in() -> type:
+    """An nn.Module with what a LightningModule's own code calls while it is built and
+    run: ``save_hyperparameters()`` (the constructor's arguments as ``self.hparams``,
+    read from the caller's frame as Lightning does), ``log``/``log_dict`` (nothing)."""
+    import inspect
+
+    import torch
+
+    class HyperParameters(dict):
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return self[name]
+            except KeyError:
+                raise AttributeError(name) from None
+
+    class LightningModule(torch.nn.Module):
+        def save_hyperparameters(self, *args: Any, **kwargs: Any) -> None:
+            frame = inspect.currentframe()
+            caller = frame.f_back if frame is not None else None
+            found = {k: v for k, v in (caller.f_locals.items() if caller else ())
+                     if k not in ("self", "__class__") and not k.startswith("_")}
+            self._torchlint_hparams = HyperParameters(found)
+
+        @property
+        def hparams(self) -> HyperParameters:
+            return self.__dict__.get("_torchlint_hparams", HyperParameters())
+
+        def log(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def log_dict(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    return LightningModule
 
 
 def _stub_base(stub: _Stub) -> type:
