@@ -920,6 +920,25 @@ class Lab:
             for handle in handles:
                 handle.remove()
 
+    def randomize_zero_weights(self, model: nn.Module, seed: int = 0) -> int:
+        """Give random values (seeded) to the model's weight matrices and kernels that are
+        all zero: a model written to receive trained weights (FCN's layers start at zero
+        and are copied from VGG16) computes nothing but zeros as built, so it shows no
+        behaviour at all. Said in the assumptions; returns how many were changed."""
+        generator = torch.Generator().manual_seed(seed)
+        changed = 0
+        with torch.no_grad():
+            for parameter in model.parameters():
+                if parameter.dim() >= 2 and not parameter.any():
+                    fan_in = parameter[0].numel()  # He's scale keeps deep stacks' outputs moderate
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2 / fan_in) ** 0.5)
+                    changed += 1
+        if changed:
+            self._assumptions["zero_weights"] = (
+                f"{changed} weight tensors are all zero as built (the script loads trained weights into "
+                f"them): given random values, so that the layers compute something")
+        return changed
+
     def class_targets(self, logits: torch.Tensor, num_classes: int | None = None,
                       seed: int = 0) -> torch.Tensor:
         """Random class indices for `logits` (classes on the last dimension)."""
