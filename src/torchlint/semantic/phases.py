@@ -1062,7 +1062,7 @@ class Phases:
         found = _own_methods(forward.models, name)
         if not found:
             # A library model's method: `model.generate(...)` of transformers runs under no_grad.
-            return name in self.model.symbols.grad_free_library_methods and self._from_transformers(forward)
+            return name in self.model.symbols.grad_free_library_methods and self._from_grad_free_library(forward)
         if any(self._decorated_without_grad(each) for each in found):
             return True
         return all(self._layers_run_without_grad(method, owner, forward.call, phase) for method, owner in found)
@@ -1158,9 +1158,10 @@ class Phases:
         """The phases of another file of the project (this one's for this file)."""
         return self if facts is self.facts else self.model.model_for(facts, path).phases
 
-    def _from_transformers(self, forward: Forward) -> bool:
+    def _from_grad_free_library(self, forward: Forward) -> bool:
         """The forward's model is made by transformers (`AutoModel.from_pretrained(...)`,
-        also through `.to(device)`): its `generate` is that library's."""
+        also through `.to(device)`) or wrapped by peft (`get_peft_model(model, config)`,
+        `PeftModel.from_pretrained(...)`): its `generate` is that library's."""
         receiver = forward.call.receiver
         if not isinstance(receiver, cst.Name):
             return False
@@ -1172,7 +1173,7 @@ class Phases:
         if not isinstance(node, cst.Call):
             return False
         qualified = self.model.names.qualified(node.func, fact.scope, fact.order) or ""
-        return qualified.startswith("transformers.")
+        return qualified.split(".", 1)[0] in self.model.symbols.grad_free_method_libraries
 
     def in_no_grad_block(self, fact: F.Located) -> bool:
         """Whether a `with torch.no_grad()` (or inference_mode, set_grad_enabled) surrounds `fact`."""
