@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from torchlint import titles
@@ -9,6 +11,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import model_context
+from torchlint.semantic.walker import iter_nodes
 
 
 class SoftmaxOverBatchDim(Rule):
@@ -144,6 +147,8 @@ head = nn.Softmax()  # expect: TL204
         ranks = shapes.layer_input_ranks(attr, local, call) if attr or local else shapes.sequential_input_ranks(call)
         if ranks and all(rank in _CLASS_DIM_RANKS for rank in ranks):
             return
+        if not ranks and attr is not None and _never_read(model, attr):
+            return  # `self.softmax = nn.Softmax()` kept but never applied: it normalizes nothing
         batch_ranks = [rank for rank in ranks if rank is not None and rank not in _CLASS_DIM_RANKS]
         module = model.enclosing_module(call.scope)
         ctx.report(call.node, _implicit_message(model.code(call.func), batch_ranks[0] if batch_ranks else None),
@@ -287,6 +292,26 @@ def _attribute_of(model, call) -> str | None:
         if isinstance(target, cst.Attribute):
             return target.attr.value
     return None
+
+
+def _never_read(model, attr: str) -> bool:
+    """No code of this file, nor of the project files read so far, reads `<x>.<attr>`
+    (or names it as a string, for `getattr`): the layer kept there is never applied."""
+    for node in iter_nodes(model.facts.module):
+        if isinstance(node, cst.Attribute) and node.attr.value == attr and \
+                not _assigned(model, node):
+            return False
+        if isinstance(node, cst.SimpleString) and node.value.strip("'\"") == attr:
+            return False
+    pattern = re.compile(rf"\.{re.escape(attr)}\b")
+    return not any(pattern.search(other.text) for other in model.project.modules()
+                   if other.facts is not model.facts)
+
+
+def _assigned(model, node: cst.Attribute) -> bool:
+    """`node` is the target of an assignment (`self.softmax = ...`), not a read."""
+    statement = model.facts.statement_of.get(id(node))
+    return isinstance(statement, cst.Assign) and any(t.target is node for t in statement.targets)
 
 
 # Ranks for which PyTorch's implicit softmax dim is 1, the classes of (batch, classes)

@@ -817,6 +817,27 @@ class Phases:
         run on tensors made up on the spot: a shape check, not evaluation or serving."""
         return self.fresh_model(forward) and self.made_up_inputs(forward.call)
 
+    def shape_probe(self, forward: Forward) -> bool:
+        """`y = net(torch.ones(1, 3, 64, 64)); print(y.shape)`: a model (trained weights
+        or not) run on made-up tensors whose result is only measured (`.shape`,
+        `.size()`, `.dim()`, `len()`): its values, so its mode and autograd, matter to no one."""
+        call = forward.call
+        if not self.made_up_inputs(call):
+            return False
+        statement = self.facts.statement_of.get(id(call.node))
+        if not isinstance(statement, cst.Assign) or statement.value is not call.node or len(statement.targets) != 1:
+            return False
+        target = statement.targets[0].target
+        names = {n.value for n in iter_nodes(target) if isinstance(n, cst.Name)} \
+            if isinstance(target, (cst.Name, cst.Tuple, cst.List)) else set()
+        if not names or any(len(call.scope.bindings.get(name, [])) != 1 for name in names):
+            return False
+        measured = {id(n) for n in iter_nodes(call.scope.node) for n in _measured_names(n)}
+        written = {id(n) for n in iter_nodes(target)}
+        reads = [n for name in names for n in self.model.name_reads(call.scope).get(name, [])
+                 if id(n) not in written]
+        return bool(reads) and all(id(n) in measured for n in reads)
+
     def made_up_inputs(self, call: F.Call, depth: int = 0) -> bool:
         """Every argument is a tensor made up on the spot, written in the call
         (`net(torch.randn(2, 3))`) or in the name's last assignment in the same
@@ -1333,7 +1354,7 @@ class _EvalPhaseFinder:
             return  # weights_loaded looks only in this file: nothing here loads any
         for forward in self.p.forwards_in(scope, scope, unknown=True):
             how = self.p.weights_loaded(forward)
-            if how is not None and not self.p.method_trains(forward):
+            if how is not None and not self.p.method_trains(forward) and not self.p.shape_probe(forward):
                 self.add(scope, scope, f"inference with weights from {how}", [forward])
 
     def _eval_branches(self, scope: F.Scope) -> None:
@@ -1519,6 +1540,25 @@ def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
 _TENSOR_MOVES = frozenset({"cuda", "cpu", "to", "float", "double", "half", "long", "int", "contiguous"})
 # Methods that make a recurrent model's initial (zero) hidden state.
 _INITIAL_STATES = frozenset({"init_hidden", "initHidden", "init_hidden_state", "begin_state", "init_state"})
+
+
+# What looking at a tensor's size reads of it: `y.shape`, `y.size(1)`, `len(y)`.
+_SIZE_ATTRIBUTES = frozenset({"shape"})
+_SIZE_METHODS = frozenset({"size", "dim", "numel"})
+
+
+def _measured_names(node: cst.CSTNode) -> list[cst.Name]:
+    """The names whose size `node` reads: `y` of `y.shape`, `y.size()`, `len(y)`."""
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.attr.value in _SIZE_ATTRIBUTES:
+        return [node.value]
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in _SIZE_METHODS:
+            return [func.value]
+        if isinstance(func, cst.Name) and func.value == "len" and len(node.args) == 1 \
+                and isinstance(node.args[0].value, cst.Name):
+            return [node.args[0].value]
+    return []
 
 
 def _synthetic_tensor(node: cst.BaseExpression) -> bool:
