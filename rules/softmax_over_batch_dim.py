@@ -106,17 +106,20 @@ head = nn.Softmax()  # expect: TL204
             layer_kind = symbols.layer_kind(qualified)
             if layer_kind in ("softmax", "log_softmax") and qualified != "torch.nn.Softmax2d":
                 if call.argument(0, "dim") is None:
-                    self._implicit_layer(ctx, call, layer_kind)
+                    if not _unpacks(call):
+                        self._implicit_layer(ctx, call, layer_kind)
                 else:
                     self._dim0_layer(ctx, call, layer_kind)
                 continue
             if kind in ("softmax", "log_softmax"):
-                tensor, dim = call.argument(0, "input"), call.argument(1, "dim")
+                tensor, dim = call.argument(0, "input"), _dim_argument(call, 1, qualified)
             elif call.method in ("softmax", "log_softmax") and qualified is None and call.receiver is not None \
                     and not _is_module(model, call):
-                tensor, dim = call.receiver, call.argument(0, "dim")
+                tensor, dim = call.receiver, _dim_argument(call, 0, None)
             else:
                 continue
+            if dim is None and _unpacks(call):
+                continue  # `F.softmax(x, **options)`: the dim may be among them
             if dim is None:
                 if kind is not None:  # the tensor method requires dim; only functions default it
                     rank = shapes.at(tensor, call).rank
@@ -282,6 +285,22 @@ def _is_dim0(dim, shapes, tensor, call) -> bool:
         return False
     rank = shapes.at(tensor, call).rank
     return rank is not None and rank + dim == 0
+
+
+def _dim_argument(call, index: int, qualified: str | None) -> cst.BaseExpression | None:
+    """The dim given to a softmax: by keyword, at position `index`, or for torch's
+    native `torch.softmax`/`x.softmax` by the numpy-style alias `axis=` (which
+    `F.softmax`, a Python function, rejects)."""
+    found = call.argument(index, "dim")
+    if found is None and not (qualified or "").startswith("torch.nn.functional."):
+        found = call.keyword("axis")
+    return found
+
+
+def _unpacks(call) -> bool:
+    """`nn.Softmax(**options)`, `F.softmax(x, *args)`: arguments unpacked from a
+    container, which may hold the dim."""
+    return any(arg.star for arg in call.args)
 
 
 def _attribute_of(model, call) -> str | None:
