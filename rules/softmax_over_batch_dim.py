@@ -150,7 +150,7 @@ head = nn.Softmax()  # expect: TL204
         ranks = shapes.layer_input_ranks(attr, local, call) if attr or local else shapes.sequential_input_ranks(call)
         if ranks and all(rank in _CLASS_DIM_RANKS for rank in ranks):
             return
-        if not ranks and attr is not None and _never_read(model, attr):
+        if not ranks and attr is not None and _never_read(model, call, attr):
             return  # `self.softmax = nn.Softmax()` kept but never applied: it normalizes nothing
         batch_ranks = [rank for rank in ranks if rank is not None and rank not in _CLASS_DIM_RANKS]
         module = model.enclosing_module(call.scope)
@@ -313,18 +313,26 @@ def _attribute_of(model, call) -> str | None:
     return None
 
 
-def _never_read(model, attr: str) -> bool:
-    """No code of this file, nor of the project files read so far, reads `<x>.<attr>`
-    (or names it as a string, for `getattr`): the layer kept there is never applied."""
+def _never_read(model, call, attr: str) -> bool:
+    """No code of this file, nor of the run's files that import this class, reads
+    `<x>.<attr>` (or names it as a string, for `getattr`): the layer kept there is
+    never applied."""
     for node in iter_nodes(model.facts.module):
         if isinstance(node, cst.Attribute) and node.attr.value == attr and \
                 not _assigned(model, node):
             return False
         if isinstance(node, cst.SimpleString) and node.value.strip("'\"") == attr:
             return False
+    module = model.enclosing_module(call.scope)
+    if module is None or model.path is None:
+        return module is not None
     pattern = re.compile(rf"\.{re.escape(attr)}\b")
-    return not any(pattern.search(other.text) for other in model.project.modules()
-                   if other.facts is not model.facts)
+    for path in model.project.importer_paths(model.path, module.name):
+        importer = model.project.module(path)
+        model.note_dependency(path)
+        if importer is None or pattern.search(importer.text):
+            return False
+    return True
 
 
 def _assigned(model, node: cst.Attribute) -> bool:
