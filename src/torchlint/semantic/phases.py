@@ -1154,7 +1154,26 @@ class Phases:
             runs_layers = True
             if C.consistent(call, assumptions) and not owner_phases.in_no_grad_block(call):
                 return False
+        for call, callee, callee_owner in _delegations(method, owner):
+            # `evaluate()` handing the batches to `self.predict(batch)`, which runs the layers
+            runs_layers = True
+            if C.consistent(call, assumptions) and not owner_phases.in_no_grad_block(call) \
+                    and not self._delegate_without_grad(callee, callee_owner, 1):
+                return False
         return runs_layers
+
+    def _delegate_without_grad(self, method: F.Function, owner, depth: int) -> bool:
+        """Every layer `method` of the model runs, itself or through its own methods it
+        calls, runs under a `with` that turns autograd off (or a no_grad decorator)."""
+        if depth > 2:
+            return False
+        if self._decorated_without_grad((method, owner)):
+            return True
+        owner_phases = self._phases_of_file(owner.facts, owner.path)
+        if any(not owner_phases.in_no_grad_block(call) for call in _layer_calls(method, owner)):
+            return False
+        return all(owner_phases.in_no_grad_block(call) or self._delegate_without_grad(callee, callee_owner, depth + 1)
+                   for call, callee, callee_owner in _delegations(method, owner))
 
     def _mode_set_by_method(self, call: F.Call, models: frozenset[Value]) -> ModeState | None:
         """`runner.evaluate_split(batches)`: a method of the model that switches itself
@@ -1457,6 +1476,17 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
     # `self.encode(x)` of another method that does
     return any(attr and "." not in attr and attr != name and _runs_layers(owner, attr, depth + 1)
                for attr in _self_attributes_called(method))
+
+
+def _delegations(method: F.Function, owner) -> Iterator[tuple[F.Call, F.Function, object]]:
+    """The calls in a model's `method` of the model's own methods that run its layers
+    (`self.predict(batch)` in `evaluate()`), with the method called and its class."""
+    for call, attr in zip(method.calls, _self_attributes_called(method)):
+        if not attr or "." in attr or attr == "forward" or attr == method.name:
+            continue
+        found = owner.method(attr)
+        if found is not None and _runs_layers(owner, attr):
+            yield call, found[0], found[1]
 
 
 def _layer_calls(method: F.Function, owner) -> Iterator[F.Call]:
