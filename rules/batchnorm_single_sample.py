@@ -176,8 +176,8 @@ for x, y in loader:
                 if found is None:
                     continue
                 layers, one_value = found
-                if not one_value and phases.is_try_out(forward):
-                    continue  # `net = ResNet18(); net(torch.randn(1, 3, 32, 32))`: a shape check that runs
+                if not one_value and (phases.is_try_out(forward) or phases.shape_probe(forward)):
+                    continue  # `net(torch.randn(1, 3, 32, 32))` on a fresh model, or measured only: a shape check
                 reported.add(id(forward.call))
                 ctx.report(forward.call.node, _single_sample_message(model, forward.target, layers, single,
                                                                      training=False),

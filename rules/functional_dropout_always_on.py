@@ -6,8 +6,10 @@ from torchlint import titles
 from torchlint.edits import add_keyword_argument
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
+from torchlint.semantic import facts as F
 from torchlint.semantic.conditions import consistent, evaluate, implied
 from torchlint.semantic.modules import literal_number
+from torchlint.semantic.names import lookup
 from torchlint.semantic.walker import iter_nodes
 
 
@@ -101,7 +103,7 @@ class Net(nn.Module):
             function = call.scope.function
             if module is None or function is None or not function.params:
                 continue
-            if literal_number(call.argument(1, "p")) == 0:
+            if literal_number(call.argument(1, "p")) == 0 or _rate_turned_off(model, call, function):
                 continue  # p=0 drops nothing
             training = call.argument(2, "training")
             if training is None and (model.callee(call) or "").endswith("alpha_dropout"):
@@ -287,6 +289,19 @@ def _train_only(model, call, function, in_eval: dict) -> bool:
                 and branch.parent is None and returned.loop is None and implied(branch, in_eval) is True:
             return True
     return False
+
+
+def _rate_turned_off(model, call, function) -> bool:
+    """The dropout rate is a parameter of the method that some caller passes as 0
+    (`forward(self, x, drop_prob)` called `model(x, 0.)` to evaluate): the
+    rate, not `training`, is how this code switches dropout off."""
+    rate = call.argument(1, "p")
+    if not isinstance(rate, cst.Name):
+        return False
+    bound = lookup(call.scope, rate.value, call.order)
+    if bound is None or not isinstance(bound[1].fact, F.Param) or bound[1].fact.function is not function:
+        return False
+    return 0 in model.passed_numbers(bound[1].fact, model.facts)
 
 
 def _self_of(function) -> str | None:

@@ -301,9 +301,19 @@ def _carries_graph(model, fact: F.Located, added: cst.BaseExpression) -> bool:
             if isinstance(receiver, cst.Call) and dotted_name(receiver.func) is not None \
                     and dotted_name(receiver.func).endswith(".scale") and receiver.args:
                 receiver = receiver.args[0].value  # scaler.scale(loss).backward()
-            if dotted_name(receiver) in added_names:
+            if dotted_name(receiver) in added_names and _same_binding(fact, call, receiver):
                 return True
     return _returned_after_backward(model, fact, _scaled_operand(added))
+
+
+def _same_binding(fact: F.Located, backward: F.Call, receiver: cst.BaseExpression) -> bool:
+    """The name backpropagated still holds that tensor where it is added: not rebound
+    in between (`loss.backward()` ... `loss = loss.detach()` ... `losses.append(loss)`)."""
+    if not isinstance(receiver, cst.Name) or fact.scope is not backward.scope:
+        return True
+    at_add = lookup(fact.scope, receiver.value, fact.order)
+    at_backward = lookup(backward.scope, receiver.value, backward.order)
+    return at_add is None or at_backward is None or at_add[1] is at_backward[1]
 
 
 def _summed_by_method(model, call: F.Call) -> list[cst.BaseExpression]:

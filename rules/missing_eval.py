@@ -4,7 +4,7 @@ from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.evidence import injected_submodules, recalibrates_batchnorm, samples_same_input
-from torchlint.semantic.modules import mode_layers_of
+from torchlint.semantic.modules import LIBRARY_LAYERS, READS_TRAINING, mode_layers_of
 from torchlint.semantic.probe_context import model_context
 
 
@@ -213,6 +213,20 @@ def _title(target: str, layers: list[tuple[str, str]]) -> str:
     return base
 
 
+def _what_behaves(descriptions: list[str]) -> str:
+    """The subject of "... behave differently in training": the model's layers
+    (`BatchNorm2d(64)`), a library model's layers (`the layers of resnet18`), or,
+    when no layer is known, its forward that reads self.training itself."""
+    layers = [d for d in descriptions if d != READS_TRAINING and not d.startswith(LIBRARY_LAYERS)]
+    if layers:
+        shown = ", ".join(layers[:3]) + (f" and {len(layers) - 3} more" if len(layers) > 3 else "")
+        return f"Its {shown} layer{'s behave' if len(layers) > 1 else ' behaves'}"
+    libraries = [d[len(LIBRARY_LAYERS):] for d in descriptions if d.startswith(LIBRARY_LAYERS)]
+    if libraries:
+        return f"The layers of {' or '.join(libraries)} behave"
+    return "Its forward branches on `self.training` (dropout or noise switched by the mode): it behaves"
+
+
 def _message(model, target: str, layers: list[tuple[str, str]], reason: str, state, forward) -> str:
     if state.event is not None:
         where = model.where(state.event.call.node)
@@ -230,15 +244,10 @@ def _message(model, target: str, layers: list[tuple[str, str]], reason: str, sta
             f"Call `{target}.eval()` before evaluating and `{target}.train()` when training resumes."
         )
     descriptions = sorted({description for _, description in layers})
-    shown = ", ".join(descriptions[:3]) + (f" and {len(descriptions) - 3} more" if len(descriptions) > 3 else "")
-    if all(path == "" for path, _ in layers):  # library models: "the layers of resnet50"
-        behave = f"{shown[0].upper()}{shown[1:]} may behave"
-    else:
-        behave = f"Its {shown} layers behave" if len(descriptions) > 1 else f"Its {shown} layer behaves"
     batchnorm = any("BatchNorm" in d for d in descriptions)
     return (
         f"`{target}` runs in train mode in this evaluation code ({reason}): {why}. "
-        f"{behave} differently in training, so validation results are noisy"
+        f"{_what_behaves(descriptions)} differently in training, so validation results are noisy"
         f"{' and BatchNorm running statistics absorb validation data' if batchnorm else ''}. "
         f"Call `{target}.eval()` before evaluating "
         f"and `{target}.train()` when training resumes."

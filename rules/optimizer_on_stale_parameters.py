@@ -433,8 +433,10 @@ def _new_module(model, assign: F.Assign, owner: str) -> bool:
     value = assign.value
     if not isinstance(value, cst.Call):
         return False
-    if any(_within(dotted_name(node), owner) for node in iter_nodes(value)):
-        return False  # wraps the model or a part of it
+    target = dotted_name(assign.targets[0])
+    if any(_within(name, owner) or name == target and _within(owner, name)
+           for name in map(dotted_name, iter_nodes(value))):
+        return False  # wraps the model or a part of it, or the object it rebinds, which holds the model
     values = model.values.at(value, assign)
     return any(v.kind in _MODULE_KINDS and v.origin is value for v in values)
 

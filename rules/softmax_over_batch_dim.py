@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from torchlint import titles
@@ -9,6 +11,7 @@ from torchlint.semantic import facts as F
 from torchlint.semantic.modules import literal_number
 from torchlint.semantic.names import lookup
 from torchlint.semantic.probe_context import model_context
+from torchlint.semantic.walker import iter_nodes
 
 
 class SoftmaxOverBatchDim(Rule):
@@ -103,17 +106,20 @@ head = nn.Softmax()  # expect: TL204
             layer_kind = symbols.layer_kind(qualified)
             if layer_kind in ("softmax", "log_softmax") and qualified != "torch.nn.Softmax2d":
                 if call.argument(0, "dim") is None:
-                    self._implicit_layer(ctx, call, layer_kind)
+                    if not _unpacks(call):
+                        self._implicit_layer(ctx, call, layer_kind)
                 else:
                     self._dim0_layer(ctx, call, layer_kind)
                 continue
             if kind in ("softmax", "log_softmax"):
-                tensor, dim = call.argument(0, "input"), call.argument(1, "dim")
+                tensor, dim = call.argument(0, "input"), _dim_argument(call, 1, qualified)
             elif call.method in ("softmax", "log_softmax") and qualified is None and call.receiver is not None \
                     and not _is_module(model, call):
-                tensor, dim = call.receiver, call.argument(0, "dim")
+                tensor, dim = call.receiver, _dim_argument(call, 0, None)
             else:
                 continue
+            if dim is None and _unpacks(call):
+                continue  # `F.softmax(x, **options)`: the dim may be among them
             if dim is None:
                 if kind is not None:  # the tensor method requires dim; only functions default it
                     rank = shapes.at(tensor, call).rank
@@ -144,6 +150,8 @@ head = nn.Softmax()  # expect: TL204
         ranks = shapes.layer_input_ranks(attr, local, call) if attr or local else shapes.sequential_input_ranks(call)
         if ranks and all(rank in _CLASS_DIM_RANKS for rank in ranks):
             return
+        if not ranks and attr is not None and _never_read(model, call, attr):
+            return  # `self.softmax = nn.Softmax()` kept but never applied: it normalizes nothing
         batch_ranks = [rank for rank in ranks if rank is not None and rank not in _CLASS_DIM_RANKS]
         module = model.enclosing_module(call.scope)
         ctx.report(call.node, _implicit_message(model.code(call.func), batch_ranks[0] if batch_ranks else None),
@@ -279,6 +287,22 @@ def _is_dim0(dim, shapes, tensor, call) -> bool:
     return rank is not None and rank + dim == 0
 
 
+def _dim_argument(call, index: int, qualified: str | None) -> cst.BaseExpression | None:
+    """The dim given to a softmax: by keyword, at position `index`, or for torch's
+    native `torch.softmax`/`x.softmax` by the numpy-style alias `axis=` (which
+    `F.softmax`, a Python function, rejects)."""
+    found = call.argument(index, "dim")
+    if found is None and not (qualified or "").startswith("torch.nn.functional."):
+        found = call.keyword("axis")
+    return found
+
+
+def _unpacks(call) -> bool:
+    """`nn.Softmax(**options)`, `F.softmax(x, *args)`: arguments unpacked from a
+    container, which may hold the dim."""
+    return any(arg.star for arg in call.args)
+
+
 def _attribute_of(model, call) -> str | None:
     """``softmax`` for ``self.softmax = nn.Softmax()``: where the layer is kept."""
     statement = model.facts.statement_of.get(id(call.node))
@@ -287,6 +311,34 @@ def _attribute_of(model, call) -> str | None:
         if isinstance(target, cst.Attribute):
             return target.attr.value
     return None
+
+
+def _never_read(model, call, attr: str) -> bool:
+    """No code of this file, nor of the run's files that import this class, reads
+    `<x>.<attr>` (or names it as a string, for `getattr`): the layer kept there is
+    never applied."""
+    for node in iter_nodes(model.facts.module):
+        if isinstance(node, cst.Attribute) and node.attr.value == attr and \
+                not _assigned(model, node):
+            return False
+        if isinstance(node, cst.SimpleString) and node.value.strip("'\"") == attr:
+            return False
+    module = model.enclosing_module(call.scope)
+    if module is None or model.path is None:
+        return module is not None
+    pattern = re.compile(rf"\.{re.escape(attr)}\b")
+    for path in model.project.importer_paths(model.path, module.name):
+        importer = model.project.module(path)
+        model.note_dependency(path)
+        if importer is None or pattern.search(importer.text):
+            return False
+    return True
+
+
+def _assigned(model, node: cst.Attribute) -> bool:
+    """`node` is the target of an assignment (`self.softmax = ...`), not a read."""
+    statement = model.facts.statement_of.get(id(node))
+    return isinstance(statement, cst.Assign) and any(t.target is node for t in statement.targets)
 
 
 # Ranks for which PyTorch's implicit softmax dim is 1, the classes of (batch, classes)

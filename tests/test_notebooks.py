@@ -102,6 +102,18 @@ def test_pip_automagic_without_percent_is_not_python(torchlint, tmp_path):
     assert [(f["code"], f["cell"], f["line"]) for f in json.loads(result.stdout)] == [("TL901", 2, 3)]
 
 
+def test_a_magic_continued_by_backslashes_is_ipython_to_its_last_line(torchlint, tmp_path):
+    notebook(tmp_path / "nb.ipynb",
+             ("code", "!python prepare.py --split train \\\n    --out data \\\n    --lower\n"
+                      "lines = !wc -l \\\n  data/train.txt\n"),
+             ("code", "import torch\nfor k in range(2):\n    !echo {k} \\\n        > log.txt\n    print(k)\n"
+                      "total = 1 + \\\n    2\n"))
+    result = torchlint("--format", "json", "nb.ipynb", cwd=tmp_path, plugins=PLUGINS)
+    # no TL001: IPython joins a magic's backslash-ended lines into one command;
+    # a backslash in Python code still continues Python
+    assert [(f["code"], f["cell"], f["line"]) for f in json.loads(result.stdout)] == [("TL901", 2, 5)]
+
+
 def test_notebook_in_a_folder_walk_and_on_stdin(torchlint, tmp_path):
     (tmp_path / "exp").mkdir()
     notebook(tmp_path / "exp" / "nb.ipynb", ("code", "import torch\nprint(1)\n"))

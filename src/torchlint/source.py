@@ -195,11 +195,16 @@ def _blank_magics(lines: list[str]) -> list[str]:
         start = 1
     out = [""] * start
     inside = _Inside()
+    magic_continues = False
     for line in lines[start:]:
-        if inside.statement_starts() and (_LINE_MAGIC_RE.match(line) or _ASSIGNED_MAGIC_RE.match(line)
-                                          or _HELP_RE.match(line) or _AUTOMAGIC_RE.match(line)):
+        if magic_continues:  # IPython joins a magic's backslash-ended lines: `!cmd \` then `--flag`
+            magic_continues = line.rstrip().endswith("\\")
+            out.append("")
+        elif inside.statement_starts() and (_LINE_MAGIC_RE.match(line) or _ASSIGNED_MAGIC_RE.match(line)
+                                            or _HELP_RE.match(line) or _AUTOMAGIC_RE.match(line)):
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}pass" if indent else "")
+            magic_continues = line.rstrip().endswith("\\")
         else:
             inside.read(line)
             out.append(line)

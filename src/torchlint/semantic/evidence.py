@@ -104,11 +104,22 @@ def is_pytest_test(function: F.Function, path: Path | None, facts: F.FileFacts |
 def is_unit_test(function: F.Function, facts: F.FileFacts, path: Path | None) -> bool:
     """Test code rather than a training or evaluation routine: a pytest test, or
     any method of a unittest class (helpers like `_check_parity` included), whose
-    forward passes check outputs and are no evaluation loop to be fixed."""
+    forward passes check outputs and are no evaluation loop to be fixed; in a
+    `tests/` folder also the helpers tests call (`_test_merge(...)`, the methods
+    of a tester mixin the test classes of other files derive from)."""
     if is_pytest_test(function, path, facts):
         return True
     cls = function.class_
-    return cls is not None and is_test_class(cls, facts)
+    if cls is not None and is_test_class(cls, facts):
+        return True
+    return _in_tests_folder(path) and (function.name.lstrip("_").startswith("test")
+                                       or cls is not None and "Test" in cls.name)
+
+
+def _in_tests_folder(path: Path | None) -> bool:
+    """The file sits in a `tests` folder, where pytest looks for tests (near the
+    file: a project kept under some `~/tests/` of its owner is not test code)."""
+    return path is not None and "tests" in path.parts[-4:-1]
 
 
 def in_unit_test(scope: F.Scope, facts: F.FileFacts, path: Path | None) -> bool:

@@ -530,6 +530,25 @@ class SemanticModel:
             self._arguments[id(param)] = found  # the search was finished and remembered
         return found
 
+    def passed_numbers(self, param: F.Param, facts: F.FileFacts, hops: int = 3) -> set[float]:
+        """The literal numbers (``0.``, ``True``) callers pass for `param`, also
+        through callers that hand on a parameter of their own (``self.decoder(x,
+        rate)`` in a ``forward(self, rate)`` that is called ``model(0.)``)."""
+        from torchlint.semantic.modules import literal_number
+        from torchlint.semantic.names import lookup
+
+        found: set[float] = set()
+        for site, argument, site_facts in self.arguments_across(param, facts):
+            number = literal_number(argument)
+            if number is not None:
+                found.add(number)
+            elif isinstance(argument, cst.Name) and hops > 1 and site.scope.function is not None:
+                bound = lookup(site.scope, argument.value, site.order)
+                if bound is not None and isinstance(bound[1].fact, F.Param) \
+                        and bound[1].fact.function is site.scope.function:
+                    found |= self.passed_numbers(bound[1].fact, site_facts, hops - 1)
+        return found
+
     # -- files ---------------------------------------------------------------------
 
     def model_for(self, facts: F.FileFacts, path: Path | None) -> SemanticModel:

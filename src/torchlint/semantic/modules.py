@@ -28,6 +28,12 @@ MODE_DEPENDENT_KINDS = frozenset(
 )
 
 
+# What mode_layers_of gives for a model that has no mode-dependent layer but whose
+# forward reads self.training, and the prefix it gives a library model's unknown layers.
+READS_TRAINING = "code that reads self.training"
+LIBRARY_LAYERS = "the layers of "
+
+
 def literal_number(node: cst.BaseExpression | None) -> float | None:
     """The value of a numeric or boolean literal (``0.5``, ``-1``, ``False``)."""
     if isinstance(node, cst.Integer):
@@ -606,7 +612,7 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
             found.extend((path, layer.describe()) for path, layer in value.module.mode_layers()
                          if not _dropout_off_for(layer, value) and not arm_not_built(layer, value))
             if not found and value.module.uses_training_flag:
-                found.append(("forward", "code that reads self.training"))
+                found.append(("forward", READS_TRAINING))
         elif value.layer is not None:
             found.extend((layer.attr or layer.short_name, layer.describe())
                          for layer in value.layer.walk() if layer.mode_dependent)
@@ -615,7 +621,7 @@ def mode_layers_of(models) -> list[tuple[str, str]]:
                     found.extend((f"{layer.attr}.{p}", inner.describe())
                                  for p, inner in layer.local.mode_layers())
         elif value.qualname is not None:
-            found.append(("", f"the layers of {value.qualname.rsplit('.', 1)[-1]}"))
+            found.append(("", f"{LIBRARY_LAYERS}{value.qualname.rsplit('.', 1)[-1]}"))
     unique: dict[str, tuple[str, str]] = {}
     for path, description in found:
         unique.setdefault(description + path, (path, description))

@@ -60,6 +60,9 @@ class Symbols:
     # Methods of library models that run without autograd themselves
     # (transformers' `generate` is decorated with torch.no_grad()).
     grad_free_library_methods: frozenset[str]
+    # The libraries whose models those methods belong to (peft's PeftModel.generate
+    # hands the call to the transformers model it wraps).
+    grad_free_method_libraries: frozenset[str]
 
     def dataset_size(self, name: str | None) -> dict[str, Any] | None:
         """The size table of a standard dataset class (`torchvision.datasets.MNIST`,
@@ -98,6 +101,7 @@ def symbols() -> Symbols:
         eval_loader_words=frozenset(data["eval_loader_words"]),
         dataset_sizes={k: v for k, v in data["dataset_sizes"].items() if not k.startswith("_")},
         grad_free_library_methods=frozenset(data["grad_free_library_methods"]),
+        grad_free_method_libraries=frozenset(data["grad_free_method_libraries"]),
     )
 
 

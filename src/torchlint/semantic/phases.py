@@ -823,6 +823,27 @@ class Phases:
         run on tensors made up on the spot: a shape check, not evaluation or serving."""
         return self.fresh_model(forward) and self.made_up_inputs(forward.call)
 
+    def shape_probe(self, forward: Forward) -> bool:
+        """`y = net(torch.ones(1, 3, 64, 64)); print(y.shape)`: a model (trained weights
+        or not) run on made-up tensors whose result is only measured (`.shape`,
+        `.size()`, `.dim()`, `len()`): its values, so its mode and autograd, matter to no one."""
+        call = forward.call
+        if not self.made_up_inputs(call):
+            return False
+        statement = self.facts.statement_of.get(id(call.node))
+        if not isinstance(statement, cst.Assign) or statement.value is not call.node or len(statement.targets) != 1:
+            return False
+        target = statement.targets[0].target
+        names = {n.value for n in iter_nodes(target) if isinstance(n, cst.Name)} \
+            if isinstance(target, (cst.Name, cst.Tuple, cst.List)) else set()
+        if not names or any(len(call.scope.bindings.get(name, [])) != 1 for name in names):
+            return False
+        measured = {id(n) for n in iter_nodes(call.scope.node) for n in _measured_names(n)}
+        written = {id(n) for n in iter_nodes(target)}
+        reads = [n for name in names for n in self.model.name_reads(call.scope).get(name, [])
+                 if id(n) not in written]
+        return bool(reads) and all(id(n) in measured for n in reads)
+
     def made_up_inputs(self, call: F.Call, depth: int = 0) -> bool:
         """Every argument is a tensor made up on the spot, written in the call
         (`net(torch.randn(2, 3))`) or in the name's last assignment in the same
@@ -1068,7 +1089,7 @@ class Phases:
         found = _own_methods(forward.models, name)
         if not found:
             # A library model's method: `model.generate(...)` of transformers runs under no_grad.
-            return name in self.model.symbols.grad_free_library_methods and self._from_transformers(forward)
+            return name in self.model.symbols.grad_free_library_methods and self._from_grad_free_library(forward)
         if any(self._decorated_without_grad(each) for each in found):
             return True
         return all(self._layers_run_without_grad(method, owner, forward.call, phase) for method, owner in found)
@@ -1139,7 +1160,26 @@ class Phases:
             runs_layers = True
             if C.consistent(call, assumptions) and not owner_phases.in_no_grad_block(call):
                 return False
+        for call, callee, callee_owner in _delegations(method, owner):
+            # `evaluate()` handing the batches to `self.predict(batch)`, which runs the layers
+            runs_layers = True
+            if C.consistent(call, assumptions) and not owner_phases.in_no_grad_block(call) \
+                    and not self._delegate_without_grad(callee, callee_owner, 1):
+                return False
         return runs_layers
+
+    def _delegate_without_grad(self, method: F.Function, owner, depth: int) -> bool:
+        """Every layer `method` of the model runs, itself or through its own methods it
+        calls, runs under a `with` that turns autograd off (or a no_grad decorator)."""
+        if depth > 2:
+            return False
+        if self._decorated_without_grad((method, owner)):
+            return True
+        owner_phases = self._phases_of_file(owner.facts, owner.path)
+        if any(not owner_phases.in_no_grad_block(call) for call in _layer_calls(method, owner)):
+            return False
+        return all(owner_phases.in_no_grad_block(call) or self._delegate_without_grad(callee, callee_owner, depth + 1)
+                   for call, callee, callee_owner in _delegations(method, owner))
 
     def _mode_set_by_method(self, call: F.Call, models: frozenset[Value]) -> ModeState | None:
         """`runner.evaluate_split(batches)`: a method of the model that switches itself
@@ -1164,9 +1204,10 @@ class Phases:
         """The phases of another file of the project (this one's for this file)."""
         return self if facts is self.facts else self.model.model_for(facts, path).phases
 
-    def _from_transformers(self, forward: Forward) -> bool:
+    def _from_grad_free_library(self, forward: Forward) -> bool:
         """The forward's model is made by transformers (`AutoModel.from_pretrained(...)`,
-        also through `.to(device)`): its `generate` is that library's."""
+        also through `.to(device)`) or wrapped by peft (`get_peft_model(model, config)`,
+        `PeftModel.from_pretrained(...)`): its `generate` is that library's."""
         receiver = forward.call.receiver
         if not isinstance(receiver, cst.Name):
             return False
@@ -1178,7 +1219,7 @@ class Phases:
         if not isinstance(node, cst.Call):
             return False
         qualified = self.model.names.qualified(node.func, fact.scope, fact.order) or ""
-        return qualified.startswith("transformers.")
+        return qualified.split(".", 1)[0] in self.model.symbols.grad_free_method_libraries
 
     def in_no_grad_block(self, fact: F.Located) -> bool:
         """Whether a `with torch.no_grad()` (or inference_mode, set_grad_enabled) surrounds `fact`."""
@@ -1338,7 +1379,7 @@ class _EvalPhaseFinder:
             return  # weights_loaded looks only in this file: nothing here loads any
         for forward in self.p.forwards_in(scope, scope, unknown=True):
             how = self.p.weights_loaded(forward)
-            if how is not None and not self.p.method_trains(forward):
+            if how is not None and not self.p.method_trains(forward) and not self.p.shape_probe(forward):
                 self.add(scope, scope, f"inference with weights from {how}", [forward])
 
     def _eval_branches(self, scope: F.Scope) -> None:
@@ -1443,6 +1484,17 @@ def _runs_layers(module, name: str, depth: int = 0) -> bool:
                for attr in _self_attributes_called(method))
 
 
+def _delegations(method: F.Function, owner) -> Iterator[tuple[F.Call, F.Function, object]]:
+    """The calls in a model's `method` of the model's own methods that run its layers
+    (`self.predict(batch)` in `evaluate()`), with the method called and its class."""
+    for call, attr in zip(method.calls, _self_attributes_called(method)):
+        if not attr or "." in attr or attr == "forward" or attr == method.name:
+            continue
+        found = owner.method(attr)
+        if found is not None and _runs_layers(owner, attr):
+            yield call, found[0], found[1]
+
+
 def _layer_calls(method: F.Function, owner) -> Iterator[F.Call]:
     """The calls in a model's `method` that run its layers, in order: `self(x)`,
     `self.forward(x)`, `self.enc(x)`, `self.enc.forward(x)`, `self.backbone.features(x)`;
@@ -1524,6 +1576,25 @@ def _unwrapped(node: cst.BaseExpression) -> cst.BaseExpression:
 _TENSOR_MOVES = frozenset({"cuda", "cpu", "to", "float", "double", "half", "long", "int", "contiguous"})
 # Methods that make a recurrent model's initial (zero) hidden state.
 _INITIAL_STATES = frozenset({"init_hidden", "initHidden", "init_hidden_state", "begin_state", "init_state"})
+
+
+# What looking at a tensor's size reads of it: `y.shape`, `y.size(1)`, `len(y)`.
+_SIZE_ATTRIBUTES = frozenset({"shape"})
+_SIZE_METHODS = frozenset({"size", "dim", "numel"})
+
+
+def _measured_names(node: cst.CSTNode) -> list[cst.Name]:
+    """The names whose size `node` reads: `y` of `y.shape`, `y.size()`, `len(y)`."""
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.attr.value in _SIZE_ATTRIBUTES:
+        return [node.value]
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in _SIZE_METHODS:
+            return [func.value]
+        if isinstance(func, cst.Name) and func.value == "len" and len(node.args) == 1 \
+                and isinstance(node.args[0].value, cst.Name):
+            return [node.args[0].value]
+    return []
 
 
 def _synthetic_tensor(node: cst.BaseExpression) -> bool:
