@@ -6,6 +6,7 @@ from torchlint import titles
 from torchlint.findings import Severity
 from torchlint.rule import Example, Rule
 from torchlint.semantic.datasets import datasets_of
+from torchlint.semantic.evaluated_elsewhere import evaluated_elsewhere, trained_elsewhere
 from torchlint.semantic.transforms import transforms_of
 
 
@@ -116,17 +117,30 @@ with torch.no_grad():
                     if training_sets is None:
                         training_sets = _datasets_of_training(model)
                     if id(construct.node) not in training_sets or _reads_held_out_part(loader):
-                        self._check_construction(ctx, model, construct, loop, phase, reported)
+                        self._check_construction(ctx, model, construct, _where(model, loop, phase), reported)
+        for elsewhere in evaluated_elsewhere(model):
+            if _several_passes(elsewhere.model, elsewhere.loop, elsewhere.phase):
+                continue
+            for loader in elsewhere.loaders:
+                constructs = _alternative_constructions(model, loader)
+                if any(id(construct.node) in reported for construct in constructs):
+                    continue
+                training_sets = _datasets_of_training(model) if training_sets is None else training_sets
+                for construct in constructs:  # one dataset: reported once, at the first random arm
+                    if (id(construct.node) not in training_sets or _reads_held_out_part(loader)) and \
+                            self._check_construction(ctx, model, construct, _where(
+                                elsewhere.model, elsewhere.loop, elsewhere.phase, model.facts), reported):
+                        break
 
     @staticmethod
-    def _check_construction(ctx, model, construct, loop, phase, reported: set[int]) -> None:
+    def _check_construction(ctx, model, construct, where: str, reported: set[int]) -> bool:
         transforms = transforms_of(model)
         pipeline = transforms.transform_argument(construct)
         found = transforms.random_in(pipeline, construct.scope, construct.order)
         if not found or transforms.applied_several_times(construct):
-            return
+            return False
         reported.add(id(construct.node))
-        ctx.report(construct.node, _message(model, found, loop, phase),
+        ctx.report(construct.node, _message(found, where),
                    title=f"random augmentation in evaluation data "
                          f"({titles.listed(sorted({f.name for f in found}), 2, limit=36)})",
                    context={"transform": model.code(pipeline),
@@ -134,6 +148,7 @@ with torch.no_grad():
                             # the constructions themselves, for a pipeline bound at run time
                             # (`jitter = T.Compose([...])` in the main block: not in the probe's copy)
                             "random_sources": list(dict.fromkeys(model.code(f.node) for f in found))})
+        return True
 
     @staticmethod
     def experiment(lab):
@@ -248,17 +263,26 @@ def _several_passes(model, loop, phase) -> bool:
     return False
 
 
-def _dataset_constructions(model, loader) -> list:
+def _dataset_constructions(model, loader, kinds=None) -> list:
     """The calls (in this file) that build the loader's dataset: one, or for a dataset
     that is a parameter (`def evaluate(net, data): DataLoader(data)`), what each
     caller passes."""
     call = loader.call
     found = []
-    for kind in datasets_of(model).possible(loader.dataset, call.scope, call.order):
+    if kinds is None:
+        kinds = datasets_of(model).possible(loader.dataset, call.scope, call.order)
+    for kind in kinds:
         construct = model.facts.call_of.get(id(kind.construct)) if kind.construct is not None else None
         if construct is not None:
             found.append(construct)
     return found
+
+
+def _alternative_constructions(model, loader) -> list:
+    """The calls that may build the loader's dataset, one per arm that binds it
+    (`if name == "a": data = A(...) else: data = B(...)`): one dataset, whichever runs."""
+    call = loader.call
+    return _dataset_constructions(model, loader, datasets_of(model).reaching(loader.dataset, call.scope, call.order))
 
 
 def _reads_held_out_part(loader) -> bool:
@@ -273,9 +297,14 @@ def _reads_held_out_part(loader) -> bool:
 
 
 def _datasets_of_training(model) -> set[int]:
-    """The constructions of datasets that training loops read (by id of the node): an
-    evaluation helper also called on the training set is not evaluation data."""
+    """The constructions of datasets that training loops read (by id of the node), here
+    or in another file: an evaluation helper also called on the training set is not
+    evaluation data."""
     found: set[int] = set()
+    trained = trained_elsewhere(model)
+    for loader in {id(l.call): l for e in model.data.loops_elsewhere() for l in e.loaders}.values():
+        if id(loader.call) in trained:
+            found.update(id(construct.node) for construct in _alternative_constructions(model, loader))
     for loop, _scope in model.phases.train_loops:
         if loop.kind == "for" and model.phases.eval_reason_of_loop(loop) is None:
             for loader in model.data.loaders_iterated(loop):
@@ -283,9 +312,18 @@ def _datasets_of_training(model) -> set[int]:
     return found
 
 
-def _message(model, found, loop, phase) -> str:
+def _where(loop_model, loop, phase, reporting=None) -> str:
+    """The evaluation loop and why it evaluates, for a message about a file (`reporting`,
+    its facts) that may not be the loop's: `train.py:39, evaluate(...) at line 80 there`."""
+    if reporting is None or reporting is loop_model.facts:
+        return f"the loop at {loop_model.where(loop.node)}, {phase.reason}"
+    path = loop_model.path
+    return f"the loop at {loop_model.where(loop.node)} of {path.name if path is not None else '?'}, {phase.reason} there"
+
+
+def _message(found, where: str) -> str:
     names = ", ".join(f"`{name}`" for name in dict.fromkeys(f.name for f in found))
-    return (f"this dataset is read by evaluation code (the loop at {model.where(loop.node)}, {phase.reason}) "
+    return (f"this dataset is read by evaluation code ({where}) "
             f"but its transform applies random augmentations ({names}): every evaluation pass sees "
             f"differently cropped, flipped or recoloured inputs, so the metric is noisy and pessimistic "
             f"and model selection follows the noise. Give the evaluation dataset a deterministic "

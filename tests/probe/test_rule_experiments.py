@@ -222,6 +222,7 @@ _TL302_BAD = [
     ("fixtures/TL302/bad_transform_through_dataset_factory.py", 27, "TL302"),
     ("fixtures/TL302/bad_pipeline_function_called_for_validation.py", 16, "TL302"),
     ("fixtures/TL302/project_transforms_module/evaluate.py", 10, "TL302"),
+    ("fixtures/TL302/project_shared_pass_flagged_off/feeds.py", 13, "TL302"),
 ]
 # The model is a torchvision builder (DeepLabV3) called in the script: built from that call where
 # torchvision imports (its pooled BatchNorm then shows the effect on the experiment's own batch of

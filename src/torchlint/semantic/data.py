@@ -149,6 +149,7 @@ class DataFacts:
         self.facts = model.facts
         self._loaders: dict[tuple, Loader] = {}
         self._elsewhere: list[LoopElsewhere] | None = None
+        self._reading: list[LoopElsewhere] | None = None
         self._param_constants: dict[tuple[int, int], Known | None] = {}
 
     # -- constants ------------------------------------------------------------
@@ -618,11 +619,48 @@ class DataFacts:
         if self._elsewhere is not None:
             return self._elsewhere
         self._elsewhere = []
+        for found in self.loops_reading_here():
+            if found.model.phases.trains(found.loop, found.scope):
+                found = self._trained_part(found)
+                if found.loaders:
+                    self._elsewhere.append(found)
+                    self._elsewhere.extend(self._mirrored(found))
+        return self._elsewhere
+
+    def _trained_part(self, found: LoopElsewhere) -> LoopElsewhere:
+        """The loaders a loop function shared by training and evaluation trains on:
+        `run_epoch(model, loader, optimizer)` trains on what its training calls pass,
+        not on what `run_epoch(model, valid_loader, None)` passes (nor on a loader no
+        call site of its file shows the way in of: kept)."""
+        other, function = found.model, found.scope
+        if not isinstance(function, F.Function):
+            return found
+        evaluating = {id(phase.site) for phase in other.phases.eval_phases
+                      if phase.site is not None and phase.block is function}
+        if not evaluating:
+            return found
+        trained: set[int] = set()
+        passed_somewhere: set[int] = set()
+        for site in other.call_sites(function):
+            passed = self.loaders_passed_at(site, other)
+            passed_somewhere |= passed
+            if id(site) not in evaluating:
+                trained |= passed
+        loaders = [loader for loader in found.loaders
+                   if id(loader.call) in trained or id(loader.call) not in passed_somewhere]
+        return LoopElsewhere(found.loop, found.scope, other, loaders)
+
+    def loops_reading_here(self) -> list[LoopElsewhere]:
+        """Loops of other project files, training or not, that iterate loaders made
+        in this file (see :meth:`loops_elsewhere`)."""
+        if self._reading is not None:
+            return self._reading
+        self._reading = []
         if not self.model.imports_local_modules:
-            return self._elsewhere
+            return self._reading
         made = self._loader_calls()
         if not made:
-            return self._elsewhere
+            return self._reading
         flow = _Flow(self)
         for call in made:
             flow.from_node(call.node, Place(call.scope, self.facts, self.model.path), 0)
@@ -630,13 +668,25 @@ class DataFacts:
             if place.facts is self.facts:
                 continue  # this file's loops: see loaders_iterated
             other = self.model.model_for(place.facts, place.path)
-            if not other.phases.trains(loop, place.scope):
-                continue
             loaders = self._loaders_from_values(other, loop, made)
             if loaders:
-                self._elsewhere.append(LoopElsewhere(loop, place.scope, other, loaders))
-                self._elsewhere.extend(self._mirrored(LoopElsewhere(loop, place.scope, other, loaders)))
-        return self._elsewhere
+                self._reading.append(LoopElsewhere(loop, place.scope, other, loaders))
+        return self._reading
+
+    def loaders_passed_at(self, site: F.Call, site_model: SemanticModel) -> set[int]:
+        """The loader calls of this file (by id) that the arguments of `site`, a call
+        in `site_model`'s file, hold: `run_epoch(model, valid_loader, None)`."""
+        made = {id(call) for call in self._loader_calls()}
+        found: set[int] = set()
+        for argument in site.args:
+            for value in site_model.values.infer(argument.value, site.scope, site.order):
+                call = value.call if value.kind == "loader" else \
+                    self.facts.call_of.get(id(value.origin)) if value.kind == "instance" else None
+                loader = self.loader_made_by(call, NO_ENV) \
+                    if value.facts is self.facts and call is not None and id(call) in made else None
+                if loader is not None:
+                    found.add(id(loader.call))
+        return found
 
     def _mirrored(self, found: LoopElsewhere) -> list[LoopElsewhere]:
         """Loader factories of this file that nobody in the run calls (alternatives

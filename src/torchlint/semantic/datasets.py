@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from torchlint.semantic import facts as F
-from torchlint.semantic.names import lookup
+from torchlint.semantic.names import lookup, lookup_reaching
 from torchlint.semantic.transforms import transform_parameter
 from torchlint.semantic.walker import dotted_name
 
@@ -111,6 +111,22 @@ class Datasets:
         for site in self.model.arguments_across(param, self.model.facts):
             if site.facts is self.model.facts:  # other files' datasets are theirs to report
                 kinds.extend(self.possible(site.argument, site.call.scope, site.call.order, depth + 1))
+        return kinds
+
+    def reaching(self, node: cst.BaseExpression | None, scope: F.Scope, order: int | None) -> list[DatasetKind]:
+        """What :meth:`possible` finds, and for a name bound in several arms before its
+        use (`if name == "cifar": data = CIFAR10(...) elif ...: data = SVHN(...)`)
+        what each binding that may reach it holds, in source order."""
+        found = lookup_reaching(scope, node.value, order) if isinstance(node, cst.Name) else None
+        if found is None or len(found[1]) < 2:
+            return self.possible(node, scope, order)
+        kinds = []
+        for binding in reversed(found[1]):
+            fact = binding.fact
+            if isinstance(fact, F.Assign) and fact.kind in ("assign", "annassign"):
+                kind = self.kind(fact.value, fact.scope, fact.order, 1, binding.path)
+                if kind is not None:
+                    kinds.append(kind)
         return kinds
 
     def _class_kind(self, cls: F.Class, node: cst.Call) -> DatasetKind | None:
