@@ -138,23 +138,11 @@ with torch.no_grad():
     def experiment(lab):
         """The same input in train mode and in eval mode, and twice in eval mode,
         with hooks on the mode-dependent layers to see which of them ran."""
-        torch = lab.torch
-
         model = lab.build_from_context()
         inputs = lab.inputs(model)
         layers = lab.mode_dependent_modules(model)
-        for _attempt in range(2):
-            model.train()
-            with torch.no_grad():
-                with lab.hooks_on(model, layers) as seen:
-                    train_out = lab.output_tensor(lab.forward(model, inputs))
-                model.eval()
-                first = lab.output_tensor(lab.forward(model, inputs))
-                second = lab.output_tensor(lab.forward(model, inputs))
-            scale = float(first.detach().abs().mean())
-            # an all-zero output shows nothing: weights left at zero for trained ones, made random
-            if scale > 0 or not lab.randomize_zero_weights(model):
-                break
+        train_out, (first, second), seen = lab.train_then_eval(model, inputs, layers, eval_passes=2)
+        scale = float(first.detach().abs().mean())
         train_vs_eval = lab.max_abs_diff(train_out, first)
         eval_vs_eval = lab.max_abs_diff(first, second)
         numbers = dict(train_vs_eval=train_vs_eval, eval_vs_eval=eval_vs_eval, output_scale=scale,

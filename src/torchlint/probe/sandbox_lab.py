@@ -920,6 +920,24 @@ class Lab:
             for handle in handles:
                 handle.remove()
 
+    def train_then_eval(self, model: nn.Module, inputs: Any, layers: Any, eval_passes: int = 1
+                        ) -> tuple[torch.Tensor, list[torch.Tensor], Recorder]:
+        """The model's output on `inputs` in train mode (hooks on `layers`), then
+        `eval_passes` outputs in eval mode, without gradients; the model is left in eval
+        mode. An all-zero output shows nothing (a network whose weights start at zero,
+        waiting for trained ones): its all-zero weights get random values
+        (:meth:`randomize_zero_weights`) and the passes run again."""
+        for _attempt in range(2):
+            model.train()
+            with torch.no_grad():
+                with self.hooks_on(model, layers) as seen:
+                    train_out = self.output_tensor(self.forward(model, inputs))
+                model.eval()
+                eval_outs = [self.output_tensor(self.forward(model, inputs)) for _ in range(eval_passes)]
+            if float(eval_outs[0].detach().abs().mean()) > 0 or not self.randomize_zero_weights(model):
+                break
+        return train_out, eval_outs, seen
+
     def randomize_zero_weights(self, model: nn.Module, seed: int = 0) -> int:
         """Give random values (seeded) to the model's weight matrices and kernels that are
         all zero: a model written to receive trained weights (FCN's layers start at zero
