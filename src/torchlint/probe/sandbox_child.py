@@ -43,11 +43,6 @@ class ResultWriter:
         self.handle.flush()
 
 
-def clean_repr(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 @contextlib.contextmanager
 def time_limit(seconds: float, what: str) -> Iterator[None]:
     """Raise ProbeTimeout inside the running Python code after `seconds`
@@ -121,7 +116,7 @@ class ChildRuntime:
                     value = build.guess(name, text)
                     shown = f"{text} -> {value!r} (guessed from the name)"
                 else:
-                    shown = f"{clean_repr(value)} (as the script assigns it)"
+                    shown = f"{build.describe_value(value)} (as the script assigns it)"
                 module.__dict__[name] = value
                 self.filled_globals[name] = shown
 

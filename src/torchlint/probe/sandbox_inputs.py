@@ -573,13 +573,19 @@ def _expand(reach: Reach, depth: int, cache: dict[int, _ForwardTrace]) -> list[R
 
 
 def _first_leaf(module: nn.Module, prefix: str) -> Reach | None:
-    """The first torch layer `module` registers (containers and user modules skipped)."""
-    for path, inner in module.named_modules():
-        if inner is module or _is_user_module(inner) or isinstance(inner, (nn.Sequential, nn.ModuleList,
-                                                                              nn.ModuleDict)):
-            continue
+    """The first torch layer `module` registers."""
+    for path, inner in _torch_layers(module):
         return Reach(inner, 0, None, f"{prefix}.{path}".strip("."))
     return None
+
+
+def _torch_layers(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """The torch layers `module` registers, in order (itself, containers and user
+    modules skipped: their layers come in their place)."""
+    for path, inner in module.named_modules():
+        if inner is not module and not _is_user_module(inner) \
+                and not isinstance(inner, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            yield path, inner
 
 
 # -- from a reached layer to a plan --------------------------------------------------------
@@ -774,10 +780,7 @@ def _first_layer_plan(model: nn.Module, name: str) -> Plan | None:
     a library model the code holds, `self.encoder = vgg16().features`, or are run
     through code the trace does not follow): the first torch layer the model
     registers that decides a plan. A guess the trial forward then checks."""
-    for path, module in model.named_modules():
-        if module is model or _is_user_module(module) or isinstance(
-                module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
-            continue
+    for path, module in _torch_layers(model):
         plan = _plan_for(Reach(module, 0, None, path), [])
         if plan is not None:
             return replace(plan, reached=f"{plan.reached} (the model's first layer: {name} is "

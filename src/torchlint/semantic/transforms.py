@@ -64,41 +64,32 @@ class Transforms:
         qualified = self.model.names.qualified(construct.func, construct.scope, construct.order) or ""
         if qualified.startswith("torchvision.datasets.") and qualified.rsplit(".", 1)[-1] in _FOLDER_DATASETS:
             return construct.positional(1)
-        init = self._local_init(construct)
-        if init is not None:
-            param = init.param("transform")
+        defined = self._defined(construct)
+        if isinstance(defined, F.Class):
+            init = defined.methods.get("__init__")
+            param = init.param("transform") if init is not None else None
             if param is not None and param.index >= 1:
                 return construct.positional(param.index - 1)  # `self` is not written at the call
-        function = self._local_function(construct)
-        param = transform_parameter(function) if function is not None else None
-        if param is not None:
-            return F.bound_argument(construct.node, param, receiver=False)  # `split(root, "test", pipeline)`
+        elif isinstance(defined, F.Function):
+            param = transform_parameter(defined)
+            if param is not None:  # `split(root, "test", pipeline)`
+                return F.bound_argument(construct.node, param, receiver=False)
         return None
 
-    def _local_function(self, construct: F.Call) -> F.Function | None:
+    def _defined(self, construct: F.Call) -> F.Class | F.Function | None:
+        """The project class or function a dataset construction calls."""
         model = self.model
         definition = model.resolver.definition(construct.func, construct.scope, construct.order,
                                                model.facts, model.path)
-        return definition.fact if definition is not None and isinstance(definition.fact, F.Function) else None
-
-    def _local_init(self, construct: F.Call) -> F.Function | None:
-        model = self.model
-        definition = model.resolver.definition(construct.func, construct.scope, construct.order,
-                                               model.facts, model.path)
-        if definition is None or not isinstance(definition.fact, F.Class):
-            return None
-        return definition.fact.methods.get("__init__")
+        return definition.fact if definition is not None else None
 
     def applied_several_times(self, construct: F.Call) -> bool:
         """Test-time augmentation inside the dataset: a project Dataset class whose
         `__getitem__` calls its stored transform in a loop or comprehension (several
         augmented views of one sample, which the evaluation then averages)."""
-        model = self.model
-        definition = model.resolver.definition(construct.func, construct.scope, construct.order,
-                                               model.facts, model.path)
-        if definition is None or not isinstance(definition.fact, F.Class):
+        cls = self._defined(construct)
+        if not isinstance(cls, F.Class):
             return False
-        cls = definition.fact
         getitem = cls.methods.get("__getitem__")
         if getitem is None:
             return False
