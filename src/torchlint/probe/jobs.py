@@ -323,14 +323,11 @@ def constructions(project: ProbeProject, classes: dict[tuple[str, str], recover.
                 "text": " ".join(text.split())[:200], "line": span_start, "kind": "call",
                 "origin": f"{display}:{span_start}"}
         if factory is not None:  # `net = resnet50(classes=21)`: the function builds the model
+            made = model.name if factory.library is None else \
+                f"{factory.library.rsplit('.', 1)[-1]} of {factory.library.split('.')[0]}"
             spec.update({"module": factory.info.name, "callee": factory.function.name, "kind": "factory",
                          "class_module": model.info.name, "class_callee": model.name,
-                         "origin": f"{display}:{span_start} (a {model.name} made by "
-                                   f"{factory.function.name}())"})
-            if factory.library is not None:
-                library = factory.library.rsplit(".", 1)[-1]
-                spec["origin"] = f"{display}:{span_start} (a {library} of {factory.library.split('.')[0]} " \
-                                 f"made by {factory.function.name}())"
+                         "origin": f"{display}:{span_start} (a {made} made by {factory.function.name}())"})
         found.append(recover.Construction(
             model=model, site=info, call=call, line=span_start, end_line=span_start + text.count("\n"),
             var=assigned.get(id(call.node)), function=function.name if function else None, spec=spec))
